@@ -1,0 +1,1 @@
+"""Input/output at the edges: readers, the genotype store and atomic writers."""

@@ -1,0 +1,105 @@
+"""Atomic writers for every file a stage produces.
+
+Every output is first written to a temporary file in the destination directory and then renamed over
+the final name, so a crash never leaves a file that looks complete. Writers are deterministic: Parquet
+without timestamps in metadata, JSON with sorted keys, ``.npz`` with fixed member order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+PathLike = str | os.PathLike[str]
+
+
+@contextlib.contextmanager
+def atomic_path(path: PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_path.unlink()
+        raise
+
+
+def write_parquet(df: pd.DataFrame | pa.Table, path: PathLike, *, row_group_size: int | None = None) -> None:
+    """Write a table as zstd Parquet, atomically, without the pandas index."""
+    table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
+    # pandas metadata holds nothing we need and makes files depend on the pandas version
+    table = table.replace_schema_metadata(None)
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd", row_group_size=row_group_size)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
+def write_json(obj: Mapping[str, Any], path: PathLike) -> None:
+    """Write JSON with sorted keys and a trailing newline, atomically."""
+    text = json.dumps(obj, sort_keys=True, indent=2, default=_json_default) + "\n"
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_tsv(df: pd.DataFrame, path: PathLike) -> None:
+    """Write a human-facing tab-separated table (gzip when the name ends in .gz), atomically."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        if path.suffix == ".gz":
+            # mtime=0 keeps the gzip header, and so the file, byte-identical across reruns
+            with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+                gz.write(df.to_csv(sep="\t", index=False, na_rep="NA").encode())
+        else:
+            df.to_csv(tmp, sep="\t", index=False, na_rep="NA")
+
+
+def write_text(text: str, path: PathLike) -> None:
+    """Write a text file atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_npz(path: PathLike, **arrays: Any) -> None:
+    """Write arrays to a compressed ``.npz`` atomically and deterministically (fixed member timestamps)."""
+    with atomic_path(path) as tmp:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for name in arrays:
+                arr = np.asanyarray(arrays[name])
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with zf.open(info, "w", force_zip64=True) as fh:
+                    np.lib.format.write_array(fh, arr, allow_pickle=False)
+
+
+def read_json(path: PathLike) -> dict[str, Any]:
+    """Read a JSON file."""
+    with open(path) as fh:
+        return json.load(fh)
