@@ -1,0 +1,257 @@
+"""Configuration and sample sheets: loading, defaults, validation.
+
+The workflow calls :func:`load_run_config` at parse time, so a wrong path, a missing column or an unknown key
+fails before any job runs, with a :class:`~twasflow.errors.ConfigError` naming the key and what is expected.
+The JSON schemas live in ``twasflow/schemas/`` (``workflow/schemas`` links to them) and are the single source of
+truth for keys and defaults.
+"""
+
+from __future__ import annotations
+
+import copy
+import glob
+import re
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+import jsonschema
+import pandas as pd
+import yaml
+
+from .errors import ConfigError
+
+SCHEMA_DIR = Path(str(resources.files("twasflow") / "schemas"))
+
+MHC_DEFAULT = {"GRCh37": "6:25000000-34000000", "GRCh38": "6:28510120-33480577"}
+
+GWAS_COLMAP_KEYS = ("chrom", "pos", "ea", "oa", "beta", "se", "z", "p", "n", "eaf", "rsid")
+
+
+def load_schema(name: str) -> dict[str, Any]:
+    """Read one of the bundled schemas (``config``, ``gwas_sheet``, ``xqtl_sheet``)."""
+    with open(SCHEMA_DIR / f"{name}.schema.yaml") as fh:
+        return yaml.safe_load(fh)
+
+
+def _with_defaults(validator_class: type) -> type:
+    """A validator that fills in ``default`` values of absent properties before validating them."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):  # noqa: ANN001 - jsonschema callback
+        if isinstance(instance, dict):
+            for prop, sub in properties.items():
+                if "default" in sub and prop not in instance:
+                    instance[prop] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_Validator = _with_defaults(jsonschema.Draft202012Validator)
+
+
+def _describe(schema: Mapping[str, Any]) -> str:
+    """Say in words what a schema node expects."""
+    if "enum" in schema:
+        return "one of " + ", ".join(repr(v) for v in schema["enum"])
+    parts = []
+    t = schema.get("type")
+    if t:
+        parts.append(" or ".join(t) if isinstance(t, list) else t)
+    for k, word in (("minimum", ">="), ("exclusiveMinimum", ">"), ("maximum", "<="), ("exclusiveMaximum", "<")):
+        if k in schema:
+            parts.append(f"{word} {schema[k]}")
+    if "pattern" in schema:
+        parts.append(f"matching {schema['pattern']}")
+    if "description" in schema:
+        parts.append(f"({schema['description']})")
+    return " ".join(parts) or "a valid value"
+
+
+def _format_error(err: jsonschema.ValidationError, where: str) -> str:
+    key = ".".join(str(p) for p in err.absolute_path)
+    if err.validator == "additionalProperties":
+        allowed = sorted(err.schema.get("properties", {}))
+        extra = sorted(set(err.instance) - set(allowed))
+        at = f" under '{key}'" if key else ""
+        return (
+            f"{where}: unknown key{'s' if len(extra) > 1 else ''} {', '.join(repr(e) for e in extra)}{at} "
+            f"(expected one of: {', '.join(allowed)})"
+        )
+    if err.validator == "required":
+        missing = re.findall(r"'([^']+)' is a required property", err.message)
+        at = f" under '{key}'" if key else ""
+        return f"{where}: missing required key {', '.join(repr(m) for m in missing)}{at}"
+    return f"{where}: key '{key}': found {err.instance!r}; expected {_describe(err.schema)}"
+
+
+def validate(instance: dict[str, Any], schema: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Validate ``instance`` in place (filling defaults) and return it; raise ConfigError on the first error."""
+    errors = sorted(_Validator(schema).iter_errors(instance), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise ConfigError(_format_error(errors[0], where), file=where)
+    return instance
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The validated configuration of one run: the config mapping plus both sheets as tables."""
+
+    config: dict[str, Any]
+    gwas: pd.DataFrame
+    xqtl: pd.DataFrame
+
+    @property
+    def traits(self) -> list[str]:
+        return list(self.gwas["trait"])
+
+    @property
+    def datasets(self) -> list[str]:
+        return list(self.xqtl["dataset"])
+
+    def gwas_row(self, trait: str) -> dict[str, Any]:
+        return _row_dict(self.gwas, "trait", trait)
+
+    def xqtl_row(self, dataset: str) -> dict[str, Any]:
+        return _row_dict(self.xqtl, "dataset", dataset)
+
+    def mhc(self) -> tuple[str, int, int]:
+        spec = self.config["loci"]["mhc"] or MHC_DEFAULT[self.config["genome_build"]]
+        return parse_region(spec)
+
+
+def _row_dict(df: pd.DataFrame, key: str, value: str) -> dict[str, Any]:
+    rows = df[df[key] == value]
+    if len(rows) != 1:
+        raise ConfigError(f"no row with {key} = {value!r} in the sheet (have: {', '.join(df[key])})")
+    return {k: (None if (isinstance(v, float) and pd.isna(v)) else v) for k, v in rows.iloc[0].items()}
+
+
+def parse_region(spec: str) -> tuple[str, int, int]:
+    """``'chr6:28510120-33480577'`` → ``('6', 28510120, 33480577)``."""
+    m = re.fullmatch(r"(?:chr)?([0-9XY]+):([0-9]+)-([0-9]+)", spec.strip())
+    if not m:
+        raise ConfigError(f"region {spec!r}: expected chrom:start-end, e.g. 6:28510120-33480577")
+    return m.group(1), int(m.group(2)), int(m.group(3))
+
+
+def gwas_colmap(row: Mapping[str, Any]) -> dict[str, str | None]:
+    """The column map of a ``table``-format GWAS sheet row (``col_*`` keys), None where blank."""
+    return {k: (row.get(f"col_{k}") or None) for k in GWAS_COLMAP_KEYS}
+
+
+def read_sheet(path: str | Path, kind: str) -> pd.DataFrame:
+    """Read and validate a sample sheet (``kind`` = ``gwas`` or ``xqtl``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{kind}_sheet: file {str(path)!r} does not exist (expected a tab-separated sheet)")
+    try:
+        df = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, comment="#")
+    except Exception as exc:  # pandas raises many types for malformed text
+        raise ConfigError(f"{path}: cannot be read as a tab-separated sheet ({exc})") from None
+    schema = load_schema(f"{kind}_sheet")
+    key = "trait" if kind == "gwas" else "dataset"
+    if df.empty:
+        raise ConfigError(f"{path}: the sheet has no rows (expected one row per {key})")
+    unknown = [c for c in df.columns if c not in schema["properties"]]
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown column{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
+            f"(expected columns among: {', '.join(schema['properties'])})"
+        )
+    records = []
+    for i, rec in enumerate(df.to_dict("records"), start=1):
+        rec = {k: (v.strip() if v.strip() not in ("", "NA") else None) for k, v in rec.items()}
+        if rec.get("n") is not None:
+            try:
+                rec["n"] = float(rec["n"])
+            except ValueError:
+                raise ConfigError.at(
+                    "not a number", file=path, column="n", row=i, found=repr(rec["n"]), expected="a sample size > 0"
+                ) from None
+        rec = {k: v for k, v in rec.items() if v is not None or k in ("n",)}
+        try:
+            validate(rec, schema, f"{path}, row {i}")
+        except ConfigError as exc:
+            raise ConfigError(str(exc).replace("key '", "column '"), file=str(path), row=i) from None
+        records.append(rec)
+    out = pd.DataFrame.from_records(records)
+    dup = out[key][out[key].duplicated()]
+    if len(dup):
+        raise ConfigError(f"{path}: column '{key}': duplicate value {dup.iloc[0]!r} (expected one row per {key})")
+    return out
+
+
+def _check_exists(value: str | None, key: str, *, pattern_ok: bool = False, suffixes: tuple[str, ...] = ()) -> None:
+    if not value:
+        return
+    targets = [value + s for s in suffixes] if suffixes else [value]
+    for t in targets:
+        if pattern_ok and "{chrom}" in t:
+            if not glob.glob(t.replace("{chrom}", "*")):
+                raise ConfigError(f"config key '{key}': no file matches {t!r} (expected one file per chromosome)")
+        elif not Path(t).exists():
+            raise ConfigError(f"config key '{key}': file {t!r} does not exist")
+
+
+def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") -> RunConfig:
+    """Validate a config mapping (as Snakemake loaded it) and both sheets; check every input path.
+
+    Files under ``simulate.out_dir`` are not checked when ``simulate.enabled`` (the workflow makes them).
+    Returns a :class:`RunConfig`; the config mapping has every default filled in.
+    """
+    cfg = validate(copy.deepcopy(dict(config)), load_schema("config"), "config")
+    base = Path(base_dir)
+    sim_dir = (base / cfg["simulate"]["out_dir"]).resolve() if cfg["simulate"]["enabled"] else None
+
+    def simulated(p: str | None) -> bool:
+        return bool(p) and sim_dir is not None and sim_dir in (base / p).resolve().parents
+
+    panel = cfg["panel"]
+    if bool(panel["bfile"]) == bool(panel["vcf"]):
+        raise ConfigError("config key 'panel': give exactly one of 'bfile' (PLINK prefix) or 'vcf' (VCF path/pattern)")
+    if not simulated(panel["bfile"]):
+        _check_exists(panel["bfile"], "panel.bfile", suffixes=(".bed", ".bim", ".fam"))
+    if not simulated(panel["vcf"]):
+        _check_exists(panel["vcf"], "panel.vcf", pattern_ok=True)
+    _check_exists(panel["keep"], "panel.keep")
+    blocks = cfg["loci"]["ld_blocks"]
+    if blocks not in ("none", "panel"):
+        _check_exists(blocks, "loci.ld_blocks")
+    for k in ("silver_standard", "drug_targets", "gene_annotation"):
+        _check_exists(cfg["enrichment"][k], f"enrichment.{k}")
+    if cfg["loci"]["mhc"]:
+        parse_region(cfg["loci"]["mhc"])
+
+    gwas = read_sheet(base / cfg["gwas_sheet"], "gwas")
+    xqtl = read_sheet(base / cfg["xqtl_sheet"], "xqtl")
+    for sheet, df, cols in (
+        (cfg["gwas_sheet"], gwas, ("path",)),
+        (cfg["xqtl_sheet"], xqtl, ("path", "covariance", "gene_map")),
+    ):
+        for i, rec in enumerate(df.to_dict("records"), start=1):
+            if rec.get("build") and rec["build"] != cfg["genome_build"]:
+                raise ConfigError(
+                    f"{sheet}, row {i}: column 'build': found {rec['build']}; expected {cfg['genome_build']} "
+                    "(the run's genome_build: lift the file over first)"
+                )
+            for c in cols:
+                p = rec.get(c)
+                if p and not simulated(p):
+                    try:
+                        _check_exists(str(base / p) if not Path(p).is_absolute() else p, c, pattern_ok=True)
+                    except ConfigError as exc:
+                        raise ConfigError(f"{sheet}, row {i}: {str(exc).replace('config key', 'column')}") from None
+    for i, rec in enumerate(gwas.to_dict("records"), start=1):
+        if rec["format"] == "table":
+            cm = gwas_colmap(rec)
+            need = [k for k in ("chrom", "pos", "ea", "oa") if not cm[k]]
+            if need or not (cm["z"] or (cm["beta"] and cm["se"]) or (cm["beta"] and cm["p"])):
+                raise ConfigError(
+                    f"{cfg['gwas_sheet']}, row {i}: format 'table' needs a column map: col_chrom, col_pos, col_ea, "
+                    f"col_oa and one of col_z, col_beta+col_se, col_beta+col_p (missing: "
+                    f"{', '.join('col_' + k for k in need) or 'an effect column'})"
+                )
+    return RunConfig(cfg, gwas, xqtl)

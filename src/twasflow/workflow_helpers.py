@@ -1,0 +1,38 @@
+"""Small helpers the Snakefile uses at parse time (kept here so the rule files stay declarative)."""
+
+from __future__ import annotations
+
+import csv
+import glob
+from typing import Any, Iterable, Mapping
+
+RESOURCE_DEFAULTS = {"mem_mb": 2000, "runtime": 30, "threads": 1}
+
+
+def resource(config: Mapping[str, Any], rule: str, key: str) -> int:
+    """Resource ``key`` of ``rule``: ``resources.<rule>.<key>``, else ``resources.default.<key>``, else built-in."""
+    res = config.get("resources", {})
+    for scope in (rule, "default"):
+        if key in res.get(scope, {}):
+            return int(res[scope][key])
+    return RESOURCE_DEFAULTS[key]
+
+
+def expand_pattern(path: str) -> list[str]:
+    """The files a sheet path names: itself, or every file matching a ``{chrom}`` pattern."""
+    if "{chrom}" in path:
+        return sorted(glob.glob(path.replace("{chrom}", "*")))
+    return [path]
+
+
+def panel_files(panel: Mapping[str, Any]) -> list[str]:
+    """Input files of the `panel` rule."""
+    if panel.get("bfile"):
+        return [panel["bfile"] + s for s in (".bed", ".bim", ".fam")]
+    return expand_pattern(panel["vcf"])
+
+
+def chunk_ids(lines: Iterable[str]) -> list[str]:
+    """Sorted distinct values of the ``chunk`` column of a loci table (an open TSV file)."""
+    reader = csv.DictReader(lines, delimiter="\t")
+    return sorted({row["chunk"] for row in reader})

@@ -1,0 +1,85 @@
+# Configuration, validated before any job runs, and the helpers every rule file uses.
+import os
+
+from twasflow.config import load_run_config
+from twasflow.errors import ConfigError
+from twasflow import workflow_helpers as wh
+
+try:
+    RUN = load_run_config(config, base_dir=os.getcwd())
+except ConfigError as exc:
+    raise WorkflowError(f"twasflow configuration error: {exc}") from None
+config.update(RUN.config)
+
+OUT = config["outdir"]
+LOGS = "logs"
+BENCH = "benchmarks/rules"
+TRAITS = RUN.traits
+DATASETS = RUN.datasets
+ENV = "../../envs/twasflow.yaml"
+
+
+wildcard_constraints:
+    trait="|".join(TRAITS),
+    dataset="|".join(DATASETS),
+    chunk=r"c[0-9]+",
+
+
+def mem_mb(rule_name):
+    """Memory for a rule, scaled by attempt so a retried job asks for more."""
+    base = wh.resource(config, rule_name, "mem_mb")
+    return lambda wildcards, attempt: base * attempt
+
+
+def runtime(rule_name):
+    base = wh.resource(config, rule_name, "runtime")
+    return lambda wildcards, attempt: base * attempt
+
+
+def threads(rule_name):
+    return wh.resource(config, rule_name, "threads")
+
+
+def simulated_inputs():
+    """The example's manifest when the config asks for the simulated example, so inputs wait for it."""
+    if config["simulate"]["enabled"]:
+        return [os.path.join(config["simulate"]["out_dir"], "manifest.json")]
+    return []
+
+
+def panel_source_files():
+    if config["simulate"]["enabled"]:
+        return simulated_inputs()
+    return wh.panel_files(config["panel"])
+
+
+def sheet_files(path):
+    if config["simulate"]["enabled"]:
+        return simulated_inputs()
+    return wh.expand_pattern(path)
+
+
+def loci_table(trait):
+    return os.path.join(OUT, "loci", f"{trait}.tsv")
+
+
+def chunks_of(trait):
+    """Chunk ids of a trait, read from the `loci` checkpoint's output."""
+    with checkpoints.loci.get(trait=trait).output.tsv.open() as fh:
+        return wh.chunk_ids(fh)
+
+
+def all_locus_inputs(wildcards):
+    return [
+        os.path.join(OUT, "locus_inputs", trait, chunk, "manifest.json")
+        for trait in TRAITS
+        for chunk in chunks_of(trait)
+    ]
+
+
+def all_targets(wildcards):
+    targets = [loci_table(t) for t in TRAITS]
+    targets += [os.path.join(OUT, "harmonized", "gwas", f"{t}.qc.json") for t in TRAITS]
+    targets += [os.path.join(OUT, "harmonized", "xqtl", f"{d}.qc.json") for d in DATASETS]
+    targets += all_locus_inputs(wildcards)
+    return targets

@@ -1,0 +1,51 @@
+# GWAS and xQTL summary statistics → harmonized to the panel's counted alleles; every drop counted in QC JSON.
+
+
+rule harmonize_gwas:
+    input:
+        sheet_files_gwas=lambda wc: sheet_files(RUN.gwas_row(wc.trait)["path"]),
+        panel=os.path.join(OUT, "panel", "variants.parquet"),
+    output:
+        parquet=os.path.join(OUT, "harmonized", "gwas", "{trait}.parquet"),
+        qc=os.path.join(OUT, "harmonized", "gwas", "{trait}.qc.json"),
+    params:
+        row=lambda wc: RUN.gwas_row(wc.trait),
+        harmonize=config["harmonize"],
+        build=config["genome_build"],
+    log:
+        os.path.join(LOGS, "harmonize_gwas", "{trait}.log"),
+    benchmark:
+        os.path.join(BENCH, "harmonize_gwas", "{trait}.tsv")
+    threads: threads("harmonize_gwas")
+    resources:
+        mem_mb=mem_mb("harmonize_gwas"),
+        runtime=runtime("harmonize_gwas"),
+    conda:
+        ENV
+    script:
+        "../../scripts/harmonize_gwas.py"
+
+
+rule harmonize_xqtl:
+    input:
+        sheet_files_xqtl=lambda wc: sheet_files(RUN.xqtl_row(wc.dataset)["path"]),
+        panel=os.path.join(OUT, "panel", "variants.parquet"),
+    output:
+        out_dir=directory(os.path.join(OUT, "harmonized", "xqtl", "{dataset}")),
+        qc=os.path.join(OUT, "harmonized", "xqtl", "{dataset}.qc.json"),
+    params:
+        row=lambda wc: RUN.xqtl_row(wc.dataset),
+        harmonize=config["harmonize"],
+        build=config["genome_build"],
+    log:
+        os.path.join(LOGS, "harmonize_xqtl", "{dataset}.log"),
+    benchmark:
+        os.path.join(BENCH, "harmonize_xqtl", "{dataset}.tsv")
+    threads: threads("harmonize_xqtl")
+    resources:
+        mem_mb=mem_mb("harmonize_xqtl"),
+        runtime=runtime("harmonize_xqtl"),
+    conda:
+        ENV
+    script:
+        "../../scripts/harmonize_xqtl.py"
