@@ -9,7 +9,7 @@ rule clump:
         clumped=os.path.join(OUT, "clump", "{trait}.clumped"),
     params:
         clump=config["clump"],
-        panel_dir=os.path.join(OUT, "panel"),
+        panel_dir=lambda wc, input: os.path.dirname(input.panel),
     log:
         os.path.join(LOGS, "clump", "{trait}.log"),
     benchmark:

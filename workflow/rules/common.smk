@@ -77,9 +77,8 @@ def all_locus_inputs(wildcards):
     ]
 
 
-def all_targets(wildcards):
+def static_targets():
     targets = [loci_table(t) for t in TRAITS]
     targets += [os.path.join(OUT, "harmonized", "gwas", f"{t}.qc.json") for t in TRAITS]
     targets += [os.path.join(OUT, "harmonized", "xqtl", f"{d}.qc.json") for d in DATASETS]
-    targets += all_locus_inputs(wildcards)
     return targets

@@ -10,11 +10,11 @@ rule locus_inputs:
     output:
         manifest=os.path.join(OUT, "locus_inputs", "{trait}", "{chunk}", "manifest.json"),
     params:
-        xqtl_dirs={d: os.path.join(OUT, "harmonized", "xqtl", d) for d in DATASETS},
-        panel_dir=os.path.join(OUT, "panel"),
-        out_dir=lambda wc: os.path.join(OUT, "locus_inputs", wc.trait, wc.chunk),
+        xqtl_dirs=lambda wc, input: {d: q.removesuffix(".qc.json") for d, q in zip(DATASETS, input.xqtl)},
+        panel_dir=lambda wc, input: os.path.dirname(input.panel),
+        out_dir=lambda wc, output: os.path.dirname(output.manifest),
         locus_variants=config["locus_variants"],
-        log_dir=lambda wc: os.path.join(LOGS, "locus_inputs", wc.trait, wc.chunk),
+        log_dir=lambda wc, log: log[0].removesuffix(".log"),
     log:
         os.path.join(LOGS, "locus_inputs", "{trait}", "{chunk}.log"),
     benchmark:

@@ -9,7 +9,7 @@ rule panel:
         meta=os.path.join(OUT, "panel", "panel.json"),
     params:
         panel=config["panel"],
-        out_dir=os.path.join(OUT, "panel"),
+        out_dir=lambda wc, output: os.path.dirname(output.meta),
     log:
         os.path.join(LOGS, "panel.log"),
     benchmark:
@@ -30,7 +30,7 @@ rule ld_blocks:
     output:
         bed=os.path.join(OUT, "ld_blocks", "blocks.bed"),
     params:
-        panel_dir=os.path.join(OUT, "panel"),
+        panel_dir=lambda wc, input: os.path.dirname(input.meta),
         target_kb=config["loci"]["block_target_kb"],
     log:
         os.path.join(LOGS, "ld_blocks.log"),

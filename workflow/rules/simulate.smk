@@ -5,7 +5,7 @@ rule simulate_example:
     output:
         manifest=os.path.join(config["simulate"]["out_dir"], "manifest.json"),
     params:
-        out_dir=config["simulate"]["out_dir"],
+        out_dir=lambda wc, output: os.path.dirname(output.manifest),
         seed=config["simulate"]["seed"],
     log:
         os.path.join(LOGS, "simulate_example.log"),

@@ -1,0 +1,6 @@
+"""Rule ld_blocks: LD blocks built from the panel (twasflow.stages.ld_blocks)."""
+from twasflow import stages
+
+smk = snakemake  # noqa: F821 - injected by Snakemake
+stages.snakemake_main(smk, stages.ld_blocks, panel_dir=smk.params.panel_dir, out_bed=smk.output.bed,
+                      target_kb=smk.params.target_kb)

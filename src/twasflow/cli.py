@@ -1,0 +1,240 @@
+"""The ``twasflow`` command: one subcommand per workflow stage, calling the same functions as the rules.
+
+Bad input prints one clear message and exits 1 (``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import __version__, stages
+from .errors import InputError
+
+log = logging.getLogger("twasflow")
+
+
+def _load_config(path: str) -> Any:
+    import yaml
+
+    from .config import load_run_config
+
+    with open(path) as fh:
+        cfg = yaml.safe_load(fh) or {}
+    return load_run_config(cfg, base_dir=Path.cwd())
+
+
+# ------------------------------------------------------------------------------------------- subcommands
+def cmd_check_config(a: argparse.Namespace) -> None:
+    run = _load_config(a.config)
+    print(f"{a.config}: OK ({len(run.traits)} traits: {', '.join(run.traits)}; "
+          f"{len(run.datasets)} xQTL datasets)")
+
+
+def cmd_simulate(a: argparse.Namespace) -> None:
+    paths = stages.simulate_example(a.out, a.seed)
+    print(f"wrote {len(paths)} files under {a.out}")
+
+
+def cmd_panel(a: argparse.Namespace) -> None:
+    stages.panel(a.out, bfile=a.bfile, vcf=a.vcf, keep=a.keep, maf_min=a.maf_min)
+
+
+def cmd_harmonize_gwas(a: argparse.Namespace) -> None:
+    row = {"trait": a.trait, "path": a.input, "format": a.format, "n": a.n, "build": a.build}
+    row.update({f"col_{k}": getattr(a, f"col_{k}") for k in ("chrom", "pos", "ea", "oa", "beta", "se", "z", "p",
+                                                               "n", "eaf", "rsid")})
+    stages.harmonize_gwas(row, a.panel, a.out, a.qc, {"palindromic": a.palindromic,
+                                                       "maf_palindromic_max": a.maf_palindromic_max,
+                                                       "build_check_min_match": a.build_check_min_match}, a.build)
+
+
+def cmd_harmonize_xqtl(a: argparse.Namespace) -> None:
+    row = {"dataset": a.dataset, "tissue": a.tissue, "qtl_type": a.qtl_type, "path": a.input, "format": a.format,
+           "n": a.n, "build": a.build, "gene_map": a.gene_map}
+    stages.harmonize_xqtl(row, a.panel, a.out_dir, a.qc, {"palindromic": a.palindromic,
+                                                           "maf_palindromic_max": a.maf_palindromic_max,
+                                                           "build_check_min_match": a.build_check_min_match},
+                          a.build)
+
+
+def cmd_clump(a: argparse.Namespace) -> None:
+    from .clump import run_clump
+
+    out = run_clump(a.bfile, a.clump, a.out, p1=a.clump_p1, p2=a.clump_p2, r2=a.clump_r2, kb=a.clump_kb,
+                    snp_field=a.clump_snp_field, field=a.clump_field, allow_overlap=a.clump_allow_overlap,
+                    r2_method=a.r2_method)
+    print(f"wrote {out}")
+
+
+def cmd_ld(a: argparse.Namespace) -> None:
+    from .ld import run_ld
+
+    if a.r is None and a.r2 is None:
+        raise InputError("twasflow ld: give --r square or --r2 square (optionally followed by gz)")
+    mods = a.r if a.r is not None else a.r2
+    if "square" not in mods:
+        raise InputError(f"twasflow ld: only the 'square' matrix shape is supported (found modifiers {mods})")
+    out = run_ld(a.bfile, a.out, extract=a.extract, keep=a.keep, r2=a.r2 is not None, gz="gz" in mods,
+                 keep_allele_order=a.keep_allele_order)
+    print(f"wrote {out}")
+
+
+def cmd_ld_blocks(a: argparse.Namespace) -> None:
+    stages.ld_blocks(a.panel, a.out, target_kb=a.target_kb)
+
+
+def cmd_loci(a: argparse.Namespace) -> None:
+    from .config import MHC_DEFAULT, parse_region
+
+    mhc = parse_region(a.mhc or MHC_DEFAULT[a.build])
+    stages.loci(a.trait, a.clumped, a.out, loci_cfg={"radius_kb": a.radius_kb, "exclude_mhc": not a.keep_mhc},
+                mhc=mhc, chunking={"loci_per_chunk": a.loci_per_chunk, "max_chunks": a.max_chunks},
+                blocks=a.blocks)
+
+
+def cmd_locus_inputs(a: argparse.Namespace) -> None:
+    run = _load_config(a.config)
+    cfg = run.config
+    out = Path(cfg["outdir"])
+    if a.trait not in run.traits:
+        raise InputError(f"--trait {a.trait!r}: not in {cfg['gwas_sheet']} (have {', '.join(run.traits)})")
+    target = Path(a.out_dir) if a.out_dir else out / "locus_inputs" / a.trait / (a.locus or a.chunk)
+    summary = stages.locus_inputs(
+        a.trait, out / "loci" / f"{a.trait}.tsv", a.chunk, out / "harmonized" / "gwas" / f"{a.trait}.parquet",
+        {d: out / "harmonized" / "xqtl" / d for d in run.datasets}, out / "panel", target,
+        target / "manifest.json", Path("logs") / "locus_inputs" / a.trait, cfg["locus_variants"], locus=a.locus)
+    for rec in summary["loci"]:
+        print(f"{rec['locus_id']}\t{rec['status']}\tM={rec['M']}\tP={rec['P']}\t{rec['reason']}")
+
+
+# ------------------------------------------------------------------------------------------- parser
+def _harmonize_opts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--panel", required=True, help="genotype store directory (output of `twasflow panel`)")
+    p.add_argument("--build", required=True, choices=["GRCh37", "GRCh38"], help="build of the file and panel")
+    p.add_argument("--n", type=float, help="sample size when the file has none")
+    p.add_argument("--palindromic", default="align_by_freq", choices=["align_by_freq", "drop"])
+    p.add_argument("--maf-palindromic-max", type=float, default=0.4)
+    p.add_argument("--build-check-min-match", type=float, default=0.7)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="twasflow", description=__doc__.splitlines()[0])
+    ap.add_argument("--version", action="version", version=f"twasflow {__version__}")
+    ap.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = ap.add_subparsers(dest="cmd", required=True, metavar="STAGE")
+
+    p = sub.add_parser("check-config", help="validate config/config.yaml and both sheets")
+    p.add_argument("--config", default="config/config.yaml")
+    p.set_defaults(fn=cmd_check_config)
+
+    p = sub.add_parser("simulate", help="write the bundled example (rule simulate_example)")
+    p.add_argument("--out", default="resources/example")
+    p.add_argument("--seed", type=int, default=20240601)
+    p.set_defaults(fn=cmd_simulate)
+
+    p = sub.add_parser("panel", help="PLINK bed or VCF → genotype store (rule panel)")
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--bfile", help="PLINK fileset prefix")
+    g.add_argument("--vcf", help="bgzipped, indexed VCF; may contain {chrom}")
+    p.add_argument("--keep", help="file of sample IDs to keep")
+    p.add_argument("--maf-min", type=float, default=0.01)
+    p.add_argument("--out", required=True, help="output directory")
+    p.set_defaults(fn=cmd_panel)
+
+    p = sub.add_parser("harmonize-gwas", help="GWAS summary statistics → panel alleles (rule harmonize_gwas)")
+    p.add_argument("--input", required=True)
+    p.add_argument("--format", required=True, choices=["gwas-ssf", "gwas-vcf", "table"])
+    p.add_argument("--trait", default="trait")
+    for k in ("chrom", "pos", "ea", "oa", "beta", "se", "z", "p", "n", "eaf", "rsid"):
+        p.add_argument(f"--col-{k}", dest=f"col_{k}", help=f"column holding {k} (format table)")
+    p.add_argument("--out", required=True, help="harmonized Parquet")
+    p.add_argument("--qc", required=True, help="QC JSON")
+    _harmonize_opts(p)
+    p.set_defaults(fn=cmd_harmonize_gwas)
+
+    p = sub.add_parser("harmonize-xqtl", help="xQTL summary statistics → panel alleles (rule harmonize_xqtl)")
+    p.add_argument("--input", required=True, help="file, or pattern with {chrom}")
+    p.add_argument("--format", required=True, choices=["gtex-parquet", "eqtl-catalogue"])
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--tissue", required=True)
+    p.add_argument("--qtl-type", required=True)
+    p.add_argument("--gene-map")
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--qc", required=True)
+    _harmonize_opts(p)
+    p.set_defaults(fn=cmd_harmonize_xqtl)
+
+    p = sub.add_parser("clump", help="C+T clumping, a drop-in for plink1.9 --clump (rule clump)")
+    p.add_argument("--bfile", required=True)
+    p.add_argument("--clump", required=True, nargs="+", help="association file(s)")
+    p.add_argument("--clump-p1", type=float, default=1e-4)
+    p.add_argument("--clump-p2", type=float, default=0.01)
+    p.add_argument("--clump-r2", type=float, default=0.5)
+    p.add_argument("--clump-kb", type=float, default=250)
+    p.add_argument("--clump-snp-field", default="SNP")
+    p.add_argument("--clump-field", default="P")
+    p.add_argument("--clump-allow-overlap", action="store_true")
+    p.add_argument("--r2-method", default="haplotype", choices=["haplotype", "pearson"],
+                   help="haplotype = PLINK's EM r2 (default); pearson = genotype correlation")
+    p.add_argument("--out", default="plink")
+    p.set_defaults(fn=cmd_clump)
+
+    p = sub.add_parser("ld", help="LD matrix like plink1.9 --r/--r2 square")
+    p.add_argument("--bfile", required=True)
+    p.add_argument("--r", nargs="*", help="square [gz]")
+    p.add_argument("--r2", nargs="*", help="square [gz]")
+    p.add_argument("--extract", help="file of variant IDs")
+    p.add_argument("--keep", help="file of FID IID to keep")
+    p.add_argument("--keep-allele-order", action="store_true")
+    p.add_argument("--out", default="plink")
+    p.set_defaults(fn=cmd_ld)
+
+    p = sub.add_parser("ld-blocks", help="LD blocks built from the panel (rule ld_blocks)")
+    p.add_argument("--panel", required=True)
+    p.add_argument("--out", required=True, help="BED file")
+    p.add_argument("--target-kb", type=float, default=1500)
+    p.set_defaults(fn=cmd_ld_blocks)
+
+    p = sub.add_parser("loci", help="loci from a .clumped file (checkpoint loci)")
+    p.add_argument("--trait", required=True)
+    p.add_argument("--clumped", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--build", default="GRCh38", choices=["GRCh37", "GRCh38"])
+    p.add_argument("--radius-kb", type=float, default=1000)
+    p.add_argument("--keep-mhc", action="store_true")
+    p.add_argument("--mhc", help="chrom:start-end (default: the build's MHC)")
+    p.add_argument("--blocks", help="LD blocks BED to snap to")
+    p.add_argument("--loci-per-chunk", type=int, default=25)
+    p.add_argument("--max-chunks", type=int, default=200)
+    p.set_defaults(fn=cmd_loci)
+
+    p = sub.add_parser("locus-inputs", help="per-locus bundles of one chunk or one locus (rule locus_inputs)")
+    p.add_argument("--config", default="config/config.yaml")
+    p.add_argument("--trait", required=True)
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--locus", help="locus_id from results/loci/{trait}.tsv")
+    g.add_argument("--chunk", help="chunk id, e.g. c000")
+    p.add_argument("--out-dir", help="default: <outdir>/locus_inputs/{trait}/{locus or chunk}")
+    p.set_defaults(fn=cmd_locus_inputs)
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    stages.setup_logging(None, logging.DEBUG if args.debug else logging.INFO)
+    try:
+        args.fn(args)
+    except InputError as exc:
+        if args.debug:
+            raise
+        print(f"twasflow {args.cmd}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
