@@ -1,0 +1,908 @@
+"""Clumping + thresholding identical to PLINK 1.9 ``--clump``, and a small greedy clumper for loci.
+
+The rules (see ``docs/clump.md``): index variants are those with p <= p1, taken in order of ascending p
+(ties by panel order); each absorbs the not-yet-clumped variants on its chromosome within
+``kb*1000 - 1`` bp whose haplotype r2 with it (two-locus maximum-likelihood haplotype frequencies, people
+called at both variants) is strictly above the threshold. Association rows with p <= max(0.05, p2) are
+counted in the p-value bins; rows with p < p2 are listed in SP2.
+
+The two-locus EM is solved in closed form (the ML frequency is a root of a cubic, as PLINK does) and
+vectorised over all candidate partners of an index at once: the 3x3 genotype table of every pair comes
+from one ``bincount`` over paired genotype codes.
+
+Numerical code here does not read files; ``run_clump`` and ``clump_table`` are the I/O-facing wrappers.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Literal, Sequence
+
+import numpy as np
+import pandas as pd
+
+from twasflow.errors import ClumpError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from twasflow.io.panel import Panel
+
+# PLINK 1.9 constants (plink_common.h): powers of two
+EPSILON = 2.0**-30
+SMALLISH_EPSILON = 2.0**-35
+SMALL_EPSILON = 2.0**-44
+
+R2Method = Literal["haplotype", "pearson"]
+
+# raw .bed 2-bit code -> genotype category (0 = two copies of the first allele, 1 = het, 2 = none, 3 = missing)
+_RAW_TO_CAT = np.array([0, 3, 1, 2], dtype=np.uint8)
+_FLIP_CAT = np.array([2, 1, 0, 3], dtype=np.uint8)
+# flat 4x4 pair-code positions of the 3x3 called table, row = index category, column = partner category
+_TABLE9 = np.array([4 * a + b for a in range(3) for b in range(3)])
+
+
+# ----------------------------------------------------------------------------------------------------
+# two-locus haplotype r2 (PLINK's em_phase_hethet + cubic_real_roots semantics, vectorised)
+# ----------------------------------------------------------------------------------------------------
+
+
+def _cubic_real_roots(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Real roots of x^3 + a x^2 + b x + c, sorted, near-duplicates (< 2^-30 apart) merged.
+
+    Returns ``(sol (P, 3), n (P,))``; only ``sol[:, :n]`` is meaningful.
+    """
+    P = a.shape[0]
+    sol = np.zeros((P, 3))
+    n = np.ones(P, dtype=np.int64)
+    a2 = a * a
+    qq = (a2 - 3 * b) * (1.0 / 9.0)
+    rr = (2 * a2 * a - 9 * a * b + 27 * c) * (1.0 / 54.0)
+    r2 = rr * rr
+    q3 = qq * qq * qq
+    adiv3 = a * (1.0 / 3.0)
+    three = r2 < q3
+    if three.any():
+        q = qq[three]
+        sq = np.sqrt(q)
+        d = np.arccos(rr[three] / (q * sq)) * (1.0 / 3.0)
+        sq = sq * -2
+        ad = adiv3[three]
+        s = np.stack([sq * np.cos(d) - ad, sq * np.cos(d + (2.0 * np.pi / 3.0)) - ad,
+                      sq * np.cos(d - (2.0 * np.pi / 3.0)) - ad], axis=1)
+        s.sort(axis=1)
+        m = np.full(s.shape[0], 3, dtype=np.int64)
+        first_dup = s[:, 1] - s[:, 0] < EPSILON
+        s[first_dup, 1] = s[first_dup, 2]
+        m[first_dup] = np.where(s[first_dup, 1] - s[first_dup, 0] < EPSILON, 1, 2)
+        second_dup = ~first_dup & (s[:, 2] - s[:, 1] < EPSILON)
+        m[second_dup] = 2
+        sol[three] = s
+        n[three] = m
+    one = ~three
+    if one.any():
+        r = rr[one]
+        q = qq[one]
+        ad = adiv3[one]
+        with np.errstate(invalid="ignore"):
+            d = -np.power(np.abs(r) + np.sqrt(r2[one] - q3[one]), 1.0 / 3.0)
+        zero = d == 0.0
+        d = np.where(r < 0.0, -d, d)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sqv = q / d
+        s0 = d + sqv - ad
+        double = ~zero & ~(np.abs(d - sqv) >= EPSILON * 8)
+        s = np.zeros((r.shape[0], 3))
+        s[:, 0] = np.where(zero, -ad, s0)
+        m = np.ones(r.shape[0], dtype=np.int64)
+        pos = double & (d >= 0.0)
+        neg = double & ~(d >= 0.0)
+        s[pos, 1] = s0[pos]
+        s[pos, 0] = -d[pos] - ad[pos]
+        s[neg, 1] = -d[neg] - ad[neg]
+        m[double] = 2
+        sol[one] = s
+        n[one] = m
+    return sol, n
+
+
+def _lnlike(k11, k12, k21, k22, center, f11, f12, f21, f22, h, incr):
+    g11 = f11 + incr
+    g22 = f22 + incr
+    g12 = f12 + (h - incr)
+    g21 = f21 + (h - incr)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ll = center * np.log(g11 * g22 + g12 * g21)
+        for k, g in ((k11, g11), (k12, g12), (k21, g21), (k22, g22)):
+            ll = ll + np.where(k != 0.0, k * np.log(np.where(k != 0.0, g, 1.0)), 0.0)
+    return ll
+
+
+def haplotype_r2(table: np.ndarray) -> np.ndarray:
+    """Signed two-locus haplotype r2 from 3x3 genotype tables, exactly as PLINK 1.9 ``--clump``.
+
+    Parameters
+    ----------
+    table : int array (P, 9); ``table[:, 3*a + b]`` = people with ``a`` copies-category at locus 1 and
+        ``b`` at locus 2, where category 0 = two copies of allele 1, 1 = heterozygous, 2 = no copy.
+
+    Returns
+    -------
+    float64 (P,): ``|D| * D / (pA pa pB pb)`` (the sign of D carried along), 0 when ``|D| < 2^-44``,
+    NaN where a variant is monomorphic over the people called at both (PLINK never clumps those).
+    """
+    t = np.asarray(table, dtype=np.int64).reshape(-1, 9)
+    P = t.shape[0]
+    out = np.full(P, np.nan)
+    if P == 0:
+        return out
+    k11 = (2 * t[:, 0] + t[:, 1] + t[:, 3]).astype(np.float64)
+    k12 = (2 * t[:, 2] + t[:, 1] + t[:, 5]).astype(np.float64)
+    k21 = (2 * t[:, 6] + t[:, 3] + t[:, 7]).astype(np.float64)
+    k22 = (2 * t[:, 8] + t[:, 5] + t[:, 7]).astype(np.float64)
+    center_i = t[:, 4]
+    center = center_i.astype(np.float64)
+    twice_tot = k11 + k12 + k21 + k22 + 2 * center
+    ok = twice_tot != 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recip = 1.0 / twice_tot
+    f11 = k11 * recip
+    f12 = k12 * recip
+    f21 = k21 * recip
+    f22 = k22 * recip
+    p1122 = f11 * f22
+    p1221 = f12 * f21
+    h = center * recip
+    freq1x = f11 + f12 + h
+    freq2x = 1.0 - freq1x
+    freqx1 = f11 + f21 + h
+    freqx2 = 1.0 - freqx1
+    freq11 = f11.copy()
+
+    has_center = ok & (center_i > 0)
+    ok &= has_center | (p1122 != 0.0) | (p1221 != 0.0)
+
+    # candidate solutions for the 1-1 haplotype increment: up to 3 per pair
+    cand = np.zeros((P, 3))
+    lo = np.zeros(P, dtype=np.int64)
+    hi = np.zeros(P, dtype=np.int64)
+    cub = has_center & ((p1122 != 0.0) | (p1221 != 0.0))
+    if cub.any():
+        hc = h[cub]
+        ca = 0.5 * (f11[cub] + f22[cub] - f12[cub] - f21[cub] - 3 * hc)
+        cb = 0.5 * (p1122[cub] + p1221[cub] + hc * (f12[cub] + f21[cub] - f11[cub] - f22[cub] + hc))
+        cc = -0.5 * hc * p1122[cub]
+        sol, nsol = _cubic_real_roots(ca, cb, cc)
+        end = nsol.copy()
+        col = np.arange(3)[None, :]
+        # drop roots above h (+eps) from the top and below 0 (-eps) from the bottom
+        above = (sol > (hc + SMALLISH_EPSILON)[:, None]) & (col < end[:, None])
+        # roots are sorted, so the count of valid roots from the top is end - (# above)
+        end = end - above.sum(axis=1)
+        below = (sol < -SMALLISH_EPSILON) & (col < end[:, None])
+        start = below.sum(axis=1)
+        lost = start == end
+        rows = np.arange(sol.shape[0])
+        s2 = sol.copy()
+        # clamp the boundary roots into [0, h]
+        keep = ~lost
+        si = start[keep]
+        ei = end[keep] - 1
+        rk = rows[keep]
+        s2[rk, si] = np.where(s2[rk, si] < 0, 0.0, s2[rk, si])
+        s2[rk, ei] = np.where(s2[rk, ei] > hc[keep], hc[keep], s2[rk, ei])
+        s2[lost, 0] = 0.0
+        s2[lost, 1] = hc[lost]
+        start = np.where(lost, 0, start)
+        end = np.where(lost, 2, end)
+        cand[cub] = s2
+        lo[cub] = start
+        hi[cub] = end
+    nocub = has_center & ~cub
+    if nocub.any():
+        hn = h[nocub]
+        xx = f11[nocub] + f22[nocub]
+        xy = f12[nocub] + f21[nocub]
+        three = (xx + SMALLISH_EPSILON < hn + xy) & (xy + SMALLISH_EPSILON < hn + xx)
+        c3 = np.zeros((hn.shape[0], 3))
+        c3[:, 1] = np.where(three, (hn + xy - xx) * 0.5, hn)
+        c3[:, 2] = np.where(three, hn, 0.0)
+        cand[nocub] = c3
+        hi[nocub] = np.where(three, 3, 2)
+
+    if has_center.any():
+        idx = np.flatnonzero(has_center)
+        args = [x[idx] for x in (k11, k12, k21, k22, center, f11, f12, f21, f22, h)]
+        rows = np.arange(idx.size)
+        first = cand[idx, lo[idx]]
+        best = first.copy()
+        base_ll = _lnlike(*args, first)
+        # PLINK compares every later root with the first root's likelihood (not the running best), so
+        # the last root beating the first wins; reproduced on purpose
+        for j in (1, 2):
+            cj = lo[idx] + j
+            valid = cj < hi[idx]
+            if not valid.any():
+                continue
+            incr = cand[idx, np.minimum(cj, 2)]
+            ll = _lnlike(*args, incr)
+            take = valid & (ll > base_ll)
+            best = np.where(take, incr, best)
+        freq11[idx] = f11[idx] + best
+        del rows
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = freqx1 * freq1x
+        d = freq11 - expected
+        ad = np.abs(d)
+        r2 = np.where(ad >= SMALL_EPSILON, ad * d / (expected * freq2x * freqx2), 0.0)
+    out[ok] = r2[ok]
+    return out
+
+
+def pearson_r2(table: np.ndarray) -> np.ndarray:
+    """Genotype (allele-count) Pearson r2 from 3x3 tables (same layout as :func:`haplotype_r2`).
+
+    NaN when a variant is monomorphic among the people called at both.
+    """
+    t = np.asarray(table, dtype=np.float64).reshape(-1, 9).reshape(-1, 3, 3)
+    x = np.array([2.0, 1.0, 0.0])
+    n = t.sum(axis=(1, 2))
+    ra = t.sum(axis=2)
+    cb = t.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mx = ra @ x / n
+        my = cb @ x / n
+        vx = ra @ (x * x) / n - mx * mx
+        vy = cb @ (x * x) / n - my * my
+        cxy = np.einsum("pab,a,b->p", t, x, x) / n - mx * my
+        r2 = cxy * cxy / (vx * vy)
+    r2[~((vx > 1e-12) & (vy > 1e-12))] = np.nan
+    return r2
+
+
+def pair_tables(index_cat: np.ndarray, partner_cat: np.ndarray) -> np.ndarray:
+    """3x3 genotype tables of one index against k partners over people called at both.
+
+    ``index_cat`` (N,) and ``partner_cat`` (k, N) hold categories 0/1/2 and 3 = missing.
+    Returns int64 (k, 9) in the layout of :func:`haplotype_r2` (index = locus 1).
+    """
+    k, n = partner_cat.shape
+    if k == 0:
+        return np.zeros((0, 9), dtype=np.int64)
+    code = (index_cat.astype(np.int64) * 4)[None, :] + partner_cat
+    code += (16 * np.arange(k, dtype=np.int64))[:, None]
+    full = np.bincount(code.ravel(), minlength=16 * k).reshape(k, 16)
+    return full[:, _TABLE9]
+
+
+# ----------------------------------------------------------------------------------------------------
+# the greedy PLINK clumping core
+# ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ClumpRecord:
+    """One clump in PLINK order. ``row`` and ``members`` are positions in the marker universe."""
+
+    chrom: str
+    fidx: int
+    snp: str
+    bp: int
+    p: float
+    bins: tuple[int, int, int, int, int]  # NSIG, S05, S01, S001, S0001
+    sp2: list[tuple[str, int]]  # (variant id, file number), PLINK order
+    row: int
+    members: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    @property
+    def total(self) -> int:
+        return int(sum(self.bins))
+
+
+@dataclass
+class AssocEntries:
+    """Association rows mapped to a marker universe (PLINK's per-variant entry lists, flattened).
+
+    ``marker``/``p``/``fidx`` are sorted in PLINK list order: by marker, then file number ascending, then
+    line descending (PLINK prepends rows as it reads them). ``nsig`` counts rows with p >= 0.05 that were
+    above the load threshold (they only add to NSIG). ``missing`` lists ids absent from the universe with
+    p <= p1.
+    """
+
+    marker: np.ndarray
+    p: np.ndarray
+    fidx: np.ndarray
+    nsig: np.ndarray
+    missing: list[tuple[str, float]] = field(default_factory=list)
+
+
+def load_threshold(p1: float, p2: float) -> float:
+    """PLINK's load threshold: rows with p above it only count as NSIG."""
+    t = 0.05
+    if p2 > t:
+        t = p2
+    if p1 >= t:
+        t = p1 * (1 + SMALL_EPSILON)
+    return t
+
+
+def bp_radius(kb: float) -> int:
+    """PLINK's maximum distance in bp for ``--clump-kb kb``: ``int(kb*1000*(1+2^-44) - 1)``."""
+    if not kb >= 0.001:
+        raise ClumpError.at("invalid clump kb", column="kb", found=kb, expected=">= 0.001")
+    d = kb * 1000
+    if d > 2147483647.0:
+        return 0x7FFFFFFE
+    return int(d * (1 + SMALL_EPSILON) - 1)
+
+
+def build_entries(
+    marker: np.ndarray,
+    p: np.ndarray,
+    fidx: np.ndarray,
+    line: np.ndarray,
+    n_markers: int,
+    p1: float,
+    p2: float,
+    ids: np.ndarray | None = None,
+    source: Sequence[str] | None = None,
+) -> AssocEntries:
+    """Turn parsed association rows into PLINK entry lists.
+
+    Parameters
+    ----------
+    marker : int (n,), universe position of each row's variant, -1 if absent.
+    p : float (n,), NaN for a non-numeric p (such rows are skipped silently, as PLINK).
+    fidx : int (n,), 1-based file number; line : int (n,), 1-based line number in that file.
+    ids : the rows' variant ids (for the missing-variant list and error messages).
+    source : file names by file number - 1 (error messages).
+    """
+    marker = np.asarray(marker, dtype=np.int64)
+    p = np.asarray(p, dtype=np.float64)
+    fidx = np.asarray(fidx, dtype=np.int64)
+    line = np.asarray(line, dtype=np.int64)
+    good = ~np.isnan(p)
+    neg = good & (p < 0)
+    if neg.any():
+        i = int(np.flatnonzero(neg)[0])
+        raise ClumpError.at("negative p-value", file=_src(source, fidx[i]), row=int(line[i]),
+                            found=p[i], expected="0 <= p <= 1")
+    lt = load_threshold(p1, p2)
+    absent = good & (marker < 0)
+    missing: list[tuple[str, float]] = []
+    if ids is not None:
+        top = np.flatnonzero(absent & (p <= p1))
+        missing = [(str(ids[i]), float(p[i])) for i in top]
+    inuni = good & (marker >= 0)
+    high = inuni & (p > lt)
+    over = high & (p > 1)
+    if over.any():
+        i = int(np.flatnonzero(over)[0])
+        raise ClumpError.at("p-value > 1", file=_src(source, fidx[i]), row=int(line[i]),
+                            found=p[i], expected="0 <= p <= 1")
+    nsig = np.bincount(marker[high & (p >= 0.05)], minlength=n_markers).astype(np.int64)
+    keep = inuni & ~high
+    m, pp, ff, ll = marker[keep], p[keep], fidx[keep], line[keep]
+    order = np.lexsort((-ll, ff, m))
+    return AssocEntries(marker=m[order], p=pp[order], fidx=ff[order], nsig=nsig, missing=missing)
+
+
+def _src(source: Sequence[str] | None, f: int) -> str | None:
+    if source is None:
+        return None
+    return str(source[int(f) - 1])
+
+
+def _bins(p: np.ndarray) -> np.ndarray:
+    """Counts per PLINK bin (NSIG, S05, S01, S001, S0001) of the p-values given."""
+    b = np.where(p < 0.001, np.where(p < 0.0001, 4, 3), np.where(p < 0.01, 2, np.where(p < 0.05, 1, 0)))
+    return np.bincount(b, minlength=5)
+
+
+def clump_plink(
+    chrom: np.ndarray,
+    pos: np.ndarray,
+    ids: np.ndarray,
+    entries: AssocEntries,
+    genotypes: Callable[[np.ndarray], np.ndarray],
+    *,
+    p1: float = 1e-4,
+    p2: float = 0.01,
+    r2: float = 0.5,
+    kb: float = 250,
+    allow_overlap: bool = False,
+    r2_method: R2Method = "haplotype",
+    allele_flip: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> list[ClumpRecord]:
+    """PLINK 1.9 ``--clump`` on a marker universe.
+
+    Parameters
+    ----------
+    chrom, pos, ids : (M,) the universe in panel order; each chromosome contiguous, positions sorted.
+    entries : association rows mapped to the universe (:func:`build_entries`).
+    genotypes : ``rows -> uint8 (k, N)`` raw PLINK 2-bit codes (0 = two copies of the counted allele,
+        1 = missing, 2 = het, 3 = none) for universe rows (founders only).
+    allele_flip : optional ``(rows, codes) -> bool (k,)`` telling which variants PLINK re-orients (A1 =
+        minor allele); r2 does not depend on it except in the last floating-point bits. Default: PLINK's
+        rule computed from the codes.
+    p1, p2, r2, kb, allow_overlap : PLINK's ``--clump-p1/-p2/-r2/-kb/--clump-allow-overlap``.
+    r2_method : ``"haplotype"`` (PLINK) or ``"pearson"`` (genotype correlation, for comparison).
+
+    Returns
+    -------
+    Clump records in PLINK output order.
+    """
+    chrom = np.asarray(chrom).astype(str)
+    pos = np.asarray(pos, dtype=np.int64)
+    ids = np.asarray(ids).astype(str)
+    M = pos.shape[0]
+    radius = bp_radius(kb)
+    r2fun = haplotype_r2 if r2_method == "haplotype" else pearson_r2
+    if r2_method not in ("haplotype", "pearson"):
+        raise ClumpError.at("unknown r2 method", column="r2_method", found=r2_method,
+                            expected="haplotype or pearson")
+
+    em, ep, ef = entries.marker, entries.p, entries.fidx
+    nsig = entries.nsig
+    starts = np.searchsorted(em, np.arange(M), "left")
+    ends = np.searchsorted(em, np.arange(M), "right")
+    n_entries = ends - starts
+    if em.size:
+        minp = np.full(M, np.inf)
+        np.minimum.at(minp, em, ep)
+        is_index = np.zeros(M, dtype=bool)
+        is_index[em[ep <= p1]] = True
+    else:
+        minp = np.full(M, np.inf)
+        is_index = np.zeros(M, dtype=bool)
+    index_rows = np.flatnonzero(is_index)
+    if index_rows.size == 0:
+        return []
+    order = np.lexsort((index_rows, minp[index_rows]))
+    index_rows = index_rows[order]
+    candidate = (n_entries > 0) | (nsig > 0)
+
+    # chromosome blocks
+    change = np.flatnonzero(chrom[1:] != chrom[:-1]) + 1
+    bstart = np.concatenate([[0], change])
+    bend = np.concatenate([change, [M]])
+    if len(set(chrom[bstart])) != len(bstart):
+        raise ClumpError.at("variants of a chromosome are not contiguous in the panel", found="split chromosome",
+                            expected="panel sorted by chromosome")
+    block_of = np.repeat(np.arange(bstart.size), bend - bstart)
+    if M > 1:
+        same = chrom[1:] == chrom[:-1]
+        if np.any(np.diff(pos)[same] < 0):
+            raise ClumpError.at("panel positions are not sorted within a chromosome",
+                                expected="sorted positions (as PLINK requires for --clump)")
+
+    clumped = np.zeros(M, dtype=bool)
+    cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    records: list[ClumpRecord] = []
+
+    def block_data(b: int):
+        if b not in cache:
+            cache.clear()  # index order interleaves chromosomes rarely; keep one block decoded
+            rows = np.flatnonzero(candidate[bstart[b]:bend[b]]) + bstart[b]
+            raw = np.asarray(genotypes(rows), dtype=np.uint8)
+            cat = _RAW_TO_CAT[raw]
+            if allele_flip is None:
+                flip = _plink_flip_from_cat(cat)
+            else:
+                flip = np.asarray(allele_flip(rows, raw), dtype=bool)
+            if flip.any():
+                cat[flip] = _FLIP_CAT[cat[flip]]
+            cache[b] = (rows, pos[rows], cat)
+        return cache[b]
+
+    # process index variants block by block is equivalent (clumps never cross chromosomes), but
+    # keeping PLINK's global order keeps the code obviously faithful; decode each block once
+    block_order = block_of[index_rows]
+    grouped = np.argsort(block_order, kind="stable")
+    recs_by_pos: dict[int, ClumpRecord] = {}
+    for gi in grouped:
+        iv = int(index_rows[gi])
+        if clumped[iv]:
+            continue
+        b = int(block_of[iv])
+        rows, rpos, cat = block_data(b)
+        bp = int(pos[iv])
+        lo = np.searchsorted(rpos, bp - radius, "left")
+        hi = np.searchsorted(rpos, bp + radius + 1, "left")
+        wrows = rows[lo:hi]
+        wcat = cat[lo:hi]
+        sel = wrows != iv
+        if not allow_overlap:
+            sel &= ~clumped[wrows]
+        prow = wrows[sel]
+        pcat = wcat[sel]
+        icat = cat[np.searchsorted(rows, iv)]
+        r2v = r2fun(pair_tables(icat, pcat))
+        with np.errstate(invalid="ignore"):
+            hit = np.abs(r2v) > r2
+        members = prow[hit]
+        # entries of the members, PLINK list order within each member, members in panel order
+        ms, me = starts[members], ends[members]
+        cnt = me - ms
+        eidx = _ranges(ms, cnt)
+        mp = ep[eidx]
+        mf = ef[eidx]
+        mm = em[eidx]
+        # index's own entries: all but the first one with the minimum p
+        i0, i1 = starts[iv], ends[iv]
+        ip = ep[i0:i1]
+        pmin = minp[iv]
+        self_pos = int(np.flatnonzero(ip == pmin)[0])
+        fidx_index = int(ef[i0 + self_pos])
+        extra = np.delete(np.arange(i0, i1), self_pos)
+        allp = np.concatenate([mp, ep[extra]])
+        bins = _bins(allp)
+        bins[0] += int(nsig[members].sum()) + int(nsig[iv])
+        # SP2: members before the index, the index's extra rows, members after
+        before = mm < iv
+        sp_rows = np.concatenate([mm[before], np.full(extra.size, iv), mm[~before]])
+        sp_f = np.concatenate([mf[before], ef[extra], mf[~before]])
+        sp_p = np.concatenate([mp[before], ep[extra], mp[~before]])
+        keep = sp_p < p2
+        sp2 = list(zip(ids[sp_rows[keep]].tolist(), sp_f[keep].tolist()))
+        clumped[members] = True
+        if extra.size or nsig[iv] > 0:
+            clumped[iv] = True
+        recs_by_pos[int(gi)] = ClumpRecord(
+            chrom=str(chrom[iv]), fidx=fidx_index, snp=str(ids[iv]), bp=bp, p=float(pmin),
+            bins=tuple(int(x) for x in bins), sp2=sp2, row=iv, members=members,
+        )
+    # a later index on one chromosome can only be affected by clumps on the same chromosome, so
+    # grouping by chromosome above gives the same records as PLINK's global loop
+    for gi in sorted(recs_by_pos):
+        records.append(recs_by_pos[gi])
+    return records
+
+
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenate ``arange(s, s + c)`` for each pair, vectorised."""
+    counts = np.asarray(counts, dtype=np.int64)
+    tot = int(counts.sum())
+    if tot == 0:
+        return np.zeros(0, dtype=np.int64)
+    rep = np.repeat(np.asarray(starts, dtype=np.int64) - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+    return rep + np.arange(tot)
+
+
+def _plink_flip_from_cat(cat: np.ndarray) -> np.ndarray:
+    """PLINK re-orients a variant when its A1 frequency among called people exceeds 0.5."""
+    called = (cat != 3).sum(axis=1)
+    a1 = 2 * (cat == 0).sum(axis=1) + (cat == 1).sum(axis=1)
+    a2 = 2 * called - a1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f2 = a2 / (2.0 * called)
+    return f2 < 0.5
+
+
+# ----------------------------------------------------------------------------------------------------
+# PLINK .clumped text
+# ----------------------------------------------------------------------------------------------------
+
+
+def plink_maxsnp(ids: Sequence[str]) -> int:
+    """Width PLINK 1.9 gives the SNP column: starts at 4; an id longer than the width sets it to len + 2."""
+    lens = np.fromiter((len(s) for s in ids), dtype=np.int64, count=len(ids))
+    w = 4
+    i = 0
+    while True:
+        over = np.flatnonzero(lens[i:] > w)
+        if over.size == 0:
+            return w
+        j = i + int(over[0])
+        w = int(lens[j]) + 2
+        i = j + 1
+
+
+def format_p3(x: float, width: int = 10) -> str:
+    """PLINK's ``dtoa_g_wxp3``: 3 significant digits, right-aligned in ``width``."""
+    if x != x:
+        return " " * (width - 4) + " nan"
+    neg = x < 0
+    d = -x if neg else x
+    sign = "-" if neg else ""
+    if d < 9.9949999999999e-5:
+        if d == 0.0:
+            return " " * (width - 1) + "0"
+        xp = 0
+        if d < 9.9949999999999e-16:
+            if d < 9.9949999999999e-128:
+                if d < 9.9949999999999e-256:
+                    d *= 1.0e256
+                    xp |= 256
+                else:
+                    d *= 1.0e128
+                    xp |= 128
+            if d < 9.9949999999999e-64:
+                d *= 1.0e64
+                xp |= 64
+            if d < 9.9949999999999e-32:
+                d *= 1.0e32
+                xp |= 32
+            if d < 9.9949999999999e-16:
+                d *= 1.0e16
+                xp |= 16
+        if d < 9.9949999999999e-8:
+            d *= 100000000
+            xp |= 8
+        if d < 9.9949999999999e-4:
+            d *= 10000
+            xp |= 4
+        if d < 9.9949999999999e-2:
+            d *= 100
+            xp |= 2
+        if d < 9.9949999999999e-1:
+            d *= 10
+            xp += 1
+        mant = sign + _qr_1p2(*_bround(d, 100))
+        return _exp_field(mant, "-", xp, width)
+    if d >= 999.49999999999:
+        if d == float("inf"):
+            return " " * (width - 4) + ("-inf" if neg else " inf")
+        xp = 0
+        for lim, mult, bit in ((9.9949999999999e255, 1.0e-256, 256), (9.9949999999999e127, 1.0e-128, 128)):
+            if d >= lim:
+                d *= mult
+                xp |= bit
+                break
+        for lim, mult, bit in ((9.9949999999999e63, 1.0e-64, 64), (9.9949999999999e31, 1.0e-32, 32),
+                               (9.9949999999999e15, 1.0e-16, 16), (9.9949999999999e7, 1.0e-8, 8),
+                               (9.9949999999999e3, 1.0e-4, 4), (9.9949999999999e1, 1.0e-2, 2)):
+            if d >= lim:
+                d *= mult
+                xp |= bit
+        if d >= 9.9949999999999e0:
+            d *= 1.0e-1
+            xp += 1
+        mant = sign + _qr_1p2(*_bround(d, 100))
+        return _exp_field(mant, "+", xp, width)
+    if d >= 0.99949999999999:
+        s = _so3(d)
+    else:
+        s = "0."
+        if d < 9.9949999999999e-3:
+            d *= 100
+            s += "00"
+        if d < 9.9949999999999e-2:
+            d *= 10
+            s += "0"
+        u = _bround_int(d * 1000)
+        s += str(u // 100)
+        u %= 100
+        if u:
+            two = "%02d" % u
+            s += two if two[1] != "0" else two[0]
+    s = sign + s
+    return s.rjust(width)
+
+
+def _bround_int(x: float) -> int:
+    r = int(x)
+    return r + int((x - r) + (0.499999999995, 0.500000000005)[r & 1])
+
+
+def _bround(x: float, scale: int) -> tuple[int, int]:
+    r = _bround_int(x * scale)
+    return r // scale, r - (r // scale) * scale
+
+
+def _qr_1p2(q: int, r: int) -> str:
+    s = chr(48 + q)
+    if not r:
+        return s
+    two = "%02d" % r
+    return s + "." + (two if two[1] != "0" else two[0])
+
+
+def _so3(d: float) -> str:
+    if d < 99.949999999999:
+        if d < 9.9949999999999:
+            return _qr_1p2(*_bround(d, 100))
+        q, r = _bround(d, 10)
+        return "%02d" % q + ("." + str(r) if r else "")
+    q = _bround_int(d)
+    return "%02d" % (q // 10) + str(q % 10)
+
+
+def _exp_field(mant: str, sgn: str, xp: int, width: int) -> str:
+    if xp >= 100:
+        head = mant.rjust(width - 5)
+        return head + "e" + sgn + str(xp // 100) + "%02d" % (xp % 100)
+    return mant.rjust(width - 4) + "e" + sgn + "%02d" % xp
+
+
+_PLINK_CHROM = {"X": "23", "Y": "24", "XY": "25", "MT": "26"}
+
+
+def format_clumped(records: Sequence[ClumpRecord], snp_width: int) -> str:
+    """PLINK 1.9 ``.clumped`` text (non-verbose) for ``records``; ends with two empty lines."""
+    w = snp_width
+    out = [" CHR    F " + "SNP".rjust(w) + "         BP        "
+           + "P    TOTAL   NSIG    S05    S01   S001  S0001    SP2\n"]
+    for r in records:
+        ch = _PLINK_CHROM.get(r.chrom, r.chrom)
+        head = (ch.rjust(4) + " " + str(r.fidx).rjust(4) + " " + r.snp.rjust(w) + " "
+                + str(r.bp).rjust(10) + " " + format_p3(r.p, 10) + " " + str(r.total).rjust(8) + " "
+                + "".join(str(b).rjust(6) + " " for b in r.bins))
+        sp2 = ",".join(f"{s}({f})" for s, f in r.sp2) if r.sp2 else "NONE"
+        out.append(head + sp2 + "\n")
+    out.append("\n\n")
+    return "".join(out)
+
+
+# ----------------------------------------------------------------------------------------------------
+# PLINK-compatible command: twasflow clump --bfile ... --clump ...
+# ----------------------------------------------------------------------------------------------------
+
+
+def read_assoc(
+    path: str | os.PathLike[str],
+    snp_field: str | Sequence[str] = "SNP",
+    field: str | Sequence[str] = "P",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read the id and p columns of a whitespace-delimited association file (gzip allowed).
+
+    ``snp_field``/``field`` may list several names in order of preference (as PLINK). Returns
+    ``(ids, p, line)``: p is NaN where not numeric (``NA``); ``line`` is the 1-based data row.
+    Rows with too few fields are skipped, as PLINK does.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ClumpError.at("association file not found", file=path)
+    snp_names = [snp_field] if isinstance(snp_field, str) else list(snp_field)
+    p_names = [field] if isinstance(field, str) else list(field)
+    opener = _open_text(path)
+    with opener as fh:
+        header = ""
+        for header in fh:
+            if header.strip():
+                break
+        else:
+            raise ClumpError.at("empty association file", file=path)
+    cols = header.split()
+    icol = _pick_column(cols, snp_names, path, "variant id")
+    pcol = _pick_column(cols, p_names, path, "p-value")
+    try:
+        df = pd.read_csv(path, sep=r"\s+", usecols=[icol, pcol], dtype=str, keep_default_na=False,
+                         engine="c", skip_blank_lines=True, header=0, names=None)
+        ids = df.iloc[:, 0 if icol < pcol else 1].to_numpy(dtype=object)
+        ptxt = df.iloc[:, 1 if icol < pcol else 0]
+        line = np.arange(1, len(df) + 1)
+    except (pd.errors.ParserError, ValueError):
+        ids_l, p_l, line_l = [], [], []
+        with _open_text(path) as fh:
+            seen_header = False
+            n = 0
+            for raw in fh:
+                tok = raw.split()
+                if not tok:
+                    continue
+                if not seen_header:
+                    seen_header = True
+                    continue
+                n += 1
+                if len(tok) <= max(icol, pcol):
+                    continue
+                ids_l.append(tok[icol])
+                p_l.append(tok[pcol])
+                line_l.append(n)
+        ids = np.array(ids_l, dtype=object)
+        ptxt = pd.Series(p_l, dtype=object)
+        line = np.array(line_l, dtype=np.int64)
+    p = np.array(pd.to_numeric(ptxt.where(ptxt != ""), errors="coerce"), dtype=np.float64)
+    blank = pd.isna(ids) | (pd.Series(ids).astype(str) == "").to_numpy()
+    p[blank] = np.nan
+    return ids, p, line
+
+
+def _open_text(path: Path):
+    import gzip
+
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if magic == b"\x1f\x8b":
+        return gzip.open(path, "rt")
+    return open(path)
+
+
+def _pick_column(cols: list[str], names: list[str], path: Path, what: str) -> int:
+    for name in names:
+        hits = [i for i, c in enumerate(cols) if c == name]
+        if len(hits) > 1:
+            raise ClumpError.at(f"duplicate {what} column", file=path, column=name, found=f"{len(hits)} columns")
+        if hits:
+            return hits[0]
+    raise ClumpError.at(f"no {what} column", file=path, column=" or ".join(names), found=" ".join(cols[:20]))
+
+
+def run_clump(
+    bfile: str | os.PathLike[str],
+    assoc_paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    *,
+    p1: float = 1e-4,
+    p2: float = 0.01,
+    r2: float = 0.5,
+    kb: float = 250,
+    snp_field: str | Sequence[str] = "SNP",
+    field: str | Sequence[str] = "P",
+    allow_overlap: bool = False,
+    r2_method: R2Method = "haplotype",
+) -> Path:
+    """PLINK 1.9 ``--clump`` on a PLINK fileset: writes ``{out}.clumped`` (PLINK's layout) and ``{out}.log``.
+
+    With no index variant PLINK writes no ``.clumped``; here a header-only file is written (so pipeline
+    rules always have their output) and the log says so.
+    """
+    import time
+
+    from twasflow.io.plink import decode_codes, founder_mask, open_bed, read_bim, read_fam
+    from twasflow.io.tables import write_text
+
+    t0 = time.perf_counter()
+    _check_thresholds(p1, p2, r2)
+    paths = [assoc_paths] if isinstance(assoc_paths, (str, os.PathLike)) else list(assoc_paths)
+    bim = read_bim(bfile)
+    fam = read_fam(bfile)
+    ids = bim["id"].to_numpy(dtype=object)
+    uni = pd.Index(ids)
+    if not uni.is_unique:
+        dup = uni[uni.duplicated()][0]
+        raise ClumpError.at("duplicate variant id in .bim", file=str(bfile) + ".bim", found=dup,
+                            expected="unique ids (PLINK --clump matches rows by id)")
+    founders = np.flatnonzero(founder_mask(fam))
+    if founders.size == 0:
+        raise ClumpError.at("no founders in .fam (PLINK --clump uses founders only)", file=str(bfile) + ".fam")
+    bed = open_bed(bfile, len(bim), len(fam))
+    n = len(fam)
+
+    def genotypes(rows: np.ndarray) -> np.ndarray:
+        return decode_codes(bed[rows], n, founders)
+
+    all_m, all_p, all_f, all_l, all_id = [], [], [], [], []
+    for k, path in enumerate(paths, start=1):
+        aid, ap, al = read_assoc(path, snp_field, field)
+        all_m.append(uni.get_indexer(aid))
+        all_p.append(ap)
+        all_f.append(np.full(ap.size, k))
+        all_l.append(al)
+        all_id.append(aid)
+    entries = build_entries(np.concatenate(all_m), np.concatenate(all_p), np.concatenate(all_f),
+                            np.concatenate(all_l), len(bim), p1, p2, ids=np.concatenate(all_id),
+                            source=[str(p) for p in paths])
+    records = clump_plink(bim["chrom"].to_numpy(), bim["pos"].to_numpy(), ids, entries, genotypes,
+                          p1=p1, p2=p2, r2=r2, kb=kb, allow_overlap=allow_overlap, r2_method=r2_method)
+    out_path = Path(str(out) + ".clumped")
+    write_text(format_clumped(records, plink_maxsnp(ids)), out_path)
+    log = [
+        "twasflow clump (PLINK 1.9 --clump emulation)",
+        f"bfile: {bfile} ({len(bim)} variants, {len(fam)} people, {founders.size} founders)",
+        "clump files: " + " ".join(str(p) for p in paths),
+        f"p1 {p1!r} p2 {p2!r} r2 {r2!r} kb {kb!r} (max distance {bp_radius(kb)} bp) "
+        f"allow_overlap {allow_overlap} r2_method {r2_method} snp_field {snp_field} field {field}",
+        f"association rows: {sum(a.size for a in all_p)}; loaded entries: {entries.p.size}",
+    ]
+    for vid, pv in entries.missing:
+        log.append(f"Warning: '{vid}' is missing from the main dataset, and is a top variant.")
+    if not records:
+        log.append("Warning: No significant --clump results (header-only .clumped written).")
+    log.append(f"{len(records)} clumps formed from {int(np.unique(entries.marker[entries.p <= p1]).size)} top variants.")
+    log.append(f"Results written to {out_path}; {time.perf_counter() - t0:.2f} s")
+    write_text("\n".join(log) + "\n", Path(str(out) + ".log"))
+    return out_path
+
+
+def _check_thresholds(p1: float, p2: float, r2: float) -> None:
+    if not (0 < p1 <= 1):
+        raise ClumpError.at("invalid p1", column="p1", found=p1, expected="0 < p1 <= 1")
+    if not (0 < p2 <= 1):
+        raise ClumpError.at("invalid p2", column="p2", found=p2, expected="0 < p2 <= 1")
+    if p2 < p1:
+        raise ClumpError.at("p2 smaller than p1", column="p2", found=p2, expected=f">= p1 = {p1}")
+    if not (r2 < 1):
+        raise ClumpError.at("invalid r2", column="r2", found=r2, expected="r2 < 1")
