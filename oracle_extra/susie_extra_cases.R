@@ -192,7 +192,7 @@ tg_inputs <- list(
   z_joint = ub("z_joint.tsv.gz ((P+M) values) = c(B'z_gwas, z_gwas) exactly as passed"),
   B = ub("B.tsv.gz (M x P) standardised weights (b'Rb = 1), for reference"))
 tg_note <- paste("Joint matrix Rj = [[B'RB, B'R],[RB, R]] with P = 8 pairs first, then M = 410 variants (R = N3w_R).",
-  "Rebuild: top = joint_top; Rj = rbind(top, cbind(t(top[, 1:P]), R)). Pair 5 (0-based 4) weights = e_300 (1-based),",
+  "Rebuild: top = joint_top; Rj = rbind(top, cbind(t(top[, (P+1):(P+M)]), R)). Pair 5 (0-based 4) weights = e_300 (1-based),",
   "so row 5 == row P+300 (0-based 4 and 307): Rj singular. z_gwas = sqrt(5e4) R (B theta + gamma) + N(0,R) noise,",
   "theta_2 = 7/sqrt(5e4), gamma_300 = 5/sqrt(5e4). z_pair = b'z_gwas/sqrt(b'Rb) (paper eq. 7 with upsilon = 0).")
 tg_extra <- list(P = ub(P), M = ub(M), joint_min_eigenvalue = jsc(min(eigen(Rj, symmetric = TRUE, only.values = TRUE)$values)),
