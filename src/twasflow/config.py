@@ -161,6 +161,12 @@ def read_sheet(path: str | Path, kind: str) -> pd.DataFrame:
             f"{path}: unknown column{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
             f"(expected columns among: {', '.join(schema['properties'])})"
         )
+    absent = [c for c in schema["required"] if c not in df.columns]
+    if absent:
+        raise ConfigError(
+            f"{path}: missing column{'s' if len(absent) > 1 else ''} {', '.join(map(repr, absent))} "
+            f"(found columns: {', '.join(df.columns)}; required: {', '.join(schema['required'])})",
+            file=str(path), column=absent[0])
     records = []
     for i, rec in enumerate(df.to_dict("records"), start=1):
         rec = {k: (v.strip() if v.strip() not in ("", "NA") else None) for k, v in rec.items()}
