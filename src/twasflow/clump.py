@@ -267,13 +267,29 @@ def pair_tables(index_cat: np.ndarray, partner_cat: np.ndarray) -> np.ndarray:
     ``index_cat`` (N,) and ``partner_cat`` (k, N) hold categories 0/1/2 and 3 = missing.
     Returns int64 (k, 9) in the layout of :func:`haplotype_r2` (index = locus 1).
     """
-    k, n = partner_cat.shape
+    bits = category_bits(np.vstack([np.asarray(index_cat)[None, :], partner_cat]))
+    return tables_from_bits(bits[0], bits[1:])
+
+
+def category_bits(cat: np.ndarray) -> np.ndarray:
+    """Bit-packed indicators of genotype categories 0, 1, 2: uint64 (k, 3, W) from categories (k, N)."""
+    k, n = cat.shape
+    ind = cat[:, None, :] == np.arange(3, dtype=cat.dtype)[None, :, None]
+    packed = np.packbits(ind, axis=2, bitorder="little")
+    nb = packed.shape[2]
+    pad = (-nb) % 8
+    if pad:
+        packed = np.concatenate([packed, np.zeros((k, 3, pad), dtype=np.uint8)], axis=2)
+    return np.ascontiguousarray(packed).view(np.uint64)
+
+
+def tables_from_bits(index_bits: np.ndarray, partner_bits: np.ndarray) -> np.ndarray:
+    """3x3 tables (k, 9) by popcount of ANDed category bitsets (index (3, W), partners (k, 3, W))."""
+    k = partner_bits.shape[0]
     if k == 0:
         return np.zeros((0, 9), dtype=np.int64)
-    code = (index_cat.astype(np.int64) * 4)[None, :] + partner_cat
-    code += (16 * np.arange(k, dtype=np.int64))[:, None]
-    full = np.bincount(code.ravel(), minlength=16 * k).reshape(k, 16)
-    return full[:, _TABLE9]
+    both = partner_bits[:, None, :, :] & index_bits[None, :, None, :]  # (k, a, b, W)
+    return np.bitwise_count(both).sum(axis=3, dtype=np.int64).reshape(k, 9)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -478,7 +494,7 @@ def clump_plink(
                                 expected="sorted positions (as PLINK requires for --clump)")
 
     clumped = np.zeros(M, dtype=bool)
-    cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # rows, positions, category bits
     records: list[ClumpRecord] = []
 
     def block_data(b: int):
@@ -493,7 +509,7 @@ def clump_plink(
                 flip = np.asarray(allele_flip(rows, raw), dtype=bool)
             if flip.any():
                 cat[flip] = _FLIP_CAT[cat[flip]]
-            cache[b] = (rows, pos[rows], cat)
+            cache[b] = (rows, pos[rows], category_bits(cat))
         return cache[b]
 
     # process index variants block by block is equivalent (clumps never cross chromosomes), but
@@ -506,19 +522,18 @@ def clump_plink(
         if clumped[iv]:
             continue
         b = int(block_of[iv])
-        rows, rpos, cat = block_data(b)
+        rows, rpos, bits = block_data(b)
         bp = int(pos[iv])
         lo = np.searchsorted(rpos, bp - radius, "left")
         hi = np.searchsorted(rpos, bp + radius + 1, "left")
         wrows = rows[lo:hi]
-        wcat = cat[lo:hi]
         sel = wrows != iv
         if not allow_overlap:
             sel &= ~clumped[wrows]
         prow = wrows[sel]
-        pcat = wcat[sel]
-        icat = cat[np.searchsorted(rows, iv)]
-        r2v = r2fun(pair_tables(icat, pcat))
+        pbits = bits[lo:hi][sel]
+        ibits = bits[np.searchsorted(rows, iv)]
+        r2v = r2fun(tables_from_bits(ibits, pbits))
         with np.errstate(invalid="ignore"):
             hit = np.abs(r2v) > r2
         members = prow[hit]
