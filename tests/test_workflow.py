@@ -47,3 +47,62 @@ def test_bad_config_fails_before_any_job(workdir: Path) -> None:
     assert r.returncode != 0
     assert "unknown key 'r3' under 'clump'" in r.stdout + r.stderr
     assert "rule simulate_example:" not in r.stdout
+
+
+def _copy_workflow(dst: Path) -> None:
+    for d in ("workflow", "scripts", "config", "envs"):
+        shutil.copytree(REPO / d, dst / d, symlinks=False)
+
+
+@pytest.fixture(scope="module")
+def example_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The README's first command (snakemake on the default config) in a scratch copy of the repository."""
+    root = tmp_path_factory.mktemp("example")
+    _copy_workflow(root)
+    r = _snakemake("--cores", "2", cwd=root)
+    assert r.returncode == 0, r.stderr[-5000:]
+    return root
+
+
+def test_example_produces_loci_and_bundles(example_run: Path) -> None:
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    for trait in ("LDL_sim", "BMI_sim"):
+        loci = pd.read_csv(example_run / "results" / "loci" / f"{trait}.tsv", sep="\t")
+        assert len(loci) >= 2, f"{trait}: expected the simulated GWAS loci"
+        assert list(loci.columns) == ["locus_id", "chrom", "start", "end", "lead_variant", "lead_p",
+                                      "n_index_variants", "chunk"]
+        assert (loci["lead_p"] < 5e-8).all()
+        n_ok = 0
+        for chunk in sorted(loci["chunk"].unique()):
+            man = json.loads((example_run / "results" / "locus_inputs" / trait / chunk / "manifest.json").read_text())
+            assert {r["locus_id"] for r in man["loci"]} == set(loci.loc[loci["chunk"] == chunk, "locus_id"])
+            for rec in man["loci"]:
+                assert rec["status"] in ("ok", "empty"), rec
+                b = np.load(example_run / "results" / "locus_inputs" / trait / chunk / f"{rec['locus_id']}.npz")
+                M, P = len(b["variant_ids"]), b["xqtl_z"].shape[1] if b["xqtl_z"].ndim == 2 else 0
+                assert (M, P) == (rec["M"], rec["P"])
+                if rec["status"] == "ok":
+                    n_ok += 1
+                    assert b["R"].shape == (M, M) and np.allclose(b["R"], b["R"].T)
+                    assert np.allclose(np.diag(b["R"]), 1.0)
+                    assert np.isfinite(b["z"]).all() and b["xqtl_z"].shape == (M, P)
+        assert n_ok >= 1
+
+
+def test_example_qc_accounts_for_every_row(example_run: Path) -> None:
+    import json
+
+    for qc in sorted((example_run / "results" / "harmonized").rglob("*.qc.json")):
+        q = json.loads(qc.read_text())
+        assert q["n_input"] == q["n_kept"] + sum(q["dropped"].values()), qc
+        assert q["n_kept"] > 0, qc
+
+
+def test_example_rerun_is_a_no_op(example_run: Path) -> None:
+    r = _snakemake("-n", "--cores", "1", cwd=example_run)
+    assert r.returncode == 0
+    assert "Nothing to be done" in r.stdout + r.stderr
