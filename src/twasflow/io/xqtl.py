@@ -1,0 +1,153 @@
+"""Readers of xQTL summary statistics: GTEx v8 Parquet (one file per chromosome) and eQTL Catalogue TSV.
+
+Both yield :class:`~twasflow.io.gwas.RawBatch` objects with the GWAS roles (``chrom, pos, ea, oa, beta,
+se, p, eaf, n``) plus ``extra`` columns ``phenotype_id`` (and ``gene_id`` for the eQTL Catalogue) and a
+numeric ``tss`` role for GTEx's ``tss_distance``. GTEx Parquet is read one row group batch at a time
+with only the needed columns; nothing loads a whole file into pandas.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from ..errors import HarmonizeError
+from .gwas import RawBatch, read_text_batches, sniff_text
+
+GTEX_REQUIRED = ("phenotype_id", "variant_id", "slope", "slope_se")
+GTEX_OPTIONAL = ("tss_distance", "pval_nominal")
+EQTLCAT_REQUIRED = ("molecular_trait_id", "chromosome", "position", "ref", "alt", "beta", "se")
+EQTLCAT_OPTIONAL = {"pvalue": "p", "rsid": "rsid", "ac": "ac", "an": "an"}
+_ALL_CHROMS = [str(i) for i in range(1, 23)] + ["X"]
+
+
+def gtex_file(pattern: str | Path, chrom: str) -> Path:
+    """The per-chromosome file of a ``{chrom}`` pattern."""
+    return Path(str(pattern).replace("{chrom}", str(chrom)))
+
+
+def check_gtex_pattern(pattern: str | Path) -> None:
+    """Raise unless ``pattern`` contains ``{chrom}`` and at least one chromosome file exists."""
+    if "{chrom}" not in str(pattern):
+        raise HarmonizeError.at("gtex-parquet path must be a per-chromosome pattern", file=pattern, column="path",
+                                found=repr(str(pattern)), expected="a path containing '{chrom}'")
+    if not any(gtex_file(pattern, c).is_file() for c in _ALL_CHROMS):
+        raise HarmonizeError.at("no per-chromosome file of the pattern exists", file=pattern, column="path",
+                                found=f"none of {gtex_file(pattern, '1').name} … {gtex_file(pattern, 'X').name}",
+                                expected="one Parquet file per chromosome")
+
+
+def _split_gtex_ids(vid: pa.Array) -> tuple[dict[str, pa.Array], np.ndarray, np.ndarray]:
+    """``chr1_12345_A_G_b38`` → chrom, pos (float64), ref, alt; plus a malformed mask and pos-bad mask."""
+    parts = pc.split_pattern(vid, "_")
+    nparts = pc.list_value_length(parts).fill_null(0).to_numpy(zero_copy_only=False)
+    ok = nparts >= 4
+    safe = pc.if_else(pa.array(ok), parts, pa.scalar(["", "", "", ""], pa.list_(pa.string())))
+    chrom = pc.list_element(safe, 0)
+    pos_s = pc.list_element(safe, 1)
+    ref = pc.list_element(safe, 2)
+    alt = pc.list_element(safe, 3)
+    isnum = pc.match_substring_regex(pos_s, r"^[0-9]+$").to_numpy(zero_copy_only=False)
+    pos = np.full(len(vid), np.nan)
+    if isnum.any():
+        pos[isnum] = pc.cast(pc.filter(pos_s, pa.array(isnum)), pa.float64()).to_numpy(zero_copy_only=False)
+    malformed = ~ok | (ok & ~isnum)
+    return {"chrom": chrom, "ea": alt, "oa": ref}, pos, malformed
+
+
+def read_gtex_batches(pattern: str | Path, chrom: str, *, batch_rows: int = 1_000_000) -> Iterator[RawBatch]:
+    """Stream the GTEx Parquet of one chromosome (nothing if that file does not exist).
+
+    GTEx v8: ``variant_id`` = ``chr{c}_{pos}_{ref}_{alt}_b38``; ``slope``/``slope_se`` refer to ALT.
+    """
+    path = gtex_file(pattern, chrom)
+    if not path.is_file():
+        return
+    try:
+        pf = pq.ParquetFile(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise HarmonizeError.at("cannot read Parquet", file=path, found=str(exc), expected="a Parquet file") from None
+    names = pf.schema_arrow.names
+    for c in GTEX_REQUIRED:
+        if c not in names:
+            raise HarmonizeError.at("GTEx Parquet lacks a required column", file=path, column=c,
+                                    found=f"columns {names}", expected=f"columns {list(GTEX_REQUIRED)}")
+    cols = list(GTEX_REQUIRED) + [c for c in GTEX_OPTIONAL if c in names]
+    done = 0
+    try:
+        for rb in pf.iter_batches(batch_size=batch_rows, columns=cols):
+            m = rb.num_rows
+            if m == 0:
+                continue
+            vid = rb.column("variant_id").cast(pa.string())
+            strings, pos, malformed = _split_gtex_ids(vid)
+            numbers = {
+                "pos": pos,
+                "beta": _f64(rb.column("slope")),
+                "se": _f64(rb.column("slope_se")),
+            }
+            if "pval_nominal" in cols:
+                numbers["p"] = _f64(rb.column("pval_nominal"))
+            if "tss_distance" in cols:
+                numbers["tss"] = _f64(rb.column("tss_distance"))
+            extra = {"phenotype_id": rb.column("phenotype_id").cast(pa.string())}
+            # a missing phenotype id cannot form a pair: the row counts as missing_value
+            strings["chrom"] = pc.if_else(pc.is_null(extra["phenotype_id"]), pa.scalar(None, pa.string()),
+                                          strings["chrom"])
+            yield RawBatch(strings=strings, numbers=numbers, bad={},
+                           row=np.arange(done + 1, done + m + 1, dtype=np.int64), extra=extra,
+                           flags={"invalid_variant_id": malformed})
+            done += m
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise HarmonizeError.at("cannot read Parquet", file=path, row=done + 1, found=str(exc),
+                                expected="a readable Parquet file") from None
+
+
+def _f64(arr: pa.Array) -> np.ndarray:
+    if not pa.types.is_floating(arr.type) or arr.type != pa.float64():
+        try:
+            arr = arr.cast(pa.float64())
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            arr = pc.cast(arr.cast(pa.string()), pa.float64(), safe=False)
+    return arr.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+
+
+def read_eqtl_catalogue_batches(path: str | Path, *, sheet_n: float | None) -> Iterator[RawBatch]:
+    """Stream an eQTL Catalogue nominal summary-statistics TSV(.gz) (ALT = effect allele).
+
+    The effect-allele frequency is ``ac / an``; without a sheet ``n`` the per-row sample size is ``an / 2``.
+    One variant split over several rows by its rsids is caught downstream as ``duplicate``.
+    """
+    src = sniff_text(path)
+    for c in EQTLCAT_REQUIRED:
+        if c not in src.columns:
+            raise HarmonizeError.at("eQTL Catalogue file lacks a required column", file=src.path, column=c,
+                                    found=f"columns {src.columns}", expected=f"columns {list(EQTLCAT_REQUIRED)}")
+    roles = {"chrom": "chromosome", "pos": "position", "ea": "alt", "oa": "ref", "beta": "beta", "se": "se"}
+    for col, role in EQTLCAT_OPTIONAL.items():
+        if col in src.columns:
+            roles[role] = col
+    if sheet_n is None and "an" not in roles:
+        raise HarmonizeError.at("sample size missing everywhere", file=src.path, column="an",
+                                found="no n in the sheet and no 'an' column", expected="the sheet's n or an 'an' column")
+    extra = ["molecular_trait_id"] + (["gene_id"] if "gene_id" in src.columns else [])
+    for b in read_text_batches(src, roles, extra=extra):
+        ac = b.numbers.pop("ac", None)
+        an = b.numbers.pop("an", None)
+        if ac is not None and an is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                b.numbers["eaf"] = np.where(an > 0, ac / an, np.nan)
+        if sheet_n is None and an is not None:
+            b.numbers["n"] = an / 2.0
+        b.extra["phenotype_id"] = b.extra.pop("molecular_trait_id")
+        b.strings["chrom"] = pc.if_else(pc.is_null(b.extra["phenotype_id"]), pa.scalar(None, pa.string()),
+                                        b.strings["chrom"])
+        yield b
+
+
+__all__ = ["read_gtex_batches", "read_eqtl_catalogue_batches", "check_gtex_pattern", "gtex_file"]
