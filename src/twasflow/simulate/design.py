@@ -242,7 +242,10 @@ def design_xqtl(
         is_causal = bool(plans)
         shared_all = any(p.shared_eqtl for p in plans)
         max_dist = prm.causal_max_dist if is_causal else CIS_WINDOW
+        eqtl_causal = [EQTL_TISSUES.index(str(p.tissue)) for p in plans if p.qtl_type == "eQTL"]
         k = int(rng.choice([1, 2, 3], p=[0.45, 0.35, 0.2]))
+        if eqtl_causal and not shared_all:
+            k = max(k, 2)
         idx = _pick_variants(rng, gg.pos, vs.eligible, tss, max_dist, prm.eqtl_scale_bp, k)
         k = idx.size
         expressed = rng.random(n_t) < prm.p_expressed
@@ -268,6 +271,10 @@ def design_xqtl(
         # a tissue-specific eQTL lives in one of the tissues that express the gene
         on = np.flatnonzero(expressed)
         specific_tissue = on[specific_tissue % on.size]
+        if eqtl_causal and not shared_all and k >= 2:
+            # a causal pair keeps one eQTL of its own, so its tissue is identifiable from the data
+            shared[1] = False
+            specific_tissue[1] = eqtl_causal[0]
         rho = prm.shared_effect_corr
         z_pool = (gg.dosage_pooled(idx) - 2.0 * p_pop[idx]) / sd_pop[idx]
         causal_tissues = {p.tissue for p in plans if p.qtl_type == "eQTL"}
@@ -304,6 +311,7 @@ def design_xqtl(
         k_s = int(rng.integers(1, 3))
         ws = rng.standard_normal(k_s)
         shrink = rng.uniform(0.5, 1.0)
+        w_extra = rng.standard_normal(1) * 0.7
         h2_i = rng.uniform(*(prm.h2_causal_range if wants_sqtl else prm.sqtl_h2_range), size=2)
         glen = int(g["end"] - g["start"] + 1)
         i_start = int(g["start"]) + int(rng.integers(0, max(1, int(0.6 * glen))))
@@ -314,11 +322,21 @@ def design_xqtl(
         if s_idx.size == 0:
             continue
         ws = ws[: s_idx.size]
-        zs = (gg.dosage_pooled(s_idx) - 2.0 * p_pop[s_idx]) / sd_pop[s_idx]
+        pool_extra = vs.eligible.copy()
+        pool_extra[s_idx] = False
+        x_idx = _pick_variants(rng, gg.pos, pool_extra, tss, prm.causal_max_dist, 30_000.0, 1)
         cluster = f"clu_{20_000 + int(gi) + 1}"
         for j in range(n_intron):
-            # introns of one cluster share a splice site and compete, so their QTL effects oppose
-            w = ws if j == 0 else -shrink * ws
+            # introns of one cluster share a splice site and compete, so their QTL effects oppose; the
+            # second intron also has a QTL of its own so the two are not perfectly collinear
+            if j == 0:
+                idx_j, w = s_idx, ws
+            else:
+                idx_j = np.concatenate([s_idx, x_idx])
+                w = np.concatenate([-shrink * ws, w_extra[: x_idx.size]])
+                order = np.argsort(idx_j)
+                idx_j, w = idx_j[order], w[order]
+            zs = (gg.dosage_pooled(idx_j) - 2.0 * p_pop[idx_j]) / sd_pop[idx_j]
             b = _scale_to_h2(zs, w, float(h2_i[j]))
             i_end = int(min(i_ends[j], int(g["end"])))
             pid = f"chr{chrom}:{i_start}:{i_end}:{cluster}:{g['gene_id']}.{int(g['version'])}"
@@ -333,7 +351,7 @@ def design_xqtl(
                     chrom=chrom,
                     tss=tss,
                     h2=float(h2_i[j]),
-                    variant_idx=s_idx,
+                    variant_idx=idx_j,
                     effects=b,
                 )
             )
