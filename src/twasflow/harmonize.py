@@ -383,27 +383,22 @@ def row_qc(batch: RawBatch, *, sheet_n: float | None) -> Rows:
         zg = _num(batch, "z", r)
         p = _num(batch, "p", r)
         lp = batch.numbers.get("lp")
-        # log(p/2): the z from p is computed in log space, exact for p far below 1e-308 given as -log10 p
-        if "p" in batch.numbers:
-            logp = np.log(p)
-            if lp is not None:
-                use_lp = np.isnan(p) & ~np.isnan(lp)
-                logp = np.where(use_lp, -lp * np.log(10.0), logp)
-                p = np.where(use_lp, np.power(10.0, -lp), p)
-        elif lp is not None:
-            mark(~np.isnan(lp) & ((lp < 0) | np.isinf(lp)), "invalid_p")
-            logp = -lp * np.log(10.0)
-            p = np.power(10.0, -lp)
-        else:
-            logp = np.full(r, np.nan)
         se_ok = np.isfinite(se) & (se > 0)
         beta_ok = np.isfinite(beta)
         bse = beta_ok & se_ok
+        # p = 0 (underflow in the file) is kept when beta/se give z; p is then recomputed from z
         p_zero = (p == 0) & bse
+        mark(~np.isnan(p) & ~((p > 0) & (p <= 1)) & ~p_zero, "invalid_p")
+        # z from p in log space, so -log10 p far beyond the double range stays exact
+        logp = np.log(np.where((p > 0) & (p <= 1), p, np.nan))
+        p_ok = (p > 0) & (p <= 1)
         if lp is not None:
-            p_zero &= ~(np.isfinite(lp) & (lp >= 0))
-        p_bad = ~np.isnan(p) & ~((p > 0) & (p <= 1)) & ~p_zero
-        mark(p_bad, "invalid_p")
+            use_lp = np.isnan(p) & ~np.isnan(lp)
+            mark(use_lp & ~(np.isfinite(lp) & (lp >= 0)), "invalid_p")
+            lp_ok = use_lp & np.isfinite(lp) & (lp >= 0)
+            logp = np.where(lp_ok, -lp * np.log(10.0), logp)
+            p = np.where(lp_ok, np.maximum(np.power(10.0, -np.where(lp_ok, lp, 0.0)), np.nextafter(0.0, 1.0)), p)
+            p_ok = p_ok | lp_ok
         mark(~np.isnan(se) & ~se_ok, "invalid_se")
         mark(np.isinf(beta) | np.isinf(zg), "invalid_effect")
         eaf = _num(batch, "eaf", r)
@@ -416,7 +411,6 @@ def row_qc(batch: RawBatch, *, sheet_n: float | None) -> Rows:
         mark(np.isnan(n), "missing_value")
         mark(~np.isnan(n) & ~(np.isfinite(n) & (n > 0)), "invalid_n")
 
-        p_ok = (p > 0) & (p <= 1)
         zabs_p = -special.ndtri_exp(logp - np.log(2.0))
         z = np.where(np.isfinite(zg), zg, np.nan)
         z = np.where(np.isnan(z) & bse, beta / se, z)
