@@ -1,0 +1,141 @@
+"""Single-effect regression (SER) and prior-variance estimation.
+
+Every SuSiE flavour (individual data, sufficient statistics, RSS, RSS with the lambda model) reduces the
+SER for one effect to two p-vectors computed from the residual of the other effects:
+
+* ``zeta = X'r / sigma2`` (for the lambda model ``(Sigma^-1 R) r``), and
+* ``prec = d / sigma2`` (for the lambda model ``diag(R Sigma^-1 R)``),
+
+so that the marginal estimate is ``betahat = zeta / prec`` with variance ``shat2 = 1 / prec``. The log Bayes
+factor, posterior moments and the SER's KL term are the same closed forms in all flavours.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._brent import R_OPTIM_RELTOL, brent_min
+
+PRIOR_METHODS = ("optim", "EM", "simple", "none")
+
+
+@dataclass
+class SERResult:
+    """Output of one single-effect regression (arrays have length p)."""
+
+    alpha: np.ndarray
+    mu: np.ndarray
+    mu2: np.ndarray
+    lbf: np.ndarray
+    lbf_model: float
+    V: float
+    KL: float
+
+
+def log_bf(V: float, betahat: np.ndarray, shat2: np.ndarray) -> np.ndarray:
+    """Per-variable log Bayes factor of ``b_j ~ N(0, V)`` vs ``b_j = 0`` given ``betahat_j ~ N(b_j, shat2_j)``.
+
+    Variables with infinite ``shat2`` (no information, e.g. a constant column or the null column) get 0.
+    """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        tot = V + shat2
+        lbf = 0.5 * np.log(shat2 / tot) + 0.5 * (betahat * betahat / shat2) * (V / tot)
+    lbf[~np.isfinite(shat2)] = 0.0
+    if V == 0.0:
+        lbf[:] = 0.0
+    return lbf
+
+
+def _log_weighted_sum(lbf: np.ndarray, prior_weights: np.ndarray) -> tuple[float, np.ndarray, float]:
+    m = float(lbf.max())
+    w = np.exp(lbf - m) * prior_weights
+    s = float(w.sum())
+    return m + math.log(s), w, s
+
+
+def ser_loglik(V: float, betahat: np.ndarray, shat2: np.ndarray, prior_weights: np.ndarray) -> float:
+    """log of the prior-weighted average Bayes factor of the SER as a function of V."""
+    return _log_weighted_sum(log_bf(V, betahat, shat2), prior_weights)[0]
+
+
+def optimize_prior_variance(
+    method: str,
+    betahat: np.ndarray,
+    shat2: np.ndarray,
+    prior_weights: np.ndarray,
+    V_init: float,
+    check_null_threshold: float,
+    alpha: np.ndarray | None = None,
+    post_mean2: np.ndarray | None = None,
+) -> float:
+    """Prior-variance update for one effect (susieR ``optimize_prior_variance`` semantics).
+
+    ``optim``: maximise the SER log-likelihood over log V in [-30, 15] with Brent's method (optim's
+    tolerance), keeping ``V_init`` if the optimum is not better. ``EM``: ``sum(alpha * post_mean2)``.
+    ``simple``: keep ``V_init``. All methods then set V = 0 unless it beats V = 0 by more than
+    ``check_null_threshold`` on the log-likelihood scale.
+    """
+    V = V_init
+    if method == "optim":
+        def negll(lv: float) -> float:
+            return -ser_loglik(math.exp(lv), betahat, shat2, prior_weights)
+
+        lv = brent_min(negll, -30.0, 15.0, R_OPTIM_RELTOL)
+        f_init = (-ser_loglik(V_init, betahat, shat2, prior_weights)) if V_init > 0 else (
+            -ser_loglik(0.0, betahat, shat2, prior_weights))
+        if negll(lv) > f_init:
+            V = V_init
+        else:
+            V = math.exp(lv)
+    elif method == "EM":
+        assert alpha is not None and post_mean2 is not None
+        V = float(np.dot(alpha, post_mean2))
+    elif method != "simple":
+        raise ValueError(f"unknown prior-variance method {method!r}")
+    if ser_loglik(0.0, betahat, shat2, prior_weights) + check_null_threshold >= ser_loglik(
+        V, betahat, shat2, prior_weights
+    ):
+        V = 0.0
+    return V
+
+
+def single_effect_regression(
+    zeta: np.ndarray,
+    prec: np.ndarray,
+    V: float,
+    prior_weights: np.ndarray,
+    method: str = "none",
+    check_null_threshold: float = 0.0,
+) -> SERResult:
+    """Fit one single effect.
+
+    Parameters
+    ----------
+    zeta : (p,) X'r / sigma2 for the residual r of the other effects.
+    prec : (p,) d / sigma2, the precision of the marginal estimate (0 = no information).
+    V : prior variance of the effect (used as the start / fixed value).
+    prior_weights : (p,) prior inclusion probabilities, summing to 1.
+    method : "optim", "EM", "simple" or "none" (V fixed).
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shat2 = 1.0 / prec
+        betahat = zeta * shat2
+    if method in ("optim", "simple"):
+        V = optimize_prior_variance(method, betahat, shat2, prior_weights, V, check_null_threshold)
+    lbf = log_bf(V, betahat, shat2)
+    lbf_model, w, s = _log_weighted_sum(lbf, prior_weights)
+    alpha = w / s
+    with np.errstate(divide="ignore"):
+        post_var = 1.0 / (prec + (1.0 / V if V > 0 else np.inf))
+    mu = post_var * zeta
+    mu2 = post_var + mu * mu
+    if method == "EM":
+        V = optimize_prior_variance("EM", betahat, shat2, prior_weights, V, check_null_threshold,
+                                    alpha=alpha, post_mean2=mu2)
+    # KL(q || prior) = -log marginal lik + E_q[log lik]; the y'y and log(2 pi sigma2) terms cancel.
+    Eb = alpha * mu
+    KL = -lbf_model + float(np.dot(Eb, zeta)) - 0.5 * float(np.dot(prec, alpha * mu2))
+    return SERResult(alpha=alpha, mu=mu, mu2=mu2, lbf=lbf, lbf_model=lbf_model, V=V, KL=KL)
