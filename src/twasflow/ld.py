@@ -103,14 +103,26 @@ def panel_ld(panel: "Panel", variant_ids: Sequence[str], monomorphic: Literal["n
 def format_plink_square(R: np.ndarray) -> str:
     """PLINK ``--r square`` text: one row per variant, tab-separated ``%g`` (6 significant digits)."""
     R = np.asarray(R, dtype=np.float64) + 0.0  # turns -0.0 into 0.0 as PLINK prints it
-    lines = ["\t".join(map(_g6, row)) for row in R.tolist()]
-    return "\n".join(lines) + ("\n" if lines else "")
+    if R.size == 0:
+        return ""
+    fmt = "\t".join(["%g"] * R.shape[1]) + "\n"
+    return "".join([fmt % tuple(row) for row in R.tolist()])
 
 
-def _g6(x: float) -> str:
-    if x != x:
-        return "nan"
-    return "%g" % x
+def _gzip_members(data: bytes, level: int = 1, chunk: int = 1 << 22) -> bytes:
+    """gzip ``data`` as concatenated members compressed in parallel threads (valid gzip, deterministic)."""
+    import zlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(part: bytes) -> bytes:
+        return gzip.compress(part, compresslevel=level, mtime=0)
+
+    parts = [data[i: i + chunk] for i in range(0, len(data), chunk)] or [b""]
+    if len(parts) == 1:
+        return one(parts[0])
+    workers = min(len(parts), os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers) as ex:  # zlib releases the GIL
+        return b"".join(ex.map(one, parts))
 
 
 def write_plink_square(R: np.ndarray, path: str | os.PathLike[str], gz: bool = False) -> Path:
@@ -120,11 +132,7 @@ def write_plink_square(R: np.ndarray, path: str | os.PathLike[str], gz: bool = F
     path = Path(path)
     data = format_plink_square(R).encode()
     with atomic_path(path) as tmp:
-        if gz:
-            with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, compresslevel=6) as fh:
-                fh.write(data)
-        else:
-            tmp.write_bytes(data)
+        tmp.write_bytes(_gzip_members(data) if gz else data)
     return path
 
 

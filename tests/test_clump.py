@@ -1,0 +1,253 @@
+"""PLINK 1.9 --clump equivalence (oracle + real windows), EM haplotype r2, greedy_clump, clump_table."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import DATA, ORACLE, needs_shared
+from twasflow.clump import (
+    ClumpError,
+    bp_radius,
+    clump_table,
+    format_p3,
+    greedy_clump,
+    haplotype_r2,
+    pair_tables,
+    pearson_r2,
+    plink_maxsnp,
+    run_clump,
+)
+
+PLINK_DIR = ORACLE / "plink"
+REAL = Path(__file__).parent / "data" / "plink_real"
+GENO = DATA / "genotypes"
+
+
+def _oracle_runs() -> list[tuple[str, str, str, dict]]:
+    runs = []
+    cmd = PLINK_DIR / "expected" / "commands.sh"
+    if not cmd.is_file():
+        return runs
+    for line in cmd.read_text().splitlines():
+        if not line.startswith("$P") or "--clump " not in line:
+            continue
+        a = shlex.split(line)[1:]
+        kw: dict = {}
+        i = 0
+        while i < len(a):
+            k = a[i]
+            if k == "--bfile":
+                bfile = a[i + 1]
+            elif k == "--clump":
+                assoc = a[i + 1]
+            elif k == "--out":
+                out = a[i + 1].replace("$E/", "")
+            elif k == "--clump-allow-overlap":
+                kw["allow_overlap"] = True
+                i += 1
+                continue
+            elif k == "--clump-snp-field":
+                kw["snp_field"] = a[i + 1]
+            elif k == "--clump-field":
+                kw["field"] = a[i + 1]
+            else:
+                kw[k.replace("--clump-", "")] = float(a[i + 1])
+            i += 2
+        runs.append((out, bfile, assoc, kw))
+    return runs
+
+
+ORACLE_RUNS = _oracle_runs()
+
+
+@needs_shared
+def test_oracle_has_ten_clump_runs():
+    assert len(ORACLE_RUNS) == 10
+
+
+@needs_shared
+@pytest.mark.parametrize("run", ORACLE_RUNS, ids=[r[0] for r in ORACLE_RUNS])
+def test_clumped_byte_identical_to_plink_oracle(run, tmp_path):
+    out, bfile, assoc, kw = run
+    path = run_clump(PLINK_DIR / bfile, PLINK_DIR / assoc, tmp_path / out, **kw)
+    expected = (PLINK_DIR / "expected" / f"{out}.clumped").read_bytes()
+    assert path.read_bytes() == expected
+
+
+REAL_SETTINGS = {
+    "A_default": {},
+    "B_pipeline": dict(p1=5e-8, p2=5e-8, r2=0.01, kb=1000),
+    "C_overlap": dict(p1=5e-8, p2=1e-5, r2=0.1, kb=500, allow_overlap=True),
+}
+
+
+@needs_shared
+@pytest.mark.parametrize("chrom", ["2", "12", "18", "22"])
+def test_clumped_identical_to_plink_on_real_windows(chrom, tmp_path):
+    """Expected files made by plink1.9 with the commands in tests/data/plink_real/commands.sh."""
+    bfile = GENO / f"1000G.EUR.hg19.chr{chrom}_20-21Mb"
+    sumstats = GENO / "polypred_1000G_EUR" / "bolt.sumstats.txt.gz"
+    for name, kw in REAL_SETTINGS.items():
+        path = run_clump(bfile, sumstats, tmp_path / name, field="P_BOLT_LMM", **kw)
+        assert path.read_bytes() == (REAL / f"chr{chrom}_{name}.clumped").read_bytes(), name
+
+
+@needs_shared
+def test_missing_top_variants_logged(tmp_path):
+    run_clump(PLINK_DIR / "chr22_window", PLINK_DIR / "chr22_assoc_plink.assoc", tmp_path / "a")
+    log = (tmp_path / "a.log").read_text()
+    assert "'rs_not_in_panel_1' is missing from the main dataset" in log
+    assert "'22:20500002:A:G' is missing" in log
+    assert "rs_not_in_panel_2" not in log  # p = 0.2 > p1: not a top variant
+
+
+def test_em_r2_matches_closed_form_without_double_heterozygotes():
+    # no het/het people: haplotypes are known, r2 is the plain haplotype r2
+    t = np.array([[50, 10, 0, 10, 0, 5, 0, 5, 20]])
+    r2 = haplotype_r2(t)[0]
+    k11, k12, k21, k22 = 2 * 50 + 10 + 10, 2 * 0 + 10 + 5, 2 * 0 + 10 + 5, 2 * 20 + 5 + 5
+    tot = k11 + k12 + k21 + k22
+    pA, pB = (k11 + k12) / tot, (k11 + k21) / tot
+    D = k11 / tot - pA * pB
+    assert r2 == pytest.approx(D * D / (pA * (1 - pA) * pB * (1 - pB)), rel=1e-12)
+
+
+def test_em_r2_known_values_and_monomorphic():
+    # perfect LD with double hets: all hets pair up as 1-1/2-2, r2 = 1
+    t = np.array([[30, 0, 0, 0, 40, 0, 0, 0, 30]])
+    assert haplotype_r2(t)[0] == pytest.approx(1.0, abs=1e-12)
+    # independence: table = outer product of marginals, r2 ~ 0
+    m = np.array([25, 50, 25])
+    assert abs(haplotype_r2(np.outer(m, m).reshape(1, 9))[0]) < 1e-9
+    # locus 1 monomorphic -> NaN (never clumps)
+    t = np.array([[30, 40, 30, 0, 0, 0, 0, 0, 0]])
+    assert np.isnan(haplotype_r2(t)[0])
+    assert np.isnan(pearson_r2(t)[0])
+
+
+def test_em_r2_is_ml_by_brute_force():
+    """The selected root maximises the two-locus likelihood over a fine grid of the het/het split."""
+    rng = np.random.default_rng(7)
+    for _ in range(30):
+        t = rng.integers(0, 30, size=9)
+        t[4] = rng.integers(5, 40)
+        r2 = haplotype_r2(t[None])[0]
+        k11 = 2 * t[0] + t[1] + t[3]
+        k12 = 2 * t[2] + t[1] + t[5]
+        k21 = 2 * t[6] + t[3] + t[7]
+        k22 = 2 * t[8] + t[5] + t[7]
+        c = t[4]
+        tot = k11 + k12 + k21 + k22 + 2 * c
+        h = c / tot
+        x = np.linspace(0, h, 200001)
+        f11, f12, f21, f22 = k11 / tot + x, k12 / tot + h - x, k21 / tot + h - x, k22 / tot + x
+        with np.errstate(divide="ignore"):
+            ll = (c * np.log(f11 * f22 + f12 * f21) + k11 * np.log(f11) + k12 * np.log(f12)
+                  + k21 * np.log(f21) + k22 * np.log(f22))
+        xb = x[np.argmax(ll)]
+        pA = (k11 + k12 + c) / tot
+        pB = (k11 + k21 + c) / tot
+        D = k11 / tot + xb - pA * pB
+        assert abs(r2) == pytest.approx(D * D / (pA * (1 - pA) * pB * (1 - pB)), abs=2e-4)
+
+
+def test_pair_tables_counts_pairwise_complete():
+    rng = np.random.default_rng(3)
+    idx = rng.integers(0, 4, 57).astype(np.uint8)
+    part = rng.integers(0, 4, (5, 57)).astype(np.uint8)
+    t = pair_tables(idx, part)
+    for j in range(5):
+        for a in range(3):
+            for b in range(3):
+                assert t[j, 3 * a + b] == np.sum((idx == a) & (part[j] == b))
+
+
+def test_bp_radius_and_p_format_and_width():
+    assert bp_radius(250) == 249999
+    assert bp_radius(5.193) == 5192
+    assert bp_radius(5.194) == 5193
+    with pytest.raises(ClumpError):
+        bp_radius(0.0001)
+    cases = {1e-4: "0.0001", 1.9e-18: "1.9e-18", 2.6000000000000004e-18: "2.6e-18", 1.9e-223: "1.9e-223",
+             0.05: "0.05", 1.0: "1", 0.123456: "0.123", 3e-06: "3e-06", 1.23456e-5: "1.23e-05"}
+    for v, s in cases.items():
+        assert format_p3(v, 10) == s.rjust(10), v
+    assert plink_maxsnp(["rs1", "rs12345678", "rs123456789"]) == 12  # first long id sets 10 + 2
+    assert plink_maxsnp(["rs123456789", "rs12"]) == 13
+
+
+def test_bad_p_values_raise(tmp_path):
+    if not (PLINK_DIR / "chr22_window.bim").is_file():
+        pytest.skip("oracle missing")
+    f = tmp_path / "bad.assoc"
+    f.write_text("SNP P\nrs55902548 -0.1\n")
+    with pytest.raises(ClumpError, match="negative p-value"):
+        run_clump(PLINK_DIR / "chr22_window", f, tmp_path / "x")
+    f.write_text("SNP P\nrs55902548 1.5\n")
+    with pytest.raises(ClumpError, match="p-value > 1"):
+        run_clump(PLINK_DIR / "chr22_window", f, tmp_path / "x")
+    f.write_text("MarkerName P\nrs55902548 0.1\n")
+    with pytest.raises(ClumpError, match="no variant id column"):
+        run_clump(PLINK_DIR / "chr22_window", f, tmp_path / "x")
+
+
+def test_greedy_clump_small_example():
+    # 0-1 in LD (r2 .81), 2 independent, 3 in LD with 2 but far away
+    R = np.eye(4)
+    R[0, 1] = R[1, 0] = 0.9
+    R[2, 3] = R[3, 2] = -0.8
+    p = np.array([1e-9, 1e-10, 1e-7, 1e-3])
+    pos = np.array([100, 200, 300, 2_000_000])
+    idx, cl = greedy_clump(p, R=R, positions=pos, r2=0.5, kb=1000, p_max=1e-5)
+    assert idx.tolist() == [1, 2]
+    assert cl.tolist() == [0, 0, 1, -1]  # 3 is > 1 Mb from 2 and p >= p_max
+    idx, cl = greedy_clump(p, R=R, r2=0.5, p_max=1e-2)
+    assert idx.tolist() == [1, 2] and cl.tolist() == [0, 0, 1, 1]
+    # strict vs inclusive threshold
+    assert greedy_clump(p, R=R, r2=0.5, p_max=1e-7)[0].tolist() == [1]
+    assert greedy_clump(p, R=R, r2=0.5, p_max=1e-7, inclusive=True)[0].tolist() == [1, 2]
+
+
+def test_greedy_clump_from_genotypes_matches_R():
+    rng = np.random.default_rng(11)
+    G = rng.integers(0, 3, (200, 30)).astype(float)
+    G[:, 5] = G[:, 4]
+    p = rng.uniform(size=30)
+    p[4] = 1e-12
+    from twasflow.ld import ld_matrix
+
+    a = greedy_clump(p, G=G, r2=0.1, p_max=0.5)
+    b = greedy_clump(p, R=ld_matrix(G), r2=0.1, p_max=0.5)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert a[1][5] == a[1][4] == 0
+
+
+@needs_shared
+def test_clump_table_on_store_matches_plink(tmp_path):
+    """clump_table on the genotype store reproduces PLINK's index variants, bins and SP2 (run A)."""
+    from twasflow.io.panel import Panel, build_panel_store
+
+    build_panel_store(tmp_path / "store", bfile=PLINK_DIR / "chr22_window")
+    panel = Panel(tmp_path / "store")
+    assoc = pd.read_csv(PLINK_DIR / "chr22_assoc_plink.assoc", sep=r"\s+", dtype={"P": str})
+    vid = dict(zip(panel.variants["rsid"], panel.variants["variant_id"]))
+    df = pd.DataFrame({"variant_id": assoc["SNP"].map(vid).fillna(assoc["SNP"]),
+                       "p": pd.to_numeric(assoc["P"], errors="coerce")})
+    res = clump_table(df, panel, p1=1e-4, p2=0.01, r2=0.5, kb=250)
+    exp = pd.read_csv(PLINK_DIR / "expected" / "chr22_A_default.clumped", sep=r"\s+")
+    rs = dict(zip(panel.variants["variant_id"], panel.variants["rsid"]))
+    assert res["variant_id"].map(rs).tolist() == exp["SNP"].tolist()
+    assert res["total"].tolist() == exp["TOTAL"].tolist()
+    assert res["s0001"].tolist() == exp["S0001"].tolist()
+    got_sp2 = [",".join(rs[v] for v in s.split(",")) if s else "NONE" for s in res["sp2"]]
+    exp_sp2 = [",".join(x[:-3] for x in s.split(",")) if s != "NONE" else "NONE" for s in exp["SP2"]]
+    assert got_sp2 == exp_sp2
+    # every SP2 variant is a member, or the index itself (a duplicated association row)
+    for _, r in res.iterrows():
+        members = set(r["members"].split(",")) | {r["variant_id"]}
+        assert set(filter(None, r["sp2"].split(","))) <= members
