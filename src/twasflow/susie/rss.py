@@ -195,9 +195,12 @@ def susie_rss(
     """
     if R is None:
         raise SusieError.at("R must be provided", column="R")
+    zz, s = _z_from_inputs(z, bhat, shat, None)
     P = R if (isinstance(R, PreparedR) and R_eig is None) else PreparedR(R, R_eig)
     p = P.p
-    zz, s = _z_from_inputs(z, bhat, shat, p)
+    if p != zz.size:
+        raise SusieError.at("the dimension of R does not agree with the number of z-scores", column="R",
+                            found=f"{p} x {p}", expected=f"{zz.size} x {zz.size}")
     msgs: list[str] = []
     if maf is not None:
         mf = as_vector(maf, "maf", p)
