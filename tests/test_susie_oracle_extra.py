@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+import twasflow.susie as susie
 from conftest import SHARED
 
-susie = pytest.importorskip("twasflow.susie")
 
 CASES_DIR = Path(__file__).resolve().parent / "data" / "susie_extra"
 CASES = sorted(p.name for p in CASES_DIR.iterdir() if (p / "expected.json.gz").is_file())
