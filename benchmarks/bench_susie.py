@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads1", action="store_true", help="also time Python with 1 BLAS thread")
     ap.add_argument("--append", action="store_true", help="append the table to benchmarks/RESULTS.md")
     args = ap.parse_args(argv)
+    args.load_before = os.getloadavg()[0]
 
     G = read_bed_dosage(BED)
     poly = np.nanstd(G, axis=0) > 0
@@ -171,7 +172,7 @@ def render(rows: list[dict], args: argparse.Namespace) -> str:
     if args.threads1:
         hdr += ["twasflow 1-thread s", "speedup 1-thread"]
     hdr += ["twasflow peak MB (tracemalloc)", "3·p²·8 B (MB)", "niter susieR / twasflow",
-            "CS susieR / twasflow", "max |ΔPIP|"]
+            "CS susieR / twasflow", "max abs ΔPIP"]
     lines = ["| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]
     for r in rows:
         cells = [str(r["p"]), f"{r['r_med']:.3f}", f"{r['py_med']:.3f}", f"{r['r_med'] / r['py_med']:.1f}×"]
@@ -186,7 +187,9 @@ def render(rows: list[dict], args: argparse.Namespace) -> str:
     head = (
         f"{SECTION}\n\n"
         f"Run {time.strftime('%Y-%m-%d %H:%M %Z')} on this machine ({os.cpu_count()} cores, 24 GiB; "
-        f"{platform.processor() or platform.machine()}), both tools in the same run on identical inputs.\n"
+        f"{platform.processor() or platform.machine()}), both tools in the same run on identical inputs; "
+        f"1-min load average before / after: {args.load_before:.1f} / {os.getloadavg()[0]:.1f} "
+        f"(other jobs share the machine).\n"
         f"`susie_rss(z, R, n={N_GWAS}, L={L})`; R = cor of the first p polymorphic variants of "
         f"`{BED.name}` (1000G EUR, 489 people; rank <= 488), z = sqrt(n)·R·b + N(0, R) with 3 planted causal "
         f"variants (seed {SEED}). Median of {args.runs} timed fits per tool and size (only the fit call is timed; "
