@@ -10,7 +10,6 @@ import pytest
 
 from twasflow.errors import InputError
 from twasflow.loci import assign_chunks, define_loci, read_blocks_bed, read_clumped
-from twasflow.locus import prune_by_ld
 
 MHC38 = ("6", 28510120, 33480577)
 
@@ -79,20 +78,3 @@ def test_read_clumped_plink_layout(tmp_path: Path):
     f.write_text("a b c\n")
     with pytest.raises(InputError, match="not a PLINK .clumped file"):
         read_clumped(f)
-
-
-def test_prune_by_ld_matches_bruteforce():
-    rng = np.random.default_rng(3)
-    G = rng.normal(size=(200, 30))
-    G[:, 1] = G[:, 0] + 0.1 * rng.normal(size=200)
-    R = np.corrcoef(G, rowvar=False)
-    p = rng.uniform(size=30)
-    kept = prune_by_ld(p, R, 0.5)
-    # brute force: every removed variant has r2 > 0.5 with a kept variant of smaller p; kept ones are not
-    # in LD above the threshold with each other
-    r2 = R**2
-    for i in range(30):
-        if i in kept:
-            assert all(r2[i, j] <= 0.5 for j in kept if j != i)
-        else:
-            assert any(r2[i, j] > 0.5 and p[j] < p[i] for j in kept)

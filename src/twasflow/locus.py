@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 import pyarrow.dataset as pds
 import pyarrow.parquet as pq
-from scipy import stats
+from scipy.special import ndtr
 
+from .clump import greedy_clump
 from .io.tables import write_json, write_npz, write_parquet
 
 log = logging.getLogger(__name__)
@@ -58,26 +59,7 @@ class LocusBundle:
 
 def p_from_z(z: np.ndarray) -> np.ndarray:
     """Two-sided normal p-value of z (accurate in the far tail)."""
-    return 2.0 * stats.norm.sf(np.abs(z))
-
-
-def prune_by_ld(p: np.ndarray, R: np.ndarray, r2: float) -> np.ndarray:
-    """Greedy LD pruning: walk variants in ascending p, keep one, remove every other with r² > ``r2``.
-
-    Returns the sorted indices of the kept variants. ``R`` is (k, k) with NaN for monomorphic variants, which
-    never remove anything.
-    """
-    k = len(p)
-    order = np.lexsort((np.arange(k), p))
-    removed = np.zeros(k, dtype=bool)
-    keep = []
-    r2m = np.nan_to_num(R * R, nan=0.0)
-    for i in order:
-        if removed[i]:
-            continue
-        keep.append(i)
-        removed |= r2m[i] > r2
-    return np.sort(np.asarray(keep, dtype=np.int64))
+    return 2.0 * ndtr(-np.abs(z))
 
 
 def read_range(path: str | Path, chrom: str | None, start: int, end: int, columns: list[str] | None = None
@@ -91,7 +73,12 @@ def read_range(path: str | Path, chrom: str | None, start: int, end: int, column
     flt = (pds.field("pos") >= start) & (pds.field("pos") <= end)
     if chrom is not None:
         flt = flt & (pds.field("chrom") == chrom)
-    return dataset.to_table(columns=columns, filter=flt).to_pandas()
+    df = dataset.to_table(columns=columns, filter=flt).to_pandas()
+    # numpy object strings: pandas' Arrow-backed strings are slow to iterate and hash element by element
+    for c in df.columns:
+        if df[c].dtype == "str" or df[c].dtype == "string":
+            df[c] = df[c].astype(object)
+    return df
 
 
 def _xqtl_rows(xqtl_dirs: Mapping[str, str | Path], chrom: str, start: int, end: int, radius: int) -> pd.DataFrame:
@@ -165,7 +152,7 @@ def build_locus(
         sub = cand[cand[col] < thr]
         if len(sub):
             R = ld(panel, sub["variant_id"].tolist())
-            kept = prune_by_ld(sub[col].to_numpy(float), R, r2)
+            kept, _ = greedy_clump(sub[col].to_numpy(float), R=R, r2=r2, p_max=thr)
             sel |= set(sub["variant_id"].iloc[kept])
         st[f"selected_{'xqtl' if col == 'xqtl_minp' else 'gwas'}"] = int(len(sub))
     chosen = cand[cand["variant_id"].isin(sel)]

@@ -101,10 +101,16 @@ def _log_qc(qc: Mapping[str, Any]) -> None:
 def clump(gwas: str | Path, panel_dir: str | Path, out: str | Path, *, p1: float, p2: float, r2: float,
           kb: float, r2_method: str = "haplotype") -> Path:
     """Rule ``clump``: C+T on a harmonized GWAS (PLINK 1.9 semantics) → ``.clumped``."""
-    from .clump import clump_harmonized
+    from .clump import clump_panel, format_clumped, plink_maxsnp
+    from .io.panel import Panel
+    from .io.tables import write_text
 
     log.info("clumping %s (p1 %g, p2 %g, r2 %g, kb %g, %s r2)", gwas, p1, p2, r2, kb, r2_method)
-    return clump_harmonized(gwas, panel_dir, out, p1=p1, p2=p2, r2=r2, kb=kb, r2_method=r2_method)
+    table = pd.read_parquet(gwas, columns=["variant_id", "p"])
+    records, universe = clump_panel(table, Panel(panel_dir), p1=p1, p2=p2, r2=r2, kb=kb, r2_method=r2_method)
+    write_text(format_clumped(records, plink_maxsnp(universe)), out)
+    log.info("%d clumps from %d variants at p <= %g", len(records), int((table["p"] <= p1).sum()), p1)
+    return Path(out)
 
 
 def ld_blocks(panel_dir: str | Path, out_bed: str | Path, *, target_kb: float = 1500) -> pd.DataFrame:

@@ -14,7 +14,7 @@ rule locus_inputs:
         panel_dir=lambda wc, input: os.path.dirname(input.panel),
         out_dir=lambda wc, output: os.path.dirname(output.manifest),
         locus_variants=config["locus_variants"],
-        log_dir=lambda wc, log: log[0].removesuffix(".log"),
+        log_dir=lambda wc: os.path.join(LOGS, "locus_inputs", wc.trait, wc.chunk),
     log:
         os.path.join(LOGS, "locus_inputs", "{trait}", "{chunk}.log"),
     benchmark:
