@@ -62,9 +62,11 @@ def test_permuting_variables_permutes_the_fit() -> None:
     perm = np.random.default_rng(0).permutation(z.size)
     f0 = susie_rss(z=z, R=R, n=n, L=5)
     f1 = susie_rss(z=z[perm], R=R[np.ix_(perm, perm)], n=n, L=5)
-    np.testing.assert_allclose(f1.alpha, f0.alpha[:, perm], rtol=0, atol=1e-9)
-    np.testing.assert_allclose(f1.pip, f0.pip[perm], rtol=0, atol=1e-9)
-    np.testing.assert_allclose(f1.elbo, f0.elbo, rtol=1e-10)
+    # not bit-identical: the permuted R @ v sums in another order, and Brent's optimum of log V moves
+    # within its tolerance (sqrt(eps) ~ 1.5e-8); alpha moves ~1e-9
+    np.testing.assert_allclose(f1.alpha, f0.alpha[:, perm], rtol=0, atol=1e-7)
+    np.testing.assert_allclose(f1.pip, f0.pip[perm], rtol=0, atol=1e-7)
+    np.testing.assert_allclose(f1.elbo, f0.elbo, rtol=1e-9)
     sets0 = {frozenset(int(j) for j in s.variables) for s in f0.sets}
     sets1 = {frozenset(int(perm[j]) for j in s.variables) for s in f1.sets}
     assert sets0 == sets1 and len(sets0) > 0

@@ -26,6 +26,7 @@ from .ibss import SusieFit, corr_from_matrix, emit, init_state, run_ibss
 from .suff_stat import _finish_sets, fit_suff_stat_core
 
 PSD_TOL = 1e-6  # R is "not PSD" when R + PSD_TOL * mean(diag R) * I has no Cholesky factor
+PSD_WINDOW = 1000  # above this p the default PSD check factors overlapping diagonal windows
 
 _NO_N_MSG = ("Providing the sample size (n), or even a rough estimate of n, is highly recommended. Without n, "
              "the implicit assumption is n is large (Inf) and the effect sizes are small (close to zero).")
@@ -51,11 +52,13 @@ class PreparedR:
     def __init__(self, R: Any, R_eig: tuple[np.ndarray, np.ndarray] | None = None, *, name: str = "R") -> None:
         if isinstance(R, PreparedR):
             self.R, self._eig, self._psd, self._min_eig = R.R, R._eig, R._psd, R._min_eig
+            self._psd_exact = R._psd_exact
             return
         self.R = as_square_matrix(R, name)
         check_symmetric(self.R, name)
         self._eig: tuple[np.ndarray, np.ndarray] | None = None
         self._psd: bool | None = None
+        self._psd_exact = False
         self._min_eig: float | None = None
         if R_eig is not None:
             vals = np.asarray(R_eig[0], dtype=np.float64)
@@ -84,22 +87,43 @@ class PreparedR:
                 sla.eigh(self.R, eigvals_only=True, subset_by_index=[0, 0], check_finite=False)[0])
         return self._min_eig
 
-    def is_psd(self) -> bool:
-        """True when R + PSD_TOL * mean(diag R) * I is positive definite (one Cholesky, or the cached
-        eigenvalues)."""
-        if self._psd is None:
-            tol = PSD_TOL * max(float(np.mean(np.diag(self.R))), 1e-300)
-            if self._eig is not None:
-                self._psd = bool(self._eig[0].min() >= -tol)
-            else:
-                A = self.R + tol * np.eye(self.p)
-                try:
-                    sla.cholesky(A, lower=True, overwrite_a=True, check_finite=False)
-                    self._psd = True
-                except np.linalg.LinAlgError:
-                    self._psd = False
-                del A
-        return self._psd
+    def is_psd(self, exact: bool = False) -> bool:
+        """True when R + PSD_TOL * mean(diag R) * I is positive definite.
+
+        Uses the cached eigenvalues when available; otherwise one Cholesky factorisation of the whole
+        matrix when p <= PSD_WINDOW or ``exact``, else of the overlapping PSD_WINDOW-variable diagonal
+        windows (step PSD_WINDOW / 2). The windowed check costs O(p PSD_WINDOW^2) instead of O(p^3) and
+        catches any non-PSD principal block of consecutive variables (LD is local, so mismatch-induced
+        negative directions show there), but can miss a negative direction spread over variables more
+        than PSD_WINDOW apart.
+        """
+        if self._psd is not None and (not exact or self._psd_exact):
+            return self._psd
+        tol = PSD_TOL * max(float(np.mean(np.diag(self.R))), 1e-300)
+        p = self.p
+        if self._eig is not None:
+            ok, ex = bool(self._eig[0].min() >= -tol), True
+        elif exact or p <= PSD_WINDOW:
+            ok, ex = _chol_ok(self.R, tol), True
+        else:
+            ok, ex = True, False
+            step = PSD_WINDOW // 2
+            for a in range(0, p - step, step):
+                b = min(a + PSD_WINDOW, p)
+                if not _chol_ok(self.R[a:b, a:b], tol):
+                    ok = False
+                    break
+        self._psd, self._psd_exact = ok, ex
+        return ok
+
+
+def _chol_ok(A: np.ndarray, tol: float) -> bool:
+    B = A + tol * np.eye(A.shape[0])
+    try:
+        sla.cholesky(B, lower=True, overwrite_a=True, check_finite=False)
+        return True
+    except np.linalg.LinAlgError:
+        return False
 
 
 def prepare_R(R: Any, R_eig: tuple[np.ndarray, np.ndarray] | None = None) -> PreparedR:

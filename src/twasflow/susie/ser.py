@@ -36,17 +36,26 @@ class SERResult:
 
 
 def log_bf(V: float, betahat: np.ndarray, shat2: np.ndarray) -> np.ndarray:
-    """Per-variable log Bayes factor of ``b_j ~ N(0, V)`` vs ``b_j = 0`` given ``betahat_j ~ N(b_j, shat2_j)``.
+    """Per-variable log Bayes factor of ``b_j ~ N(0, V)`` vs ``b_j = 0`` given ``betahat_j ~ N(b_j, shat2_j)``:
+    0.5 log(shat2 / (V + shat2)) + 0.5 (betahat^2 / shat2) V / (V + shat2).
 
     Variables with infinite ``shat2`` (no information, e.g. a constant column or the null column) get 0.
     """
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        tot = V + shat2
-        lbf = 0.5 * np.log(shat2 / tot) + 0.5 * (betahat * betahat / shat2) * (V / tot)
-    lbf[~np.isfinite(shat2)] = 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        prec = 1.0 / shat2
+        return _lbf_prec(V, prec, np.where(prec > 0, betahat * betahat * prec, 0.0))
+
+
+def _lbf_prec(V: float, prec: np.ndarray, T2: np.ndarray) -> np.ndarray:
+    """log BF from prec = 1 / shat2 and T2 = betahat^2 / shat2 (T2 = 0 where prec = 0)."""
     if V == 0.0:
-        lbf[:] = 0.0
-    return lbf
+        return np.zeros_like(prec)
+    a = V * prec
+    out = T2 * a
+    out /= 1.0 + a
+    out -= np.log1p(a)
+    out *= 0.5
+    return out
 
 
 def _log_weighted_sum(lbf: np.ndarray, prior_weights: np.ndarray) -> tuple[float, np.ndarray, float]:
@@ -61,10 +70,16 @@ def ser_loglik(V: float, betahat: np.ndarray, shat2: np.ndarray, prior_weights: 
     return _log_weighted_sum(log_bf(V, betahat, shat2), prior_weights)[0]
 
 
+def _loglik_prec(V: float, prec: np.ndarray, T2: np.ndarray, prior_weights: np.ndarray) -> float:
+    if V == 0.0:
+        return math.log(float(prior_weights.sum()))
+    return _log_weighted_sum(_lbf_prec(V, prec, T2), prior_weights)[0]
+
+
 def optimize_prior_variance(
     method: str,
-    betahat: np.ndarray,
-    shat2: np.ndarray,
+    prec: np.ndarray,
+    T2: np.ndarray,
     prior_weights: np.ndarray,
     V_init: float,
     check_null_threshold: float,
@@ -73,6 +88,7 @@ def optimize_prior_variance(
 ) -> float:
     """Prior-variance update for one effect (susieR ``optimize_prior_variance`` semantics).
 
+    ``prec`` = 1 / shat2 and ``T2`` = betahat^2 / shat2 per variable.
     ``optim``: maximise the SER log-likelihood over log V in [-30, 15] with Brent's method (optim's
     tolerance), keeping ``V_init`` if the optimum is not better. ``EM``: ``sum(alpha * post_mean2)``.
     ``simple``: keep ``V_init``. All methods then set V = 0 unless it beats V = 0 by more than
@@ -81,12 +97,10 @@ def optimize_prior_variance(
     V = V_init
     if method == "optim":
         def negll(lv: float) -> float:
-            return -ser_loglik(math.exp(lv), betahat, shat2, prior_weights)
+            return -_loglik_prec(math.exp(lv), prec, T2, prior_weights)
 
         lv = brent_min(negll, -30.0, 15.0, R_OPTIM_RELTOL)
-        f_init = (-ser_loglik(V_init, betahat, shat2, prior_weights)) if V_init > 0 else (
-            -ser_loglik(0.0, betahat, shat2, prior_weights))
-        if negll(lv) > f_init:
+        if negll(lv) > -_loglik_prec(V_init, prec, T2, prior_weights):
             V = V_init
         else:
             V = math.exp(lv)
@@ -95,9 +109,7 @@ def optimize_prior_variance(
         V = float(np.dot(alpha, post_mean2))
     elif method != "simple":
         raise ValueError(f"unknown prior-variance method {method!r}")
-    if ser_loglik(0.0, betahat, shat2, prior_weights) + check_null_threshold >= ser_loglik(
-        V, betahat, shat2, prior_weights
-    ):
+    if _loglik_prec(0.0, prec, T2, prior_weights) + check_null_threshold >= _loglik_prec(V, prec, T2, prior_weights):
         V = 0.0
     return V
 
@@ -120,12 +132,12 @@ def single_effect_regression(
     prior_weights : (p,) prior inclusion probabilities, summing to 1.
     method : "optim", "EM", "simple" or "none" (V fixed).
     """
+    # betahat^2 / shat2 = zeta^2 / prec; 0 where there is no information (prec = 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        shat2 = 1.0 / prec
-        betahat = zeta * shat2
+        T2 = np.where(prec > 0, zeta * zeta / prec, 0.0)
     if method in ("optim", "simple"):
-        V = optimize_prior_variance(method, betahat, shat2, prior_weights, V, check_null_threshold)
-    lbf = log_bf(V, betahat, shat2)
+        V = optimize_prior_variance(method, prec, T2, prior_weights, V, check_null_threshold)
+    lbf = _lbf_prec(V, prec, T2)
     lbf_model, w, s = _log_weighted_sum(lbf, prior_weights)
     alpha = w / s
     with np.errstate(divide="ignore"):
@@ -133,7 +145,7 @@ def single_effect_regression(
     mu = post_var * zeta
     mu2 = post_var + mu * mu
     if method == "EM":
-        V = optimize_prior_variance("EM", betahat, shat2, prior_weights, V, check_null_threshold,
+        V = optimize_prior_variance("EM", prec, T2, prior_weights, V, check_null_threshold,
                                     alpha=alpha, post_mean2=mu2)
     # KL(q || prior) = -log marginal lik + E_q[log lik]; the y'y and log(2 pi sigma2) terms cancel.
     Eb = alpha * mu
