@@ -199,6 +199,9 @@ class PanelIndex:
     freq: np.ndarray  # float64 (V,), counted-allele frequency (NaN if unknown)
     chrom_present: np.ndarray  # bool (27,)
     max_run: int
+    chrom_lo_key: np.ndarray  # int64 (27,), smallest panel key per chromosome code (int64 max if none)
+    chrom_hi_key: np.ndarray  # int64 (27,), largest panel key per chromosome code (-1 if none)
+    chrom_label: list  # (27,), the panel's own label of each chromosome code ('X' or '23', …)
 
     @classmethod
     def build(cls, panel_variants: pd.DataFrame | pa.Table) -> "PanelIndex":
@@ -238,11 +241,39 @@ class PanelIndex:
             run_end = np.zeros(0, dtype=np.int64)
             max_run = 0
         present = np.zeros(_N_CODES, dtype=bool)
-        present[np.unique(ccode[(ccode > 0) & (ccode < _N_CODES)])] = True
+        lo_key = np.full(_N_CODES, np.iinfo(np.int64).max)
+        hi_key = np.full(_N_CODES, -1, dtype=np.int64)
+        labels = [CODE_CHROM.get(c, "") for c in range(_N_CODES)]
+        if v:
+            # keys are sorted, so each chromosome is one run; its ends give the key range and the label
+            cstart = np.flatnonzero(np.r_[True, ccode[1:] != ccode[:-1]])
+            cend = np.r_[cstart[1:], v] - 1
+            chrom_col = t.column("chrom")
+            for a, b in zip(cstart, cend):
+                c = int(ccode[a])
+                if 0 < c < _N_CODES:
+                    present[c] = True
+                    lo_key[c], hi_key[c] = keys[a], keys[b]
+                    labels[c] = str(chrom_col[int(a)].as_py())
         out = t.select(["variant_id", "chrom", "pos", "other_allele", "counted_allele", "rsid"])
         out = out.set_column(2, "pos", pa.array(pos if not len(keys) else (keys & 0xFFFFFFFF), type=pa.int64()))
         return cls(table=out, keys=keys, run_end=run_end, counted=counted, other=other, freq=freq,
-                   chrom_present=present, max_run=max_run)
+                   chrom_present=present, max_run=max_run, chrom_lo_key=lo_key, chrom_hi_key=hi_key,
+                   chrom_label=labels)
+
+    def strings_of(self, pidx: np.ndarray) -> dict[str, pa.Array]:
+        """chrom, other_allele and counted_allele of panel rows ``pidx`` (SNVs), built from codes.
+
+        Cheaper than taking strings from the panel table: a dictionary array over a handful of labels.
+        """
+        def dict_str(codes: np.ndarray, labels: list[str]) -> pa.Array:
+            return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array(labels, pa.string())
+                                                  ).cast(pa.string())
+
+        cc = (self.keys[pidx] >> 32).astype(np.int32)
+        letters = ["", "A", "C", "G", "T"]
+        return {"chrom": dict_str(cc, self.chrom_label), "other_allele": dict_str(self.other[pidx], letters),
+                "counted_allele": dict_str(self.counted[pidx], letters)}
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -515,15 +546,8 @@ def _consume(batches: Iterable[RawBatch], index: PanelIndex, acc: _Acc, panel_hi
         if onp.any():
             np.minimum.at(acc.fmin, cc[onp], ps[onp])
             np.maximum.at(acc.fmax, cc[onp], ps[onp])
-            lo_key = np.full(_N_CODES, np.iinfo(np.int64).max)
-            hi_key = np.full(_N_CODES, -1, dtype=np.int64)
-            for c in np.unique(cc[onp]):
-                a, b = index.chrom_range(int(c))
-                if b > a:
-                    lo_key[c] = index.keys[a]
-                    hi_key[c] = index.keys[b - 1]
             key = (cc << 32) | ps
-            dom = onp & (key >= lo_key[cc]) & (key <= hi_key[cc])
+            dom = onp & (key >= index.chrom_lo_key[cc]) & (key <= index.chrom_hi_key[cc])
             acc.dom_rows += int(dom.sum())
             acc.dom_match += int((dom & (m.status == 0)).sum())
         good = m.status == 0
@@ -830,17 +854,19 @@ def harmonize_gwas(
     fin = _finalize(acc, index, settings)
     k = fin.keep
     s = fin.sign.astype(np.float64)
-    sub = index.table.take(pa.array(fin.pidx))
+    take = pa.array(fin.pidx)
+    sub = index.table.select(["variant_id", "rsid"]).take(take)
+    codes = index.strings_of(fin.pidx)
     eaf = acc.cat("eaf", np.float64)[k]
     cfreq = np.where(s > 0, eaf, 1.0 - eaf)
     rsid = sub.column("rsid").cast(pa.string())
     rsid = pc.if_else(pc.equal(rsid, "."), pa.scalar(None, pa.string()), rsid)
     table = pa.table({
         "variant_id": sub.column("variant_id").cast(pa.string()),
-        "chrom": sub.column("chrom"),
-        "pos": sub.column("pos"),
-        "other_allele": sub.column("other_allele").cast(pa.string()),
-        "counted_allele": sub.column("counted_allele").cast(pa.string()),
+        "chrom": codes["chrom"],
+        "pos": pa.array(index.keys[fin.pidx] & 0xFFFFFFFF),
+        "other_allele": codes["other_allele"],
+        "counted_allele": codes["counted_allele"],
         "z": pa.array(acc.cat("z", np.float64)[k] * s),
         "n": pa.array(acc.cat("n", np.float64)[k]),
         "p": pa.array(acc.cat("p", np.float64)[k]),
