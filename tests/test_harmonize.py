@@ -440,3 +440,21 @@ def test_gene_id_of():
     assert gene_id_of("chr1:15947:16607:clu_40980:ENSG00000227232.5") == "ENSG00000227232"
     assert gene_id_of("chr1:1:2:clu_1_+:ENSG00000000001.1") == "ENSG00000000001"
     assert gene_id_of("ILMN_12345") is None
+
+
+@pytest.mark.parametrize("name,text", [
+    ("aligned.txt", " CHR   BP  A1  A2   BETA   SE  P\n   1  100   G   A   0.1  0.05 0.04\n   1  200   C   T  -0.1  0.05 0.04\n"),
+    ("comma.csv", "CHR,BP,A1,A2,BETA,SE,P\n1,100,G,A,0.1,0.05,0.04\n1,200,C,T,-0.1,0.05,0.04\n"),
+    ("space.txt", "CHR BP A1 A2 BETA SE P\n1 100 G A 0.1 0.05 0.04\n1 200 C T -0.1 0.05 0.04\n"),
+    ("tab.txt.gz", "CHR\tBP\tA1\tA2\tBETA\tSE\tP\n1\t100\tG\tA\t0.1\t0.05\t0.04\n1\t200\tC\tT\t-0.1\t0.05\t0.04\n"),
+])
+def test_table_delimiters(tmp_path, name, text):
+    panel = make_panel([("1", 100, "A", "G", 0.2), ("1", 200, "C", "T", 0.3)])
+    p = tmp_path / name
+    if name.endswith(".gz"):
+        p.write_bytes(gzip.compress(text.encode()))
+    else:
+        p.write_text(text)
+    cm = {"chrom": "CHR", "pos": "BP", "ea": "A1", "oa": "A2", "beta": "BETA", "se": "SE", "p": "P"}
+    qc, out = run(tmp_path, p, panel, fmt="table", colmap=cm)
+    assert qc["n_kept"] == 2 and out.z.tolist() == [2.0, 2.0] and out.variant_id.tolist() == ["1:100:A:G", "1:200:C:T"]
