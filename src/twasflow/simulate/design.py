@@ -315,7 +315,8 @@ def design_xqtl(
         h2_i = rng.uniform(*(prm.h2_causal_range if wants_sqtl else prm.sqtl_h2_range), size=2)
         glen = int(g["end"] - g["start"] + 1)
         i_start = int(g["start"]) + int(rng.integers(0, max(1, int(0.6 * glen))))
-        i_ends = i_start + np.sort(rng.integers(100, max(200, int(0.3 * glen)), size=2))
+        # two distinct intron ends sharing the start (an alternative 3' splice site); both stay inside the gene
+        i_ends = i_start + np.sort(rng.choice(np.arange(100, max(200, int(0.3 * glen))), size=2, replace=False))
         if not (wants_sqtl or (liver_on and u_sqtl < prm.p_sqtl_gene)):
             continue
         s_idx = _pick_variants(rng, gg.pos, vs.eligible, tss, prm.causal_max_dist, 30_000.0, k_s)
@@ -338,7 +339,7 @@ def design_xqtl(
                 idx_j, w = idx_j[order], w[order]
             zs = (gg.dosage_pooled(idx_j) - 2.0 * p_pop[idx_j]) / sd_pop[idx_j]
             b = _scale_to_h2(zs, w, float(h2_i[j]))
-            i_end = int(min(i_ends[j], int(g["end"])))
+            i_end = int(i_ends[j])
             pid = f"chr{chrom}:{i_start}:{i_end}:{cluster}:{g['gene_id']}.{int(g['version'])}"
             out.append(
                 Phenotype(

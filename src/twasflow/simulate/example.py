@@ -109,7 +109,7 @@ class ExampleParams:
     frac_swapped: float = 0.3
     n_duplicate_rows: int = 2
     n_na_p_rows: int = 1
-    h2_inf: float = 1e-3
+    h2_inf: float = 3e-4
     z_pair_range: tuple[float, float] = (8.0, 13.0)
     z_variant_range: tuple[float, float] = (7.0, 10.0)
     locus_pad: int = 250_000
