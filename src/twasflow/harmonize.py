@@ -442,14 +442,22 @@ def row_qc(batch: RawBatch, *, sheet_n: float | None) -> Rows:
         mark(np.isnan(n), "missing_value")
         mark(~np.isnan(n) & ~(np.isfinite(n) & (n > 0)), "invalid_n")
 
-        zabs_p = -special.ndtri_exp(logp - np.log(2.0))
-        z = np.where(np.isfinite(zg), zg, np.nan)
-        z = np.where(np.isnan(z) & bse, beta / se, z)
-        z = np.where(np.isnan(z) & beta_ok & p_ok, np.sign(beta) * zabs_p, z)
+        if "z" in batch.numbers:
+            z = np.where(np.isfinite(zg), zg, np.nan)
+            z = np.where(np.isnan(z) & bse, beta / se, z)
+        else:
+            z = np.where(bse, beta / se, np.nan)
+        # the special functions run only on the rows that need them (usually none)
+        need = np.flatnonzero(np.isnan(z) & beta_ok & p_ok)
+        if len(need):
+            z[need] = np.sign(beta[need]) * -special.ndtri_exp(logp[need] - np.log(2.0))
         mark(np.isnan(z), "missing_value")
         # p of a row without one (or with p = 0 next to a usable beta/se) comes from z
-        p_from_z = np.exp(np.log(2.0) + special.log_ndtr(-np.abs(z)))
-        p_out = np.where(p_ok, p, np.maximum(p_from_z, np.nextafter(0.0, 1.0)))
+        p_out = np.array(p, dtype=np.float64, copy=True)
+        need = np.flatnonzero(~p_ok & ~np.isnan(z))
+        if len(need):
+            p_out[need] = np.maximum(np.exp(np.log(2.0) + special.log_ndtr(-np.abs(z[need]))),
+                                     np.nextafter(0.0, 1.0))
     kept = reason == 0
     return Rows(reason=reason, ccode=ccode, pos=pos, ea=ea, oa=oa, z=z, beta=np.where(beta_ok, beta, np.nan),
                 se=np.where(se_ok, se, np.nan), p=p_out, n=n, eaf=eaf,
@@ -625,13 +633,17 @@ def _finalize(acc: _Acc, index: PanelIndex, settings: Settings, *, dup_key: np.n
     # duplicates: the first row of the file wins
     dk = pidx if dup_key is None else dup_key
     cand = np.flatnonzero(reason == 0)
-    o = cand[np.lexsort((row[cand], dk[cand]))]
-    dup = np.zeros(len(o), dtype=bool)
-    dup[1:] = dk[o][1:] == dk[o][:-1]
-    reason[o[dup]] = _R["duplicate"]
+    dkc = dk[cand]
+    # fast path for the common case of a file sorted like the panel, without duplicates: no sort at all
+    if not (len(dkc) < 2 or np.all(dkc[1:] > dkc[:-1])):
+        o = cand[np.lexsort((row[cand], dkc))]
+        dup = np.zeros(len(o), dtype=bool)
+        dup[1:] = dk[o][1:] == dk[o][:-1]
+        reason[o[dup]] = _R["duplicate"]
     keep = np.flatnonzero(reason == 0)
     keys = [k[keep] for k in order_key] + [pidx[keep]]
-    keep = keep[np.lexsort(tuple(reversed(keys)))] if len(keep) else keep
+    if len(keep) > 1 and (order_key or not np.all(pidx[keep][1:] > pidx[keep][:-1])):
+        keep = keep[np.lexsort(tuple(reversed(keys)))]
     counts = acc.counts.copy()
     counts[0] = 0
     counts += np.bincount(reason, minlength=len(REASONS) + 1)
