@@ -927,12 +927,14 @@ def _gene_ids(pheno: pa.Array, gene_map: Mapping[str, str] | None, given: pa.Arr
     dic = enc.dictionary.to_pylist()
     genes = [gene_id_of(p) for p in dic]
     if given is not None:
-        gv = given.to_pylist()
-        first: dict[str, str] = {}
-        for ph, g in zip(enc.indices.to_numpy(zero_copy_only=False), gv):
-            if g is not None and dic[ph] not in first:
-                first[dic[ph]] = g
-        genes = [gene_id_of(first[p]) or first[p] if p in first else genes[i] for i, p in enumerate(dic)]
+        # the file's gene_id of the first row with one, per phenotype (one value per phenotype in practice)
+        idx = enc.indices.to_numpy(zero_copy_only=False)
+        ok = ~given.is_null().to_numpy(zero_copy_only=False)
+        rows = np.flatnonzero(ok)
+        ph_of, first = np.unique(idx[rows], return_index=True)
+        vals = given.take(pa.array(rows[first])).to_pylist()
+        for ph, g in zip(ph_of, vals):
+            genes[int(ph)] = gene_id_of(g) or g
     if gene_map:
         genes = [gene_map.get(p, g) for p, g in zip(dic, genes)]
     return pa.DictionaryArray.from_arrays(enc.indices, pa.array(genes, type=pa.string())).cast(pa.string())
@@ -970,7 +972,7 @@ def _xqtl_table(acc: _Acc, fin: _Final, index: PanelIndex, *, pheno: pa.Array, t
     if len(k) == 0:
         return _empty_xqtl()
     s = fin.sign.astype(np.float64)
-    sub = index.table.take(pa.array(fin.pidx))
+    sub = index.table.select(["variant_id"]).take(pa.array(fin.pidx))
     ph = pheno.take(pa.array(k))
     genes = _gene_ids(ph, gene_map, None if given_gene is None else given_gene.take(pa.array(k)))
     suffix = f"|{tissue}|{qtl_type}"
@@ -986,10 +988,10 @@ def _xqtl_table(acc: _Acc, fin: _Final, index: PanelIndex, *, pheno: pa.Array, t
         "pair_id": pair,
         "phenotype_id": ph,
         "gene_id": genes,
-        "tissue": pa.array(np.full(m, tissue, dtype=object), pa.string()),
-        "qtl_type": pa.array(np.full(m, qtl_type, dtype=object), pa.string()),
+        "tissue": pa.repeat(pa.scalar(tissue, pa.string()), m),
+        "qtl_type": pa.repeat(pa.scalar(qtl_type, pa.string()), m),
         "variant_id": sub.column("variant_id").cast(pa.string()),
-        "pos": sub.column("pos"),
+        "pos": pa.array(index.keys[fin.pidx] & 0xFFFFFFFF),
         "z": pa.array(acc.cat("z", np.float64)[k] * s),
         "n": pa.array(acc.cat("n", np.float64)[k]),
         "beta": pa.array(acc.cat("beta", np.float64)[k] * s, from_pandas=True),
