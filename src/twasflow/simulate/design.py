@@ -141,7 +141,9 @@ def design_genes(
         version = rng.integers(1, 20, genes_per_chrom)
         order = np.argsort(tss, kind="stable")
         for i in order:
-            rows.append((chrom, int(start[i]), int(end[i]), str(strand[i]), int(tss[i]), str(biotype[i]), int(version[i])))
+            rows.append(
+                (chrom, int(start[i]), int(end[i]), str(strand[i]), int(tss[i]), str(biotype[i]), int(version[i]))
+            )
     df = pd.DataFrame(rows, columns=["chrom", "start", "end", "strand", "tss", "biotype", "version"])
     k = np.arange(1, len(df) + 1)
     df.insert(0, "gene_name", [f"SIMG{i}" for i in k])

@@ -283,20 +283,20 @@ def _gwas_table(
     """Summary statistics of one trait in GWAS-SSF columns, with the planted defects; also defect counts."""
     n_gwas = float(p.gwas_n[trait])
     frames = []
-    protected: list[tuple[str, int]] = []
     for chrom in CHROMS:
         g, vs = geno[chrom], sets[chrom]
         m = g.n_variants
         beta = np.zeros(m)
+        planted = np.zeros(m, bool)
         for s in signals:
             if s.plan.chrom != chrom:
                 continue
             if s.pair is not None:
                 beta += s.effect * design.dense_effects(s.pair, m)
-                protected += [(chrom, int(i)) for i in s.pair.variant_idx]
+                planted[s.pair.variant_idx] = True
             else:
                 beta[s.variant_idx] += s.effect
-                protected.append((chrom, int(s.variant_idx)))
+                planted[s.variant_idx] = True
         beta += _rng(seed, f"inf/{trait}/{chrom}").normal(0.0, np.sqrt(sigma2_inf), m)
         z = stats.gwas_z(g_std[chrom], beta, n_gwas, _rng(seed, f"gwas_noise/{trait}/{chrom}"))
         f = vs.extra["f_gwas_ld"]
@@ -317,6 +317,7 @@ def _gwas_table(
                     "rsid": rs[sel],
                     "n": int(n_gwas),
                     "_idx": sel,
+                    "_planted": planted[sel],
                 }
             )
         )
@@ -330,8 +331,7 @@ def _gwas_table(
     df["beta"] = np.where(swap, -df["beta"], df["beta"])
     df["effect_allele_frequency"] = np.where(swap, 1.0 - df["effect_allele_frequency"], df["effect_allele_frequency"])
     # defects go to rows that carry no planted effect
-    prot = set(protected)
-    free = np.flatnonzero([(str(c), int(i)) not in prot for c, i in zip(df["chromosome"], df["_idx"])])
+    free = np.flatnonzero(~df["_planted"].to_numpy())
     picks = rng.choice(free, size=p.n_duplicate_rows + p.n_na_p_rows, replace=False)
     na_rows = picks[p.n_duplicate_rows :]
     df.loc[na_rows, "p_value"] = np.nan
@@ -345,7 +345,7 @@ def _gwas_table(
         "na_p_value": int(p.n_na_p_rows),
         "palindromic": int(pal.sum()),
     }
-    return df.drop(columns="_idx"), counts
+    return df.drop(columns=["_idx", "_planted"]), counts
 
 
 def make_example(out_dir: str | Path, seed: int = 20240601, **params: Any) -> dict[str, Path]:
