@@ -286,7 +286,9 @@ def _read_text(src, roles, extra, str_cols, num_cols, *, slow, block_size):  # n
         return
     types = {c: pa.string() for c in str_cols}
     types.update({c: (pa.string() if slow else pa.float64()) for c in num_cols if c not in str_cols})
-    read_opts = pacsv.ReadOptions(block_size=block_size, skip_rows=src.skip_rows, use_threads=True)
+    # names come from the sniffed header (a leading '#' stripped), so the header line itself is skipped
+    read_opts = pacsv.ReadOptions(block_size=block_size, skip_rows=src.skip_rows + 1, column_names=src.columns,
+                                  use_threads=True)
     parse_opts = pacsv.ParseOptions(delimiter=src.delimiter, quote_char='"', invalid_row_handler=on_invalid)
     conv_opts = pacsv.ConvertOptions(column_types=types, include_columns=usecols, null_values=NULL_TOKENS,
                                      strings_can_be_null=True, quoted_strings_can_be_null=True)
@@ -346,7 +348,8 @@ def _read_whitespace(src: TextSource, roles, extra, usecols, str_cols, num_cols)
     dtypes = {c: str for c in usecols}
     done = 0
     try:
-        it = pd.read_csv(src.path, sep=r"\s+", skiprows=src.skip_rows, usecols=usecols, dtype=dtypes,
+        it = pd.read_csv(src.path, sep=r"\s+", skiprows=src.skip_rows + 1, header=None, names=src.columns,
+                         usecols=usecols, dtype=dtypes,
                          na_values=NULL_TOKENS, keep_default_na=False, chunksize=1_000_000,
                          compression="gzip" if src.gzipped else None, engine="c")
         for chunk in it:
