@@ -75,7 +75,7 @@ def write_tsv(df: pd.DataFrame, path: PathLike) -> None:
     with atomic_path(path) as tmp:
         if path.suffix == ".gz":
             # mtime=0 keeps the gzip header, and so the file, byte-identical across reruns
-            with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+            with open(tmp, "wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz:
                 gz.write(df.to_csv(sep="\t", index=False, na_rep="NA").encode())
         else:
             df.to_csv(tmp, sep="\t", index=False, na_rep="NA")
