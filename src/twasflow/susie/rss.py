@@ -26,7 +26,7 @@ from .ibss import SusieFit, corr_from_matrix, emit, init_state, run_ibss
 from .suff_stat import _finish_sets, fit_suff_stat_core
 
 PSD_TOL = 1e-6  # R is "not PSD" when R + PSD_TOL * mean(diag R) * I has no Cholesky factor
-PSD_WINDOW = 1000  # above this p the default PSD check factors overlapping diagonal windows
+PSD_WINDOW = 500  # above this p the default PSD check factors overlapping diagonal windows
 
 _NO_N_MSG = ("Providing the sample size (n), or even a rough estimate of n, is highly recommended. Without n, "
              "the implicit assumption is n is large (Inf) and the effect sizes are small (close to zero).")
