@@ -12,7 +12,6 @@ with :func:`prepare_R` to reuse validation, the PSD check and the eigendecomposi
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 import numpy as np
