@@ -1,0 +1,174 @@
+"""S-PrediXcan / TWAS z-scores, the cross-tissue Cauchy combination (ACAT) and the prescreen table.
+
+Numerical code only (numpy / scipy / pandas); readers and the workflow live elsewhere.
+
+Scales. With weights ``W`` on the standardized genotype scale (per-SD effects) and the LD correlation ``R``
+of the same variants, the TWAS z of a column ``w`` is ``wᵀz / sqrt(wᵀ R w)``. S-PrediXcan's form with
+per-allele weights ``w``, genotype covariance ``Γ`` and SDs ``σ_l = sqrt(Γ_ll)`` is
+``Σ_l w_l σ_l z_l / sqrt(wᵀ Γ w)``; it is the same number with ``W = w σ`` and ``R = cov2cor(Γ)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy.special import ndtr
+
+PRESCREEN_COLUMNS = ["locus_id", "pair_id", "twas_z", "twas_p", "n_weights_used", "n_weights_model", "kept",
+                     "reason", "acat_p"]
+
+# Below this p the Cauchy quantile tan((0.5 - p) pi) loses precision; 1 / (p pi) is exact to O(p^2) there.
+_ACAT_SMALL_P = 1e-15
+
+
+def twas_z(z: Any, R: Any, W: Any) -> np.ndarray:
+    """TWAS z-score of every column of ``W``: ``wᵀz / sqrt(wᵀ R w)``.
+
+    Parameters
+    ----------
+    z : (M,) GWAS z-scores of the counted alleles. Entries where every column of W is 0 may be NaN.
+    R : (M, M) LD correlation of the same variants (counted-allele dosages).
+    W : (M,) or (M, P) weights on the standardized genotype scale (per-SD effects), oriented to the counted
+        allele.
+
+    Returns
+    -------
+    (P,) float64 TWAS z (a scalar array for 1-d W). A column with ``wᵀRw <= 0`` (e.g. all zero) gives NaN.
+    """
+    zz = np.asarray(z, dtype=np.float64)
+    RR = np.asarray(R, dtype=np.float64)
+    Wm = np.asarray(W, dtype=np.float64)
+    one = Wm.ndim == 1
+    if one:
+        Wm = Wm[:, None]
+    if zz.ndim != 1 or RR.shape != (zz.size, zz.size) or Wm.shape[0] != zz.size:
+        raise ValueError(f"twas_z: shapes z {zz.shape}, R {RR.shape}, W {Wm.shape} do not agree (expected (M,), "
+                         "(M, M), (M, P))")
+    used = np.any(Wm != 0, axis=1)
+    if not used.all():  # variants with no weight anywhere: leave them (and any NaN z there) out
+        zz, RR, Wm = zz[used], RR[np.ix_(used, used)], Wm[used]
+    num = Wm.T @ zz
+    var = np.einsum("mp,mp->p", Wm, RR @ Wm)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(var > 0, num / np.sqrt(np.where(var > 0, var, 1.0)), np.nan)
+    return out[0] if one else out
+
+
+def spredixcan_z(z: Any, w: Any, cov: Any) -> float:
+    """S-PrediXcan z of one model: ``Σ w_l σ_l z_l / sqrt(wᵀ Γ w)`` with ``σ_l = sqrt(Γ_ll)``.
+
+    Parameters
+    ----------
+    z : (m,) GWAS z-scores oriented to the same alleles as ``w``.
+    w : (m,) per-allele weights.
+    cov : (m, m) genotype covariance Γ of the model variants in the same orientation (e.g. a PredictDB
+        covariance file, or the panel's covariance of counted-allele dosages).
+    """
+    ww = np.asarray(w, dtype=np.float64)
+    G = np.asarray(cov, dtype=np.float64)
+    sd = np.sqrt(np.clip(np.diag(G), 0.0, None))
+    var = float(ww @ G @ ww)
+    if not var > 0:
+        return float("nan")
+    return float(np.sum(ww * sd * np.asarray(z, dtype=np.float64)) / np.sqrt(var))
+
+
+def z_to_p(z: Any) -> np.ndarray:
+    """Two-sided normal p-value of z (NaN stays NaN)."""
+    return 2.0 * ndtr(-np.abs(np.asarray(z, dtype=np.float64)))
+
+
+def acat(p: Any, weights: Any = None) -> float:
+    """Cauchy combination (ACAT; Liu & Xie 2020) of p-values: ``T = Σ w_i tan((0.5 - p_i) π)``,
+    ``p = 0.5 - arctan(T / Σ w_i) / π``.
+
+    NaN p-values are ignored; with none left the result is NaN. Equal weights by default. A p-value of 0
+    gives 0; p-values of exactly 1 contribute a large negative term (the combined p is then driven by the
+    other p-values).
+    """
+    pp = np.asarray(p, dtype=np.float64).ravel()
+    ww = np.ones_like(pp) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
+    ok = ~np.isnan(pp)
+    pp, ww = pp[ok], ww[ok]
+    if pp.size == 0:
+        return float("nan")
+    if np.any(pp == 0):
+        return 0.0
+    ww = ww / ww.sum()
+    pp = np.minimum(pp, 1.0 - 1e-16)
+    small = pp < _ACAT_SMALL_P
+    t = np.where(small, 1.0 / (np.where(small, pp, 1.0) * np.pi), np.tan((0.5 - pp) * np.pi))
+    T = float(np.sum(ww * t))
+    if T > 1e15:
+        return float(1.0 / (T * np.pi))
+    return float(0.5 - np.arctan(T) / np.pi)
+
+
+def acat_by_group(p: Any, groups: Sequence[Any]) -> np.ndarray:
+    """ACAT of ``p`` within each group (e.g. the pairs of one gene across tissues); one value per row."""
+    s = pd.Series(np.asarray(p, dtype=np.float64))
+    g = pd.Series(np.asarray(groups, dtype=object))
+    comb = s.groupby(g, sort=False).agg(lambda x: acat(x.to_numpy()))
+    return g.map(comb).to_numpy(dtype=np.float64)
+
+
+def prescreen_table(
+    locus_id: str,
+    pairs: pd.DataFrame,
+    z: Any,
+    R: Any,
+    B: Any,
+    *,
+    p_max: float = 0.05,
+    n_weights_model: Any = None,
+    drop_reason: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """S-PrediXcan prescreen of every pair of one locus.
+
+    Parameters
+    ----------
+    locus_id : the locus.
+    pairs : P rows with ``pair_id`` and ``gene_id`` (the bundle's pairs table).
+    z, R : (M,) GWAS z and (M, M) LD of the locus.
+    B : (M, P) standardized weights (zeros for unselected variants).
+    p_max : keep pairs with ``twas_p <= p_max``.
+    n_weights_model : (P,) number of variants in each pair's model (default: non-zero weights in B).
+    drop_reason : (P,) reason a pair has no weights ("" when it has), used instead of ``no_weights``.
+
+    Returns
+    -------
+    DataFrame with :data:`PRESCREEN_COLUMNS`: ``reason`` is "" for kept pairs, otherwise ``no_weights``
+    (or the given drop reason) or ``p_above_max``; ``acat_p`` is the Cauchy combination of the pair
+    p-values of the same ``gene_id`` (all tissues and QTL types with weights).
+    """
+    Bm = np.asarray(B, dtype=np.float64)
+    P = len(pairs)
+    if Bm.shape[1] != P:
+        raise ValueError(f"prescreen_table: B has {Bm.shape[1]} columns for {P} pairs")
+    used = np.count_nonzero(Bm, axis=0)
+    zt = twas_z(z, R, Bm) if P else np.zeros(0)
+    pt = z_to_p(zt)
+    has = used > 0
+    zt = np.where(has, zt, np.nan)
+    pt = np.where(has, pt, np.nan)
+    kept = has & (pt <= p_max)
+    reason = np.where(kept, "", np.where(has, "p_above_max", "no_weights")).astype(object)
+    if drop_reason is not None:
+        dr = np.asarray(drop_reason, dtype=object)
+        sel = ~has & (dr != "")
+        reason[sel] = dr[sel]
+    nmod = used if n_weights_model is None else np.asarray(n_weights_model, dtype=np.int64)
+    out = pd.DataFrame({
+        "locus_id": np.full(P, locus_id, dtype=object),
+        "pair_id": pairs["pair_id"].to_numpy(dtype=object),
+        "twas_z": zt,
+        "twas_p": pt,
+        "n_weights_used": used.astype(np.int64),
+        "n_weights_model": nmod.astype(np.int64),
+        "kept": kept,
+        "reason": reason,
+        "acat_p": acat_by_group(pt, pairs["gene_id"].to_numpy(dtype=object)) if P else np.zeros(0),
+    })
+    return out[PRESCREEN_COLUMNS]
