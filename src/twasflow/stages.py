@@ -33,10 +33,14 @@ def setup_logging(log_file: str | Path | None = None, level: int = logging.INFO)
 
 def snakemake_main(smk: Any, fn: Callable[..., Any], **kwargs: Any) -> None:
     """Run ``fn(**kwargs)`` for a rule script: log to the rule's log file; bad input → message, exit 1."""
+    from threadpoolctl import threadpool_limits
+
     setup_logging(smk.log[0] if len(smk.log) else None)
     t0 = time.perf_counter()
     try:
-        fn(**kwargs)
+        # BLAS may use only the rule's threads: oversubscribed OpenBLAS is many times slower on busy nodes
+        with threadpool_limits(limits=max(1, int(smk.threads))):
+            fn(**kwargs)
     except InputError as exc:
         log.error("%s", exc)
         sys.exit(1)
