@@ -262,13 +262,12 @@ class PanelIndex:
                    chrom_label=labels)
 
     def strings_of(self, pidx: np.ndarray) -> dict[str, pa.Array]:
-        """chrom, other_allele and counted_allele of panel rows ``pidx`` (SNVs), built from codes.
+        """chrom, other_allele and counted_allele of panel rows ``pidx`` (SNVs) as dictionary arrays.
 
-        Cheaper than taking strings from the panel table: a dictionary array over a handful of labels.
+        Cheaper than taking strings from the panel table: integer codes over a handful of labels.
         """
         def dict_str(codes: np.ndarray, labels: list[str]) -> pa.Array:
-            return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array(labels, pa.string())
-                                                  ).cast(pa.string())
+            return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array(labels, pa.string()))
 
         cc = (self.keys[pidx] >> 32).astype(np.int32)
         letters = ["", "A", "C", "G", "T"]
@@ -323,30 +322,33 @@ def match_to_panel(index: PanelIndex, ccode: np.ndarray, pos: np.ndarray, ea: np
     loc = np.minimum(lo, len(index) - 1)
     hit = chrom_ok & (index.keys[loc] == key)
     status[chrom_ok & ~hit] = _R["not_in_panel"]
-    hi = index.run_end[loc]
-    cea = (5 - ea).astype(np.uint8)
-    coa = (5 - oa).astype(np.uint8)
     found = np.zeros(r, dtype=bool)
+    # each pass works on the rows still unmatched: first the direct pass over all hits, then the rare rest
+    todo = np.flatnonzero(hit)
     for flip_pass in (False, True):
-        a, b = (cea, coa) if flip_pass else (ea, oa)
+        if flip_pass:
+            todo = todo[~palin[todo]]  # a palindromic pair reads the same on both strands
         for k in range(index.max_run):
-            cand = loc + k
-            ok = hit & ~found & (cand < hi)
+            if not len(todo):
+                break
+            cand = loc[todo] + k
+            ok = cand < index.run_end[loc[todo]]
+            rows, cand = todo[ok], cand[ok]
+            a, b = ea[rows], oa[rows]
             if flip_pass:
-                ok &= ~palin  # a palindromic pair reads the same on both strands
-            if not ok.any():
-                continue
-            cidx = np.minimum(cand, len(index) - 1)
-            pcnt = index.counted[cidx]
-            poth = index.other[cidx]
-            same = ok & (a == pcnt) & (b == poth)
-            swap = ok & (a == poth) & (b == pcnt)
+                a, b = (5 - a).astype(np.uint8), (5 - b).astype(np.uint8)
+            pcnt = index.counted[cand]
+            poth = index.other[cand]
+            same = (a == pcnt) & (b == poth)
+            swap = (a == poth) & (b == pcnt)
             m = same | swap
-            pidx[m] = cidx[m]
-            sign[same] = 1
-            sign[swap] = -1
-            flipped[m] = flip_pass
-            found |= m
+            pidx[rows[m]] = cand[m]
+            sign[rows[same]] = 1
+            sign[rows[swap]] = -1
+            flipped[rows[m]] = flip_pass
+            found[rows[m]] = True
+            todo = todo[~found[todo]]
+        todo = np.flatnonzero(hit & ~found)
     status[hit & ~found] = _R["allele_mismatch"]
     return Match(pidx, status, sign, flipped, palin)
 
@@ -552,8 +554,12 @@ def _consume(batches: Iterable[RawBatch], index: PanelIndex, acc: _Acc, panel_hi
         ps = rows.pos[sel]
         onp = m.status != _R["chrom_not_in_panel"]
         if onp.any():
-            np.minimum.at(acc.fmin, cc[onp], ps[onp])
-            np.maximum.at(acc.fmax, cc[onp], ps[onp])
+            cco, pso = cc[onp], ps[onp]
+            present = np.flatnonzero(np.bincount(cco, minlength=_N_CODES))
+            for c in present:
+                pc_ = pso if len(present) == 1 else pso[cco == c]  # a sorted file: mostly one chromosome per block
+                acc.fmin[c] = min(acc.fmin[c], int(pc_.min()))
+                acc.fmax[c] = max(acc.fmax[c], int(pc_.max()))
             key = (cc << 32) | ps
             dom = onp & (key >= index.chrom_lo_key[cc]) & (key <= index.chrom_hi_key[cc])
             acc.dom_rows += int(dom.sum())
@@ -902,10 +908,12 @@ def _write_gwas_parquet(table: pa.Table, out: str | Path) -> None:
     Dictionary-encoding unique strings (variant ids, rsids) and keeping min/max statistics of every float
     column roughly doubled the write time of a 10-million-row file for no benefit to readers.
     """
+    # chrom and alleles arrive as Arrow dictionary arrays (written as dictionary pages without hashing);
+    # without the stored Arrow schema they read back as plain strings
     with atomic_path(out) as tmp:
         pq.write_table(table.replace_schema_metadata(None), tmp, compression="zstd",
                        use_dictionary=["chrom", "other_allele", "counted_allele"],
-                       write_statistics=["chrom", "pos", "variant_id"])
+                       write_statistics=["chrom", "pos"], store_schema=False)
 
 
 # --------------------------------------------------------------------------------------------------
