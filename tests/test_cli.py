@@ -1,0 +1,59 @@
+"""The `twasflow` command: PLINK-compatible drop-ins and clean errors (no traceback, exit 1)."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import ORACLE, needs_shared
+
+PL = ORACLE / "plink"
+
+
+def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "twasflow", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=300)
+
+
+@needs_shared
+def test_clump_is_a_plink_drop_in(tmp_path: Path) -> None:
+    out = tmp_path / "B"
+    r = _run("clump", "--bfile", str(PL / "chr22_window"), "--clump", str(PL / "chr22_assoc_plink.assoc"),
+             "--clump-p1", "5e-8", "--clump-p2", "1e-5", "--clump-r2", "0.1", "--clump-kb", "500", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert Path(f"{out}.clumped").read_bytes() == (PL / "expected" / "chr22_B_strict.clumped").read_bytes()
+
+
+@needs_shared
+def test_ld_square_like_plink(tmp_path: Path) -> None:
+    out = tmp_path / "ld"
+    r = _run("ld", "--bfile", str(PL / "chr22_window"), "--extract", str(PL / "ld_variants_300.txt"),
+             "--r2", "square", "gz", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    ours = np.loadtxt(gzip.open(f"{out}.ld.gz"))
+    ref = np.loadtxt(gzip.open(PL / "expected" / "ld_r2_square_300.ld.gz"))
+    np.testing.assert_allclose(ours, ref, atol=1e-6, equal_nan=True)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["clump", "--bfile", "/nonexistent/panel", "--clump", "x.assoc"], "/nonexistent/panel"),
+        (["ld", "--bfile", "/nonexistent/panel", "--r", "triangle"], "only the 'square' matrix shape"),
+        (["check-config", "--config", "config/config.yaml"], "config_sheet"),
+    ],
+)
+def test_errors_are_one_clean_line(tmp_path: Path, args: list[str], message: str) -> None:
+    if args[0] == "check-config":
+        (tmp_path / "config").mkdir()
+        (tmp_path / "config" / "config.yaml").write_text("genome_build: GRCh38\nconfig_sheet: x\n")
+    r = _run(*args, cwd=tmp_path)
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    assert message in r.stderr
+    assert r.stderr.strip().splitlines()[-1].startswith(f"twasflow {args[0]}: error:")
