@@ -89,7 +89,8 @@ def check_prior(value: float, name: str) -> float:
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise ColocError.at(f"prior {name} is not a number", found=repr(value), expected="a probability in (0, 1)") from None
+        raise ColocError.at(f"prior {name} is not a number", found=repr(value),
+                            expected="a probability in (0, 1)") from None
     if not (0.0 < v < 1.0):
         raise ColocError.at(f"prior {name} out of range", found=v, expected="a probability in (0, 1)")
     return v

@@ -365,9 +365,10 @@ def coloc_abf(d1: Any, d2: Any, p1: float = 1e-4, p2: float = 1e-4, p12: float =
                 f"(dataset 1 row {i1[k] + 1}: {pa[k]:g}; dataset 2 row {i2[k] + 1}: {pb[k]:g})",
                 column="position",
             )
-    pos = ds1.position if ds1.position is not None else ds2.position
-    if pos is not None:
-        res["position"] = (ds1.position[i1] if ds1.position is not None else ds2.position[i2])  # type: ignore[index]
+    if ds1.position is not None:
+        res["position"] = ds1.position[i1]
+    elif ds2.position is not None:
+        res["position"] = ds2.position[i2]
     for f, idx, suf in ((f1, i1, "df1"), (f2, i2, "df2")):
         sub = f.iloc[idx].reset_index(drop=True)
         for c in sub.columns:

@@ -17,7 +17,7 @@ from twasflow.clump import greedy_clump
 from twasflow.errors import InputError
 
 from ._common import PP_COLUMNS, ColocError
-from .abf import SD_PRIOR_QUANT, coloc_abf
+from .abf import coloc_abf
 from .susie import coloc_susie
 
 DEFAULTS: dict[str, float] = {"gwas_p": 5e-5, "prune_r2": 0.81, "p1": 1e-4, "p2": 1e-4, "h4_min": 0.5}
@@ -207,5 +207,3 @@ def coloc_locus(
     out["colocalized"] = out["colocalized"].astype(bool)
     return out
 
-
-__all__ = ["coloc_locus", "run_susie", "OUTPUT_COLUMNS", "SD_PRIOR_QUANT"]
