@@ -116,11 +116,13 @@ def _items(d: Any, label: str) -> dict[str, Any]:
 def _as_vector(label: str, key: str, v: Any) -> np.ndarray:
     if np.isscalar(v) or v is None:
         v = [v]
-    try:
-        a = pd.to_numeric(pd.Series(np.asarray(v, dtype=object).ravel()), errors="raise").to_numpy(dtype=np.float64)
+    a = np.asarray(v)
+    if a.dtype.kind in "biuf":
+        return a.astype(np.float64, copy=False).ravel()
+    try:  # lists from JSON (None for NA) or object columns
+        return pd.to_numeric(pd.Series(a.astype(object).ravel()), errors="raise").to_numpy(dtype=np.float64)
     except (TypeError, ValueError):
         raise _err(label, "holds non-numeric values", column=key, expected="numbers") from None
-    return a
 
 
 def _check_missing(label: str, key: str, a: np.ndarray) -> None:
@@ -278,10 +280,10 @@ def labf_from_z(z: np.ndarray, V: np.ndarray | float, sd_prior: float | np.ndarr
     return r, 0.5 * (np.log1p(-r) + r * np.asarray(z, dtype=np.float64) ** 2)
 
 
-def dataset_bf(ds: Dataset) -> tuple[pd.DataFrame, float | None]:
+def dataset_bf(ds: Dataset) -> tuple[dict[str, np.ndarray], float | None]:
     """Per-variant ``V, z, r, lABF`` for one dataset (plus ``pvalues, MAF, N`` on the p-value path).
 
-    Returns the frame (indexed 0..m-1, in input order) and the sdY used (None when not applicable).
+    Returns the columns (input order) and the sdY used (None when not applicable).
     """
     if ds.uses_estimates:
         assert ds.beta is not None and ds.varbeta is not None
@@ -299,7 +301,7 @@ def dataset_bf(ds: Dataset) -> tuple[pd.DataFrame, float | None]:
             sd_prior = SD_PRIOR_CC
         z = ds.beta / np.sqrt(ds.varbeta)
         r, labf = labf_from_z(z, ds.varbeta, sd_prior)
-        return pd.DataFrame({"V": ds.varbeta, "z": z, "r": r, "lABF": labf}), sdY
+        return {"V": ds.varbeta, "z": z, "r": r, "lABF": labf}, sdY
     assert ds.pvalues is not None and ds.MAF is not None and ds.N is not None
     f, N = ds.MAF, np.broadcast_to(np.asarray(ds.N, dtype=np.float64), ds.MAF.shape)
     vx = 2.0 * N * f * (1.0 - f)
@@ -310,7 +312,7 @@ def dataset_bf(ds: Dataset) -> tuple[pd.DataFrame, float | None]:
         V, sd_prior = 1.0 / (vx * ds.s * (1.0 - ds.s)), SD_PRIOR_CC
     z = -ndtri(0.5 * ds.pvalues)  # upper-tail normal quantile of p/2
     r, labf = labf_from_z(z, V, sd_prior)
-    return pd.DataFrame({"pvalues": ds.pvalues, "MAF": f, "N": N, "V": V, "z": z, "r": r, "lABF": labf}), None
+    return {"pvalues": ds.pvalues, "MAF": f, "N": np.array(N), "V": V, "z": z, "r": r, "lABF": labf}, None
 
 
 # -- public API --------------------------------------------------------------------------------------
@@ -354,7 +356,7 @@ def coloc_abf(d1: Any, d2: Any, p1: float = 1e-4, p2: float = 1e-4, p12: float =
         )
     p12 = adjust_prior(p12, i1.size, "p12")
 
-    res = pd.DataFrame({"snp": ds1.snp[i1]})
+    cols: dict[str, np.ndarray] = {"snp": ds1.snp[i1].astype(object)}
     if ds1.position is not None and ds2.position is not None:
         pa, pb = ds1.position[i1], ds2.position[i2]
         bad = np.flatnonzero(pa != pb)
@@ -366,19 +368,18 @@ def coloc_abf(d1: Any, d2: Any, p1: float = 1e-4, p2: float = 1e-4, p12: float =
                 column="position",
             )
     if ds1.position is not None:
-        res["position"] = ds1.position[i1]
+        cols["position"] = ds1.position[i1]
     elif ds2.position is not None:
-        res["position"] = ds2.position[i2]
+        cols["position"] = ds2.position[i2]
     for f, idx, suf in ((f1, i1, "df1"), (f2, i2, "df2")):
-        sub = f.iloc[idx].reset_index(drop=True)
-        for c in sub.columns:
-            res[f"{c}.{suf}"] = sub[c].to_numpy()
-    l1 = res["lABF.df1"].to_numpy()
-    l2 = res["lABF.df2"].to_numpy()
+        for c, v in f.items():
+            cols[f"{c}.{suf}"] = v[idx]
+    l1, l2 = cols["lABF.df1"], cols["lABF.df2"]
     lsum = l1 + l2
-    res["internal.sum.lABF"] = lsum
+    cols["internal.sum.lABF"] = lsum
     ls12 = logsum(lsum)
-    res["SNP.PP.H4"] = np.exp(lsum - ls12)
+    cols["SNP.PP.H4"] = np.exp(lsum - ls12)
+    res = pd.DataFrame(cols)
     pp = combine_log_bf(logsum(l1), logsum(l2), ls12, p1, p2, p12)
     summary = {"nsnps": int(i1.size), **{c: float(v) for c, v in zip(PP_COLUMNS, pp)}}
     return ColocAbfResult(summary=summary, results=res, priors={"p1": p1, "p2": p2, "p12": p12},
@@ -397,14 +398,14 @@ def finemap_abf(d: Any, p1: float = 1e-4) -> pd.DataFrame:
     f, _ = dataset_bf(ds)
     m = len(ds)
     p1 = adjust_prior(p1, m, "p1")
-    out = pd.DataFrame({"snp": np.append(ds.snp, "null").astype(object)})
+    cols: dict[str, np.ndarray] = {"snp": np.append(ds.snp, "null").astype(object)}
     if ds.position is not None:
-        out["position"] = np.append(ds.position, np.nan)
-    for c in f.columns:
-        out[c] = np.append(f[c].to_numpy(dtype=np.float64), np.nan)
-    out.loc[m, "lABF"] = 0.0
+        cols["position"] = np.append(ds.position, np.nan)
+    for c, v in f.items():
+        cols[c] = np.append(v.astype(np.float64), np.nan)
+    cols["lABF"][m] = 0.0
     prior = np.append(np.full(m, p1), 1.0 - m * p1)
-    out["prior"] = prior
-    lw = out["lABF"].to_numpy() + np.log(prior)
-    out["SNP.PP"] = np.exp(lw - logsum(lw))
-    return out
+    cols["prior"] = prior
+    lw = cols["lABF"] + np.log(prior)
+    cols["SNP.PP"] = np.exp(lw - logsum(lw))
+    return pd.DataFrame(cols)
