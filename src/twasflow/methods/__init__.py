@@ -1,0 +1,9 @@
+"""Fine-mapping methods over gene–tissue pairs and variants, with one result schema (SPEC §4).
+
+- :mod:`twasflow.methods.tgvis` — TGVIS (joint SuSiE + infinitesimal effects + Pratt index);
+- :mod:`twasflow.methods.result` — :class:`FinemapResult` and the ``variables`` / ``sets`` / ``loci`` tables.
+"""
+
+from .result import FinemapResult, credible_set_tables, empty_result, failed_result
+
+__all__ = ["FinemapResult", "credible_set_tables", "empty_result", "failed_result"]

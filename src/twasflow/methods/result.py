@@ -1,0 +1,200 @@
+"""The fine-mapping result schema shared by every method (SPEC §4 "Fine-mapping outputs").
+
+A method returns a :class:`FinemapResult`: a per-variable table, a per-credible-set table and the locus
+fields. ``result.tables(trait, locus_id)`` turns it into the three SPEC tables (``variables``, ``sets``,
+``loci``) with the exact column order, so methods compare by a join on ``(trait, locus_id, variable_id)``.
+
+Helpers:
+
+* :func:`credible_set_tables` builds the ``cs``, ``cs_pip``, ``cs_pratt`` and ``causal`` columns and the
+  sets table from SuSiE credible sets over a joint variable list (pairs + variants);
+* :func:`failed_result` / :func:`empty_result` give the record of a locus that failed or had nothing to
+  fit (no variables, one ``loci`` row with the status and reason).
+
+Numerical module: no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+VARIABLE_COLUMNS = [
+    "trait", "locus_id", "method", "variable_id", "type", "pair_id", "gene_id", "gene_name", "tissue", "qtl_type",
+    "variant_id", "pip", "cs", "cs_pip", "cs_pratt", "estimate", "se", "pratt", "causal",
+]
+SET_COLUMNS = [
+    "trait", "locus_id", "method", "cs", "size", "coverage", "purity_min", "purity_mean", "cs_pip", "cs_pratt",
+    "n_pairs", "n_variants", "top_variable", "causal",
+]
+LOCI_COLUMNS = [
+    "trait", "locus_id", "method", "status", "reason", "M", "P", "L", "bic", "sigma2_alpha", "sigma2_inf",
+    "inf_test_p", "pratt_pairs", "pratt_variants", "pratt_inf", "niter", "converged", "seconds", "log",
+]
+# per-variable columns a method fills (the rest of VARIABLE_COLUMNS comes from tables())
+METHOD_VARIABLE_COLUMNS = ["name", "type", "pip", "cs", "cs_pip", "cs_pratt", "estimate", "se", "pratt", "causal"]
+PAIR_META = ["pair_id", "gene_id", "gene_name", "tissue", "qtl_type"]
+STATUS_OK, STATUS_EMPTY, STATUS_FAILED = "ok", "empty", "failed"
+
+_STRING_COLS = ["trait", "locus_id", "method", "variable_id", "type", *PAIR_META, "variant_id"]
+_LOCUS_DEFAULTS: dict[str, Any] = {
+    "status": STATUS_OK, "reason": "", "M": 0, "P": 0, "L": 0, "bic": math.nan, "sigma2_alpha": math.nan,
+    "sigma2_inf": math.nan, "inf_test_p": math.nan, "pratt_pairs": math.nan, "pratt_variants": math.nan,
+    "pratt_inf": math.nan, "niter": 0, "converged": False, "seconds": math.nan, "log": "",
+}
+
+
+@dataclass
+class FinemapResult:
+    """One method's result at one locus.
+
+    Attributes
+    ----------
+    method : method name (``tgvis``, ``ctwas``, ``tgfm``).
+    variables : one row per variable (pairs first, then variants) with :data:`METHOD_VARIABLE_COLUMNS`
+        (``name``: the pair_id or variant_id; ``type``: ``pair`` | ``variant``; ``cs``: nullable Int64,
+        1-based set number, null outside credible sets), optionally the pair metadata columns
+        :data:`PAIR_META` and any extra columns (kept at the end of the SPEC table).
+    sets : one row per credible set with the method columns of :data:`SET_COLUMNS`
+        (``cs .. causal`` without trait/locus_id/method).
+    locus : the ``loci`` fields (status, reason, M, P, L, bic, ...); missing keys take their defaults.
+    """
+
+    method: str
+    variables: pd.DataFrame
+    sets: pd.DataFrame
+    locus: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def tables(self, trait: str, locus_id: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """The SPEC ``variables``, ``sets`` and ``loci`` tables (exact column order, extras at the end)."""
+        v = self.variables.copy()
+        n = len(v)
+        out = pd.DataFrame({"trait": [trait] * n, "locus_id": [locus_id] * n, "method": [self.method] * n})
+        out["variable_id"] = v["name"].astype(object).to_numpy() if n else np.array([], dtype=object)
+        out["type"] = v["type"].to_numpy() if n else np.array([], dtype=object)
+        is_pair = out["type"].to_numpy() == "pair"
+        for col in PAIR_META:
+            if col in v.columns:
+                vals = v[col].astype(object).to_numpy()
+            elif col == "pair_id":
+                vals = out["variable_id"].to_numpy()
+            else:
+                vals = np.full(n, None, dtype=object)
+            out[col] = np.where(is_pair, vals, None)
+        out["variant_id"] = np.where(is_pair, None, out["variable_id"].to_numpy())
+        for col in ["pip", "cs", "cs_pip", "cs_pratt", "estimate", "se", "pratt", "causal"]:
+            out[col] = v[col].to_numpy() if n else np.array([], dtype=float)
+        out["cs"] = pd.array(out["cs"], dtype="Int64")
+        out["causal"] = out["causal"].astype(bool)
+        for col in ["pip", "cs_pip", "cs_pratt", "estimate", "se", "pratt"]:
+            out[col] = out[col].astype(np.float64)
+        extras = [c for c in v.columns if c not in METHOD_VARIABLE_COLUMNS and c not in PAIR_META]
+        for c in extras:
+            out[c] = v[c].to_numpy()
+        for c in _STRING_COLS:
+            out[c] = out[c].astype(object)
+
+        s = self.sets.copy()
+        k = len(s)
+        sets = pd.DataFrame({"trait": [trait] * k, "locus_id": [locus_id] * k, "method": [self.method] * k})
+        for col in SET_COLUMNS[3:]:
+            sets[col] = s[col].to_numpy() if k else np.array([], dtype=float)
+        sets["cs"] = sets["cs"].astype(np.int64)
+        for col in ["size", "n_pairs", "n_variants"]:
+            sets[col] = sets[col].astype(np.int64)
+        for col in ["coverage", "purity_min", "purity_mean", "cs_pip", "cs_pratt"]:
+            sets[col] = sets[col].astype(np.float64)
+        sets["causal"] = sets["causal"].astype(bool)
+        sets["top_variable"] = sets["top_variable"].astype(object)
+        for c in [c for c in s.columns if c not in SET_COLUMNS]:
+            sets[c] = s[c].to_numpy()
+
+        rec = {**_LOCUS_DEFAULTS, **{k_: v_ for k_, v_ in self.locus.items() if k_ in _LOCUS_DEFAULTS}}
+        loci = pd.DataFrame([{"trait": trait, "locus_id": locus_id, "method": self.method, **rec}])[LOCI_COLUMNS]
+        for col in ["M", "P", "L", "niter"]:
+            loci[col] = loci[col].astype(np.int64)
+        for col in ["bic", "sigma2_alpha", "sigma2_inf", "inf_test_p", "pratt_pairs", "pratt_variants", "pratt_inf",
+                    "seconds"]:
+            loci[col] = loci[col].astype(np.float64)
+        loci["converged"] = loci["converged"].astype(bool)
+        return out, sets, loci
+
+
+def _empty_variables() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object if c in ("name", "type") else np.float64)
+                         for c in METHOD_VARIABLE_COLUMNS})
+
+
+def _empty_sets() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=np.float64) for c in SET_COLUMNS[3:]})
+
+
+def failed_result(method: str, reason: str, *, M: int = 0, P: int = 0, log: str = "",
+                  status: str = STATUS_FAILED, seconds: float = math.nan) -> FinemapResult:
+    """The record of a locus that failed (``status='failed'``) or had nothing to fit (``'empty'``)."""
+    return FinemapResult(method, _empty_variables(), _empty_sets(),
+                         {"status": status, "reason": reason, "M": M, "P": P, "log": log, "seconds": seconds})
+
+
+def empty_result(method: str, reason: str, *, M: int = 0, P: int = 0, log: str = "") -> FinemapResult:
+    """``failed_result`` with ``status='empty'`` (no variables: M = 0, or nothing left to fit)."""
+    return failed_result(method, reason, M=M, P=P, log=log, status=STATUS_EMPTY)
+
+
+def credible_set_tables(
+    names: Sequence[str],
+    types: np.ndarray,
+    pip: np.ndarray,
+    pratt: np.ndarray,
+    sets: Sequence[Any],
+    *,
+    causal_rule: Callable[[float, float], bool],
+) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
+    """Credible-set columns of the variables table and the sets table.
+
+    Parameters
+    ----------
+    names : (p,) variable names (pairs then variants).
+    types : (p,) ``"pair"`` / ``"variant"``.
+    pip : (p,) posterior inclusion probabilities.
+    pratt : (p,) per-variable Pratt index (NaN for methods without one).
+    sets : credible sets in reporting order, each with ``variables`` (0-based indices into the p
+        variables), ``coverage``, ``purity_min``, ``purity_mean`` (``twasflow.susie.CredibleSet``).
+        A variable in several sets is reported with the first (SuSiE's sets rarely overlap).
+    causal_rule : ``(cs_pip, cs_pratt) -> bool``, the method's causal call for a set.
+
+    Returns
+    -------
+    columns : ``cs`` (float, NaN outside; cast to Int64 by :meth:`FinemapResult.tables`), ``cs_pip``,
+        ``cs_pratt`` (NaN outside sets) and ``causal`` (bool) per variable.
+    sets_table : the method columns of :data:`SET_COLUMNS`. ``cs_pip`` is the sum of the members' PIPs
+        and ``cs_pratt`` the sum of their Pratt indices (eq. 19); ``top_variable`` the member with the
+        largest PIP.
+    """
+    p = len(names)
+    names_arr = np.asarray(names, dtype=object)
+    cs = np.full(p, np.nan)
+    cs_pip = np.full(p, np.nan)
+    cs_pratt = np.full(p, np.nan)
+    causal = np.zeros(p, dtype=bool)
+    rows = []
+    for k, s in enumerate(sets, start=1):
+        idx = np.asarray(s.variables, dtype=np.int64)
+        free = idx[np.isnan(cs[idx])]
+        sp = float(pip[idx].sum())
+        spr = float(np.nansum(pratt[idx])) if np.any(np.isfinite(pratt[idx])) else math.nan
+        call = bool(causal_rule(sp, spr))
+        cs[free], cs_pip[free], cs_pratt[free], causal[free] = k, sp, spr, call
+        top = idx[int(np.argmax(pip[idx]))]
+        t = np.asarray(types)[idx]
+        rows.append({"cs": k, "size": int(idx.size), "coverage": float(s.coverage), "purity_min": float(s.purity_min),
+                     "purity_mean": float(s.purity_mean), "cs_pip": sp, "cs_pratt": spr,
+                     "n_pairs": int(np.sum(t == "pair")), "n_variants": int(np.sum(t == "variant")),
+                     "top_variable": str(names_arr[top]), "causal": call})
+    table = pd.DataFrame(rows, columns=SET_COLUMNS[3:]) if rows else _empty_sets()
+    return {"cs": cs, "cs_pip": cs_pip, "cs_pratt": cs_pratt, "causal": causal}, table

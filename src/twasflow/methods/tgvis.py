@@ -1,0 +1,526 @@
+"""TGVIS stage 2 at one locus: gene–tissue pairs, direct causal variants and infinitesimal effects.
+
+Model (paper eq. 4 and 6, z scale): ``z = R (B theta + gamma + upsilon) + e``, ``e ~ N(0, R)``,
+``upsilon ~ N(0, tau2 I)``, with B the (M, P) stage-1 weights. The profile-likelihood loop alternates
+
+1. joint SuSiE-RSS over P pairs + M variants on ``z - R upsilon`` (eq. 6–8): pair column j is the
+   standardized predicted expression ``G w_j``, ``w_j = B_j / sqrt(B_j' R B_j)``; its z-score is
+   ``w_j' (z - R upsilon)`` and the joint correlation is ``[[W'RW, W'R], [RW, R]]``; prior weights 1/P per pair
+   and 1/M per variant (``pair_prior_share``);
+2. the Zhang–Lin score test of ``sigma2_upsilon = 0`` given the credible-set members (eq. 23–25); when it
+   is not significant ``upsilon = 0``, otherwise the PQL update of upsilon (eq. 11) and the REML update of
+   its variance (eq. 13), iterated to their fixed point at the current ``eta = R (B theta + gamma)``;
+
+until ``max(||Δtheta||_2, ||Δgamma||_2) < tol`` (1e-3, on the paper's scale: theta per unit of B's column,
+gamma per SD of genotype, both per SD of the trait) or ``max_iter`` (50) iterations. ``sigma2_alpha``
+(eq. 14) then gives the summary-data BIC (eq. 15), which picks L on ``L_grid`` (each L warm-started from
+the previous L's SuSiE fit). Pratt indices (eq. 16–19) and the locus split (eq. 20–21) are computed on the
+selected fit. One eigendecomposition of R (``twasflow.methods._inf.LDEigen``) serves every solve, and one
+prepared joint matrix every SuSiE fit.
+
+Decisions the paper leaves open are documented in ``docs/tgvis.md``.
+
+Numerical module: no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass, field, fields
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from twasflow.errors import ConfigError, InputError
+from twasflow.susie import PreparedR, SusieFit, prepare_R, susie_rss
+
+from . import _inf
+from .result import STATUS_OK, FinemapResult, credible_set_tables, empty_result
+
+METHOD = "tgvis"
+INF_MODES = ("reml", "fixed", "none")
+_D_TOL = 1e-12  # a pair whose weights have B'RB below this (relative to the largest) carries no signal
+
+
+@dataclass(frozen=True)
+class TgvisOptions:
+    """Options of :func:`fit` (the first five are the config keys of the ``tgvis`` block).
+
+    Attributes
+    ----------
+    L_grid : candidate numbers of single effects, scored by BIC (eq. 15).
+    inf_mode : ``reml`` (score test + PQL/REML, the paper), ``fixed`` (PQL with ``inf_variance``, no
+        test), ``none`` (no infinitesimal effects: plain joint SuSiE).
+    inf_variance : ``fixed`` mode's per-variant variance of upsilon on the standardized scale (trait
+        variance per variant); multiplied by n - 1 on the z scale.
+    cs_pratt_min : a 95% credible set is causal when its CS-Pratt exceeds this (0.15).
+    pair_prior_share : ``"auto"`` = 1/P per pair and 1/M per variant (half the prior mass on pairs), or
+        the share of the prior mass on pairs (0 < share < 1): share/P per pair, (1 - share)/M per variant.
+    coverage, min_abs_corr : SuSiE credible-set coverage and purity (over the joint matrix).
+    max_iter, tol : profile-likelihood loop limits (50; 1e-3).
+    score_alpha : level of the score test (0.05).
+    estimate_prior_method : SuSiE prior-variance update (``optim`` as susie_rss's default, or ``EM``).
+    susie_max_iter : IBSS iterations per SuSiE fit.
+    eig_tol : relative eigenvalue threshold defining R's column space.
+    """
+
+    L_grid: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8)
+    inf_mode: str = "reml"
+    inf_variance: float | None = None
+    cs_pratt_min: float = 0.15
+    pair_prior_share: float | str = "auto"
+    coverage: float = 0.95
+    min_abs_corr: float = 0.5
+    max_iter: int = 50
+    tol: float = 1e-3
+    score_alpha: float = 0.05
+    estimate_prior_method: str = "optim"
+    susie_max_iter: int = 100
+    eig_tol: float = _inf.EIG_TOL
+
+
+def make_options(**options: Any) -> TgvisOptions:
+    """Validate ``options`` (config keys and the extras of :class:`TgvisOptions`); raises ConfigError."""
+    known = {f.name for f in fields(TgvisOptions)}
+    for k in options:
+        if k not in known:
+            raise ConfigError.at("unknown TGVIS option", column=f"tgvis.{k}", found=k, expected=sorted(known))
+    o = {k: v for k, v in options.items() if v is not None or k == "inf_variance"}
+    if "L_grid" in o:
+        grid = o["L_grid"]
+        if isinstance(grid, (int, np.integer)):
+            grid = [grid]
+        try:
+            grid = tuple(sorted({int(x) for x in grid}))
+        except (TypeError, ValueError):
+            raise ConfigError.at("L_grid must be a list of integers", column="tgvis.L_grid", found=o["L_grid"])
+        if not grid or grid[0] < 1:
+            raise ConfigError.at("L_grid must hold integers >= 1", column="tgvis.L_grid", found=o["L_grid"])
+        o["L_grid"] = grid
+    opts = TgvisOptions(**o)
+    if opts.inf_mode not in INF_MODES:
+        raise ConfigError.at("invalid inf_mode", column="tgvis.inf_mode", found=opts.inf_mode, expected=INF_MODES)
+    if opts.inf_mode == "fixed" and not (opts.inf_variance is not None and opts.inf_variance > 0):
+        raise ConfigError.at("inf_mode 'fixed' needs a positive inf_variance", column="tgvis.inf_variance",
+                             found=opts.inf_variance, expected="> 0")
+    share = opts.pair_prior_share
+    if isinstance(share, str):
+        if share != "auto":
+            raise ConfigError.at("invalid pair_prior_share", column="tgvis.pair_prior_share", found=share,
+                                 expected="'auto' or a number in (0, 1)")
+    elif not 0.0 < float(share) < 1.0:
+        raise ConfigError.at("pair_prior_share must lie in (0, 1)", column="tgvis.pair_prior_share", found=share,
+                             expected="'auto' or a number in (0, 1)")
+    if not 0.0 <= opts.cs_pratt_min <= 1.0:
+        raise ConfigError.at("cs_pratt_min must lie in [0, 1]", column="tgvis.cs_pratt_min", found=opts.cs_pratt_min)
+    return opts
+
+
+@dataclass
+class TgvisResult(FinemapResult):
+    """TGVIS result: the shared schema plus the fit's internals.
+
+    Extra attributes
+    ----------------
+    bic_grid : {L: BIC} for every L tried.
+    fit : the selected joint SuSiE fit (variables: the modelled pairs, then the M variants).
+    theta : (P,) posterior means of the pair effects (paper scale; NaN for pairs without weights).
+    gamma : (M,) posterior means of the direct variant effects (standardized scale).
+    upsilon : (M,) infinitesimal effects (standardized scale; 0 when absent).
+    """
+
+    bic_grid: dict[int, float] = field(default_factory=dict)
+    fit: SusieFit | None = None
+    theta: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    gamma: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    upsilon: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    @property
+    def L(self) -> int:
+        return int(self.locus.get("L", 0))
+
+    @property
+    def bic(self) -> float:
+        return float(self.locus.get("bic", math.nan))
+
+    @property
+    def sigma2_inf(self) -> float:
+        return float(self.locus.get("sigma2_inf", math.nan))
+
+    @property
+    def inf_test_p(self) -> float:
+        return float(self.locus.get("inf_test_p", math.nan))
+
+    @property
+    def pratt_split(self) -> dict[str, float]:
+        """Eq. 21: the locus's Pratt index split into pairs, direct variants and infinitesimal effects."""
+        return {k: float(self.locus.get(f"pratt_{k}", math.nan)) for k in ("pairs", "variants", "inf")}
+
+
+# --------------------------------------------------------------------------------------------------
+# the joint pair + variant system (eq. 7-8)
+
+
+class JointSystem:
+    """Everything fixed at a locus: the eigendecomposition of R, the standardized pair columns and the
+    prepared joint correlation matrix.
+
+    Parameters
+    ----------
+    z : (M,) GWAS z. R : (M, M) LD. B : (M, P) weights. eig_tol : see :class:`TgvisOptions`.
+
+    Attributes
+    ----------
+    active : (P,) bool, pairs with non-zero predicted variance ``d_j = B_j' R B_j`` (modelled).
+    d : (P,) ``B' R B`` diagonal.
+    W, RW : (M, Pa) standardized weights of the active pairs and ``R W``.
+    joint : PreparedR of ``[[W'RW, W'R], [RW, R]]`` (eq. 8).
+    E : :class:`twasflow.methods._inf.LDEigen` of R.
+    """
+
+    def __init__(self, z: np.ndarray, R: np.ndarray, B: np.ndarray, eig_tol: float = _inf.EIG_TOL) -> None:
+        self.z, self.R = z, R
+        self.E = _inf.LDEigen.of(R, eig_tol)
+        RB = R @ B
+        d = np.einsum("mp,mp->p", B, RB)
+        top = float(d.max()) if d.size else 0.0
+        self.d = d
+        self.active = d > _D_TOL * top if top > 0 else np.zeros(d.shape, dtype=bool)
+        s = np.sqrt(d[self.active])
+        self.W = B[:, self.active] / s
+        self.RW = RB[:, self.active] / s
+        Pa = self.W.shape[1]
+        M = R.shape[0]
+        J = np.empty((Pa + M, Pa + M))
+        WRW = self.W.T @ self.RW
+        WRW = 0.5 * (WRW + WRW.T)
+        np.fill_diagonal(WRW, 1.0)  # unit variance of each standardized predictor, exactly
+        J[:Pa, :Pa] = WRW
+        J[Pa:, :Pa] = self.RW
+        J[:Pa, Pa:] = self.RW.T
+        J[Pa:, Pa:] = R
+        self.joint: PreparedR = prepare_R(J)
+        self.Pa, self.M = Pa, M
+        self.zPz = self.E.pinv_quad(z)  # z' R^+ z (eq. 16-21 denominators)
+        self.Piz = self.E.project(z)  # z on R's column space
+
+    def joint_z(self, resid: np.ndarray) -> np.ndarray:
+        """Eq. 7: ``(w_j' r)_j`` then ``r`` for ``r = z - R upsilon``."""
+        return np.concatenate([self.W.T @ resid, resid])
+
+    def eta(self, b: np.ndarray, scale: float) -> np.ndarray:
+        """``R (B theta + gamma)`` on the z scale from joint standardized effects b."""
+        return scale * (self.RW @ b[: self.Pa] + self.R @ b[self.Pa:])
+
+    def UtC(self, sel: np.ndarray) -> np.ndarray:
+        """``U' C`` for the selected joint variables (pair columns w_j, variant unit vectors)."""
+        pairs = sel[sel < self.Pa]
+        var = sel[sel >= self.Pa] - self.Pa
+        parts = []
+        if pairs.size:
+            parts.append(self.E.U.T @ self.W[:, pairs])
+        if var.size:
+            parts.append(self.E.U[var, :].T)
+        if not parts:
+            return np.zeros((self.M, 0))
+        return np.hstack(parts)
+
+
+@dataclass
+class _LFit:
+    L: int
+    fit: SusieFit
+    b: np.ndarray  # joint posterior means (standardized)
+    Rups: np.ndarray  # R upsilon, z scale
+    ups: np.ndarray  # upsilon, z scale
+    tau2: float  # z scale; 0 when upsilon = 0
+    test_p: float
+    niter: int
+    converged: bool
+    sigma2_alpha: float = math.nan
+    bic: float = math.nan
+
+
+def _prior_weights(Pa: int, M: int, share: float | str) -> np.ndarray:
+    if Pa == 0:
+        return np.full(M, 1.0 / M)
+    s = 0.5 if share == "auto" else float(share)
+    return np.concatenate([np.full(Pa, s / Pa), np.full(M, (1.0 - s) / M)])
+
+
+def _in_sets(fit: SusieFit) -> np.ndarray:
+    if not fit.sets:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique(np.concatenate([np.asarray(s.variables, dtype=np.int64) for s in fit.sets]))
+
+
+def _profile(S: JointSystem, n: float, L: int, opts: TgvisOptions, pw: np.ndarray, init: SusieFit | None,
+             check_R: bool) -> _LFit:
+    """The profile-likelihood loop at one L."""
+    z = S.z
+    scale = math.sqrt(n - 1.0)  # z-scale effect = sqrt(n - 1) x standardized effect (susie_rss with n)
+    M, Pa = S.M, S.Pa
+    sd = np.sqrt(S.d[S.active])
+    zero = np.zeros(M)
+    ups, Rups, tau2 = zero, zero, 0.0
+    tau2_fixed = (n - 1.0) * (opts.inf_variance or 0.0)
+    tau2_max = max(S.zPz / max(S.E.rank, 1), 1e-12)
+    fit = init
+    prev_theta = prev_gamma = None
+    test_p = math.nan
+    converged = False
+    it = 0
+    for it in range(1, opts.max_iter + 1):
+        fit = susie_rss(z=S.joint_z(z - Rups), R=S.joint, n=n, L=L, prior_weights=pw, model_init=fit,
+                        estimate_prior_method=opts.estimate_prior_method, max_iter=opts.susie_max_iter,
+                        coverage=opts.coverage, min_abs_corr=opts.min_abs_corr, check_R=check_R and it == 1)
+        b = fit.posterior_mean()
+        theta, gamma = b[:Pa] / sd, b[Pa:]
+        used_zero = not np.any(Rups)
+        if opts.inf_mode == "none":
+            new_ups, new_Rups, tau2 = zero, zero, 0.0
+        else:
+            resid = z - S.eta(b, scale)
+            if opts.inf_mode == "fixed":
+                tau2 = tau2_fixed
+                new_ups, new_Rups = _inf.pql_upsilon(S.E, resid, tau2)
+            else:
+                test_p = _inf.score_test(S.E, z, S.UtC(_in_sets(fit))).p
+                new_ups, new_Rups = zero, zero
+                if test_p < opts.score_alpha:
+                    tau2 = _inf.reml_fit(S.E, resid, tau2_max=tau2_max)
+                    if tau2 > 0:
+                        new_ups, new_Rups = _inf.pql_upsilon(S.E, resid, tau2)
+                else:
+                    tau2 = 0.0
+        ups, Rups = new_ups, new_Rups
+        if prev_theta is not None:
+            delta = max(float(np.linalg.norm(theta - prev_theta)), float(np.linalg.norm(gamma - prev_gamma)))
+            if delta < opts.tol:
+                converged = True
+                break
+        # upsilon = 0 before and after this fit: the next fit would see the same z (a fixed point)
+        if used_zero and not np.any(Rups):
+            converged = True
+            break
+        prev_theta, prev_gamma = theta, gamma
+    assert fit is not None
+    return _LFit(L=L, fit=fit, b=fit.posterior_mean(), Rups=Rups, ups=ups, tau2=tau2 if np.any(ups) else 0.0,
+                 test_p=test_p, niter=it, converged=converged)
+
+
+def _as_inputs(z: Any, R: Any, n: Any, B: Any) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    zz = np.asarray(z, dtype=np.float64).reshape(-1)
+    M = zz.size
+    if not np.all(np.isfinite(zz)):
+        i = int(np.flatnonzero(~np.isfinite(zz))[0])
+        raise InputError.at("GWAS z must be finite", column="z", row=i + 1, found=zz[i], expected="a finite number")
+    RR = np.ascontiguousarray(np.asarray(R, dtype=np.float64))
+    if RR.shape != (M, M):
+        raise InputError.at("LD matrix has the wrong shape", column="R", found=RR.shape, expected=(M, M))
+    if not np.all(np.isfinite(RR)):
+        raise InputError.at("LD matrix must be finite", column="R", found="NaN/Inf entries")
+    BB = np.asarray(B, dtype=np.float64)
+    if BB.ndim == 1:
+        BB = BB[:, None]
+    if BB.ndim != 2 or BB.shape[0] != M:
+        raise InputError.at("weight matrix B must be M x P", column="B", found=BB.shape, expected=f"({M}, P)")
+    BB = np.where(np.isfinite(BB), BB, 0.0)
+    nn = np.asarray(n, dtype=np.float64).reshape(-1)
+    if nn.size == 0 or not np.all(np.isfinite(nn)):
+        raise InputError.at("GWAS sample size must be finite", column="n", found=n)
+    n_eff = float(np.median(nn))
+    if not n_eff > 2:
+        raise InputError.at("GWAS sample size must exceed 2", column="n", found=n_eff, expected="> 2")
+    return zz, RR, n_eff, BB
+
+
+def fit(
+    z: Any,
+    R: Any,
+    n: Any,
+    B: Any,
+    pair_names: Sequence[str] | None = None,
+    variant_names: Sequence[str] | None = None,
+    **options: Any,
+) -> TgvisResult:
+    """Fit TGVIS at one locus.
+
+    Parameters
+    ----------
+    z : (M,) GWAS z-scores of the counted alleles.
+    R : (M, M) LD correlation matrix (reference panel; symmetric).
+    n : GWAS sample size (scalar, or per-variant: the median is used).
+    B : (M, P) stage-1 weights of the pairs (per SD of genotype, per SD of the molecular phenotype;
+        0 for unselected variants). Pairs whose weights predict nothing (``B_j' R B_j = 0``) are not
+        modelled and are reported with NaN pip / estimate.
+    pair_names, variant_names : labels (default ``pair1..``, ``variant1..``).
+    **options : see :class:`TgvisOptions` (config keys ``L_grid``, ``inf_mode``, ``inf_variance``,
+        ``cs_pratt_min``, ``pair_prior_share``, plus the extras).
+
+    Returns
+    -------
+    TgvisResult. ``variables`` columns: name, type (pair/variant), pip, cs, cs_pip, cs_pratt, estimate
+    (posterior mean of a credible-set member, 0 otherwise: theta per unit of B's column for pairs, gamma per
+    SD of genotype for variants, both per SD of the trait), se (posterior SD, same rule), pratt, causal,
+    then posterior_mean, posterior_sd. Locus fields: L, bic, sigma2_alpha, sigma2_inf (per-variant
+    variance of upsilon, standardized scale), inf_test_p, pratt_pairs/variants/inf, niter, converged,
+    seconds.
+    """
+    t0 = time.perf_counter()
+    opts = make_options(**options)
+    zz, RR, n_eff, BB = _as_inputs(z, R, n, B)
+    M, P = zz.size, BB.shape[1]
+    pnames = [f"pair{j + 1}" for j in range(P)] if pair_names is None else [str(x) for x in pair_names]
+    vnames = [f"variant{m + 1}" for m in range(M)] if variant_names is None else [str(x) for x in variant_names]
+    if len(pnames) != P:
+        raise InputError.at("pair_names has the wrong length", column="pair_names", found=len(pnames), expected=P)
+    if len(vnames) != M:
+        raise InputError.at("variant_names has the wrong length", column="variant_names", found=len(vnames),
+                            expected=M)
+    if M == 0:
+        res = empty_result(METHOD, "no variants", M=0, P=P)
+        return TgvisResult(res.method, res.variables, res.sets, res.locus)
+
+    caught: list[str] = []
+    with warnings.catch_warnings(record=True) as wlist:
+        warnings.simplefilter("always")
+        S = JointSystem(zz, RR, BB, opts.eig_tol)
+        pw = _prior_weights(S.Pa, M, opts.pair_prior_share)
+        fits: dict[int, _LFit] = {}
+        init: SusieFit | None = None
+        logM = math.log(max(S.E.rank, 2))
+        for i, L in enumerate(opts.L_grid):
+            lf = _profile(S, n_eff, L, opts, pw, init, check_R=(i == 0))
+            scale = math.sqrt(n_eff - 1.0)
+            resid = zz - S.eta(lf.b, scale) - lf.Rups
+            lf.sigma2_alpha = _inf.sigma2_alpha(S.E, resid)
+            df = len(lf.fit.sets) + _inf.inf_effective_df(S.E, lf.tau2)
+            lf.bic = math.log(max(lf.sigma2_alpha, 1e-300)) + logM / max(S.E.rank, 1) * df
+            fits[L] = lf
+            init = lf.fit
+        caught = [str(w.message) for w in wlist]
+    best = min(opts.L_grid, key=lambda L: (fits[L].bic, L))
+    res = _summarize(S, fits[best], n_eff, opts, pnames, vnames)
+    res.bic_grid = {L: fits[L].bic for L in opts.L_grid}
+    res.locus["seconds"] = time.perf_counter() - t0
+    res.warnings = list(dict.fromkeys(caught))
+    return res
+
+
+def _summarize(S: JointSystem, lf: _LFit, n: float, opts: TgvisOptions, pnames: list[str],
+               vnames: list[str]) -> TgvisResult:
+    """Per-variable and per-set tables, Pratt indices (eq. 16-21) and the locus fields of the chosen L."""
+    fitL = lf.fit
+    Pa, M, P = S.Pa, S.M, len(pnames)
+    scale = math.sqrt(n - 1.0)
+    sd_pair = np.sqrt(S.d[S.active])
+    b = lf.b
+    bsd = fitL.posterior_sd()
+    pip_j = fitL.pip
+    members = _in_sets(fitL)
+    in_cs = np.zeros(Pa + M, dtype=bool)
+    in_cs[members] = True
+    est_j = np.where(in_cs, b, 0.0)
+    # Pratt (eq. 16-18): V_j = estimate_j x (x_j' a) / (a' R^{-1} a) with a = z / sqrt(n - 1); for the
+    # standardized pair column this is sqrt(n - 1) b_j (w_j' z) / (z' R^+ z); variants: x_j = e_m
+    xz = np.concatenate([S.W.T @ S.Piz, S.Piz])
+    denom = S.zPz if S.zPz > 0 else math.nan
+    pratt_j = scale * est_j * xz / denom
+    names_j = [p for p, a in zip(pnames, S.active) if a] + vnames
+    types_j = np.array(["pair"] * Pa + ["variant"] * M, dtype=object)
+    cut = opts.cs_pratt_min
+    cols, sets_table = credible_set_tables(names_j, types_j, pip_j, pratt_j, fitL.sets,
+                                           causal_rule=lambda _pip, pr: bool(np.isfinite(pr) and pr > cut))
+    # back to the paper's scales: theta per unit of B's column, gamma per SD of genotype
+    unit = np.concatenate([1.0 / sd_pair, np.ones(M)])
+    post_mean = b * unit
+    post_sd = bsd * unit
+    estimate = np.where(in_cs, post_mean, 0.0)
+    se = np.where(in_cs, post_sd, 0.0)
+
+    # expand pairs to all P (inactive pairs: NaN)
+    def full(vals: np.ndarray, fill: Any) -> np.ndarray:
+        out = np.empty(P + M, dtype=np.asarray(vals).dtype if fill is not None else object)
+        pair_part = np.full(P, fill, dtype=out.dtype)
+        pair_part[S.active] = vals[:Pa]
+        out[:P] = pair_part
+        out[P:] = vals[Pa:]
+        return out
+
+    variables = pd.DataFrame({
+        "name": pnames + vnames,
+        "type": ["pair"] * P + ["variant"] * M,
+        "pip": full(pip_j.astype(np.float64), np.nan),
+        "cs": full(cols["cs"], np.nan),
+        "cs_pip": full(cols["cs_pip"], np.nan),
+        "cs_pratt": full(cols["cs_pratt"], np.nan),
+        "estimate": full(estimate, np.nan),
+        "se": full(se, np.nan),
+        "pratt": full(pratt_j, np.nan),
+        "causal": full(cols["causal"], False).astype(bool),
+        "posterior_mean": full(post_mean, np.nan),
+        "posterior_sd": full(post_sd, np.nan),
+    })
+    # locus split (eq. 20-21): R^{1/2} R^{-1/2} is the projection onto R's column space
+    pratt_pairs = float(np.sum(pratt_j[:Pa]))
+    pratt_variants = float(np.sum(pratt_j[Pa:]))
+    pratt_inf = float(lf.ups @ S.Piz / denom) if np.any(lf.ups) else 0.0
+    theta = np.full(P, np.nan)
+    theta[S.active] = post_mean[:Pa]
+    locus = {
+        "status": STATUS_OK, "reason": "", "M": M, "P": P, "L": lf.L, "bic": lf.bic,
+        "sigma2_alpha": lf.sigma2_alpha, "sigma2_inf": lf.tau2 / (n - 1.0), "inf_test_p": lf.test_p,
+        "pratt_pairs": pratt_pairs, "pratt_variants": pratt_variants, "pratt_inf": pratt_inf,
+        "niter": lf.niter, "converged": lf.converged,
+    }
+    return TgvisResult(METHOD, variables, sets_table, locus, fit=fitL, theta=theta, gamma=post_mean[Pa:].copy(),
+                       upsilon=lf.ups / scale)
+
+
+def fit_bundle(bundle: Any, B: Any, pair_ids: Sequence[str], *, trait: str, options: dict[str, Any] | None = None
+               ) -> TgvisResult:
+    """TGVIS on a locus bundle (``twasflow.locus.LocusBundle``) with stage-1 weights.
+
+    Parameters
+    ----------
+    bundle : LocusBundle (uses ``z, n, R, variant_ids, pairs``).
+    B : (M, P') weights of the kept pairs, columns in the order of ``pair_ids``.
+    pair_ids : (P',) pair ids, each present in ``bundle.pairs.pair_id``.
+    trait : trait name (recorded in the result's tables by ``result.tables``; used in error messages).
+    options : the config ``tgvis`` block (``L_grid``, ``inf_mode``, ``inf_variance``, ``cs_pratt_min``,
+        ``pair_prior_share``) and any :class:`TgvisOptions` extra.
+
+    Returns
+    -------
+    TgvisResult whose ``variables`` carry the pair metadata (gene_id, gene_name, tissue, qtl_type);
+    ``result.tables(trait, bundle.locus_id)`` gives the SPEC tables. A bundle with M = 0 gives an
+    ``empty`` record.
+    """
+    t0 = time.perf_counter()
+    pair_ids = [str(p) for p in pair_ids]
+    M = len(bundle.variant_ids)
+    if M == 0:
+        res = empty_result(METHOD, bundle.reason or "no variants", M=0, P=len(pair_ids))
+        return TgvisResult(res.method, res.variables, res.sets, res.locus)
+    meta = bundle.pairs.set_index("pair_id") if len(bundle.pairs) else pd.DataFrame()
+    missing = [p for p in pair_ids if p not in meta.index]
+    if missing:
+        raise InputError.at(f"pair not in the bundle of locus {bundle.locus_id} ({trait})", column="pair_id",
+                            found=missing[0], expected="a pair_id of the bundle's pairs table")
+    BB = np.zeros((M, 0)) if not pair_ids else B
+    res = fit(bundle.z, bundle.R, bundle.n, BB, pair_names=pair_ids,
+              variant_names=[str(v) for v in bundle.variant_ids], **(options or {}))
+    v = res.variables
+    P = len(pair_ids)
+    for col in ("gene_id", "gene_name", "tissue", "qtl_type"):
+        vals = np.full(len(v), None, dtype=object)
+        if P and col in meta.columns:
+            vals[:P] = meta.loc[pair_ids, col].astype(object).to_numpy()
+        v[col] = vals
+    v["pair_id"] = np.where(v["type"].to_numpy() == "pair", v["name"].to_numpy(), None)
+    res.locus["seconds"] = time.perf_counter() - t0
+    return res
