@@ -35,11 +35,6 @@ SMALL_EPSILON = 2.0**-44
 
 R2Method = Literal["haplotype", "pearson"]
 
-# raw .bed 2-bit code -> genotype category (0 = two copies of the first allele, 1 = het, 2 = none, 3 = missing)
-_RAW_TO_CAT = np.array([0, 3, 1, 2], dtype=np.uint8)
-_FLIP_CAT = np.array([2, 1, 0, 3], dtype=np.uint8)
-# flat 4x4 pair-code positions of the 3x3 called table, row = index category, column = partner category
-_TABLE9 = np.array([4 * a + b for a in range(3) for b in range(3)])
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -261,35 +256,139 @@ def pearson_r2(table: np.ndarray) -> np.ndarray:
     return r2
 
 
+_M5 = np.uint64(0x5555555555555555)
+_RAW_OF_CAT = np.array([0, 2, 3, 1], dtype=np.uint8)  # category (0 hom, 1 het, 2 hom, 3 missing) -> raw code
+
+
 def pair_tables(index_cat: np.ndarray, partner_cat: np.ndarray) -> np.ndarray:
     """3x3 genotype tables of one index against k partners over people called at both.
 
     ``index_cat`` (N,) and ``partner_cat`` (k, N) hold categories 0/1/2 and 3 = missing.
     Returns int64 (k, 9) in the layout of :func:`haplotype_r2` (index = locus 1).
     """
-    bits = category_bits(np.vstack([np.asarray(index_cat)[None, :], partner_cat]))
-    return tables_from_bits(bits[0], bits[1:])
+    from twasflow.io.plink import pack_codes
+
+    cat = np.vstack([np.asarray(index_cat, dtype=np.uint8)[None, :], np.asarray(partner_cat, dtype=np.uint8)])
+    bits = genotype_bits(pack_codes(_RAW_OF_CAT[cat]), cat.shape[1])
+    return tables_from_bits(bits[0], bits[1:], cat.shape[1])
 
 
-def category_bits(cat: np.ndarray) -> np.ndarray:
-    """Bit-packed indicators of genotype categories 0, 1, 2: uint64 (k, 3, W) from categories (k, N)."""
-    k, n = cat.shape
-    ind = cat[:, None, :] == np.arange(3, dtype=cat.dtype)[None, :, None]
-    packed = np.packbits(ind, axis=2, bitorder="little")
-    nb = packed.shape[2]
+def genotype_bits(packed: np.ndarray, n: int, flip: np.ndarray | None = None) -> np.ndarray:
+    """Category bitsets straight from PLINK-packed genotypes.
+
+    Parameters
+    ----------
+    packed : uint8 (k, ceil(n/4)) PLINK 2-bit rows (first allele in the A1 role).
+    n : number of people (padding bits beyond ``n`` are ignored).
+    flip : optional bool (k,): swap the two homozygous categories (PLINK's A1 = minor re-orientation).
+
+    Returns
+    -------
+    uint64 (k, 4, W): bitsets of categories 0 (two copies of allele 1), 1 (het), 2 (no copy), 3 (called),
+    one bit per person (W = ceil(n/64) words).
+    """
+    packed = np.asarray(packed, dtype=np.uint8)
+    k, nb = packed.shape
     pad = (-nb) % 8
     if pad:
-        packed = np.concatenate([packed, np.zeros((k, 3, pad), dtype=np.uint8)], axis=2)
-    return np.ascontiguousarray(packed).view(np.uint64)
+        packed = np.concatenate([packed, np.zeros((k, pad), dtype=np.uint8)], axis=1)
+    x = np.ascontiguousarray(packed).view(np.uint64)  # little-endian: person s at bit 2*(s % 32)
+    lo = _compact(x & _M5)  # first bit of each 2-bit code, one bit per person
+    hi = _compact((x >> np.uint64(1)) & _M5)
+    W = lo.shape[1]
+    valid = np.zeros(W * 64, dtype=bool)
+    valid[:n] = True
+    vmask = np.packbits(valid, bitorder="little").view(np.uint64)
+    lo &= vmask
+    hi &= vmask
+    out = np.empty((k, 4, W), dtype=np.uint64)
+    out[:, 0] = vmask & ~(lo | hi)
+    out[:, 1] = hi & ~lo
+    out[:, 2] = lo & hi
+    out[:, 3] = vmask & ~(lo & ~hi)
+    if flip is not None and np.any(flip):
+        f = np.asarray(flip, dtype=bool)
+        out[f, 0], out[f, 2] = out[f, 2].copy(), out[f, 0].copy()
+    return out
 
 
-def tables_from_bits(index_bits: np.ndarray, partner_bits: np.ndarray) -> np.ndarray:
-    """3x3 tables (k, 9) by popcount of ANDed category bitsets (index (3, W), partners (k, 3, W))."""
+def _compact(x: np.ndarray) -> np.ndarray:
+    """Squeeze even-position bits (one person per 2-bit slot) into dense 64-person words: halves the
+    words every popcount has to touch."""
+    for shift, mask in ((1, 0x3333333333333333), (2, 0x0F0F0F0F0F0F0F0F), (4, 0x00FF00FF00FF00FF),
+                        (8, 0x0000FFFF0000FFFF), (16, 0x00000000FFFFFFFF)):
+        x = (x | (x >> np.uint64(shift))) & np.uint64(mask)
+    W = x.shape[-1]
+    if W % 2:
+        x = np.concatenate([x, np.zeros(x.shape[:-1] + (1,), dtype=np.uint64)], axis=-1)
+    return np.ascontiguousarray(x[..., 0::2] | (x[..., 1::2] << np.uint64(32)))
+
+
+def bit_counts(bits: np.ndarray) -> np.ndarray:
+    """Popcounts (k, 4) of :func:`genotype_bits` output."""
+    return np.bitwise_count(bits).sum(axis=2, dtype=np.int64)
+
+
+def tables_from_bits(
+    index_bits: np.ndarray,
+    partner_bits: np.ndarray,
+    n: int,
+    index_counts: np.ndarray | None = None,
+    partner_counts: np.ndarray | None = None,
+) -> np.ndarray:
+    """3x3 tables (k, 9) over people called at both, from category bitsets (index (4, W), partners (k, 4, W)).
+
+    ``n`` is the number of people; ``*_counts`` are :func:`bit_counts` of the bitsets (computed if not
+    given). Four AND-popcounts give the (0/1) x (0/1) cells; the others follow from per-variant counts, with
+    extra popcounts only where missing calls make the complete-pair margins differ from the variant margins.
+    """
     k = partner_bits.shape[0]
     if k == 0:
         return np.zeros((0, 9), dtype=np.int64)
-    both = partner_bits[:, None, :, :] & index_bits[None, :, None, :]  # (k, a, b, W)
-    return np.bitwise_count(both).sum(axis=3, dtype=np.int64).reshape(k, 9)
+    ic = bit_counts(index_bits[None])[0] if index_counts is None else np.asarray(index_counts)
+    pc = bit_counts(partner_bits) if partner_counts is None else np.asarray(partner_counts)
+    both = np.bitwise_count(partner_bits[:, None, :2, :] & index_bits[None, :2, None, :]).sum(axis=3, dtype=np.int64)
+    t = np.empty((k, 3, 3), dtype=np.int64)
+    t[:, :2, :2] = both
+    # index category a (0/1) among people called at the partner
+    a_called = np.empty((k, 2), dtype=np.int64)
+    a_called[:] = ic[:2]
+    pmiss = pc[:, 3] < n
+    if pmiss.any():
+        a_called[pmiss] = np.bitwise_count(partner_bits[pmiss][:, None, 3, :] & index_bits[None, :2, :]).sum(
+            axis=2, dtype=np.int64)
+    t[:, :2, 2] = a_called - both[:, :, 0] - both[:, :, 1]
+    if ic[3] < n:  # index has missing calls: partner margins over the index's called people
+        b_called = np.bitwise_count(partner_bits[:, :2, :] & index_bits[None, 3:4, :]).sum(axis=2, dtype=np.int64)
+        cc = np.bitwise_count(partner_bits[:, 3, :] & index_bits[None, 3, :]).sum(axis=1, dtype=np.int64)
+    else:
+        b_called = pc[:, :2]
+        cc = pc[:, 3]
+    t[:, 2, :2] = b_called - both[:, 0, :] - both[:, 1, :]
+    t[:, 2, 2] = cc - t[:, :2, :].sum(axis=(1, 2)) - t[:, 2, :2].sum(axis=1)
+    return t.reshape(k, 9)
+
+
+def r2_upper_bound(table: np.ndarray) -> np.ndarray:
+    """Upper bound of the haplotype r2 over every split of the double heterozygotes (k,).
+
+    The 1-1 haplotype frequency lies in [f11, f11 + h] (h = double-het share), so |D| is at most the
+    larger end; used to skip the cubic for pairs that cannot pass the threshold. NaN when undefined.
+    """
+    t = np.asarray(table, dtype=np.float64).reshape(-1, 9)
+    k11 = 2 * t[:, 0] + t[:, 1] + t[:, 3]
+    k12 = 2 * t[:, 2] + t[:, 1] + t[:, 5]
+    k21 = 2 * t[:, 6] + t[:, 3] + t[:, 7]
+    c = t[:, 4]
+    tot = 2 * t.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f11 = k11 / tot
+        h = c / tot
+        pa = (k11 + k12 + c) / tot
+        pb = (k11 + k21 + c) / tot
+        e = pa * pb
+        d = np.maximum(np.abs(f11 - e), np.abs(f11 + h - e))
+        return d * d / (e * (1 - pa) * (1 - pb))
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -422,6 +521,7 @@ def clump_plink(
     ids: np.ndarray,
     entries: AssocEntries,
     genotypes: Callable[[np.ndarray], np.ndarray],
+    n_samples: int,
     *,
     p1: float = 1e-4,
     p2: float = 0.01,
@@ -429,7 +529,6 @@ def clump_plink(
     kb: float = 250,
     allow_overlap: bool = False,
     r2_method: R2Method = "haplotype",
-    allele_flip: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> list[ClumpRecord]:
     """PLINK 1.9 ``--clump`` on a marker universe.
 
@@ -437,11 +536,9 @@ def clump_plink(
     ----------
     chrom, pos, ids : (M,) the universe in panel order; each chromosome contiguous, positions sorted.
     entries : association rows mapped to the universe (:func:`build_entries`).
-    genotypes : ``rows -> uint8 (k, N)`` raw PLINK 2-bit codes (0 = two copies of the counted allele,
-        1 = missing, 2 = het, 3 = none) for universe rows (founders only).
-    allele_flip : optional ``(rows, codes) -> bool (k,)`` telling which variants PLINK re-orients (A1 =
-        minor allele); r2 does not depend on it except in the last floating-point bits. Default: PLINK's
-        rule computed from the codes.
+    genotypes : ``rows -> uint8 (k, ceil(n_samples/4))`` PLINK-packed 2-bit rows (counted allele in the A1
+        role, founders only) for universe rows of one chromosome.
+    n_samples : number of people in the packed rows.
     p1, p2, r2, kb, allow_overlap : PLINK's ``--clump-p1/-p2/-r2/-kb/--clump-allow-overlap``.
     r2_method : ``"haplotype"`` (PLINK) or ``"pearson"`` (genotype correlation, for comparison).
 
@@ -454,7 +551,6 @@ def clump_plink(
     ids = np.asarray(ids).astype(str)
     M = pos.shape[0]
     radius = bp_radius(kb)
-    r2fun = haplotype_r2 if r2_method == "haplotype" else pearson_r2
     if r2_method not in ("haplotype", "pearson"):
         raise ClumpError.at("unknown r2 method", column="r2_method", found=r2_method,
                             expected="haplotype or pearson")
@@ -494,65 +590,45 @@ def clump_plink(
                                 expected="sorted positions (as PLINK requires for --clump)")
 
     clumped = np.zeros(M, dtype=bool)
-    cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # rows, positions, category bits
+    cache: dict[int, tuple] = {}  # block -> rows, positions, category bitsets, bit counts
     records: list[ClumpRecord] = []
 
     def block_data(b: int):
         if b not in cache:
-            cache.clear()  # index order interleaves chromosomes rarely; keep one block decoded
+            cache.clear()  # one chromosome's bitsets at a time
             rows = np.flatnonzero(candidate[bstart[b]:bend[b]]) + bstart[b]
-            raw = np.asarray(genotypes(rows), dtype=np.uint8)
-            cat = _RAW_TO_CAT[raw]
-            if allele_flip is None:
-                flip = _plink_flip_from_cat(cat)
-            else:
-                flip = np.asarray(allele_flip(rows, raw), dtype=bool)
+            bits = genotype_bits(np.asarray(genotypes(rows), dtype=np.uint8), n_samples)
+            cnt = bit_counts(bits)
+            # PLINK re-orients A1 to the minor allele (freq(A1) > 0.5 among called founders): r2 is
+            # invariant, but orienting the same way keeps the floating-point path identical
+            flip = 2 * cnt[:, 3] - (2 * cnt[:, 0] + cnt[:, 1]) < cnt[:, 3]
             if flip.any():
-                cat[flip] = _FLIP_CAT[cat[flip]]
-            cache[b] = (rows, pos[rows], category_bits(cat))
+                bits[flip, 0], bits[flip, 2] = bits[flip, 2].copy(), bits[flip, 0].copy()
+                cnt[flip, 0], cnt[flip, 2] = cnt[flip, 2].copy(), cnt[flip, 0].copy()
+            W = bits.shape[2]
+            p01 = np.ascontiguousarray(bits[:, :2, :]).reshape(-1, 2 * W)
+            # index category planes repeated to AND against both partner planes in one pass
+            t0 = np.concatenate([bits[:, 0], bits[:, 0]], axis=1)
+            t1 = np.concatenate([bits[:, 1], bits[:, 1]], axis=1)
+            cache[b] = (rows, pos[rows], bits, cnt, p01, cnt[:, 3] < n_samples, t0, t1)
         return cache[b]
 
-    # process index variants block by block is equivalent (clumps never cross chromosomes), but
-    # keeping PLINK's global order keeps the code obviously faithful; decode each block once
-    block_order = block_of[index_rows]
-    grouped = np.argsort(block_order, kind="stable")
-    recs_by_pos: dict[int, ClumpRecord] = {}
-    for gi in grouped:
-        iv = int(index_rows[gi])
-        if clumped[iv]:
-            continue
-        b = int(block_of[iv])
-        rows, rpos, bits = block_data(b)
-        bp = int(pos[iv])
-        lo = np.searchsorted(rpos, bp - radius, "left")
-        hi = np.searchsorted(rpos, bp + radius + 1, "left")
-        wrows = rows[lo:hi]
-        sel = wrows != iv
-        if not allow_overlap:
-            sel &= ~clumped[wrows]
-        prow = wrows[sel]
-        pbits = bits[lo:hi][sel]
-        ibits = bits[np.searchsorted(rows, iv)]
-        r2v = r2fun(tables_from_bits(ibits, pbits))
-        with np.errstate(invalid="ignore"):
-            hit = np.abs(r2v) > r2
-        members = prow[hit]
-        # entries of the members, PLINK list order within each member, members in panel order
-        ms, me = starts[members], ends[members]
-        cnt = me - ms
-        eidx = _ranges(ms, cnt)
-        mp = ep[eidx]
-        mf = ef[eidx]
-        mm = em[eidx]
-        # index's own entries: all but the first one with the minimum p
-        i0, i1 = starts[iv], ends[iv]
-        ip = ep[i0:i1]
+    def _record(iv: int, members: np.ndarray) -> ClumpRecord:
+        """Bins, SP2 and clumped flags for index ``iv`` absorbing ``members`` (panel order)."""
+        i0, i1 = int(starts[iv]), int(ends[iv])
         pmin = minp[iv]
-        self_pos = int(np.flatnonzero(ip == pmin)[0])
-        fidx_index = int(ef[i0 + self_pos])
+        if members.size == 0 and i1 - i0 == 1:  # common case: nothing absorbed, one association row
+            if nsig[iv] > 0:
+                clumped[iv] = True
+            return ClumpRecord(chrom=str(chrom[iv]), fidx=int(ef[i0]), snp=str(ids[iv]), bp=int(pos[iv]),
+                               p=float(pmin), bins=(int(nsig[iv]), 0, 0, 0, 0), sp2=[], row=iv, members=members)
+        ms = starts[members]
+        eidx = _ranges(ms, ends[members] - ms)
+        mp, mf, mm = ep[eidx], ef[eidx], em[eidx]
+        # the index's own rows: all but the first one with the minimum p count as extra rows
+        self_pos = int(np.flatnonzero(ep[i0:i1] == pmin)[0])
         extra = np.delete(np.arange(i0, i1), self_pos)
-        allp = np.concatenate([mp, ep[extra]])
-        bins = _bins(allp)
+        bins = _bins(np.concatenate([mp, ep[extra]]))
         bins[0] += int(nsig[members].sum()) + int(nsig[iv])
         # SP2: members before the index, the index's extra rows, members after
         before = mm < iv
@@ -560,19 +636,143 @@ def clump_plink(
         sp_f = np.concatenate([mf[before], ef[extra], mf[~before]])
         sp_p = np.concatenate([mp[before], ep[extra], mp[~before]])
         keep = sp_p < p2
-        sp2 = list(zip(ids[sp_rows[keep]].tolist(), sp_f[keep].tolist()))
         clumped[members] = True
         if extra.size or nsig[iv] > 0:
             clumped[iv] = True
-        recs_by_pos[int(gi)] = ClumpRecord(
-            chrom=str(chrom[iv]), fidx=fidx_index, snp=str(ids[iv]), bp=bp, p=float(pmin),
-            bins=tuple(int(x) for x in bins), sp2=sp2, row=iv, members=members,
+        return ClumpRecord(
+            chrom=str(chrom[iv]), fidx=int(ef[i0 + self_pos]), snp=str(ids[iv]), bp=int(pos[iv]), p=float(pmin),
+            bins=tuple(int(x) for x in bins), sp2=list(zip(ids[sp_rows[keep]].tolist(), sp_f[keep].tolist())),
+            row=iv, members=members,
         )
-    # a later index on one chromosome can only be affected by clumps on the same chromosome, so
-    # grouping by chromosome above gives the same records as PLINK's global loop
+
+    # Clumps never cross chromosomes: each chromosome is processed on its own (one chromosome's bitsets
+    # in memory), index variants in PLINK's global order. For each index the 3x3 tables of the whole
+    # contiguous window are computed (no gather); partners already clumped are masked afterwards.
+    block_order = block_of[index_rows]
+    grouped = np.argsort(block_order, kind="stable")
+    recs_by_pos: dict[int, ClumpRecord] = {}
+    for gi in grouped:
+        iv = int(index_rows[gi])
+        if clumped[iv]:
+            continue
+        blk = block_data(int(block_order[gi]))
+        rows, rpos = blk[0], blk[1]
+        bp = int(pos[iv])
+        lo = int(np.searchsorted(rpos, bp - radius, "left"))
+        hi = int(np.searchsorted(rpos, bp + radius + 1, "left"))
+        ii = int(np.searchsorted(rows, iv))
+        wrows = rows[lo:hi]
+        sel = wrows != iv
+        if not allow_overlap:
+            sel &= ~clumped[wrows]
+        if sel.any():
+            counts = _window_counts(blk, ii, lo, hi, n_samples)
+            if r2_method == "haplotype":
+                with np.errstate(invalid="ignore"):
+                    # exact EM only where the upper bound allows r2 above the threshold (rounding slack)
+                    need = np.flatnonzero(sel & ~(_bound_from_counts(counts) * (1 + 1e-9) + 1e-12 <= r2))
+                if need.size:
+                    with np.errstate(invalid="ignore"):
+                        ok = np.abs(haplotype_r2(_full_tables(counts, need))) > r2
+                    members = wrows[need[ok]]
+                else:
+                    members = wrows[:0]
+            else:
+                with np.errstate(invalid="ignore"):
+                    members = wrows[sel & (pearson_r2(_full_tables(counts, slice(None))) > r2)]
+        else:
+            members = wrows[:0]
+        recs_by_pos[int(gi)] = _record(iv, members)
     for gi in sorted(recs_by_pos):
         records.append(recs_by_pos[gi])
     return records
+
+
+_M8 = np.uint64(0x00FF00FF00FF00FF)
+
+
+def _sum8(c: np.ndarray) -> np.ndarray:
+    """Sum of each run of 8 uint8 popcounts (last axis, length 8) as int64: byte-lane arithmetic is much
+    faster than a reduction over such a short axis."""
+    v = np.ascontiguousarray(c).view(np.uint64)[..., 0]
+    s = (v & _M8) + ((v >> np.uint64(8)) & _M8)
+    return ((s * np.uint64(0x0001000100010001)) >> np.uint64(48)).astype(np.int64)
+
+
+def _popsum(x: np.ndarray) -> np.ndarray:
+    """Popcount summed over the last axis (W words)."""
+    c = np.bitwise_count(x)
+    W = c.shape[-1]
+    if W % 8 == 0:
+        return _sum8(c.reshape(c.shape[:-1] + (W // 8, 8))).sum(axis=-1) if W > 8 else _sum8(c)
+    return c.sum(axis=-1, dtype=np.int64)
+
+
+def _window_counts(blk: tuple, ii: int, lo: int, hi: int, n: int) -> tuple[np.ndarray, ...]:
+    """Cell counts of block row ``ii`` (index) against rows ``lo:hi`` (partners).
+
+    Returns ``(both (k, 2, 2), a_called (k, 2), b_called (k, 2), cc (k,))``: ``both[:, a, b]`` = people with
+    index category a and partner category b (a, b in {0 = two copies, 1 = het}); ``a_called`` = index
+    category a among people called at the partner; ``b_called`` = partner category b among people called
+    at the index; ``cc`` = people called at both. The full 3x3 table follows (:func:`_full_tables`).
+    """
+    _, _, bits, cnt, p01, miss, t0, t1 = blk
+    k = hi - lo
+    W = bits.shape[2]
+    part = p01[lo:hi]
+    x = np.empty((k, 2, 2 * W), dtype=np.uint64)
+    np.bitwise_and(part, t0[ii], out=x[:, 0])
+    np.bitwise_and(part, t1[ii], out=x[:, 1])
+    both = _popsum(x.reshape(k, 2, 2, W))
+    ib = bits[ii]
+    ic = cnt[ii]
+    a_called = np.empty((k, 2), dtype=np.int64)
+    a_called[:] = ic[:2]
+    pm = np.flatnonzero(miss[lo:hi])
+    if pm.size:  # partners with missing calls: index margins over their called people
+        a_called[pm] = _popsum(bits[lo + pm][:, None, 3, :] & ib[None, :2, :])
+    if miss[ii]:  # index with missing calls: partner margins over the index's called people
+        pb = bits[lo:hi]
+        b_called = _popsum(pb[:, :2, :] & ib[None, 3:4, :])
+        cc = _popsum(pb[:, 3, :] & ib[None, 3, :])
+    else:
+        b_called = cnt[lo:hi, :2]
+        cc = cnt[lo:hi, 3]
+    return both, a_called, b_called, cc
+
+
+def _full_tables(counts: tuple[np.ndarray, ...], idx: np.ndarray | slice) -> np.ndarray:
+    """3x3 tables (k, 9) for the selected pairs of :func:`_window_counts` output."""
+    both, a_called, b_called, cc = (c[idx] for c in counts)
+    k = both.shape[0]
+    t = np.empty((k, 3, 3), dtype=np.int64)
+    t[:, :2, :2] = both
+    t[:, :2, 2] = a_called - both[:, :, 0] - both[:, :, 1]
+    t[:, 2, :2] = b_called - both[:, 0, :] - both[:, 1, :]
+    t[:, 2, 2] = cc - t[:, :2, :].sum(axis=(1, 2)) - t[:, 2, :2].sum(axis=1)
+    return t.reshape(k, 9)
+
+
+def _bound_from_counts(counts: tuple[np.ndarray, ...]) -> np.ndarray:
+    """:func:`r2_upper_bound` computed straight from :func:`_window_counts` output."""
+    both, a_called, b_called, cc = counts
+    n00, n01, n10, n11 = both[:, 0, 0], both[:, 0, 1], both[:, 1, 0], both[:, 1, 1]
+    n02 = a_called[:, 0] - n00 - n01
+    n12 = a_called[:, 1] - n10 - n11
+    n20 = b_called[:, 0] - n00 - n10
+    n21 = b_called[:, 1] - n01 - n11
+    k11 = (2 * n00 + n01 + n10).astype(np.float64)
+    k1x = k11 + (2 * n02 + n01 + n12) + n11  # copies of allele 1 at the index (incl. het/het)
+    kx1 = k11 + (2 * n20 + n10 + n21) + n11
+    tot = 2.0 * cc
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f11 = k11 / tot
+        h = n11 / tot
+        pa = k1x / tot
+        pb = kx1 / tot
+        e = pa * pb
+        d = np.maximum(np.abs(f11 - e), np.abs(f11 + h - e))
+        return d * d / (e * (1 - pa) * (1 - pb))
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -585,16 +785,6 @@ def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return rep + np.arange(tot)
 
 
-def _plink_flip_from_cat(cat: np.ndarray) -> np.ndarray:
-    """PLINK re-orients a variant when its A1 frequency among called people exceeds 0.5."""
-    called = (cat != 3).sum(axis=1)
-    a1 = 2 * (cat == 0).sum(axis=1) + (cat == 1).sum(axis=1)
-    a2 = 2 * called - a1
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f2 = a2 / (2.0 * called)
-    return f2 < 0.5
-
-
 # ----------------------------------------------------------------------------------------------------
 # PLINK .clumped text
 # ----------------------------------------------------------------------------------------------------
@@ -602,7 +792,7 @@ def _plink_flip_from_cat(cat: np.ndarray) -> np.ndarray:
 
 def plink_maxsnp(ids: Sequence[str]) -> int:
     """Width PLINK 1.9 gives the SNP column: starts at 4; an id longer than the width sets it to len + 2."""
-    lens = np.fromiter((len(s) for s in ids), dtype=np.int64, count=len(ids))
+    lens = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
     w = 4
     i = 0
     while True:
@@ -783,12 +973,21 @@ def read_assoc(
     icol = _pick_column(cols, snp_names, path, "variant id")
     pcol = _pick_column(cols, p_names, path, "p-value")
     try:
-        df = pd.read_csv(path, sep=r"\s+", usecols=[icol, pcol], dtype=str, keep_default_na=False,
-                         engine="c", skip_blank_lines=True, header=0, names=None)
-        ids = df.iloc[:, 0 if icol < pcol else 1].to_numpy(dtype=object)
-        ptxt = df.iloc[:, 1 if icol < pcol else 0]
+        try:
+            # fast path: numeric p column (NA and other standard missing markers become NaN)
+            df = pd.read_csv(path, sep=r"\s+", usecols=[icol, pcol], dtype={cols[icol]: object, cols[pcol]: np.float64},
+                             na_values={cols[icol]: [], cols[pcol]: ["NA", "nan", "NaN", "-nan", "."]},
+                             keep_default_na=False, engine="c", header=0, float_precision="round_trip")
+            ptxt = None
+        except ValueError:
+            df = pd.read_csv(path, sep=r"\s+", usecols=[icol, pcol], dtype=object, keep_default_na=False,
+                             engine="c", header=0)
+            ptxt = df[cols[pcol]]
+        ids = df[cols[icol]].to_numpy(dtype=object)
+        pnum = df[cols[pcol]].to_numpy(dtype=np.float64) if ptxt is None else None
         line = np.arange(1, len(df) + 1)
     except (pd.errors.ParserError, ValueError):
+        pnum = None
         ids_l, p_l, line_l = [], [], []
         with _open_text(path) as fh:
             seen_header = False
@@ -809,9 +1008,10 @@ def read_assoc(
         ids = np.array(ids_l, dtype=object)
         ptxt = pd.Series(p_l, dtype=object)
         line = np.array(line_l, dtype=np.int64)
-    p = np.array(pd.to_numeric(ptxt.where(ptxt != ""), errors="coerce"), dtype=np.float64)
-    blank = pd.isna(ids) | (pd.Series(ids).astype(str) == "").to_numpy()
-    p[blank] = np.nan
+    if pnum is not None:
+        p = np.array(pnum, dtype=np.float64)
+    else:
+        p = np.array(pd.to_numeric(ptxt.where(ptxt != ""), errors="coerce"), dtype=np.float64)
     return ids, p, line
 
 
@@ -856,7 +1056,7 @@ def run_clump(
     """
     import time
 
-    from twasflow.io.plink import decode_codes, founder_mask, open_bed, read_bim, read_fam
+    from twasflow.io.plink import decode_codes, founder_mask, open_bed, pack_codes, read_bim, read_fam
     from twasflow.io.tables import write_text
 
     t0 = time.perf_counter()
@@ -876,8 +1076,12 @@ def run_clump(
     bed = open_bed(bfile, len(bim), len(fam))
     n = len(fam)
 
+    all_founders = founders.size == n
+
     def genotypes(rows: np.ndarray) -> np.ndarray:
-        return decode_codes(bed[rows], n, founders)
+        if all_founders:
+            return np.asarray(bed[rows])
+        return pack_codes(decode_codes(bed[rows], n, founders))
 
     all_m, all_p, all_f, all_l, all_id = [], [], [], [], []
     for k, path in enumerate(paths, start=1):
@@ -891,7 +1095,7 @@ def run_clump(
                             np.concatenate(all_l), len(bim), p1, p2, ids=np.concatenate(all_id),
                             source=[str(p) for p in paths])
     records = clump_plink(bim["chrom"].to_numpy(), bim["pos"].to_numpy(), ids, entries, genotypes,
-                          p1=p1, p2=p2, r2=r2, kb=kb, allow_overlap=allow_overlap, r2_method=r2_method)
+                          int(founders.size), p1=p1, p2=p2, r2=r2, kb=kb, allow_overlap=allow_overlap, r2_method=r2_method)
     out_path = Path(str(out) + ".clumped")
     write_text(format_clumped(records, plink_maxsnp(ids)), out_path)
     log = [
@@ -966,11 +1170,11 @@ def clump_panel(
 
     def genotypes(rows: np.ndarray) -> np.ndarray:
         if rows.size == 0:
-            return np.zeros((0, panel.n_samples), dtype=np.uint8)
-        return panel.codes(str(vchrom[rows[0]]), vrow[rows])
+            return np.zeros((0, (panel.n_samples + 3) // 4), dtype=np.uint8)
+        return np.asarray(panel.geno(str(vchrom[rows[0]]))[vrow[rows]])
 
     records = clump_plink(vchrom, V["pos"].to_numpy(), V["variant_id"].to_numpy(), entries, genotypes,
-                          p1=p1, p2=p2, r2=r2, kb=kb, allow_overlap=allow_overlap, r2_method=r2_method)
+                          panel.n_samples, p1=p1, p2=p2, r2=r2, kb=kb, allow_overlap=allow_overlap, r2_method=r2_method)
     return records, V["variant_id"].to_numpy()
 
 

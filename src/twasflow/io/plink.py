@@ -36,10 +36,19 @@ def _prefix_path(prefix: str | os.PathLike[str], ext: str) -> Path:
     return Path(str(p) + ext)
 
 
+_CHROM_CODES = {"23": "X", "24": "Y", "25": "XY", "26": "MT", "M": "MT"}
+
+
+def _norm_one(c: str) -> str:
+    c = c[3:] if c[:3].lower() == "chr" else c
+    return _CHROM_CODES.get(c, c)
+
+
 def norm_chrom(values: pd.Series) -> pd.Series:
     """Strip a ``chr`` prefix (any case) and map PLINK numeric codes 23/24/25/26 to X/Y/XY/MT."""
-    s = values.astype(str).str.replace(r"^(?i:chr)", "", regex=True)
-    return s.replace({"23": "X", "24": "Y", "25": "XY", "26": "MT", "M": "MT"})
+    values = pd.Series(values).astype(str)
+    uniq = pd.unique(values)  # few distinct chromosomes: map them, not every row
+    return values.map({u: _norm_one(u) for u in uniq}).astype(object)
 
 
 def read_bim(prefix: str | os.PathLike[str]) -> pd.DataFrame:
@@ -53,6 +62,10 @@ def read_bim(prefix: str | os.PathLike[str]) -> pd.DataFrame:
     path = _prefix_path(prefix, ".bim")
     if not path.is_file():
         raise PanelError.at("PLINK .bim file not found", file=path)
+    df = _read_bim_arrow(path)
+    if df is not None:
+        df["chrom"] = norm_chrom(df["chrom"])
+        return df
     try:
         df = pd.read_csv(
             path,
@@ -71,6 +84,32 @@ def read_bim(prefix: str | os.PathLike[str]) -> pd.DataFrame:
         raise PanelError.at("missing field in .bim", file=path, row=bad, expected="6 columns")
     df["chrom"] = norm_chrom(df["chrom"])
     return df
+
+
+def _read_bim_arrow(path: Path) -> pd.DataFrame | None:
+    """Fast path for tab-delimited .bim files (what PLINK writes); None to fall back to pandas."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    with open(path, "rb") as fh:
+        first = fh.readline()
+    if first.count(b"\t") != 5 or b" " in first.strip():
+        return None
+    try:
+        tb = pcsv.read_csv(
+            path,
+            read_options=pcsv.ReadOptions(column_names=BIM_COLUMNS),
+            parse_options=pcsv.ParseOptions(delimiter="\t"),
+            convert_options=pcsv.ConvertOptions(column_types={
+                "chrom": pa.string(), "id": pa.string(), "cm": pa.float64(), "pos": pa.int64(),
+                "a1": pa.string(), "a2": pa.string()}, strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, ValueError):
+        return None
+    if tb.num_columns != 6 or any(tb.column(c).null_count for c in BIM_COLUMNS):
+        return None
+    return pd.DataFrame({c: (tb.column(c).to_numpy(zero_copy_only=False) if c not in ("cm", "pos")
+                             else tb.column(c).to_numpy()) for c in BIM_COLUMNS})
 
 
 def read_fam(prefix: str | os.PathLike[str]) -> pd.DataFrame:

@@ -1,0 +1,184 @@
+"""Benchmark: genome-wide clumping and LD, twasflow vs plink1.9, side by side in the same run.
+
+(a) ``--clump`` on a simulated ~1,000,000-variant x 500-person panel (22 chromosomes) built by tiling
+    the four real 1000G EUR windows (each copy with its own permutation of people, so LD holds within a
+    copy but not between copies; 11 extra people resampled to reach 500), with an association file that
+    carries the real BOLT-LMM p-values on every sixth copy and uniform null p-values elsewhere.
+    Settings: PLINK defaults, and the twasflow config defaults (p1 = p2 = 5e-8, r2 0.01, kb 1000).
+    Outputs of the two tools are compared byte for byte.
+(b) ``ld_matrix`` for 2,000 variants x 500 people (no missing; and with 3% missing calls).
+(c) ``--r square`` on the oracle's 2,000 chr22 variants: ``twasflow.ld.run_ld`` vs ``plink1.9``.
+
+Usage: ``python benchmarks/bench_clump_ld.py [--runs 3] [--workdir /tmp/twasflow_bench_clump]``.
+Prints a Markdown section to stdout (append it to ``benchmarks/RESULTS.md``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from statistics import median
+
+import numpy as np
+import pandas as pd
+
+from twasflow.clump import run_clump
+from twasflow.io.plink import decode_codes, open_bed, pack_codes, read_bim, read_fam
+from twasflow.ld import ld_matrix, run_ld
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+GENO = SHARED / "data" / "genotypes"
+WINDOWS = ["2", "12", "18", "22"]
+N_PEOPLE = 500
+TARGET = 1_000_000
+
+
+def simulate_panel(work: Path, seed: int = 20240601) -> tuple[Path, Path]:
+    """Write ``work/sim.{bed,bim,fam}`` and ``work/sim.assoc``; reuse them when present."""
+    prefix = work / "sim"
+    assoc = work / "sim.assoc"
+    if Path(str(prefix) + ".bed").is_file() and assoc.is_file():
+        return prefix, assoc
+    rng = np.random.default_rng(seed)
+    wins = []
+    bolt = pd.read_csv(GENO / "polypred_1000G_EUR" / "bolt.sumstats.txt.gz", sep="\t", usecols=["SNP", "P_BOLT_LMM"])
+    bolt_p = dict(zip(bolt["SNP"], bolt["P_BOLT_LMM"]))
+    for w in WINDOWS:
+        pre = GENO / f"1000G.EUR.hg19.chr{w}_20-21Mb"
+        bim = read_bim(pre)
+        fam = read_fam(pre)
+        codes = decode_codes(np.asarray(open_bed(pre, len(bim), len(fam))), len(fam))
+        wins.append((bim, codes, np.array([bolt_p.get(s, np.nan) for s in bim["id"]])))
+    n0 = wins[0][1].shape[1]
+    per_copy = sum(len(b) for b, _, _ in wins)
+    n_copies = int(np.ceil(TARGET / per_copy))
+    bim_rows, packed_rows, p_rows = [], [], []
+    copy = 0
+    n_slots = n_copies * len(WINDOWS)
+    first_slot = [int(np.ceil(c * n_slots / 22)) for c in range(23)]
+    for k in range(n_copies):
+        for wi, (bim, codes, pw) in enumerate(wins):
+            slot = k * len(WINDOWS) + wi
+            chrom = int(np.searchsorted(first_slot, slot, "right"))
+            offset = (slot - first_slot[chrom - 1]) * 1_000_000 + 1_000_000
+            people = np.concatenate([rng.permutation(n0), rng.integers(0, n0, N_PEOPLE - n0)])
+            packed_rows.append(pack_codes(codes[:, people]))
+            pos = bim["pos"].to_numpy() - bim["pos"].to_numpy().min() + offset
+            ids = [f"v{chrom}_{copy}_{i}" for i in range(len(bim))]
+            bim_rows.append(pd.DataFrame({"chrom": chrom, "id": ids, "cm": 0, "pos": pos,
+                                          "a1": bim["a1"].to_numpy(), "a2": bim["a2"].to_numpy()}))
+            if copy % 6 == 0:
+                p = pw.copy()
+                null = np.isnan(p)
+                p[null] = rng.uniform(size=int(null.sum()))
+            else:
+                p = rng.uniform(size=len(bim))
+            p_rows.append(pd.DataFrame({"SNP": ids, "P": p}))
+            copy += 1
+    bim_all = pd.concat(bim_rows, ignore_index=True)
+    with open(str(prefix) + ".bed", "wb") as fh:
+        fh.write(b"\x6c\x1b\x01")
+        for blk in packed_rows:
+            fh.write(np.ascontiguousarray(blk).tobytes())
+    bim_all.to_csv(str(prefix) + ".bim", sep="\t", header=False, index=False)
+    with open(str(prefix) + ".fam", "w") as fh:
+        for i in range(N_PEOPLE):
+            fh.write(f"p{i} p{i} 0 0 0 -9\n")
+    a = pd.concat(p_rows, ignore_index=True)
+    a["P"] = a["P"].map(lambda x: "%.6g" % x)
+    a.to_csv(assoc, sep=" ", index=False)
+    return prefix, assoc
+
+
+def timed(fn, runs: int) -> tuple[float, list[float]]:
+    ts = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return median(ts), ts
+
+
+def plink(args: list[str]) -> None:
+    subprocess.run(["plink1.9", "--threads", "1", "--silent", *args], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--workdir", default="/tmp/twasflow_bench_clump")
+    args = ap.parse_args()
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    have_plink = shutil.which("plink1.9") is not None
+    lines = []
+    t = time.perf_counter()
+    prefix, assoc = simulate_panel(work)
+    nvar = sum(1 for _ in open(str(prefix) + ".bim"))
+    lines.append(f"Simulated panel: {nvar:,} variants x {N_PEOPLE} people, 22 chromosomes "
+                 f"(built/reused in {time.perf_counter() - t:.1f} s); association file {assoc.stat().st_size / 1e6:.0f} MB.")
+    lines.append("")
+    lines.append("| task | twasflow (median s) | plink1.9 --threads 1 (median s) | runs | outputs |")
+    lines.append("|---|---|---|---|---|")
+    settings = {
+        "PLINK defaults (p1 1e-4, p2 0.01, r2 0.5, kb 250)": ({}, []),
+        "config defaults (p1 5e-8, p2 5e-8, r2 0.01, kb 1000)": (
+            dict(p1=5e-8, p2=5e-8, r2=0.01, kb=1000),
+            ["--clump-p1", "5e-8", "--clump-p2", "5e-8", "--clump-r2", "0.01", "--clump-kb", "1000"]),
+    }
+    for label, (kw, flags) in settings.items():
+        ours = work / "ours"
+        med_o, ts_o = timed(lambda: run_clump(prefix, assoc, ours, **kw), args.runs)
+        ours_txt = Path(str(ours) + ".clumped").read_bytes()
+        n_clumps = ours_txt.count(b"\n") - 3
+        if have_plink:
+            theirs = work / "plink"
+            med_p, ts_p = timed(lambda: plink(["--bfile", str(prefix), "--clump", str(assoc), *flags,
+                                               "--out", str(theirs)]), args.runs)
+            same = Path(str(theirs) + ".clumped").read_bytes() == ours_txt
+            lines.append(f"| clump {nvar:,} x {N_PEOPLE}, {label} | {med_o:.2f} ({', '.join(f'{x:.2f}' for x in ts_o)}) "
+                         f"| {med_p:.2f} ({', '.join(f'{x:.2f}' for x in ts_p)}) | {args.runs} | "
+                         f"{n_clumps} clumps; .clumped byte-identical: {same} |")
+        else:
+            lines.append(f"| clump {label} | {med_o:.2f} | (plink1.9 not installed) | {args.runs} | {n_clumps} clumps |")
+    rng = np.random.default_rng(1)
+    sim_codes = decode_codes(np.asarray(open_bed(prefix, nvar, N_PEOPLE)[:2000]), N_PEOPLE)
+    G = np.array([2.0, np.nan, 1.0, 0.0])[sim_codes].T.copy()
+    med, ts = timed(lambda: ld_matrix(G), max(args.runs, 5))
+    lines.append(f"| ld_matrix 2,000 variants x 500 people, no missing | {med:.3f} ({', '.join(f'{x:.3f}' for x in ts)}) | - | {len(ts)} | target < 0.5 s |")
+    Gm = G.copy()
+    Gm[rng.uniform(size=G.shape) < 0.03] = np.nan
+    med, ts = timed(lambda: ld_matrix(Gm), max(args.runs, 5))
+    lines.append(f"| ld_matrix 2,000 x 500, 3% missing (pairwise complete) | {med:.3f} ({', '.join(f'{x:.3f}' for x in ts)}) | - | {len(ts)} | |")
+    O = SHARED / "oracle" / "plink"
+    for gz in (False, True):
+        ext = " gz" if gz else ""
+        med_o, ts_o = timed(lambda: run_ld(O / "chr22_window", work / "ld_ours", extract=O / "ld_variants_2000.txt", gz=gz),
+                            args.runs)
+        if have_plink:
+            flags = ["--bfile", str(O / "chr22_window"), "--extract", str(O / "ld_variants_2000.txt"), "--r", "square"]
+            if gz:
+                flags.append("gz")
+            med_p, ts_p = timed(lambda: plink([*flags, "--out", str(work / "ld_plink")]), args.runs)
+            a = np.loadtxt(gzip.open(work / "ld_ours.ld.gz", "rt") if gz else work / "ld_ours.ld", delimiter="\t")
+            b = np.loadtxt(gzip.open(work / "ld_plink.ld.gz", "rt") if gz else work / "ld_plink.ld", delimiter="\t")
+            diff = float(np.nanmax(np.abs(a - b)))
+            lines.append(f"| --r square{ext}, 2,000 chr22 variants x 489 people (end to end) | {med_o:.2f} ({', '.join(f'{x:.2f}' for x in ts_o)}) "
+                         f"| {med_p:.2f} ({', '.join(f'{x:.2f}' for x in ts_p)}) | {args.runs} | max abs diff {diff:.1e} |")
+    print("\n".join(lines))
+    print()
+    print(f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python {sys.version.split()[0]}, numpy {np.__version__}; "
+          "other jobs may share the machine (both tools measured alternately in the same run).")
+
+
+if __name__ == "__main__":
+    main()
