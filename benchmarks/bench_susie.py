@@ -6,8 +6,8 @@ variants and n = 50,000: ``z = sqrt(n) R b + e``, ``e ~ N(0, R)`` (drawn exactly
 ``Xs`` the standardised genotypes and ``g ~ N(0, I_N)``). Both tools get the same R and z (float64 files in a
 temp dir) and fit ``susie_rss(z, R, n=50000, L=10)``; only the fit call is timed (R: ``proc.time`` elapsed
 around ``susie_rss``; Python: ``time.perf_counter``), each ``--runs`` times, median reported. The Python fits
-run in a fresh subprocess per p; one extra run under ``tracemalloc`` gives the peak memory allocated by the
-fit (inputs excluded), compared with three p x p float64 matrices. ``--threads1`` adds a second Python column
+run in a fresh subprocess per p whose first fit runs under ``tracemalloc`` (peak memory allocated by the fit,
+input R excluded; also the growth of the max RSS), compared with three p x p float64 matrices. ``--threads1`` adds a second Python column
 with BLAS limited to one thread (Debian R uses the single-threaded reference BLAS).
 
 Usage::
@@ -75,25 +75,30 @@ def make_inputs(G: np.ndarray, p: int, rng: np.random.Generator) -> tuple[np.nda
 
 PY_CHILD = textwrap.dedent(
     """
-    import json, sys, time, tracemalloc, resource
+    import json, os, sys, time, tracemalloc, resource
     import numpy as np
     from twasflow.susie import susie_rss
     d, p, n, L, runs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     R = np.fromfile(f"{d}/R.f64", dtype="<f8").reshape(p, p)
     z = np.fromfile(f"{d}/z.f64", dtype="<f8")
+    page_kb = os.sysconf("SC_PAGE_SIZE") / 1024
+    rss_before_kb = int(open("/proc/self/statm").read().split()[1]) * page_kb
+    # memory first, in a fresh process: tracemalloc peak of the allocations made by one fit (numpy
+    # buffers are traced), and the growth of the process high-water mark over the RSS before the fit
+    tracemalloc.start()
+    susie_rss(z=z, R=R, n=n, L=L)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    maxrss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
         fit = susie_rss(z=z, R=R, n=n, L=L)
         times.append(time.perf_counter() - t0)
-    tracemalloc.start()
-    susie_rss(z=z, R=R, n=n, L=L)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
     fit.pip.astype("<f8").tofile(f"{d}/py_pip.f64")
     print(json.dumps({"times": times, "niter": int(fit.niter), "converged": bool(fit.converged),
-                      "n_cs": len(fit.sets), "peak_bytes": peak,
-                      "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+                      "n_cs": len(fit.sets), "peak_bytes": peak, "rss_before_kb": rss_before_kb,
+                      "maxrss_kb": maxrss_kb}))
     """
 )
 
@@ -150,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             "py1_med": statistics.median(py1["times"]) if py1 else None,
             "peak_mb": py["peak_bytes"] / 2**20, "three_pp_mb": 3 * p * p * 8 / 2**20,
             "maxrss_mb": py["maxrss_kb"] / 1024,
+            "rss_growth_mb": (py["maxrss_kb"] - py["rss_before_kb"]) / 1024,
             "niter_r": r["niter"], "niter_py": py["niter"], "ncs_r": r["n_cs"], "ncs_py": py["n_cs"],
             "max_dpip": float(np.max(np.abs(pip_r - pip_py))),
             "r_meta": {k: r[k] for k in ("susieR", "R", "blas", "rfast")},
@@ -171,14 +177,16 @@ def render(rows: list[dict], args: argparse.Namespace) -> str:
     hdr = ["p", "susieR median s", "twasflow median s", "speedup"]
     if args.threads1:
         hdr += ["twasflow 1-thread s", "speedup 1-thread"]
-    hdr += ["twasflow peak MB (tracemalloc)", "3·p²·8 B (MB)", "niter susieR / twasflow",
+    hdr += ["twasflow peak MB (tracemalloc)", "twasflow RSS growth MB", "3·p²·8 B (MB)",
+            "niter susieR / twasflow",
             "CS susieR / twasflow", "max abs ΔPIP"]
     lines = ["| " + " | ".join(hdr) + " |", "|" + "---|" * len(hdr)]
     for r in rows:
         cells = [str(r["p"]), f"{r['r_med']:.3f}", f"{r['py_med']:.3f}", f"{r['r_med'] / r['py_med']:.1f}×"]
         if args.threads1:
             cells += [f"{r['py1_med']:.3f}", f"{r['r_med'] / r['py1_med']:.1f}×"]
-        cells += [f"{r['peak_mb']:.1f}", f"{r['three_pp_mb']:.1f}", f"{r['niter_r']} / {r['niter_py']}",
+        cells += [f"{r['peak_mb']:.1f}", f"{r['rss_growth_mb']:.1f}", f"{r['three_pp_mb']:.1f}",
+                  f"{r['niter_r']} / {r['niter_py']}",
                   f"{r['ncs_r']} / {r['ncs_py']}", f"{r['max_dpip']:.2e}"]
         lines.append("| " + " | ".join(cells) + " |")
     cmd = "python benchmarks/bench_susie.py " + " ".join(
@@ -193,8 +201,9 @@ def render(rows: list[dict], args: argparse.Namespace) -> str:
         f"`susie_rss(z, R, n={N_GWAS}, L={L})`; R = cor of the first p polymorphic variants of "
         f"`{BED.name}` (1000G EUR, 489 people; rank <= 488), z = sqrt(n)·R·b + N(0, R) with 3 planted causal "
         f"variants (seed {SEED}). Median of {args.runs} timed fits per tool and size (only the fit call is timed; "
-        f"R: proc.time elapsed, Python: perf_counter). Peak MB = tracemalloc peak of one extra Python fit "
-        f"(allocations made by the fit; the input R is excluded).\n"
+        f"R: proc.time elapsed, Python: perf_counter). Memory: the first fit in a fresh Python process runs "
+        f"under tracemalloc (peak of the allocations made by the fit; the input R, already loaded, is excluded); "
+        f"RSS growth = process max RSS after that fit minus RSS before it.\n"
         f"susieR {meta['susieR']} ({meta['R']}, BLAS {meta['blas']}, Rfast {'yes' if meta['rfast'] else 'no'}); "
         f"twasflow with numpy {np.__version__} (OpenBLAS, default threads"
         + (", and limited to 1 thread" if args.threads1 else "") + ").\n"
@@ -202,7 +211,7 @@ def render(rows: list[dict], args: argparse.Namespace) -> str:
     )
     extra = "\n".join(
         f"- p={r['p']}: susieR runs {', '.join(f'{t:.3f}' for t in r['r_times'])} s; twasflow runs "
-        f"{', '.join(f'{t:.3f}' for t in r['py_times'])} s; Python child max RSS {r['maxrss_mb']:.0f} MB; "
+        f"{', '.join(f'{t:.3f}' for t in r['py_times'])} s; Python child max RSS {r['maxrss_mb']:.0f} MB (incl. interpreter, numpy/scipy and the input R); "
         f"causal (0-based) {r['causal']}"
         for r in rows)
     return head + "\n".join(lines) + "\n\n" + extra + "\n"
