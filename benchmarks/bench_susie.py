@@ -7,8 +7,9 @@ variants and n = 50,000: ``z = sqrt(n) R b + e``, ``e ~ N(0, R)`` (drawn exactly
 temp dir) and fit ``susie_rss(z, R, n=50000, L=10)``; only the fit call is timed (R: ``proc.time`` elapsed
 around ``susie_rss``; Python: ``time.perf_counter``), each ``--runs`` times, median reported. The Python fits
 run in a fresh subprocess per p whose first fit runs under ``tracemalloc`` (peak memory allocated by the fit,
-input R excluded; also the growth of the max RSS), compared with three p x p float64 matrices. ``--threads1`` adds a second Python column
-with BLAS limited to one thread (Debian R uses the single-threaded reference BLAS).
+input R excluded; also the growth of the max RSS), compared with three p x p float64 matrices.
+``--threads1`` adds a second Python column with BLAS limited to one thread (Debian R uses the
+single-threaded reference BLAS).
 
 Usage::
 
@@ -211,7 +212,8 @@ def render(rows: list[dict], args: argparse.Namespace) -> str:
     )
     extra = "\n".join(
         f"- p={r['p']}: susieR runs {', '.join(f'{t:.3f}' for t in r['r_times'])} s; twasflow runs "
-        f"{', '.join(f'{t:.3f}' for t in r['py_times'])} s; Python child max RSS {r['maxrss_mb']:.0f} MB (incl. interpreter, numpy/scipy and the input R); "
+        f"{', '.join(f'{t:.3f}' for t in r['py_times'])} s; Python child max RSS {r['maxrss_mb']:.0f} MB "
+        f"(incl. interpreter, numpy/scipy and the input R); "
         f"causal (0-based) {r['causal']}"
         for r in rows)
     return head + "\n".join(lines) + "\n\n" + extra + "\n"
