@@ -19,6 +19,7 @@ from twasflow.coloc import (
     coloc_bf_bf,
     coloc_locus,
     coloc_susie,
+    colocalized,
     finemap_abf,
     parse_rule,
     sensitivity,
@@ -398,3 +399,9 @@ def test_coloc_locus_permutation_invariant() -> None:
     cols = [*PP_COLUMNS, *[f"abf_{c}" for c in PP_COLUMNS]]
     np.testing.assert_allclose(other[cols].to_numpy(dtype=float), base[cols].to_numpy(dtype=float), atol=1e-6)
     assert list(other["susie_hit1"]) == list(base["susie_hit1"])
+
+
+def test_colocalized_rule() -> None:
+    assert colocalized(0.8, 0.1, 0.5) and not colocalized(0.3, 0.99, 0.5)  # SuSiE decides when it has a pair
+    assert colocalized(np.nan, 0.7, 0.5) and not colocalized(np.nan, 0.4, 0.5)  # ABF only as the fallback
+    assert not colocalized(np.nan, np.nan, 0.5) and not colocalized(0.5, np.nan, 0.5)  # strict ">"

@@ -17,7 +17,7 @@ ColocError (an InputError)
 
 from ._common import PP_COLUMNS, ColocError, combine_log_bf, logsum
 from .abf import ColocAbfResult, Dataset, coloc_abf, finemap_abf, parse_dataset, sdY_est
-from .locus import OUTPUT_COLUMNS, coloc_locus, run_susie
+from .locus import OUTPUT_COLUMNS, coloc_locus, colocalized, run_susie
 from .sensitivity import hypothesis_priors, parse_rule, plot_sensitivity, sensitivity
 from .susie import ColocSusieResult, coloc_bf_bf, coloc_susie
 
@@ -32,6 +32,7 @@ __all__ = [
     "coloc_bf_bf",
     "coloc_locus",
     "coloc_susie",
+    "colocalized",
     "combine_log_bf",
     "finemap_abf",
     "hypothesis_priors",

@@ -78,6 +78,15 @@ def _check_shapes(z: np.ndarray, R: np.ndarray, xz: np.ndarray, xn: np.ndarray, 
                             expected="n > 0")
 
 
+def colocalized(susie_h4: float, abf_h4: float, h4_min: float) -> bool:
+    """The colocalisation call: coloc-SuSiE's best PP.H4 > h4_min (TGVIS); when coloc-SuSiE produced no
+    pair of credible sets (NaN), coloc-ABF's PP.H4 > h4_min instead (the single-causal-variant analysis
+    for signals SuSiE cannot resolve). False when neither is available."""
+    if np.isfinite(susie_h4):
+        return bool(susie_h4 > h4_min)
+    return bool(np.isfinite(abf_h4) and abf_h4 > h4_min)
+
+
 def run_susie(z: np.ndarray, R: np.ndarray, n: float, L: int = 10, max_iter: int = 100) -> Any:
     """SuSiE-RSS as coloc's ``runsusie`` calls it: ``susie_rss(z, R, n, L, max_iter=100)``, rerun with
     ``max_iter * 100`` until it reports convergence (at most twice more)."""
@@ -125,8 +134,8 @@ def coloc_locus(
     DataFrame, one row per pair (input order): ``pair_id, nsnps`` (variants used),
     ``susie_hit1, susie_hit2, PP.H0 … PP.H4`` (the coloc-SuSiE credible-set pair with the largest PP.H4;
     NaN when coloc-SuSiE gave no pair), ``abf_PP.H0 … abf_PP.H4`` (coloc-ABF on the same variants, from
-    z-scores: beta = z/√n, varbeta = 1/n, sdY = 1, prior SD 0.15), ``colocalized`` (some PP.H4 of either
-    method > h4_min) and ``reason`` ("" when coloc-SuSiE produced a pair; otherwise why not, e.g.
+    z-scores: beta = z/√n, varbeta = 1/n, sdY = 1, prior SD 0.15), ``colocalized`` (see
+    :func:`colocalized`: coloc-SuSiE PP.H4 > h4_min, coloc-ABF's when SuSiE gave no pair) and ``reason`` ("" when coloc-SuSiE produced a pair; otherwise why not, e.g.
     "no GWAS variant with p < 5e-05", "no shared variants", "no credible set in fit 2 (xQTL)").
 
     Raises
@@ -199,8 +208,7 @@ def coloc_locus(
                 row["susie_hit1"], row["susie_hit2"] = best["hit1"], best["hit2"]
                 for c in PP_COLUMNS:
                     row[c] = float(best[c])
-        h4 = np.array([row["PP.H4"], row["abf_PP.H4"]])
-        row["colocalized"] = bool(np.any(h4[np.isfinite(h4)] > cfg["h4_min"]))
+        row["colocalized"] = colocalized(row["PP.H4"], row["abf_PP.H4"], float(cfg["h4_min"]))
 
     out = pd.DataFrame(rows, columns=list(OUTPUT_COLUMNS))
     out["nsnps"] = out["nsnps"].astype(np.int64)
