@@ -1112,7 +1112,10 @@ def harmonize_xqtl(
         tab = _xqtl_table(acc, fin, index, pheno=pheno, tss=tss, tissue=tissue, qtl_type=qtl_type,
                           gene_map=gmap, given_gene=given_gene)
         if tab.num_rows:
-            chrom_col = index.table.column("chrom").take(pa.array(fin.pidx))
+            # file names use the canonical labels (1..22, X) whatever the panel calls its chromosomes
+            codes = (index.keys[fin.pidx] >> 32).astype(np.int32)
+            chrom_col = pa.DictionaryArray.from_arrays(
+                pa.array(codes), pa.array([CODE_CHROM.get(c, str(c)) for c in range(_N_CODES)])).cast(pa.string())
             for c in pc.unique(chrom_col).to_pylist():
                 piece = tab.filter(pc.equal(chrom_col, c))
                 if c in parts:
