@@ -977,7 +977,7 @@ def read_assoc(
             # fast path: numeric p column (NA and other standard missing markers become NaN)
             df = pd.read_csv(path, sep=r"\s+", usecols=[icol, pcol], dtype={cols[icol]: object, cols[pcol]: np.float64},
                              na_values={cols[icol]: [], cols[pcol]: ["NA", "nan", "NaN", "-nan", "."]},
-                             keep_default_na=False, engine="c", header=0, float_precision="round_trip")
+                             keep_default_na=False, engine="c", header=0, **_PRECISE)
             ptxt = None
         except ValueError:
             df = pd.read_csv(path, sep=r"\s+", usecols=[icol, pcol], dtype=object, keep_default_na=False,
@@ -1013,6 +1013,10 @@ def read_assoc(
     else:
         p = np.array(pd.to_numeric(ptxt.where(ptxt != ""), errors="coerce"), dtype=np.float64)
     return ids, p, line
+
+
+# pandas < 3 needs round_trip for correctly rounded doubles (as strtod); pandas 3 parses that way already
+_PRECISE = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
 
 
 def _open_text(path: Path):
