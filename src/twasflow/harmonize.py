@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 from scipy import special
 
 from .errors import HarmonizeError
-from .io.gwas import RawBatch, read_gwas_batches
+from .io.gwas import RawBatch, read_gwas_batches, read_rsid_head
 from .io.tables import atomic_path, write_json, write_parquet
 
 #: Stable reason names, in the order they are tested (a row gets the first that applies).
@@ -709,7 +709,8 @@ def _rsid_evidence(acc: _Acc, index: PanelIndex) -> str | None:
 
 
 def _build_check(acc: _Acc, index: PanelIndex, panel_hit: np.ndarray, *, path: Any, declared: str | None,
-                 panel: str | None, min_match: float, warnings: list[str], raise_on_fail: bool = True) -> dict:
+                 panel: str | None, min_match: float, warnings: list[str], raise_on_fail: bool = True,
+                 rsid_loader: Any = None) -> dict:
     """Match rate over comparable rows; raise :class:`HarmonizeError` if it is below ``min_match``.
 
     The rate is the larger of (a) matched / file rows that lie on a panel chromosome inside the panel's
@@ -736,6 +737,10 @@ def _build_check(acc: _Acc, index: PanelIndex, panel_hit: np.ndarray, *, path: A
             warnings.append(f"declared build {declared} differs from the panel build {panel}, but positions match "
                             f"the panel (match rate {rate:.3f}); treated as {panel}")
     else:
+        if rate is not None and not acc.rsid_sample and rsid_loader is not None:
+            for b in rsid_loader():
+                acc.rsid_sample.append((chrom_codes(b.strings["chrom"]).astype(np.int64),
+                                        np.nan_to_num(b.numbers["pos"], nan=0).astype(np.int64), b.strings["rsid"]))
         evidence = _rsid_evidence(acc, index) if rate is not None else None
         other = {"GRCh37": "GRCh38", "GRCh38": "GRCh37"}.get(panel or "")
         if declared and panel and declared != panel:
@@ -867,8 +872,9 @@ def harmonize_gwas(
     if "eaf" not in roles:
         warnings.append("no effect-allele frequency in the file: palindromic variants cannot be aligned by "
                         "frequency")
+    loader = (lambda: read_rsid_head(src, roles)) if src is not None else None
     build = _build_check(acc, index, panel_hit, path=path, declared=declared, panel=pbuild,
-                         min_match=settings.build_check_min_match, warnings=warnings)
+                         min_match=settings.build_check_min_match, warnings=warnings, rsid_loader=loader)
     fin = _finalize(acc, index, settings)
     k = fin.keep
     s = fin.sign.astype(np.float64)

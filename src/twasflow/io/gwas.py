@@ -520,10 +520,27 @@ def read_gwas_batches(
     else:
         raise HarmonizeError.at("unknown GWAS format", file=path, column="format", found=repr(fmt),
                                 expected="gwas-ssf, gwas-vcf or table")
-    return read_text_batches(src, roles, block_size=block_size), roles, src
+    # rsids are not parsed in the main pass: only the build check's diagnosis reads them (read_rsid_head)
+    main = {k: v for k, v in roles.items() if k != "rsid"}
+    return read_text_batches(src, main, block_size=block_size), roles, src
+
+
+def read_rsid_head(src: TextSource, roles: Mapping[str, str], max_rows: int = 200_000) -> list[RawBatch]:
+    """The chromosome, position and rsid of the first ``max_rows`` rows (for the build-check diagnosis)."""
+    if "rsid" not in roles:
+        return []
+    sub = {k: roles[k] for k in ("chrom", "pos", "rsid")}
+    out: list[RawBatch] = []
+    n = 0
+    for b in read_text_batches(src, sub, block_size=4 << 20):
+        out.append(b)
+        n += len(b)
+        if n >= max_rows:
+            break
+    return out
 
 
 __all__ = [
     "RawBatch", "TextSource", "sniff_text", "read_text_batches", "read_gwas_batches", "read_vcf_batches",
-    "ssf_roles", "table_roles", "require_columns", "COLMAP_KEYS", "NULL_TOKENS",
+    "ssf_roles", "table_roles", "require_columns", "read_rsid_head", "COLMAP_KEYS", "NULL_TOKENS",
 ]
