@@ -100,7 +100,9 @@ def test_sheet_duplicate_trait(example: Path) -> None:
 def test_sheet_non_numeric_n(example: Path) -> None:
     p = example / "config" / "xqtl.tsv"
     lines = p.read_text().splitlines()
-    lines[2] = lines[2].replace("\t300\t", "\tmany\t")
+    fields = lines[2].split("\t")
+    fields[5] = "many"  # the n column
+    lines[2] = "\t".join(fields)
     p.write_text("\n".join(lines) + "\n")
     with pytest.raises(ConfigError, match=r"column 'n', row 2: not a number \(found 'many'"):
         read_sheet(p, "xqtl")
