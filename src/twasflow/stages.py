@@ -167,3 +167,142 @@ def locus_inputs(trait: str, loci_tsv: str | Path, chunk: str | None, gwas: str 
     log.info("%s: building %d locus bundles into %s", trait, len(table), out_dir)
     return run_chunk(table, out_dir, log_dir, manifest, gwas_path=gwas, xqtl_dirs=xqtl_dirs, panel=pnl,
                      ld=panel_ld, **locus_variants)
+
+
+# ---------------------------------------------------------------------------------------------- weights
+def _chunk_loci(manifest: str | Path, locus: str | None) -> list[dict[str, Any]]:
+    from .io.tables import read_json
+
+    recs = read_json(manifest)["loci"]
+    if locus is not None:
+        recs = [r for r in recs if r["locus_id"] == locus]
+        if not recs:
+            raise InputError.at("no such locus", file=manifest, column="locus_id", found=repr(locus))
+    return recs
+
+
+def _run_loci(recs: list[dict[str, Any]], log_dir: str | Path, fn: Callable[[dict[str, Any]], dict[str, Any]]
+              ) -> list[dict[str, Any]]:
+    """Run ``fn`` per locus record; a failing locus is recorded (error + traceback log), the others go on."""
+    import traceback
+
+    out = []
+    for i, rec in enumerate(recs, start=1):
+        lid = rec["locus_id"]
+        t0 = time.perf_counter()
+        res: dict[str, Any] = {"locus_id": lid, "log": None}
+        try:
+            res.update(fn(rec))
+        except Exception as exc:  # one bad locus must not stop the chunk
+            lpath = Path(log_dir) / f"{lid}.log"
+            lpath.parent.mkdir(parents=True, exist_ok=True)
+            lpath.write_text(traceback.format_exc())
+            res.update(status="failed", reason=f"{type(exc).__name__}: {exc}", log=str(lpath))
+            log.error("  %s FAILED: %s (traceback in %s)", lid, exc, lpath)
+        log.info("locus %d/%d %s: %s in %.2f s", i, len(recs), lid, res["status"], time.perf_counter() - t0)
+        out.append(res)
+    return out
+
+
+def xqtl_weights(trait: str, bundles_manifest: str | Path, out_dir: str | Path, manifest: str | Path,
+                 log_dir: str | Path, weights: Mapping[str, Any], locus: str | None = None) -> dict[str, Any]:
+    """Rule ``xqtl_weights``: TGVIS stage 1 for every locus bundle of a chunk (or the one ``locus``).
+
+    Writes ``{locus_id}.weights.npz`` per locus (``B`` (M×P), ``pair_ids``, ``kept`` (M×P), ``pair_status``,
+    ``pip`` (M×P) and the kept pairs' included SuSiE effects ``effect_pair, effect_l, alpha, mu, mu2, V``)
+    and ``manifest`` last: ``{"loci": [{locus_id, status, reason, M, P, n_pairs_kept, pairs_dropped, log}]}``.
+    """
+    import numpy as np
+
+    from .io.tables import write_json, write_npz
+    from .locus import read_bundle
+    from .weights import stage1
+
+    bdir, out_dir = Path(bundles_manifest).parent, Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    recs = _chunk_loci(bundles_manifest, locus)
+    log.info("%s: stage-1 weights for %d loci into %s (%s)", trait, len(recs), out_dir, dict(weights))
+
+    def one(rec: dict[str, Any]) -> dict[str, Any]:
+        lid = rec["locus_id"]
+        if rec["status"] == "failed":
+            return {"status": "failed", "reason": f"locus_inputs failed: {rec['reason']}", "M": 0, "P": 0,
+                    "n_pairs_kept": 0, "pairs_dropped": {}}
+        b = read_bundle(bdir, lid)
+        M, P = b.M, b.P
+        if M == 0 or P == 0:
+            write_npz(out_dir / f"{lid}.weights.npz", B=np.zeros((M, P)), pair_ids=b.pairs["pair_id"].to_numpy(str),
+                      kept=np.zeros((M, P), dtype=bool), pair_status=np.full(P, "no_tested_variant"),
+                      pip=np.zeros((M, P)), effect_pair=np.zeros(0, np.int64), effect_l=np.zeros(0, np.int64),
+                      alpha=np.zeros((0, M)), mu=np.zeros((0, M)), mu2=np.zeros((0, M)), V=np.zeros(0))
+            return {"status": "empty", "reason": b.reason or "no variants or no pairs", "M": M, "P": P,
+                    "n_pairs_kept": 0, "pairs_dropped": {}}
+        B, fits = stage1(b.xqtl_z, b.R, b.xqtl_n, L=int(weights.get("L", 3)),
+                         coverage=float(weights.get("coverage", 0.95)),
+                         cs_pip_min=float(weights.get("cs_pip_min", 0.25)), pip_min=float(weights.get("pip_min", 0.5)))
+        eff = fits.effects()
+        write_npz(out_dir / f"{lid}.weights.npz", B=B, pair_ids=b.pairs["pair_id"].to_numpy(str), kept=fits.kept,
+                  pair_status=fits.status.astype(str), pip=fits.pip, **eff)
+        st = pd.Series(fits.status).value_counts()
+        dropped = {str(k): int(v) for k, v in st.items() if k != "ok"}
+        n_nc = int(np.sum([m.startswith("IBSS") for m in fits.message]))
+        if n_nc:
+            log.warning("  %s: %d pairs did not converge", lid, n_nc)
+        kept_pairs = int(st.get("ok", 0))
+        return {"status": "ok" if kept_pairs else "empty", "reason": "" if kept_pairs else "no pair kept a variant",
+                "M": M, "P": P, "n_pairs_kept": kept_pairs, "pairs_dropped": dropped,
+                "n_not_converged": n_nc}
+
+    records = _run_loci(recs, log_dir, one)
+    summary = {"n_loci": len(records), "n_ok": sum(r["status"] == "ok" for r in records),
+               "n_failed": sum(r["status"] == "failed" for r in records), "loci": records}
+    write_json(summary, manifest)
+    return summary
+
+
+def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | Path, out: str | Path,
+              log_dir: str | Path, p_max: float = 0.05, locus: str | None = None) -> pd.DataFrame:
+    """Rule ``prescreen``: S-PrediXcan z of every pair from its stage-1 weights, drop pairs with p > p_max.
+
+    Writes ``out`` (Parquet, :data:`twasflow.twas.PRESCREEN_COLUMNS`; one row per pair of every locus with
+    weights, ``reason`` says why a pair was dropped: its stage-1 status or ``p_above_max``).
+    """
+    import numpy as np
+
+    from .io.tables import write_parquet
+    from .locus import read_bundle
+    from .twas import PRESCREEN_COLUMNS, prescreen_table
+
+    bdir, wdir = Path(bundles_manifest).parent, Path(weights_manifest).parent
+    recs = _chunk_loci(weights_manifest, locus)
+    tables: list[pd.DataFrame] = []
+
+    def one(rec: dict[str, Any]) -> dict[str, Any]:
+        lid = rec["locus_id"]
+        if rec["status"] == "failed" or not (wdir / f"{lid}.weights.npz").exists():
+            return {"status": "failed" if rec["status"] == "failed" else "empty", "reason": rec.get("reason", "")}
+        b = read_bundle(bdir, lid)
+        with np.load(wdir / f"{lid}.weights.npz", allow_pickle=False) as w:
+            B, ids, status = w["B"], w["pair_ids"], w["pair_status"]
+        if list(ids) != b.pairs["pair_id"].tolist():
+            raise InputError.at("weights and bundle list different pairs", file=wdir / f"{lid}.weights.npz",
+                                column="pair_ids", expected=f"the pairs of {bdir / lid}.pairs.parquet")
+        if b.P == 0:
+            return {"status": "empty", "reason": "no pairs"}
+        reason = np.where(status == "ok", "", status).astype(object)
+        t = prescreen_table(lid, b.pairs, b.z, b.R, B, p_max=p_max, drop_reason=reason)
+        tables.append(t)
+        return {"status": "ok", "reason": "", "n_kept": int(t["kept"].sum()), "n_pairs": len(t)}
+
+    res = _run_loci(recs, log_dir, one)
+    if tables:
+        table = pd.concat(tables, ignore_index=True)
+    else:
+        table = pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
+            PRESCREEN_COLUMNS, ["object", "object", "float64", "float64", "int64", "int64", "bool", "object",
+                                "float64"])})
+    write_parquet(table, out)
+    n_failed = sum(r["status"] == "failed" for r in res)
+    log.info("%s: %d pairs, %d kept at p <= %g; %d loci failed", trait, len(table), int(table["kept"].sum()),
+             p_max, n_failed)
+    return table

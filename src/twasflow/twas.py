@@ -172,3 +172,28 @@ def prescreen_table(
         "acat_p": acat_by_group(pt, pairs["gene_id"].to_numpy(dtype=object)) if P else np.zeros(0),
     })
     return out[PRESCREEN_COLUMNS]
+
+
+def spredixcan_models(used: pd.DataFrame, z: pd.Series, cov_of: Any) -> pd.DataFrame:
+    """S-PrediXcan for every model of a harmonized weight table, with each model's own covariance.
+
+    Parameters
+    ----------
+    used : harmonized rows (``model, variant_id, weight`` per counted allele, ...), e.g. from
+        ``twasflow.io.predictdb.harmonize_model_weights``.
+    z : GWAS z-scores of the counted alleles indexed by ``variant_id``.
+    cov_of : ``cov_of(model, rows) -> (m, m)`` covariance of the model's used variants in row order,
+        oriented to the counted alleles (e.g. from the PredictDB covariance file, or the panel).
+
+    Returns
+    -------
+    DataFrame ``model, twas_z, twas_p, n_weights_used`` (one row per model with a used variant).
+    """
+    out = []
+    for model, sub in used.groupby("model", sort=False):
+        zz = z.reindex(sub["variant_id"]).to_numpy(dtype=np.float64)
+        zt = spredixcan_z(zz, sub["weight"].to_numpy(dtype=np.float64), cov_of(model, sub))
+        out.append((model, zt, len(sub)))
+    df = pd.DataFrame(out, columns=["model", "twas_z", "n_weights_used"])
+    df.insert(2, "twas_p", z_to_p(df["twas_z"].to_numpy()))
+    return df

@@ -77,6 +77,14 @@ def all_locus_inputs(wildcards):
     ]
 
 
+def all_prescreen(wildcards):
+    return [
+        os.path.join(OUT, "prescreen", trait, f"{chunk}.parquet")
+        for trait in TRAITS
+        for chunk in chunks_of(trait)
+    ]
+
+
 def static_targets():
     targets = [loci_table(t) for t in TRAITS]
     targets += [os.path.join(OUT, "harmonized", "gwas", f"{t}.qc.json") for t in TRAITS]

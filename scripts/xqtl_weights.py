@@ -1,0 +1,7 @@
+"""Rule xqtl_weights: TGVIS stage-1 weights for one chunk of loci (twasflow.stages.xqtl_weights)."""
+from twasflow import stages
+
+smk = snakemake  # noqa: F821 - injected by Snakemake
+stages.snakemake_main(smk, stages.xqtl_weights, trait=smk.wildcards.trait, bundles_manifest=smk.input.bundles,
+                      out_dir=smk.params.out_dir, manifest=smk.output.manifest, log_dir=smk.params.log_dir,
+                      weights=smk.params.weights)
