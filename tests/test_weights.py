@@ -243,3 +243,47 @@ def test_bad_input_raises_input_error(bad, msg):
     n = bad.get("n", 300.0)
     with pytest.raises(InputError, match=msg):
         stage1(z, R, n)
+
+
+@pytest.mark.slow
+def test_bundled_example_through_prescreen(tmp_path):
+    """The bundled example (snakemake, default config) runs through xqtl_weights and prescreen; every planted
+    causal pair has weights and survives the prescreen (p <= 0.05); most planted eQTLs of those pairs that
+    are in the locus variant set are selected. ~1-2 min."""
+    import glob
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    for d in ("workflow", "scripts", "config", "envs"):
+        shutil.copytree(REPO / d, tmp_path / d)
+    r = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2"], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-5000:]
+    import pandas as pd
+
+    tx = pd.read_csv(tmp_path / "resources" / "example" / "truth_xqtl.tsv", sep="\t")
+    in_set = selected = 0
+    for trait in ("LDL_sim", "BMI_sim"):
+        truth = pd.read_csv(tmp_path / "resources" / "example" / "gwas" / f"{trait}.truth.tsv", sep="\t")
+        causal = truth.loc[truth["kind"] == "pair", "pair_id"].tolist()
+        tab = pd.concat([pd.read_parquet(f) for f in glob.glob(str(tmp_path / "results" / "prescreen" / trait /
+                                                                    "*.parquet"))])
+        assert tab["reason"].isin(["", "p_above_max", "no_kept_variant", "no_tested_variant",
+                                   "susie_failed"]).all()
+        got = tab.set_index("pair_id").loc[causal]
+        assert got["kept"].all(), got
+        for pid in causal:
+            planted = set(tx.loc[tx["pair_id"] == pid, "variant_id"])
+            for w in glob.glob(str(tmp_path / "results" / "weights" / trait / "*" / "*.weights.npz")):
+                d = np.load(w)
+                ids = list(d["pair_ids"])
+                if pid in ids:
+                    b = np.load(w.replace("/weights/", "/locus_inputs/").replace(".weights.npz", ".npz"))
+                    vids = b["variant_ids"]
+                    kept = set(vids[d["kept"][:, ids.index(pid)]])
+                    in_set += len(planted & set(vids))
+                    selected += len(planted & kept)
+    assert in_set >= 4 and selected >= in_set - 1, (selected, in_set)
