@@ -42,6 +42,7 @@ from .result import STATUS_OK, FinemapResult, credible_set_tables, empty_result
 
 METHOD = "tgvis"
 INF_MODES = ("reml", "fixed", "none")
+_SUSIE_TOL = 1e-3  # susie_rss's ELBO tolerance (its default, used for every fit)
 _D_TOL = 1e-12  # a pair whose weights have B'RB below this (relative to the largest) carries no signal
 
 
@@ -395,15 +396,23 @@ def fit(
         logM = math.log(max(S.E.rank, 2))
         for i, L in enumerate(opts.L_grid):
             lf = _profile(S, n_eff, L, opts, pw, init, check_R=(i == 0))
-            scale = math.sqrt(n_eff - 1.0)
-            resid = zz - S.eta(lf.b, scale) - lf.Rups
+            # eq. 14-15 on the reported fit: estimates outside the credible sets are 0 (as TGVIS reports
+            # them), so an effect that forms no credible set neither lowers sigma2_alpha nor counts in df
+            b_sel = np.zeros_like(lf.b)
+            members = _in_sets(lf.fit)
+            b_sel[members] = lf.b[members]
+            resid = zz - S.eta(b_sel, math.sqrt(n_eff - 1.0)) - lf.Rups
             lf.sigma2_alpha = _inf.sigma2_alpha(S.E, resid)
             df = len(lf.fit.sets) + _inf.inf_effective_df(S.E, lf.tau2)
             lf.bic = math.log(max(lf.sigma2_alpha, 1e-300)) + logM / max(S.E.rank, 1) * df
             fits[L] = lf
             init = lf.fit
         caught = [str(w.message) for w in wlist]
-    best = min(opts.L_grid, key=lambda L: (fits[L].bic, L))
+    # BIC differences below the fits' own precision (SuSiE stops when the ELBO gains < tol, i.e. log
+    # sigma2_alpha moves by < 2 tol / M) are ties, resolved towards the smaller L
+    bmin = min(f.bic for f in fits.values())
+    tie = 2.0 * _SUSIE_TOL / max(S.E.rank, 1)
+    best = min(L for L in opts.L_grid if fits[L].bic <= bmin + tie)
     res = _summarize(S, fits[best], n_eff, opts, pnames, vnames)
     res.bic_grid = {L: fits[L].bic for L in opts.L_grid}
     res.locus["seconds"] = time.perf_counter() - t0

@@ -1,0 +1,133 @@
+"""TGVIS benchmarks: the paper's simulation design (Figure 2 metrics) and the speed target.
+
+Usage (from the repository root; BLAS is pinned to one thread per worker):
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_tgvis.py sim --reps 100 --n-eqtl 200 --workers 2 \
+        --out benchmarks/tgvis_sim.tsv
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_tgvis.py speed --runs 5
+
+``sim``: per replicate, ``twasflow.simulate.tgvis_paper`` → stage-1 weights (``twasflow.weights.stage1``
+on the reference LD, L = 3) → TGVIS with ``inf_mode=reml`` (the paper) and ``inf_mode=none`` on the same
+inputs → ``score_replicate``. Writes one row per (scenario, replicate, mode) and prints the averages.
+``speed``: one locus with M = 1,000 variants and P = 500 pairs (coalescent LD, 2 causal pairs, 1 direct
+variant, infinitesimal effects), L grid 2–8, REML mode; prints every run and the median.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import multiprocessing as mp  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from twasflow.methods import tgvis  # noqa: E402
+from twasflow.simulate.paper import SCENARIOS, score_replicate, tgvis_paper  # noqa: E402
+from twasflow.weights import stage1  # noqa: E402
+
+PAPER_FIG2 = {"tnr": 0.614, "tpr": 0.667, "n_direct_none": 0.92, "n_direct_two": 2.86}
+
+
+def _one(task: tuple[str, int, int, dict]) -> list[dict]:
+    scenario, n_eqtl, seed, kw = task
+    t0 = time.perf_counter()
+    rep = tgvis_paper(scenario, n_eqtl, seed=seed, **kw)
+    B, _ = stage1(rep.xqtl_z, rep.R, rep.xqtl_n)
+    rows = []
+    for mode in ("reml", "none"):
+        t1 = time.perf_counter()
+        res = tgvis.fit(rep.z, rep.R, rep.n_gwas, B, pair_names=rep.pair_names, inf_mode=mode)
+        m = score_replicate(rep, res)
+        m.update(scenario=scenario, n_eqtl=n_eqtl, seed=seed, mode=mode, L=res.L, inf_test_p=res.inf_test_p,
+                 sigma2_inf=res.sigma2_inf, fit_seconds=time.perf_counter() - t1,
+                 rep_seconds=time.perf_counter() - t0)
+        rows.append(m)
+    return rows
+
+
+def run_sim(args: argparse.Namespace) -> pd.DataFrame:
+    kw = {"n_ref": args.n_ref}
+    tasks = [(sc, args.n_eqtl, args.seed0 + 1000 * k + r, kw) for k, sc in enumerate(SCENARIOS)
+             for r in range(args.reps)]
+    t0 = time.perf_counter()
+    if args.workers > 1:
+        with mp.get_context("spawn").Pool(args.workers) as pool:
+            out = pool.map(_one, tasks, chunksize=1)
+    else:
+        out = [_one(t) for t in tasks]
+    df = pd.DataFrame([r for rows in out for r in rows])
+    if args.out:
+        df.to_csv(args.out, sep="\t", index=False)
+    print(f"# {len(tasks)} replicates in {time.perf_counter() - t0:.0f} s with {args.workers} workers")
+    cols = ["theta_mse", "theta_mse_causal", "tnr", "tpr", "tnr_called", "tpr_called", "n_direct",
+            "n_direct_called", "gamma_cor", "upsilon_cor", "L", "fit_seconds"]
+    summ = df.groupby(["mode", "scenario"], sort=False)[cols].mean()
+    summ["inf_test_reject"] = df.groupby(["mode", "scenario"], sort=False)["inf_test_p"].apply(
+        lambda p: float(np.mean(p < 0.05)))
+    with pd.option_context("display.width", 250, "display.max_columns", 30, "display.precision", 3):
+        print(summ)
+        print(df.groupby("mode")[["tnr", "tpr", "tnr_called", "tpr_called"]].mean())
+    return df
+
+
+def _speed_locus(seed: int = 7) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    from twasflow.simulate.paper import _genotypes, _ld
+    from twasflow.simulate.stats import gwas_z, standardize_columns
+
+    rng = np.random.default_rng(seed)
+    M, P, n = 1000, 500, 500_000.0
+    G = _genotypes(seed, 2500, M, 0.02, 1_500_000)
+    R = _ld(G[:500])
+    gs, _, _ = standardize_columns(G[500:])
+    B = np.zeros((M, P))
+    for j in range(P):
+        idx = rng.choice(M, int(rng.integers(1, 4)), replace=False)
+        B[idx, j] = rng.normal(0, 0.3, idx.size)
+    beta = 0.02 * (B[:, 0] - B[:, P - 1])
+    beta[100] += 0.01
+    beta += rng.normal(0, np.sqrt(3e-4 / M), M)
+    z = gwas_z(gs, beta, n, rng)
+    return z, R, n, B
+
+
+def run_speed(args: argparse.Namespace) -> None:
+    z, R, n, B = _speed_locus()
+    times = []
+    for k in range(args.runs):
+        t0 = time.perf_counter()
+        res = tgvis.fit(z, R, n, B, L_grid=list(range(2, 9)), inf_mode="reml")
+        times.append(time.perf_counter() - t0)
+        print(f"run {k + 1}: {times[-1]:.2f} s  L={res.L} niter={res.locus['niter']} inf_p={res.inf_test_p:.2g} "
+              f"sets={len(res.sets)}")
+    print(f"median {np.median(times):.2f} s over {args.runs} runs (M=1000, P=500, L 2..8, reml); "
+          f"load average {os.getloadavg()[0]:.1f}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("sim")
+    s.add_argument("--reps", type=int, default=100)
+    s.add_argument("--n-eqtl", type=int, default=200)
+    s.add_argument("--n-ref", type=int, default=2000)
+    s.add_argument("--workers", type=int, default=2)
+    s.add_argument("--seed0", type=int, default=1)
+    s.add_argument("--out", default="")
+    p = sub.add_parser("speed")
+    p.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args(argv)
+    if args.cmd == "sim":
+        run_sim(args)
+    else:
+        run_speed(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
