@@ -409,6 +409,36 @@ def test_gtex_parquet(tmp_path):
     assert pq.ParquetFile(tmp_path / "x" / "1.parquet").metadata.num_row_groups >= 1
 
 
+@pytest.mark.parametrize("strand", ["forward", "flipped"])
+def test_gtex_palindromic_by_strand_consensus(tmp_path, strand):
+    """GTEx gives no effect-allele frequency: palindromic rows are kept only on a forward-strand file."""
+    panel = random_panel(300, seed=21, chroms=("1",))
+    pal = (panel.other_allele.map(COMP) == panel.counted_allele).to_numpy()
+    assert 50 < pal.sum() < 150
+    f = gtex_frame(panel, "1", ["ENSG00000000005.1"], seed=22)
+    if strand == "flipped":  # every allele label on the other strand
+        parts = f.variant_id.str.split("_")
+        f["variant_id"] = ["_".join([a, b, COMP[c], COMP[d], e]) for a, b, c, d, e in parts]
+    pq.write_table(pa.Table.from_pandas(f, preserve_index=False), tmp_path / "L.chr1.parquet")
+    qc = harmonize_xqtl(str(tmp_path / "L.chr{chrom}.parquet"), fmt="gtex-parquet", panel_variants=panel,
+                        out_dir=tmp_path / "x", qc_out=tmp_path / "x.qc.json", dataset="L", tissue="Liver",
+                        qtl_type="eQTL", n=208)
+    assert qc["n_input"] == 300 == qc["n_kept"] + sum(qc["dropped"].values())
+    t = pd.read_parquet(tmp_path / "x" / "1.parquet")
+    if strand == "forward":
+        assert qc["dropped"] == {} and qc["palindromic_kept_by_strand_consensus"] == pal.sum()
+        assert qc["flipped_strand"] == 0
+        m = t.merge(f, on=["phenotype_id", "tss_distance"], suffixes=("", "_in"))
+        alt = m.variant_id_in.str.split("_").str[3]
+        sign = np.where(alt == m.variant_id.str.split(":").str[3], 1.0, -1.0)
+        np.testing.assert_array_equal(m.z, sign * m.slope / m.slope_se)  # labels taken at face value
+    else:
+        assert qc["dropped"] == {"palindromic_ambiguous": pal.sum()}
+        assert qc["palindromic_kept_by_strand_consensus"] == 0 and qc["flipped_strand"] == (~pal).sum() == len(t)
+        assert any(w.startswith("chr1: ") and f"100.0% of {(~pal).sum()} non-palindromic variants match only on "
+                   "the opposite strand" in w for w in qc["warnings"])
+
+
 def test_eqtl_catalogue(tmp_path):
     panel = make_panel([("1", 100, "A", "G", 0.2), ("1", 200, "C", "T", 0.3), ("2", 300, "A", "C", 0.4)])
     cols = ["molecular_trait_id", "chromosome", "position", "ref", "alt", "variant", "ma_samples", "maf", "pvalue",

@@ -262,16 +262,75 @@ def test_malformed_row_counted(tmp_path):
     assert qc["dropped"] == {"malformed_row": 1} and qc["n_kept"] == 9
 
 
-def test_palindromic_without_frequency_is_ambiguous(tmp_path):
-    pan = panel()
-    pan.loc[[2, 5], "counted_allele"] = "T"  # A/T sites
+def _nofreq_file(tmp: Path, k: int, pal: tuple[int, ...], flip: tuple[int, ...] = ()) -> tuple[pd.DataFrame, Path]:
+    """A panel of k sites A/G (A/T at ``pal``) and a GWAS-SSF without frequency; rows ``flip`` complemented."""
+    pan = pd.DataFrame({"chrom": "1", "pos": np.arange(1, k + 1, dtype=np.int64) * 100, "other_allele": "A",
+                        "counted_allele": ["T" if i in pal else "G" for i in range(k)], "counted_freq": 0.2})
+    pan["rsid"] = [f"rs{i}" for i in range(k)]
     pan["variant_id"] = pan.chrom + ":" + pan.pos.astype(str) + ":" + pan.other_allele + ":" + pan.counted_allele
-    text = HEADER.replace("\teffect_allele_frequency", "") + "".join(
-        f"1\t{100 * (i + 1)}\t{'T' if i in (2, 5) else 'G'}\tA\t0.1\t0.05\t0.04\n" for i in range(10))
-    qc = run(tmp_path, write(tmp_path, "nofreq.tsv", text), panel=pan)
+    comp = {"A": "T", "G": "C", "T": "A"}
+    lines = []
+    for i in range(k):
+        ea, oa = ("T" if i in pal else "G"), "A"  # effect = counted
+        if i in flip:
+            ea, oa = comp[ea], comp[oa]
+        lines.append(f"1\t{100 * (i + 1)}\t{ea}\t{oa}\t0.1\t0.05\t0.04\n")
+    return pan, write(tmp, "nofreq.tsv", HEADER.replace("\teffect_allele_frequency", "") + "".join(lines))
+
+
+def test_palindromic_without_frequency_too_few_variants_is_ambiguous(tmp_path):
+    # 8 non-palindromic matches are fewer than STRAND_CONSENSUS_MIN_VARIANTS: no strand evidence
+    pan, path = _nofreq_file(tmp_path, 10, pal=(2, 5))
+    qc = run(tmp_path, path, panel=pan)
     check_qc(tmp_path, qc)
     assert qc["dropped"] == {"palindromic_ambiguous": 2} and qc["n_kept"] == 8
+    assert qc["palindromic_kept_by_strand_consensus"] == 0
     assert any("no effect-allele frequency" in w for w in qc["warnings"])
+    assert any("only 8 non-palindromic variants matched" in w for w in qc["warnings"])
+
+
+def test_palindromic_without_frequency_kept_on_panel_strand(tmp_path):
+    pan, path = _nofreq_file(tmp_path, 40, pal=(2, 5, 17))
+    qc = run(tmp_path, path, panel=pan)
+    check_qc(tmp_path, qc)
+    assert qc["dropped"] == {} and qc["n_kept"] == 40
+    assert qc["palindromic_kept_by_strand_consensus"] == 3 and qc["palindromic_aligned"] == 0
+    out = pd.read_parquet(tmp_path / "o.parquet").set_index("variant_id")
+    # labels at face value: effect allele T = counted, so z = +beta/se; no frequency to carry
+    assert out.loc[["1:300:A:T", "1:600:A:T", "1:1800:A:T"], "z"].tolist() == [2.0, 2.0, 2.0]
+    assert out.loc["1:300:A:T", "counted_freq"] != out.loc["1:300:A:T", "counted_freq"]  # NaN
+    # one flipped non-palindromic row in 37 (2.7 %) is above the 1 % threshold ...
+    pan, path = _nofreq_file(tmp_path, 40, pal=(2, 5, 17), flip=(30,))
+    qc = run(tmp_path, path, panel=pan)
+    check_qc(tmp_path, qc)
+    assert qc["dropped"] == {"palindromic_ambiguous": 3} and qc["flipped_strand"] == 1
+    assert any("2.7% of 37 non-palindromic variants match only on the opposite strand" in w for w in qc["warnings"])
+    # ... unless the threshold is raised; "drop" still drops them all
+    qc = run(tmp_path, path, panel=pan, strand_consensus_max_flip=0.05)
+    assert qc["dropped"] == {} and qc["palindromic_kept_by_strand_consensus"] == 3
+    qc = run(tmp_path, path, panel=pan, palindromic="drop")
+    assert qc["dropped"] == {"palindromic_dropped": 3} and qc["palindromic_kept_by_strand_consensus"] == 0
+
+
+def test_palindromic_with_frequency_unchanged_on_panel_strand(tmp_path):
+    # a usable frequency still decides: MAF above maf_palindromic_max stays ambiguous, a clash inconsistent
+    pan, _ = _nofreq_file(tmp_path, 30, pal=(2, 5, 8))
+    pan.loc[5, "counted_freq"] = 0.45
+    freq = ["0.2"] * 30
+    freq[5], freq[8] = "0.45", "0.8"  # row 8: counted T has 0.2 in the panel, the file says effect T 0.8
+    freq[2] = "NA"  # no frequency on this row: kept by the strand consensus
+    text = HEADER + "".join(f"1\t{100 * (i + 1)}\t{'T' if i in (2, 5, 8) else 'G'}\tA\t0.1\t0.05\t{freq[i]}\t0.04\n"
+                            for i in range(30))
+    qc = run(tmp_path, write(tmp_path, "f.tsv", text), panel=pan)
+    check_qc(tmp_path, qc)
+    assert qc["dropped"] == {"palindromic_ambiguous": 1, "strand_inconsistent": 1}
+    assert qc["palindromic_kept_by_strand_consensus"] == 1 and qc["palindromic_aligned"] == 0
+
+
+def test_bad_strand_consensus_option(tmp_path):
+    p = write(tmp_path, "g.tsv", HEADER + "".join(good_lines()))
+    with pytest.raises(HarmonizeError, match=r"column 'strand_consensus_max_flip'"):
+        run(tmp_path, p, strand_consensus_max_flip=0.7)
 
 
 def test_not_in_panel_and_allele_mismatch_counted(tmp_path):

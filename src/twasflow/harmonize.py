@@ -77,6 +77,13 @@ _BUILD_ALIASES = {"grch37": "GRCh37", "hg19": "GRCh37", "b37": "GRCh37", "37": "
                   "grch38": "GRCh38", "hg38": "GRCh38", "b38": "GRCh38", "38": "GRCh38"}
 _BUILD_MIN_ROWS = 50  # below this many comparable rows a low match rate only warns
 
+#: A file (a GTEx chromosome file) counts as being on the panel's strand when at most this fraction of its
+#: matched non-palindromic variants match only after complementing. Its palindromic variants without a
+#: usable effect-allele frequency are then kept with their allele labels taken at face value.
+STRAND_CONSENSUS_MAX_FLIP = 0.01
+#: ... provided at least this many non-palindromic variants matched (fewer are no evidence of a strand).
+STRAND_CONSENSUS_MIN_VARIANTS = 10
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -85,6 +92,7 @@ class Settings:
     palindromic: str = "align_by_freq"
     maf_palindromic_max: float = 0.4
     build_check_min_match: float = 0.7
+    strand_consensus_max_flip: float = STRAND_CONSENSUS_MAX_FLIP
 
 
 # --------------------------------------------------------------------------------------------------
@@ -596,7 +604,8 @@ class _Final:
     dropped: dict[str, int]
     flipped_strand: int
     swapped: int
-    palindromic_aligned: int
+    palindromic_aligned: int  # kept palindromic variants whose frequency confirmed the labels
+    palindromic_by_strand: int  # kept palindromic variants without a frequency, labels vouched for by strand
     warnings: list[str]
 
 
@@ -615,11 +624,16 @@ def _finalize(acc: _Acc, index: PanelIndex, settings: Settings, *, dup_key: np.n
     n_flip = int((flipped & npal).sum())
     n_direct = int((~flipped & npal).sum())
     reverse = n_flip > n_direct
+    n_np = n_flip + n_direct
+    flip_frac = n_flip / n_np if n_np else float("nan")
+    # the file is on the panel's strand when (almost) no non-palindromic variant needed complementing
+    on_panel_strand = n_np >= STRAND_CONSENSUS_MIN_VARIANTS and flip_frac <= settings.strand_consensus_max_flip
     if n_flip:
-        warnings.append(f"{n_flip} of {n_flip + n_direct} non-palindromic variants match the panel only on the "
+        warnings.append(f"{n_flip} of {n_np} non-palindromic variants match the panel only on the "
                         "opposite strand (alleles complemented)")
     if reverse:
         warnings.append("the file is strand-flipped overall: palindromic variants are read on the opposite strand")
+    by_strand = np.zeros(len(pidx), dtype=bool)
     if palin.any():
         if settings.palindromic == "drop":
             reason[palin] = _R["palindromic_dropped"]
@@ -629,11 +643,25 @@ def _finalize(acc: _Acc, index: PanelIndex, settings: Settings, *, dup_key: np.n
             pf = index.freq[pidx]
             mx = settings.maf_palindromic_max
             with np.errstate(invalid="ignore"):
-                known = np.isfinite(eaf) & np.isfinite(pf)
-                low = known & (np.minimum(eaf, 1 - eaf) <= mx) & (np.minimum(pf, 1 - pf) <= mx)
+                usable = np.isfinite(eaf) & np.isfinite(pf)
+                low = usable & (np.minimum(eaf, 1 - eaf) <= mx) & (np.minimum(pf, 1 - pf) <= mx)
                 by_freq = np.where((eaf - 0.5) * (pf - 0.5) > 0, 1, -1)
-            reason[palin & ~low] = _R["palindromic_ambiguous"]
+            reason[palin & usable & ~low] = _R["palindromic_ambiguous"]
             reason[palin & low & (by_freq != lab)] = _R["strand_inconsistent"]
+            # without a frequency only the strand consensus can vouch for the labels
+            nofreq = palin & ~usable
+            if on_panel_strand:
+                by_strand = nofreq
+            elif nofreq.any():
+                reason[nofreq] = _R["palindromic_ambiguous"]
+                why = (f"{flip_frac:.1%} of {n_np} non-palindromic variants match only on the opposite strand "
+                       f"(at most {settings.strand_consensus_max_flip:.1%} needed)" if
+                       n_np >= STRAND_CONSENSUS_MIN_VARIANTS else
+                       f"only {n_np} non-palindromic variants matched (at least {STRAND_CONSENSUS_MIN_VARIANTS} "
+                       "needed)")
+                warnings.append(f"{int(nofreq.sum())} palindromic variants without a usable effect-allele "
+                                f"frequency dropped as palindromic_ambiguous: the file's strand is not established, "
+                                f"{why}")
             sign = np.where(palin, lab, sign).astype(np.int8)
             flipped = np.where(palin, reverse, flipped)
     # duplicates: the first row of the file wins
@@ -657,9 +685,11 @@ def _finalize(acc: _Acc, index: PanelIndex, settings: Settings, *, dup_key: np.n
     dropped = {REASONS[i - 1]: int(counts[i]) for i in range(1, len(REASONS) + 1) if counts[i]}
     if acc.p_zero_kept:
         warnings.append(f"{acc.p_zero_kept} rows with p = 0 kept; their p is recomputed from beta/se")
+    n_by_strand = int(by_strand[keep].sum())
     return _Final(keep=keep, pidx=pidx[keep], sign=sign[keep], dropped=dropped,
                   flipped_strand=int(flipped[keep].sum()), swapped=int((sign[keep] < 0).sum()),
-                  palindromic_aligned=int(palin[keep].sum()), warnings=warnings)
+                  palindromic_aligned=int(palin[keep].sum()) - n_by_strand,
+                  palindromic_by_strand=n_by_strand, warnings=warnings)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -788,6 +818,7 @@ def _qc_dict(path: Any, acc: _Acc, fin: _Final, build: dict, warnings: list[str]
         "flipped_strand": fin.flipped_strand,
         "swapped_alleles": fin.swapped,
         "palindromic_aligned": fin.palindromic_aligned,
+        "palindromic_kept_by_strand_consensus": fin.palindromic_by_strand,
         "build": build,
         "warnings": fin.warnings + warnings,
     }
@@ -796,7 +827,8 @@ def _qc_dict(path: Any, acc: _Acc, fin: _Final, build: dict, warnings: list[str]
     return qc
 
 
-def _settings(palindromic: str, maf_palindromic_max: float, build_check_min_match: float) -> Settings:
+def _settings(palindromic: str, maf_palindromic_max: float, build_check_min_match: float,
+              strand_consensus_max_flip: float = STRAND_CONSENSUS_MAX_FLIP) -> Settings:
     if palindromic not in ("align_by_freq", "drop"):
         raise HarmonizeError.at("unknown palindromic mode", column="palindromic", found=repr(palindromic),
                                 expected="'align_by_freq' or 'drop'")
@@ -806,7 +838,11 @@ def _settings(palindromic: str, maf_palindromic_max: float, build_check_min_matc
     if not 0 <= float(build_check_min_match) <= 1:
         raise HarmonizeError.at("build_check_min_match out of range", column="build_check_min_match",
                                 found=build_check_min_match, expected="a number in [0, 1]")
-    return Settings(palindromic, float(maf_palindromic_max), float(build_check_min_match))
+    if not 0 <= float(strand_consensus_max_flip) < 0.5:
+        raise HarmonizeError.at("strand_consensus_max_flip out of range", column="strand_consensus_max_flip",
+                                found=strand_consensus_max_flip, expected="a number in [0, 0.5)")
+    return Settings(palindromic, float(maf_palindromic_max), float(build_check_min_match),
+                    float(strand_consensus_max_flip))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -828,6 +864,7 @@ def harmonize_gwas(
     palindromic: str = "align_by_freq",
     maf_palindromic_max: float = 0.4,
     build_check_min_match: float = 0.7,
+    strand_consensus_max_flip: float = STRAND_CONSENSUS_MAX_FLIP,
 ) -> dict[str, Any]:
     """Harmonize one GWAS file to the panel; write ``out`` (Parquet) and ``qc_out`` (JSON).
 
@@ -840,6 +877,10 @@ def harmonize_gwas(
     n : sample size used where the file has none (per-row ``n`` wins).
     colmap : for ``table``, role → column name (keys chrom, pos, ea, oa, beta, se, z, p, n, eaf, rsid;
         optional ``or`` odds ratio, ``lp`` -log10 p).
+    palindromic : ``align_by_freq`` (default) or ``drop``.
+    strand_consensus_max_flip : the largest fraction of strand-flipped non-palindromic matches for which
+        the file counts as on the panel's strand; palindromic rows without a usable frequency are then kept
+        with their labels at face value (else dropped as ``palindromic_ambiguous``).
 
     Returns
     -------
@@ -847,7 +888,7 @@ def harmonize_gwas(
     variant, sorted by chromosome (1..22, X) and position; z, beta and counted_freq refer to the
     counted allele.
     """
-    settings = _settings(palindromic, maf_palindromic_max, build_check_min_match)
+    settings = _settings(palindromic, maf_palindromic_max, build_check_min_match, strand_consensus_max_flip)
     sheet_n = _sheet_n(n, path)
     declared = normalize_build(declared_build)
     pbuild = normalize_build(panel_build)
@@ -871,7 +912,7 @@ def harmonize_gwas(
     warnings: list[str] = []
     if "eaf" not in roles:
         warnings.append("no effect-allele frequency in the file: palindromic variants cannot be aligned by "
-                        "frequency")
+                        "frequency; they are kept only if the file is on the panel's strand")
     loader = (lambda: read_rsid_head(src, roles)) if src is not None else None
     build = _build_check(acc, index, panel_hit, path=path, declared=declared, panel=pbuild,
                          min_match=settings.build_check_min_match, warnings=warnings, rsid_loader=loader)
@@ -1041,6 +1082,7 @@ def harmonize_xqtl(
     palindromic: str = "align_by_freq",
     maf_palindromic_max: float = 0.4,
     build_check_min_match: float = 0.7,
+    strand_consensus_max_flip: float = STRAND_CONSENSUS_MAX_FLIP,
 ) -> dict[str, Any]:
     """Harmonize one xQTL dataset; write ``{out_dir}/{chrom}.parquet`` per chromosome and the QC JSON.
 
@@ -1051,6 +1093,8 @@ def harmonize_xqtl(
     n : sample size (sheet). For eQTL Catalogue files without it, ``an / 2`` is used per row.
     gene_map : optional TSV ``phenotype_id, gene_id`` overriding the gene parsed from phenotype ids.
     chroms : chromosomes to write (default: the panel's); a chromosome without data gets an empty file.
+    strand_consensus_max_flip : as for :func:`harmonize_gwas`, decided per input file (per chromosome
+        file for GTEx). GTEx gives no effect-allele frequency, so this decides its palindromic variants.
 
     Returns
     -------
@@ -1059,7 +1103,7 @@ def harmonize_xqtl(
     """
     from .io import xqtl as xio
 
-    settings = _settings(palindromic, maf_palindromic_max, build_check_min_match)
+    settings = _settings(palindromic, maf_palindromic_max, build_check_min_match, strand_consensus_max_flip)
     sheet_n = _sheet_n(n, path)
     declared = normalize_build(declared_build)
     pbuild = normalize_build(panel_build)
@@ -1072,7 +1116,7 @@ def harmonize_xqtl(
     panel_hit = np.zeros(len(index), dtype=bool)
     parts: dict[str, list[pa.Table]] = {c: [] for c in want}
     dropped_total: dict[str, int] = {}
-    flipped = swapped = pal = 0
+    flipped = swapped = pal = pal_strand = 0
     fin_warnings: list[str] = []
     if fmt == "gtex-parquet":
         xio.check_gtex_pattern(path)
@@ -1112,6 +1156,7 @@ def harmonize_xqtl(
         flipped += fin.flipped_strand
         swapped += fin.swapped
         pal += fin.palindromic_aligned
+        pal_strand += fin.palindromic_by_strand
         fin_warnings += [w if chrom is None else f"chr{chrom}: {w}" for w in fin.warnings]
         tss = acc.cat("tss", np.float64) if extra_num else None
         given_gene = _cat_extra(acc, "gene_id") if "gene_id" in acc.extra_parts else None
@@ -1159,6 +1204,7 @@ def harmonize_xqtl(
         "flipped_strand": int(flipped),
         "swapped_alleles": int(swapped),
         "palindromic_aligned": int(pal),
+        "palindromic_kept_by_strand_consensus": int(pal_strand),
         "build": build,
         "warnings": fin_warnings + warnings,
         "format": fmt,
