@@ -546,9 +546,10 @@ def clump_plink(
     -------
     Clump records in PLINK output order.
     """
-    chrom = np.asarray(chrom).astype(str)
+    chrom = np.asarray(chrom, dtype=object)
+    ccode = pd.factorize(chrom)[0]  # integer chromosome codes: cheap comparisons on 1M rows
     pos = np.asarray(pos, dtype=np.int64)
-    ids = np.asarray(ids).astype(str)
+    ids = np.asarray(ids, dtype=object)
     M = pos.shape[0]
     radius = bp_radius(kb)
     if r2_method not in ("haplotype", "pearson"):
@@ -560,13 +561,13 @@ def clump_plink(
     starts = np.searchsorted(em, np.arange(M), "left")
     ends = np.searchsorted(em, np.arange(M), "right")
     n_entries = ends - starts
+    minp = np.full(M, np.inf)
     if em.size:
-        minp = np.full(M, np.inf)
-        np.minimum.at(minp, em, ep)
+        has = np.flatnonzero(n_entries)
+        minp[has] = np.minimum.reduceat(ep, starts[has])  # entries are grouped by marker
         is_index = np.zeros(M, dtype=bool)
         is_index[em[ep <= p1]] = True
     else:
-        minp = np.full(M, np.inf)
         is_index = np.zeros(M, dtype=bool)
     index_rows = np.flatnonzero(is_index)
     if index_rows.size == 0:
@@ -576,15 +577,15 @@ def clump_plink(
     candidate = (n_entries > 0) | (nsig > 0)
 
     # chromosome blocks
-    change = np.flatnonzero(chrom[1:] != chrom[:-1]) + 1
+    change = np.flatnonzero(ccode[1:] != ccode[:-1]) + 1
     bstart = np.concatenate([[0], change])
     bend = np.concatenate([change, [M]])
-    if len(set(chrom[bstart])) != len(bstart):
+    if len(set(ccode[bstart].tolist())) != len(bstart):
         raise ClumpError.at("variants of a chromosome are not contiguous in the panel", found="split chromosome",
                             expected="panel sorted by chromosome")
     block_of = np.repeat(np.arange(bstart.size), bend - bstart)
     if M > 1:
-        same = chrom[1:] == chrom[:-1]
+        same = ccode[1:] == ccode[:-1]
         if np.any(np.diff(pos)[same] < 0):
             raise ClumpError.at("panel positions are not sorted within a chromosome",
                                 expected="sorted positions (as PLINK requires for --clump)")
@@ -597,6 +598,12 @@ def clump_plink(
         if b not in cache:
             cache.clear()  # one chromosome's bitsets at a time
             rows = np.flatnonzero(candidate[bstart[b]:bend[b]]) + bstart[b]
+            # only variants within reach of some index variant of this chromosome are ever read
+            ipos = np.sort(pos[index_rows[block_of[index_rows] == b]])
+            rp = pos[rows]
+            j = np.searchsorted(ipos, rp - radius, "left")
+            reach = (j < ipos.size) & (ipos[np.minimum(j, ipos.size - 1)] <= rp + radius)
+            rows = rows[reach]
             bits = genotype_bits(np.asarray(genotypes(rows), dtype=np.uint8), n_samples)
             cnt = bit_counts(bits)
             # PLINK re-orients A1 to the minor allele (freq(A1) > 0.5 among called founders): r2 is

@@ -111,7 +111,6 @@ def format_plink_square(R: np.ndarray) -> str:
 
 def _gzip_members(data: bytes, level: int = 1, chunk: int = 1 << 22) -> bytes:
     """gzip ``data`` as concatenated members compressed in parallel threads (valid gzip, deterministic)."""
-    import zlib
     from concurrent.futures import ThreadPoolExecutor
 
     def one(part: bytes) -> bytes:
