@@ -1,0 +1,79 @@
+"""The TGVIS paper's simulation design (twasflow.simulate.tgvis_paper)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from twasflow.simulate import tgvis_paper
+from twasflow.simulate.paper import score_replicate
+from twasflow.simulate.stats import standardize_columns
+
+
+@pytest.fixture(scope="module")
+def reps():
+    kw = dict(n_ref=300, n_gwas_ld=600, M=120, n_genes=8, n_tissues=3)
+    return {sc: tgvis_paper(sc, 100, seed=5, **kw) for sc in ("none", "direct", "inf", "both")}
+
+
+def test_shapes_and_truth(reps):
+    r = reps["both"]
+    M, P = 120, 24
+    assert r.z.shape == (M,) and r.R.shape == (M, M) and r.xqtl_z.shape == (M, P) and r.b_true.shape == (M, P)
+    assert list(r.causal_pairs) == [0, P - 1] and r.theta[0] == 1.0 and r.theta[-1] == -1.0
+    assert np.count_nonzero(r.theta) == 2 and r.direct_variants.size == 2
+    nq = np.count_nonzero(r.b_true, axis=0)
+    assert nq.min() >= 1 and nq.max() <= 4  # 1-4 eQTLs per pair
+    assert np.all(np.isfinite(r.z)) and np.allclose(np.diag(r.R), 1.0)
+    assert r.pair_names[0] == "G1_T1" and r.pair_names[-1] == "G8_T3"
+
+
+def test_components_by_scenario(reps):
+    assert not np.any(reps["none"].gamma) and not np.any(reps["none"].upsilon)
+    assert np.count_nonzero(reps["direct"].gamma) == 2 and not np.any(reps["direct"].upsilon)
+    assert not np.any(reps["inf"].gamma) and np.count_nonzero(reps["inf"].upsilon) == 120
+    # direct causal variants are not eQTLs
+    r = reps["both"]
+    assert not np.any(r.b_true[r.direct_variants] != 0)
+
+
+def test_ld_given_to_the_method_is_a_different_sample(reps):
+    r = reps["none"]
+    assert not np.allclose(r.R, r.R_gwas)
+    assert np.max(np.abs(r.R - r.R_gwas)) < 0.5  # same population
+
+
+def test_deterministic_by_seed():
+    kw = dict(n_ref=200, n_gwas_ld=300, M=60, n_genes=4, n_tissues=2)
+    a = tgvis_paper("inf", 100, seed=9, **kw)
+    b = tgvis_paper("inf", 100, seed=9, **kw)
+    c = tgvis_paper("inf", 100, seed=10, **kw)
+    assert np.array_equal(a.z, b.z) and np.array_equal(a.xqtl_z, b.xqtl_z) and np.array_equal(a.R, b.R)
+    assert not np.array_equal(a.z, c.z)
+
+
+def test_bad_scenario():
+    with pytest.raises(ValueError, match="scenario"):
+        tgvis_paper("all", 100, seed=1)
+
+
+def test_score_replicate_perfect_and_empty(reps):
+    r = reps["direct"]
+    P, M = r.theta.size, r.z.size
+    cs = np.full(P + M, np.nan)
+    cs[r.causal_pairs] = [1, 2]
+    cs[P + r.direct_variants] = [3, 4]
+    est = np.concatenate([r.theta * r.theta_scale, r.gamma])
+    v = pd.DataFrame({"cs": cs, "estimate": np.where(np.isnan(cs), 0.0, est), "causal": ~np.isnan(cs)})
+
+    class Res:
+        variables = v
+        upsilon = np.zeros(M)
+
+    m = score_replicate(r, Res())
+    assert m["theta_mse"] == pytest.approx(0.0, abs=1e-20) and m["tnr"] == 1.0 and m["tpr"] == 1.0
+    assert m["n_direct"] == 2 and m["gamma_cor"] == pytest.approx(1.0)
+    Res.variables = v.assign(cs=np.nan, estimate=0.0, causal=False)
+    m0 = score_replicate(r, Res())
+    assert m0["tnr"] == 1.0 and m0["tpr"] == 0.0 and m0["theta_mse"] == pytest.approx(2.0 / P)
