@@ -76,21 +76,26 @@ def make_inputs(G: np.ndarray, p: int, rng: np.random.Generator) -> tuple[np.nda
 
 PY_CHILD = textwrap.dedent(
     """
-    import json, os, sys, time, tracemalloc, resource
+    import json, os, sys, time, tracemalloc
     import numpy as np
     from twasflow.susie import susie_rss
     d, p, n, L, runs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
     R = np.fromfile(f"{d}/R.f64", dtype="<f8").reshape(p, p)
     z = np.fromfile(f"{d}/z.f64", dtype="<f8")
-    page_kb = os.sysconf("SC_PAGE_SIZE") / 1024
-    rss_before_kb = int(open("/proc/self/statm").read().split()[1]) * page_kb
+    def status_kb(key):
+        # VmHWM is this process's own high-water mark (getrusage's ru_maxrss survives exec, so it can
+        # report the parent's peak)
+        for line in open("/proc/self/status"):
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    rss_before_kb = status_kb("VmRSS")
     # memory first, in a fresh process: tracemalloc peak of the allocations made by one fit (numpy
     # buffers are traced), and the growth of the process high-water mark over the RSS before the fit
     tracemalloc.start()
     susie_rss(z=z, R=R, n=n, L=L)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    maxrss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    maxrss_kb = status_kb("VmHWM")
     times = []
     for _ in range(runs):
         t0 = time.perf_counter()
@@ -204,7 +209,7 @@ def render(rows: list[dict], args: argparse.Namespace) -> str:
         f"variants (seed {SEED}). Median of {args.runs} timed fits per tool and size (only the fit call is timed; "
         f"R: proc.time elapsed, Python: perf_counter). Memory: the first fit in a fresh Python process runs "
         f"under tracemalloc (peak of the allocations made by the fit; the input R, already loaded, is excluded); "
-        f"RSS growth = process max RSS after that fit minus RSS before it.\n"
+        f"RSS growth = process high-water RSS (VmHWM) after that fit minus RSS before it.\n"
         f"susieR {meta['susieR']} ({meta['R']}, BLAS {meta['blas']}, Rfast {'yes' if meta['rfast'] else 'no'}); "
         f"twasflow with numpy {np.__version__} (OpenBLAS, default threads"
         + (", and limited to 1 thread" if args.threads1 else "") + ").\n"
