@@ -239,11 +239,9 @@ class _SERCurve:
             self._D2 = None
             self._rows = idx.copy()
             pos = np.arange(idx.size)
-        if want_d2 and self._D2 is None:
-            self._D2 = np.where(self._D > _OUTSIDE, self._D * self._D, 0.0)
         if idx.size == self._rows.size:
-            return self._D, self._D2
-        return self._D[pos], (None if self._D2 is None or not want_d2 else self._D2[pos])
+            return self._D, None
+        return self._D[pos], None
 
     def __call__(self, u: np.ndarray, idx: np.ndarray, derivs: bool = False):
         """f (and, with ``derivs``, df/du and d²f/du²) at u for pairs ``idx`` (increasing)."""
@@ -256,8 +254,9 @@ class _SERCurve:
         f = 0.5 * c * T2max - 0.5 * np.log1p(a) + np.log(S0) - self.logp[idx]
         if not derivs:
             return f
-        m1 = np.einsum("ij,ij->i", E, D) / S0  # E == 0 exactly off the tested set (c > 1e-13 here)
-        m2 = np.einsum("ij,ij->i", E, D2) / S0
+        ED = E * D  # E == 0 exactly off the tested set (c > 1e-13 here), so E * D is 0 there
+        m1 = ED.sum(axis=1) / S0
+        m2 = np.einsum("ij,ij->i", ED, D) / S0
         var = np.maximum(m2 - m1 * m1, 0.0)
         mean = T2max + m1
         q = c * (1.0 - c)  # dc/du
@@ -277,7 +276,14 @@ def _newton_max(curve: _SERCurve, idx: np.ndarray, u0: np.ndarray) -> tuple[np.n
         if act.size == 0:
             break
         ga, ha = g[act], h[act]
-        step = np.where(ha < 0, -ga / np.where(ha < 0, ha, -1.0), np.sign(ga))
+        newton = ha < 0
+        step = np.where(newton, -ga / np.where(newton, ha, -1.0), np.sign(ga))
+        # a full Newton step this small means u is at the maximum to ~1e-20: stop without evaluating
+        fin = newton & (scale[act] == 1.0) & (np.abs(step) < _NEWTON_TOL)
+        if fin.any():
+            act, step = act[~fin], step[~fin]
+            if act.size == 0:
+                break
         step = np.clip(step, -4.0, 4.0) * scale[act]
         new = np.clip(u[act] + step, _LOGV_LO, _LOGV_HI)
         moved = np.abs(new - u[act])
