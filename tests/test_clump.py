@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import DATA, ORACLE, needs_shared
+from conftest import DATA, ORACLE, needs_plink, needs_shared
 from twasflow.clump import (
     ClumpError,
     bp_radius,
@@ -251,3 +251,36 @@ def test_clump_table_on_store_matches_plink(tmp_path):
     for _, r in res.iterrows():
         members = set(r["members"].split(",")) | {r["variant_id"]}
         assert set(filter(None, r["sp2"].split(","))) <= members
+
+
+def _plink(args: list[str]) -> None:
+    import subprocess
+
+    subprocess.run(["plink1.9", "--threads", "1", "--silent", *args], check=True, capture_output=True)
+
+
+@needs_shared
+@needs_plink
+def test_nonfounders_and_two_files_match_plink_at_runtime(tmp_path):
+    """Non-founders are left out of r2 and several --clump files get file numbers, as in plink1.9."""
+    import shutil
+
+    for ext in (".bed", ".bim"):
+        shutil.copy(PLINK_DIR / f"chr22_window{ext}", tmp_path / f"w{ext}")
+    fam = (PLINK_DIR / "chr22_window.fam").read_text().splitlines()
+    # the first 40 people become children of the first two
+    fam = [" ".join(l.split()[:2] + ["HG00096", "HG00097"] + l.split()[4:]) if i < 40 else l
+           for i, l in enumerate(fam)]
+    (tmp_path / "w.fam").write_text("\n".join(fam) + "\n")
+    assoc = PLINK_DIR / "chr22_assoc_plink.assoc"
+    lines = assoc.read_text().splitlines()
+    half = tmp_path / "half.assoc"
+    half.write_text("\n".join(lines[:1] + lines[1::2]) + "\n")
+    bfile = str(tmp_path / "w")
+    _plink(["--bfile", bfile, "--clump", str(assoc), "--out", str(tmp_path / "p1")])
+    _plink(["--bfile", bfile, "--clump", str(assoc), str(half), "--clump-r2", "0.2", "--out", str(tmp_path / "p2")])
+    a = run_clump(bfile, assoc, tmp_path / "o1")
+    b = run_clump(bfile, [assoc, half], tmp_path / "o2", r2=0.2)
+    assert a.read_bytes() == (tmp_path / "p1.clumped").read_bytes()
+    assert b.read_bytes() == (tmp_path / "p2.clumped").read_bytes()
+    assert b"(2)" in b.read_bytes()
