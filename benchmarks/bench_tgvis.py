@@ -66,7 +66,8 @@ def run_sim(args: argparse.Namespace) -> pd.DataFrame:
     if args.out:
         df.to_csv(args.out, sep="\t", index=False)
     print(f"# {len(tasks)} replicates in {time.perf_counter() - t0:.0f} s with {args.workers} workers")
-    cols = ["theta_mse", "theta_mse_causal", "tnr", "tnr_gene", "tpr", "tnr_called", "tpr_called", "n_direct", "n_direct_vars",
+    cols = ["theta_mse", "theta_mse_causal", "tnr", "tnr_gene", "tpr", "tnr_called", "tpr_called", "n_direct",
+            "n_direct_vars",
             "n_direct_called", "gamma_cor", "upsilon_cor", "L", "fit_seconds"]
     summ = df.groupby(["mode", "scenario"], sort=False)[cols].mean()
     summ["inf_test_reject"] = df.groupby(["mode", "scenario"], sort=False)["inf_test_p"].apply(

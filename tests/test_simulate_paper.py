@@ -8,7 +8,6 @@ import pytest
 
 from twasflow.simulate import tgvis_paper
 from twasflow.simulate.paper import score_replicate
-from twasflow.simulate.stats import standardize_columns
 
 
 @pytest.fixture(scope="module")

@@ -59,7 +59,7 @@ def test_joint_z_and_matrix_eq7_eq8(small):
     ups = np.linspace(-0.1, 0.1, R.shape[0])
     r = z - R @ ups
     zj = S.joint_z(r)
-    P, M = B.shape[1], R.shape[0]
+    P = B.shape[1]
     for j in range(P):
         b = B[:, j]
         assert zj[j] == pytest.approx(b @ r / np.sqrt(b @ R @ b), rel=1e-12)

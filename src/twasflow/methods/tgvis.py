@@ -63,7 +63,8 @@ class TgvisOptions:
     coverage, min_abs_corr : SuSiE credible-set coverage and purity (over the joint matrix).
     max_iter, tol : profile-likelihood loop limits (50; 1e-3).
     score_alpha : level of the score test (0.05).
-    estimate_prior_method : SuSiE prior-variance update (``EM`` as the authors' TGVIS software, or ``optim``, susie_rss's default).
+    estimate_prior_method : SuSiE prior-variance update: ``EM`` (as the authors' TGVIS software) or ``optim``
+        (susie_rss's default).
     susie_max_iter : IBSS iterations per SuSiE fit.
     eig_tol : relative eigenvalue threshold defining R's column space.
     """
