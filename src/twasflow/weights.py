@@ -220,32 +220,28 @@ class _SERCurve:
 
     f(u) = log Σ_S π exp(lbf(V)) = 0.5 c T2max - 0.5 log1p(a) + log(Σ_S exp(0.5 c D) / |S|), with a = V prec,
     c = a / (1 + a) and D = T2 - T2max (``_OUTSIDE`` off the pair's tested set S, where exp gives 0).
-    Row subsets of D are copied only when the requested subset is less than half of the rows held, so a
-    shrinking active set costs O(k M) copies in total.
+    The rows held are recompacted from the full D when a request covers less than half of them (or rows
+    not held); otherwise the requested rows are gathered from the held block.
     """
 
     def __init__(self, prec: np.ndarray, T2max: np.ndarray, D: np.ndarray, logp: np.ndarray) -> None:
         self.prec, self.T2max, self.logp = prec, T2max, logp
-        self._rows = np.arange(T2max.size)  # which pairs the held copies of D / D2 cover
+        self._rows = np.arange(T2max.size)  # which pairs the held copy of D covers
         self._D0 = self._D = D
-        self._D2: np.ndarray | None = None
 
-    def _held(self, idx: np.ndarray, want_d2: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    def _held(self, idx: np.ndarray) -> np.ndarray:
         pos = np.searchsorted(self._rows, idx)
         covered = bool(np.all(pos < self._rows.size)) and bool(np.all(self._rows[np.minimum(pos, self._rows.size - 1)]
                                                                       == idx))
         if not covered or idx.size < 0.5 * self._rows.size:
             self._D = self._D0[idx]
-            self._D2 = None
             self._rows = idx.copy()
             pos = np.arange(idx.size)
-        if idx.size == self._rows.size:
-            return self._D, None
-        return self._D[pos], None
+        return self._D if idx.size == self._rows.size else self._D[pos]
 
     def __call__(self, u: np.ndarray, idx: np.ndarray, derivs: bool = False):
         """f (and, with ``derivs``, df/du and d²f/du²) at u for pairs ``idx`` (increasing)."""
-        D, D2 = self._held(idx, derivs)
+        D = self._held(idx)
         prec, T2max = self.prec[idx], self.T2max[idx]
         a = np.exp(u) * prec
         c = a / (1.0 + a)

@@ -23,7 +23,7 @@ import gzip
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
