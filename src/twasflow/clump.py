@@ -15,6 +15,7 @@ Numerical code here does not read files; ``run_clump`` and ``clump_table`` are t
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,26 @@ R2Method = Literal["haplotype", "pearson"]
 # ----------------------------------------------------------------------------------------------------
 
 
+def _safe_log(x: float) -> float:
+    return math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
+
+
+def _safe_acos(x: float) -> float:
+    return math.acos(x) if -1.0 <= x <= 1.0 else math.nan
+
+
+# Element-wise libm calls (glibc, as PLINK's C code uses) instead of numpy's SIMD versions, which can differ
+# in the last bit; the threshold test r2 > r2min is then decided on the same doubles as PLINK's.
+_LOG = np.frompyfunc(_safe_log, 1, 1)
+_ACOS = np.frompyfunc(_safe_acos, 1, 1)
+_COS = np.frompyfunc(math.cos, 1, 1)
+_CBRT = np.frompyfunc(lambda x: x ** (1.0 / 3.0), 1, 1)
+
+
+def _lm(f, x: np.ndarray) -> np.ndarray:
+    return f(np.asarray(x, dtype=np.float64)).astype(np.float64) if np.size(x) else np.zeros(np.shape(x))
+
+
 def _cubic_real_roots(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Real roots of x^3 + a x^2 + b x + c, sorted, near-duplicates (< 2^-30 apart) merged.
 
@@ -60,11 +81,11 @@ def _cubic_real_roots(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.n
     if three.any():
         q = qq[three]
         sq = np.sqrt(q)
-        d = np.arccos(rr[three] / (q * sq)) * (1.0 / 3.0)
+        d = _lm(_ACOS, rr[three] / (q * sq)) * (1.0 / 3.0)
         sq = sq * -2
         ad = adiv3[three]
-        s = np.stack([sq * np.cos(d) - ad, sq * np.cos(d + (2.0 * np.pi / 3.0)) - ad,
-                      sq * np.cos(d - (2.0 * np.pi / 3.0)) - ad], axis=1)
+        s = np.stack([sq * _lm(_COS, d) - ad, sq * _lm(_COS, d + (2.0 * np.pi / 3.0)) - ad,
+                      sq * _lm(_COS, d - (2.0 * np.pi / 3.0)) - ad], axis=1)
         s.sort(axis=1)
         m = np.full(s.shape[0], 3, dtype=np.int64)
         first_dup = s[:, 1] - s[:, 0] < EPSILON
@@ -80,7 +101,7 @@ def _cubic_real_roots(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.n
         q = qq[one]
         ad = adiv3[one]
         with np.errstate(invalid="ignore"):
-            d = -np.power(np.abs(r) + np.sqrt(r2[one] - q3[one]), 1.0 / 3.0)
+            d = -_lm(_CBRT, np.abs(r) + np.sqrt(r2[one] - q3[one]))
         zero = d == 0.0
         d = np.where(r < 0.0, -d, d)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -107,10 +128,124 @@ def _lnlike(k11, k12, k21, k22, center, f11, f12, f21, f22, h, incr):
     g12 = f12 + (h - incr)
     g21 = f21 + (h - incr)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ll = center * np.log(g11 * g22 + g12 * g21)
+        x = g11 * g22 + g12 * g21
+        ll = np.where(center != 0.0, center * _lm(_LOG, x), 0.0)
         for k, g in ((k11, g11), (k12, g12), (k21, g21), (k22, g22)):
-            ll = ll + np.where(k != 0.0, k * np.log(np.where(k != 0.0, g, 1.0)), 0.0)
+            ll = ll + np.where(k != 0.0, k * _lm(_LOG, np.where(k != 0.0, g, 1.0)), 0.0)
     return ll
+
+
+def _cubic_roots_scalar(a: float, b: float, c: float) -> list[float]:
+    """Scalar twin of :func:`_cubic_real_roots` (libm functions, like PLINK)."""
+    a2 = a * a
+    qq = (a2 - 3 * b) * (1.0 / 9.0)
+    rr = (2 * a2 * a - 9 * a * b + 27 * c) * (1.0 / 54.0)
+    r2 = rr * rr
+    q3 = qq * qq * qq
+    adiv3 = a * (1.0 / 3.0)
+    if r2 < q3:
+        sq = math.sqrt(qq)
+        d = math.acos(rr / (qq * sq)) * (1.0 / 3.0)
+        sq *= -2
+        s = sorted([sq * math.cos(d) - adiv3, sq * math.cos(d + (2.0 * math.pi / 3.0)) - adiv3,
+                    sq * math.cos(d - (2.0 * math.pi / 3.0)) - adiv3])
+        if s[1] - s[0] < EPSILON:
+            s[1] = s[2]
+            return s[:1] if s[1] - s[0] < EPSILON else s[:2]
+        return s[:2] if s[2] - s[1] < EPSILON else s
+    d = -((abs(rr) + math.sqrt(r2 - q3)) ** (1.0 / 3.0))
+    if d == 0.0:
+        return [-adiv3]
+    if rr < 0.0:
+        d = -d
+    sqv = qq / d
+    s0 = d + sqv - adiv3
+    if abs(d - sqv) >= EPSILON * 8:
+        return [s0]
+    if d >= 0.0:
+        return [-d - adiv3, s0]
+    return [s0, -d - adiv3]
+
+
+def _lnlike_scalar(k11, k12, k21, k22, center, f11, f12, f21, f22, h, incr):
+    g11 = f11 + incr
+    g22 = f22 + incr
+    g12 = f12 + (h - incr)
+    g21 = f21 + (h - incr)
+    x = g11 * g22 + g12 * g21
+    ll = center * math.log(x) if x > 0 else (-math.inf if center else 0.0)
+    for k, g in ((k11, g11), (k12, g12), (k21, g21), (k22, g22)):
+        if k != 0.0:
+            ll += k * math.log(g) if g > 0 else -math.inf
+    return ll
+
+
+def _haplotype_r2_one(t: Sequence[int]) -> float:
+    """Scalar twin of :func:`haplotype_r2` for one table (used for small batches: less call overhead)."""
+    k11 = float(2 * t[0] + t[1] + t[3])
+    k12 = float(2 * t[2] + t[1] + t[5])
+    k21 = float(2 * t[6] + t[3] + t[7])
+    k22 = float(2 * t[8] + t[5] + t[7])
+    ci = int(t[4])
+    center = float(ci)
+    twice_tot = k11 + k12 + k21 + k22 + 2 * center
+    if twice_tot == 0.0:
+        return math.nan
+    recip = 1.0 / twice_tot
+    f11, f12, f21, f22 = k11 * recip, k12 * recip, k21 * recip, k22 * recip
+    p1122 = f11 * f22
+    p1221 = f12 * f21
+    h = center * recip
+    freq1x = f11 + f12 + h
+    freq2x = 1.0 - freq1x
+    freqx1 = f11 + f21 + h
+    freqx2 = 1.0 - freqx1
+    freq11 = f11
+    if ci:
+        if p1122 != 0.0 or p1221 != 0.0:
+            sol = _cubic_roots_scalar(0.5 * (f11 + f22 - f12 - f21 - 3 * h),
+                                      0.5 * (p1122 + p1221 + h * (f12 + f21 - f11 - f22 + h)),
+                                      -0.5 * h * p1122)
+            end = len(sol)
+            while end and sol[end - 1] > h + SMALLISH_EPSILON:
+                end -= 1
+            start = 0
+            while start < end and sol[start] < -SMALLISH_EPSILON:
+                start += 1
+            if start == end:
+                cand = [0.0, h]
+            else:
+                cand = sol[start:end]
+                if cand[0] < 0:
+                    cand[0] = 0.0
+                if cand[-1] > h:
+                    cand[-1] = h
+        else:
+            xx = f11 + f22
+            xy = f12 + f21
+            if xx + SMALLISH_EPSILON < h + xy and xy + SMALLISH_EPSILON < h + xx:
+                cand = [0.0, (h + xy - xx) * 0.5, h]
+            else:
+                cand = [0.0, h]
+        args = (k11, k12, k21, k22, center, f11, f12, f21, f22, h)
+        best = cand[0]
+        if len(cand) > 1:
+            base = _lnlike_scalar(*args, best)
+            for x in cand[1:]:  # PLINK compares with the first root's likelihood only
+                if _lnlike_scalar(*args, x) > base:
+                    best = x
+        freq11 = f11 + best
+    elif p1122 == 0.0 and p1221 == 0.0:
+        return math.nan
+    expected = freqx1 * freq1x
+    d = freq11 - expected
+    ad = abs(d)
+    if ad < SMALL_EPSILON:
+        return 0.0
+    den = expected * freq2x * freqx2
+    if den == 0.0:
+        return math.nan
+    return ad * d / den
 
 
 def haplotype_r2(table: np.ndarray) -> np.ndarray:
@@ -128,6 +263,16 @@ def haplotype_r2(table: np.ndarray) -> np.ndarray:
     """
     t = np.asarray(table, dtype=np.int64).reshape(-1, 9)
     P = t.shape[0]
+    if P <= _SCALAR_MAX:
+        return np.array([_haplotype_r2_one(row) for row in t.tolist()], dtype=np.float64)
+    return _haplotype_r2_vec(t)
+
+
+_SCALAR_MAX = 24  # below this many pairs the scalar path beats ~80 numpy calls
+
+
+def _haplotype_r2_vec(t: np.ndarray) -> np.ndarray:
+    P = t.shape[0]
     out = np.full(P, np.nan)
     if P == 0:
         return out
@@ -141,17 +286,17 @@ def haplotype_r2(table: np.ndarray) -> np.ndarray:
     ok = twice_tot != 0.0
     with np.errstate(divide="ignore", invalid="ignore"):
         recip = 1.0 / twice_tot
-    f11 = k11 * recip
-    f12 = k12 * recip
-    f21 = k21 * recip
-    f22 = k22 * recip
-    p1122 = f11 * f22
-    p1221 = f12 * f21
-    h = center * recip
-    freq1x = f11 + f12 + h
-    freq2x = 1.0 - freq1x
-    freqx1 = f11 + f21 + h
-    freqx2 = 1.0 - freqx1
+        f11 = k11 * recip
+        f12 = k12 * recip
+        f21 = k21 * recip
+        f22 = k22 * recip
+        p1122 = f11 * f22
+        p1221 = f12 * f21
+        h = center * recip
+        freq1x = f11 + f12 + h
+        freq2x = 1.0 - freq1x
+        freqx1 = f11 + f21 + h
+        freqx2 = 1.0 - freqx1
     freq11 = f11.copy()
 
     has_center = ok & (center_i > 0)
