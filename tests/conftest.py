@@ -37,3 +37,28 @@ def shared_dir() -> Path:
 @pytest.fixture(scope="session")
 def have_r_susie() -> bool:
     return _have_r_susie()
+
+
+def run_snakemake(*args: str, cwd: Path) -> "subprocess.CompletedProcess[str]":
+    """Run Snakemake with this interpreter in ``cwd``."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=1200)
+
+
+def copy_workflow(dst: Path) -> Path:
+    """Copy what a user's checkout needs to run the workflow (no results) into ``dst``."""
+    for d in ("workflow", "scripts", "config", "envs"):
+        shutil.copytree(REPO / d, dst / d, symlinks=False)
+    return dst
+
+
+@pytest.fixture(scope="session")
+def example_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The README's first command (snakemake on the default config) run once per session in a scratch copy."""
+    root = copy_workflow(tmp_path_factory.mktemp("example"))
+    r = run_snakemake("--cores", "2", cwd=root)
+    assert r.returncode == 0, r.stderr[-5000:]
+    return root

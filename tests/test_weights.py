@@ -245,23 +245,13 @@ def test_bad_input_raises_input_error(bad, msg):
         stage1(z, R, n)
 
 
-@pytest.mark.slow
-def test_bundled_example_through_prescreen(tmp_path):
+def test_bundled_example_through_prescreen(example_run):
     """The bundled example (snakemake, default config) runs through xqtl_weights and prescreen; every planted
     causal pair has weights and survives the prescreen (p <= 0.05); most planted eQTLs of those pairs that
-    are in the locus variant set are selected. ~1-2 min."""
+    are in the locus variant set are selected."""
     import glob
-    import shutil
-    import subprocess
-    import sys
 
-    from conftest import REPO
-
-    for d in ("workflow", "scripts", "config", "envs"):
-        shutil.copytree(REPO / d, tmp_path / d)
-    r = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2"], cwd=tmp_path, capture_output=True,
-                       text=True, timeout=900)
-    assert r.returncode == 0, r.stderr[-5000:]
+    tmp_path = example_run
     import pandas as pd
 
     tx = pd.read_csv(tmp_path / "resources" / "example" / "truth_xqtl.tsv", sep="\t")

@@ -49,21 +49,6 @@ def test_bad_config_fails_before_any_job(workdir: Path) -> None:
     assert "rule simulate_example:" not in r.stdout
 
 
-def _copy_workflow(dst: Path) -> None:
-    for d in ("workflow", "scripts", "config", "envs"):
-        shutil.copytree(REPO / d, dst / d, symlinks=False)
-
-
-@pytest.fixture(scope="module")
-def example_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The README's first command (snakemake on the default config) in a scratch copy of the repository."""
-    root = tmp_path_factory.mktemp("example")
-    _copy_workflow(root)
-    r = _snakemake("--cores", "2", cwd=root)
-    assert r.returncode == 0, r.stderr[-5000:]
-    return root
-
-
 def test_example_produces_loci_and_bundles(example_run: Path) -> None:
     import json
 
@@ -106,3 +91,21 @@ def test_example_rerun_is_a_no_op(example_run: Path) -> None:
     r = _snakemake("-n", "--cores", "1", cwd=example_run)
     assert r.returncode == 0
     assert "Nothing to be done" in r.stdout + r.stderr
+
+
+def test_example_coloc_tests_prescreened_pairs_and_colocalizes_planted_pairs(example_run: Path) -> None:
+    import pandas as pd
+
+    from twasflow.stages import COLOC_COLUMNS
+
+    ex = example_run / "resources" / "example" / "gwas"
+    for trait in ("LDL_sim", "BMI_sim"):
+        coloc = pd.concat(pd.read_parquet(f) for f in sorted((example_run / "results" / "coloc" / trait).glob("*.parquet")))
+        pre = pd.concat(pd.read_parquet(f) for f in sorted((example_run / "results" / "prescreen" / trait).glob("*.parquet")))
+        assert list(coloc.columns) == COLOC_COLUMNS
+        assert set(zip(coloc["locus_id"], coloc["pair_id"])) == set(zip(*pre.loc[pre["kept"], ["locus_id", "pair_id"]].T.values))
+        assert coloc["PP.H4"].dropna().between(0, 1).all() and coloc["abf_PP.H4"].between(0, 1).all()
+        truth = pd.read_csv(ex / f"{trait}.truth.tsv", sep="\t")
+        planted = set(truth.loc[truth["kind"] == "pair", "pair_id"])
+        hit = coloc[coloc["pair_id"].isin(planted)]
+        assert set(hit["pair_id"]) == planted and hit["colocalized"].all(), hit

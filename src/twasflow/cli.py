@@ -111,6 +111,62 @@ def cmd_locus_inputs(a: argparse.Namespace) -> None:
         print(f"{rec['locus_id']}\t{rec['status']}\tM={rec['M']}\tP={rec['P']}\t{rec['reason']}")
 
 
+def _outdir_paths(a: argparse.Namespace) -> tuple[Any, Path, str]:
+    """Config, outdir and the chunk holding ``--locus`` (or ``--chunk``) of a configured run."""
+    from .loci import read_loci
+
+    run = _load_config(a.config)
+    out = Path(run.config["outdir"])
+    if a.trait not in run.traits:
+        raise InputError(f"--trait {a.trait!r}: not in {run.config['gwas_sheet']} (have {', '.join(run.traits)})")
+    chunk = a.chunk
+    if a.locus:
+        loci = read_loci(out / "loci" / f"{a.trait}.tsv")
+        hit = loci.loc[loci["locus_id"] == a.locus, "chunk"]
+        if hit.empty:
+            raise InputError.at("no such locus", file=out / "loci" / f"{a.trait}.tsv", column="locus_id",
+                                found=repr(a.locus))
+        chunk = str(hit.iloc[0])
+    return run, out, chunk
+
+
+def cmd_xqtl_weights(a: argparse.Namespace) -> None:
+    run, out, chunk = _outdir_paths(a)
+    target = Path(a.out_dir) if a.out_dir else out / "weights" / a.trait / chunk
+    summary = stages.xqtl_weights(a.trait, out / "locus_inputs" / a.trait / chunk / "manifest.json", target,
+                                  target / "manifest.json", Path("logs") / "xqtl_weights" / a.trait,
+                                  run.config["weights"], locus=a.locus)
+    for rec in summary["loci"]:
+        print(f"{rec['locus_id']}\t{rec['status']}\tpairs kept={rec.get('n_pairs_kept', 0)}\t{rec['reason']}")
+
+
+def cmd_prescreen(a: argparse.Namespace) -> None:
+    run, out, chunk = _outdir_paths(a)
+    dst = Path(a.out) if a.out else out / "prescreen" / a.trait / f"{chunk}.parquet"
+    t = stages.prescreen(a.trait, out / "locus_inputs" / a.trait / chunk / "manifest.json",
+                         out / "weights" / a.trait / chunk / "manifest.json", dst, Path("logs") / "prescreen" / a.trait,
+                         p_max=run.config["prescreen"]["p_max"], locus=a.locus)
+    print(f"wrote {dst}: {len(t)} pairs, {int(t['kept'].sum())} kept")
+
+
+def cmd_coloc(a: argparse.Namespace) -> None:
+    run, out, chunk = _outdir_paths(a)
+    dst = Path(a.out) if a.out else out / "coloc" / a.trait / f"{chunk}.parquet"
+    t = stages.coloc(a.trait, out / "locus_inputs" / a.trait / chunk / "manifest.json",
+                     out / "prescreen" / a.trait / f"{chunk}.parquet", dst, Path("logs") / "coloc" / a.trait,
+                     run.config["coloc"], locus=a.locus)
+    print(f"wrote {dst}: {len(t)} pairs, {int(t['colocalized'].fillna(False).astype(bool).sum())} colocalized")
+
+
+def _locus_opts(p: argparse.ArgumentParser, out_help: str) -> None:
+    p.add_argument("--config", default="config/config.yaml")
+    p.add_argument("--trait", required=True)
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--locus", help="locus_id from results/loci/{trait}.tsv")
+    g.add_argument("--chunk", help="chunk id, e.g. c000")
+    p.add_argument("--out" if "table" in out_help else "--out-dir", help=out_help)
+
+
 # ------------------------------------------------------------------------------------------- parser
 def _harmonize_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--panel", required=True, help="genotype store directory (output of `twasflow panel`)")
@@ -220,6 +276,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--chunk", help="chunk id, e.g. c000")
     p.add_argument("--out-dir", help="default: <outdir>/locus_inputs/{trait}/{locus or chunk}")
     p.set_defaults(fn=cmd_locus_inputs)
+
+    p = sub.add_parser("xqtl-weights", help="TGVIS stage-1 weights of one chunk or locus (rule xqtl_weights)")
+    _locus_opts(p, "output directory (default: <outdir>/weights/{trait}/{chunk})")
+    p.set_defaults(fn=cmd_xqtl_weights)
+
+    p = sub.add_parser("prescreen", help="S-PrediXcan prescreen of one chunk or locus (rule prescreen)")
+    _locus_opts(p, "output table (default: <outdir>/prescreen/{trait}/{chunk}.parquet)")
+    p.set_defaults(fn=cmd_prescreen)
+
+    p = sub.add_parser("coloc", help="coloc-SuSiE + coloc-ABF of one chunk or locus (rule coloc)")
+    _locus_opts(p, "output table (default: <outdir>/coloc/{trait}/{chunk}.parquet)")
+    p.set_defaults(fn=cmd_coloc)
     return ap
 
 

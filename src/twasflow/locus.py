@@ -11,8 +11,6 @@ counted-allele dosages, the same r used as R downstream. A pair belongs to a loc
 from __future__ import annotations
 
 import logging
-import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -23,6 +21,7 @@ import pyarrow.dataset as pds
 import pyarrow.parquet as pq
 from scipy.special import ndtr
 
+from .chunks import run_loci, summarize
 from .clump import greedy_clump
 from .io.tables import write_json, write_npz, write_parquet
 
@@ -213,30 +212,20 @@ def run_chunk(loci: pd.DataFrame, out_dir: str | Path, log_dir: str | Path, mani
 
     Writes ``manifest`` (JSON) last: ``{"loci": [{locus_id, status, reason, M, P, stats, log}]}``.
     """
-    out_dir, log_dir = Path(out_dir), Path(log_dir)
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    records = []
-    for i, locus in enumerate(loci.to_dict("records"), start=1):
-        t0 = time.perf_counter()
-        lid = locus["locus_id"]
-        log.info("locus %d/%d %s (%s:%d-%d)", i, len(loci), lid, locus["chrom"], locus["start"], locus["end"])
-        rec: dict[str, Any] = {"locus_id": lid, "log": None}
-        try:
-            b = build_locus(locus, **kwargs)
-            write_bundle(b, out_dir)
-            rec.update(status="ok" if b.M and b.P else "empty", reason=b.reason, M=b.M, P=b.P, stats=b.stats)
-            if b.reason:
-                log.info("  %s: %s", lid, b.reason)
-        except Exception as exc:  # one bad locus must not stop the chunk
-            lpath = log_dir / f"{lid}.log"
-            lpath.parent.mkdir(parents=True, exist_ok=True)
-            lpath.write_text(traceback.format_exc())
-            rec.update(status="failed", reason=f"{type(exc).__name__}: {exc}", M=0, P=0, log=str(lpath))
-            log.error("  %s FAILED: %s (traceback in %s)", lid, exc, lpath)
-        # timings go to the log, not the manifest, so reruns are byte-identical
-        log.info("  %s: %s in %.2f s", lid, rec["status"], time.perf_counter() - t0)
-        records.append(rec)
-    summary = {"n_loci": len(records), "n_ok": sum(r["status"] == "ok" for r in records),
-               "n_failed": sum(r["status"] == "failed" for r in records), "loci": records}
+
+    def one(locus: dict[str, Any]) -> dict[str, Any]:
+        b = build_locus(locus, **kwargs)
+        write_bundle(b, out_dir)
+        if b.reason:
+            log.info("  %s: %s", locus["locus_id"], b.reason)
+        return {"status": "ok" if b.M and b.P else "empty", "reason": b.reason, "M": b.M, "P": b.P, "stats": b.stats}
+
+    records = run_loci(loci.to_dict("records"), log_dir, one)
+    for r in records:
+        r.setdefault("M", 0)
+        r.setdefault("P", 0)
+    summary = summarize(records)
     write_json(summary, manifest)
     return summary

@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping
 import pandas as pd
 
 from .errors import InputError
+from .chunks import chunk_loci, run_loci, summarize
 from .io.tables import write_tsv
 
 log = logging.getLogger("twasflow")
@@ -170,40 +171,6 @@ def locus_inputs(trait: str, loci_tsv: str | Path, chunk: str | None, gwas: str 
 
 
 # ---------------------------------------------------------------------------------------------- weights
-def _chunk_loci(manifest: str | Path, locus: str | None) -> list[dict[str, Any]]:
-    from .io.tables import read_json
-
-    recs = read_json(manifest)["loci"]
-    if locus is not None:
-        recs = [r for r in recs if r["locus_id"] == locus]
-        if not recs:
-            raise InputError.at("no such locus", file=manifest, column="locus_id", found=repr(locus))
-    return recs
-
-
-def _run_loci(recs: list[dict[str, Any]], log_dir: str | Path, fn: Callable[[dict[str, Any]], dict[str, Any]]
-              ) -> list[dict[str, Any]]:
-    """Run ``fn`` per locus record; a failing locus is recorded (error + traceback log), the others go on."""
-    import traceback
-
-    out = []
-    for i, rec in enumerate(recs, start=1):
-        lid = rec["locus_id"]
-        t0 = time.perf_counter()
-        res: dict[str, Any] = {"locus_id": lid, "log": None}
-        try:
-            res.update(fn(rec))
-        except Exception as exc:  # one bad locus must not stop the chunk
-            lpath = Path(log_dir) / f"{lid}.log"
-            lpath.parent.mkdir(parents=True, exist_ok=True)
-            lpath.write_text(traceback.format_exc())
-            res.update(status="failed", reason=f"{type(exc).__name__}: {exc}", log=str(lpath))
-            log.error("  %s FAILED: %s (traceback in %s)", lid, exc, lpath)
-        log.info("locus %d/%d %s: %s in %.2f s", i, len(recs), lid, res["status"], time.perf_counter() - t0)
-        out.append(res)
-    return out
-
-
 def xqtl_weights(trait: str, bundles_manifest: str | Path, out_dir: str | Path, manifest: str | Path,
                  log_dir: str | Path, weights: Mapping[str, Any], locus: str | None = None) -> dict[str, Any]:
     """Rule ``xqtl_weights``: TGVIS stage 1 for every locus bundle of a chunk (or the one ``locus``).
@@ -220,7 +187,7 @@ def xqtl_weights(trait: str, bundles_manifest: str | Path, out_dir: str | Path, 
 
     bdir, out_dir = Path(bundles_manifest).parent, Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    recs = _chunk_loci(bundles_manifest, locus)
+    recs = chunk_loci(bundles_manifest, locus)
     log.info("%s: stage-1 weights for %d loci into %s (%s)", trait, len(recs), out_dir, dict(weights))
 
     def one(rec: dict[str, Any]) -> dict[str, Any]:
@@ -253,9 +220,8 @@ def xqtl_weights(trait: str, bundles_manifest: str | Path, out_dir: str | Path, 
                 "M": M, "P": P, "n_pairs_kept": kept_pairs, "pairs_dropped": dropped,
                 "n_not_converged": n_nc}
 
-    records = _run_loci(recs, log_dir, one)
-    summary = {"n_loci": len(records), "n_ok": sum(r["status"] == "ok" for r in records),
-               "n_failed": sum(r["status"] == "failed" for r in records), "loci": records}
+    records = run_loci(recs, log_dir, one)
+    summary = summarize(records)
     write_json(summary, manifest)
     return summary
 
@@ -274,7 +240,7 @@ def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | 
     from .twas import PRESCREEN_COLUMNS, prescreen_table
 
     bdir, wdir = Path(bundles_manifest).parent, Path(weights_manifest).parent
-    recs = _chunk_loci(weights_manifest, locus)
+    recs = chunk_loci(weights_manifest, locus)
     tables: list[pd.DataFrame] = []
 
     def one(rec: dict[str, Any]) -> dict[str, Any]:
@@ -294,7 +260,7 @@ def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | 
         tables.append(t)
         return {"status": "ok", "reason": "", "n_kept": int(t["kept"].sum()), "n_pairs": len(t)}
 
-    res = _run_loci(recs, log_dir, one)
+    res = run_loci(recs, log_dir, one)
     if tables:
         table = pd.concat(tables, ignore_index=True)
     else:
@@ -305,4 +271,58 @@ def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | 
     n_failed = sum(r["status"] == "failed" for r in res)
     log.info("%s: %d pairs, %d kept at p <= %g; %d loci failed", trait, len(table), int(table["kept"].sum()),
              p_max, n_failed)
+    return table
+
+
+COLOC_COLUMNS = ["trait", "locus_id", "method", "cs", "pair_id", "nsnps", "susie_hit1", "susie_hit2", "PP.H0",
+                 "PP.H1", "PP.H2", "PP.H3", "PP.H4", "abf_PP.H0", "abf_PP.H1", "abf_PP.H2", "abf_PP.H3",
+                 "abf_PP.H4", "colocalized", "reason"]
+
+
+def coloc(trait: str, bundles_manifest: str | Path, pairs_table: str | Path, out: str | Path, log_dir: str | Path,
+          coloc_cfg: Mapping[str, Any], method: str = "prescreen", locus: str | None = None) -> pd.DataFrame:
+    """Rule ``coloc``: coloc-SuSiE and coloc-ABF between the GWAS and each selected pair's xQTL, per locus.
+
+    ``pairs_table`` lists the pairs to test: the prescreen table (rows with ``kept``) until fine-mapping
+    provides causal credible sets; then (``method`` = a fine-mapping method) its ``variables`` table with
+    ``cs`` set. Writes ``out`` (Parquet, :data:`COLOC_COLUMNS`).
+    """
+    import numpy as np
+
+    from .coloc import coloc_locus
+    from .io.tables import write_parquet
+    from .locus import read_bundle
+
+    bdir = Path(bundles_manifest).parent
+    sel = pd.read_parquet(pairs_table)
+    if "kept" in sel.columns:
+        sel = sel[sel["kept"]].assign(cs=pd.NA)
+    else:
+        sel = sel[sel["cs"].notna() & (sel["type"] == "pair")]
+    recs = chunk_loci(bundles_manifest, locus)
+    tables: list[pd.DataFrame] = []
+
+    def one(rec: dict[str, Any]) -> dict[str, Any]:
+        lid = rec["locus_id"]
+        want = sel[sel["locus_id"] == lid]
+        if rec["status"] != "ok" or want.empty:
+            return {"status": "empty", "reason": rec.get("reason") or "no pair to test"}
+        b = read_bundle(bdir, lid)
+        col = pd.Index(b.pairs["pair_id"]).get_indexer(want["pair_id"].drop_duplicates())
+        res = coloc_locus(b.z, b.n, b.R, b.xqtl_z[:, col], b.xqtl_n[col],
+                          b.pairs["pair_id"].to_numpy()[col], b.variant_ids, dict(coloc_cfg))
+        res = want[["pair_id", "cs"]].merge(res, on="pair_id", how="left")
+        res.insert(0, "method", method)
+        res.insert(0, "locus_id", lid)
+        res.insert(0, "trait", trait)
+        tables.append(res[COLOC_COLUMNS])
+        return {"status": "ok", "reason": "", "n_pairs": len(res), "n_colocalized": int(res["colocalized"].sum())}
+
+    records = run_loci(recs, log_dir, one)
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=COLOC_COLUMNS)
+    table["cs"] = table["cs"].astype("Int64")
+    write_parquet(table, out)
+    log.info("%s: %d pairs tested, %d colocalized; %d loci failed", trait, len(table),
+             int(table["colocalized"].fillna(False).astype(bool).sum()),
+             sum(r["status"] == "failed" for r in records))
     return table

@@ -90,3 +90,11 @@ def static_targets():
     targets += [os.path.join(OUT, "harmonized", "gwas", f"{t}.qc.json") for t in TRAITS]
     targets += [os.path.join(OUT, "harmonized", "xqtl", f"{d}.qc.json") for d in DATASETS]
     return targets
+
+
+def all_coloc(wildcards):
+    return [
+        os.path.join(OUT, "coloc", trait, f"{chunk}.parquet")
+        for trait in TRAITS
+        for chunk in chunks_of(trait)
+    ]
