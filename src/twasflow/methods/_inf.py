@@ -161,12 +161,21 @@ def inf_effective_df(E: LDEigen, tau2: float) -> float:
 
 @dataclass(frozen=True)
 class ScoreTest:
+    """Score statistic ``u`` with its null mean ``e`` and variance ``h`` (eq. 25) and the p-value.
+
+    ``kappa``, ``df``: the scaled chi-square of eq. 25 (``u ~ kappa chi2_df``); ``p`` from the null chosen
+    (``satterthwaite``: that scaled chi-square; ``liu``: Liu-Tang-Zhang's four-cumulant approximation of
+    the exact null, a weighted sum of chi2_1).
+    """
+
     u: float
     e: float
     h: float
     kappa: float
     df: float
     p: float
+    p_satterthwaite: float
+    p_liu: float
 
 
 def _sym_pinv(G: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
@@ -176,7 +185,31 @@ def _sym_pinv(G: np.ndarray, rtol: float = 1e-10) -> np.ndarray:
     return (V[:, keep] / w[keep]) @ V[:, keep].T
 
 
-def score_test(E: LDEigen, z: np.ndarray, UtC: np.ndarray) -> ScoreTest:
+def liu_sf(q: float, c1: float, c2: float, c3: float, c4: float) -> float:
+    """P(Q > q) for Q = sum_i mu_i chi2_1 from c_k = sum_i mu_i^k (Liu, Tang & Zhang 2009, CSDA 53:853).
+
+    Matches the skewness (and kurtosis when possible) of Q with a non-central chi-square.
+    """
+    if c2 <= 0:
+        return 1.0
+    s1 = c3 / c2**1.5
+    s2 = c4 / c2**2
+    if s1 * s1 > s2:
+        a = 1.0 / (s1 - np.sqrt(s1 * s1 - s2))
+        delta = s1 * a**3 - a * a
+        l_ = a * a - 2.0 * delta
+    else:
+        a = 1.0 / s1
+        delta = 0.0
+        l_ = 1.0 / (s1 * s1)
+    t = (q - c1) / np.sqrt(2.0 * c2)
+    x = t * np.sqrt(2.0) * a + l_ + delta
+    if delta > 0:
+        return float(stats.ncx2.sf(x, l_, delta))
+    return float(stats.chi2.sf(x, l_))
+
+
+def score_test(E: LDEigen, z: np.ndarray, UtC: np.ndarray, null: str = "liu") -> ScoreTest:
     """Score test of H0: sigma2_upsilon = 0 given the selected fixed effects (eq. 23-25).
 
     The fixed-effect design is ``A = R C`` with C the (M, k) columns of the selected pairs' weights and
@@ -184,24 +217,28 @@ def score_test(E: LDEigen, z: np.ndarray, UtC: np.ndarray) -> ScoreTest:
     alternative adds ``sigma2_upsilon R^2``. With ``P = R^{-1} - R^{-1} A (A' R^{-1} A)^{-1} A' R^{-1}``
     and ``R^{-1} A = C``:
 
-    * ``u = 1/2 z' P R^2 P z = 1/2 ||z - A theta_GLS||^2``, ``theta_GLS = (C'RC)^+ C'z``;
-    * ``e = 1/2 tr(P R^2) = 1/2 [tr R - tr(G^+ C'R^2C)]``, ``G = C'RC``;
-    * ``h = 1/2 tr(P R^2 P R^2) = 1/2 [tr R^2 - 2 tr(G^+ C'R^3C) + tr(G^+ H G^+ H)]``, ``H = C'R^2C``;
+    * ``u = 1/2 z' P R^2 P z = 1/2 ||r||^2``, ``r = z - A theta_GLS``, ``theta_GLS = (C'RC)^+ C'z``;
+    * ``e = 1/2 tr(P R^2) = 1/2 tr(S)``, ``h = 1/2 tr(P R^2 P R^2) = 1/2 tr(S^2)``, where
+      ``S = cov(r) = R - R C G^+ C' R``, ``G = C'RC``;
 
-    and ``u ~ kappa chi2_v`` with ``kappa = h / (2 e)``, ``v = 2 e^2 / h``. The residual is taken on R's
-    column space (components outside it are not described by the model).
+    and eq. 25's null ``u ~ kappa chi2_v``, ``kappa = h / (2 e)``, ``v = 2 e^2 / h`` (``null="satterthwaite"``).
+    Exactly, ``2 u = sum_i mu_i chi2_1`` with mu the eigenvalues of S; ``null="liu"`` (default) uses
+    tr(S^k), k <= 4, in Liu-Tang-Zhang's approximation, which keeps the test's size where the two-moment
+    version is slightly liberal (docs/tgvis.md). In R's eigenbasis S = Lam - F G^+ F' with F = Lam U'C, so
+    every trace reduces to k x k matrices ``H_a = C' R^a C``. The residual is taken on R's column space.
 
     Parameters
     ----------
     z : (M,) GWAS z-scores.
     UtC : (M, k) ``U' C`` (k may be 0: no fixed effects).
+    null : ``liu`` or ``satterthwaite`` (which p-value ``p`` reports; both are returned).
     """
     lam = E.lam
     cz = E.coords(z)
     cz[~E.pos] = 0.0
-    tr1, tr2 = float(lam.sum()), float(np.sum(lam * lam))
+    c = [float(np.sum(lam**m)) for m in range(1, 5)]
     if UtC.shape[1] == 0:
-        r2, e2, h2 = float(cz @ cz), tr1, tr2
+        r2 = float(cz @ cz)
     else:
         LC = lam[:, None] * UtC  # U' R C
         G = UtC.T @ LC
@@ -209,16 +246,23 @@ def score_test(E: LDEigen, z: np.ndarray, UtC: np.ndarray) -> ScoreTest:
         theta = Gi @ (UtC.T @ cz)  # C' z in eigen coordinates (z on R's column space)
         res = cz - LC @ theta
         r2 = float(res @ res)
-        L2C = lam[:, None] * LC
-        H = LC.T @ LC  # C' R^2 C
-        R3 = LC.T @ L2C  # C' R^3 C
-        GiH = Gi @ H
-        e2 = tr1 - float(np.sum(Gi * H))
-        h2 = tr2 - 2.0 * float(np.sum(Gi * R3)) + float(np.sum(GiH * GiH.T))
-    u, e, h = 0.5 * r2, 0.5 * e2, 0.5 * h2
+        H = {a: UtC.T @ (lam[:, None] ** a * UtC) for a in range(2, 6)}  # C' R^a C
+        K2 = Gi @ H[2]
+        K3 = Gi @ H[3]
+        K4 = Gi @ H[4]
+        K5 = Gi @ H[5]
+        K2sq = K2 @ K2
+        c[0] -= float(np.trace(K2))
+        c[1] += -2.0 * float(np.trace(K3)) + float(np.trace(K2sq))
+        c[2] += -3.0 * float(np.trace(K4)) + 3.0 * float(np.sum(K3 * K2.T)) - float(np.sum(K2sq * K2.T))
+        c[3] += (-4.0 * float(np.trace(K5)) + 4.0 * float(np.sum(K4 * K2.T)) + 2.0 * float(np.sum(K3 * K3.T))
+                 - 4.0 * float(np.sum(K3 * K2sq.T)) + float(np.sum(K2sq * K2sq.T)))
+    u, e, h = 0.5 * r2, 0.5 * c[0], 0.5 * c[1]
     if e <= 0 or h <= 0:
-        return ScoreTest(u, e, h, float("nan"), float("nan"), 1.0)
+        return ScoreTest(u, e, h, float("nan"), float("nan"), 1.0, 1.0, 1.0)
     kappa = h / (2.0 * e)
     v = 2.0 * e * e / h
-    p = float(stats.chi2.sf(u / kappa, v))
-    return ScoreTest(u=u, e=e, h=h, kappa=kappa, df=v, p=p)
+    p_s = float(stats.chi2.sf(u / kappa, v))
+    p_l = liu_sf(r2, *c) if c[2] > 0 else p_s
+    p = p_l if null == "liu" else p_s
+    return ScoreTest(u=u, e=e, h=h, kappa=kappa, df=v, p=p, p_satterthwaite=p_s, p_liu=p_l)

@@ -63,6 +63,8 @@ class TgvisOptions:
     coverage, min_abs_corr : SuSiE credible-set coverage and purity (over the joint matrix).
     max_iter, tol : profile-likelihood loop limits (50; 1e-3).
     score_alpha : level of the score test (0.05).
+    score_null : null distribution of the score statistic: ``liu`` (four cumulants of its exact null,
+        default) or ``satterthwaite`` (eq. 25's scaled chi-square, slightly liberal; docs/tgvis.md).
     estimate_prior_method : SuSiE prior-variance update: ``EM`` (as the authors' TGVIS software) or ``optim``
         (susie_rss's default).
     susie_max_iter : IBSS iterations per SuSiE fit.
@@ -79,6 +81,7 @@ class TgvisOptions:
     max_iter: int = 50
     tol: float = 1e-3
     score_alpha: float = 0.05
+    score_null: str = "liu"
     estimate_prior_method: str = "EM"
     susie_max_iter: int = 100
     eig_tol: float = _inf.EIG_TOL
@@ -108,6 +111,9 @@ def make_options(**options: Any) -> TgvisOptions:
     if opts.inf_mode == "fixed" and not (opts.inf_variance is not None and opts.inf_variance > 0):
         raise ConfigError.at("inf_mode 'fixed' needs a positive inf_variance", column="tgvis.inf_variance",
                              found=opts.inf_variance, expected="> 0")
+    if opts.score_null not in ("liu", "satterthwaite"):
+        raise ConfigError.at("invalid score_null", column="tgvis.score_null", found=opts.score_null,
+                             expected=("liu", "satterthwaite"))
     share = opts.pair_prior_share
     if isinstance(share, str):
         if share != "auto":
@@ -290,7 +296,7 @@ def _profile(S: JointSystem, n: float, L: int, opts: TgvisOptions, pw: np.ndarra
                 tau2 = tau2_fixed
                 new_ups, new_Rups = _inf.pql_upsilon(S.E, resid, tau2)
             else:
-                test_p = _inf.score_test(S.E, z, S.UtC(_in_sets(fit))).p
+                test_p = _inf.score_test(S.E, z, S.UtC(_in_sets(fit)), null=opts.score_null).p
                 new_ups, new_Rups = zero, zero
                 if test_p < opts.score_alpha:
                     tau2 = _inf.reml_fit(S.E, resid, tau2_max=tau2_max)
