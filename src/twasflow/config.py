@@ -219,7 +219,7 @@ def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") ->
     if bool(panel["bfile"]) == bool(panel["vcf"]):
         raise ConfigError("config key 'panel': give exactly one of 'bfile' (PLINK prefix) or 'vcf' (VCF path/pattern)")
     if not simulated(panel["bfile"]):
-        _check_exists(panel["bfile"], "panel.bfile", suffixes=(".bed", ".bim", ".fam"))
+        _check_exists(panel["bfile"], "panel.bfile", pattern_ok=True, suffixes=(".bed", ".bim", ".fam"))
     if not simulated(panel["vcf"]):
         _check_exists(panel["vcf"], "panel.vcf", pattern_ok=True)
     _check_exists(panel["keep"], "panel.keep")

@@ -28,7 +28,7 @@ def expand_pattern(path: str) -> list[str]:
 def panel_files(panel: Mapping[str, Any]) -> list[str]:
     """Input files of the `panel` rule."""
     if panel.get("bfile"):
-        return [panel["bfile"] + s for s in (".bed", ".bim", ".fam")]
+        return [f for s in (".bed", ".bim", ".fam") for f in expand_pattern(panel["bfile"] + s)]
     return expand_pattern(panel["vcf"])
 
 

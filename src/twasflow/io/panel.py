@@ -190,7 +190,8 @@ def build_panel_store(
 
     Parameters
     ----------
-    bfile : PLINK prefix (exclusive with ``vcf``).
+    bfile : PLINK prefix, or a pattern containing ``{chrom}`` (one fileset per chromosome, same samples);
+        exclusive with ``vcf``.
     vcf : a ``.vcf.gz`` path, or a pattern containing ``{chrom}`` (one file per chromosome), each with a
         ``.tbi`` or ``.csi`` index.
     keep : file of sample ids (one IID per line, or ``FID IID``).
@@ -214,45 +215,80 @@ def build_panel_store(
     return _build_from_vcf(out, str(vcf), keep, maf_min, want)
 
 
+def _bed_files(bfile: str, want: list[str] | None) -> list[str]:
+    """PLINK prefixes to read: ``bfile`` itself, or one per chromosome when it contains ``{chrom}``."""
+    if "{chrom}" not in bfile:
+        return [bfile]
+    chroms = want if want is not None else [str(i) for i in range(1, 23)] + ["X"]
+    found = []
+    for c in chroms:
+        for cand in (bfile.format(chrom=c), bfile.format(chrom="chr" + c)):
+            if os.path.exists(cand + ".bed"):
+                found.append(cand)
+                break
+        else:
+            if want is not None:
+                raise PanelError.at("PLINK fileset for chromosome not found", file=bfile.format(chrom=c) + ".bed",
+                                    expected=f"a fileset for chromosome {c}")
+    if not found:
+        raise PanelError.at("no PLINK fileset matches the pattern", file=bfile + ".bed",
+                            expected="files with {chrom} = 1..22, X")
+    return found
+
+
 def _build_from_bed(out: Path, bfile, keep, maf_min: float, want: list[str] | None) -> dict:
-    bim = read_bim(bfile)
-    fam = read_fam(bfile)
-    bed = open_bed(bfile, len(bim), len(fam))
+    prefixes = _bed_files(str(bfile), want)
+    fam = read_fam(prefixes[0])
+    for other in prefixes[1:]:
+        f2 = read_fam(other)
+        if not (f2["fid"].tolist() == fam["fid"].tolist() and f2["iid"].tolist() == fam["iid"].tolist()):
+            raise PanelError.at("per-chromosome filesets list different samples", file=str(other) + ".fam",
+                                expected=f"the samples of {prefixes[0]}.fam in the same order")
     srows = _keep_rows(fam["fid"].tolist(), fam["iid"].tolist(), keep, match_iid_only=False)
     samples = fam.iloc[srows][["fid", "iid"]].reset_index(drop=True)
     w = _StoreWriter(out, len(srows), maf_min)
-    present = sorted(bim["chrom"].unique(), key=chrom_sort_key)
-    if want is not None:
-        missing = [c for c in want if c not in set(present)]
-        if missing:
-            raise PanelError.at("chromosome not in the panel", file=str(bfile) + ".bim",
-                                found=",".join(missing), expected=",".join(present))
-        present = [c for c in present if c in set(want)]
-    w.n_input = int(bim["chrom"].isin(present).sum())
     full = srows.size == len(fam) and np.array_equal(srows, np.arange(len(fam)))
-    for c in present:
-        rows = np.flatnonzero((bim["chrom"] == c).to_numpy())
-        sub = bim.iloc[rows]
-        snv = _snv_mask(sub["a1"], sub["a2"])
-        w.dropped["not_snv"] += int((~snv).sum())
-        rows = rows[snv]
-        sub = sub.loc[snv]
-        meta = pd.DataFrame({
-            "pos": sub["pos"].to_numpy(np.int64),
-            "other_allele": sub["a2"].str.upper().to_numpy(),
-            "counted_allele": sub["a1"].str.upper().to_numpy(),
-            "rsid": sub["id"].to_numpy(),
-        })
+    done: set[str] = set()
+    for prefix in prefixes:
+        bim = read_bim(prefix)
+        bed = open_bed(prefix, len(bim), len(fam))
+        present = sorted(bim["chrom"].unique(), key=chrom_sort_key)
+        if want is not None and len(prefixes) == 1:
+            missing = [c for c in want if c not in set(present)]
+            if missing:
+                raise PanelError.at("chromosome not in the panel", file=str(prefix) + ".bim",
+                                    found=",".join(missing), expected=",".join(present))
+        if want is not None:
+            present = [c for c in present if c in set(want)]
+        again = [c for c in present if c in done]
+        if again:
+            raise PanelError.at("chromosome split across filesets", file=str(prefix) + ".bim", found=again[0],
+                                expected="each chromosome in one fileset")
+        w.n_input += int(bim["chrom"].isin(present).sum())
+        for c in present:
+            rows = np.flatnonzero((bim["chrom"] == c).to_numpy())
+            sub = bim.iloc[rows]
+            snv = _snv_mask(sub["a1"], sub["a2"])
+            w.dropped["not_snv"] += int((~snv).sum())
+            rows = rows[snv]
+            sub = sub.loc[snv]
+            meta = pd.DataFrame({
+                "pos": sub["pos"].to_numpy(np.int64),
+                "other_allele": sub["a2"].str.upper().to_numpy(),
+                "counted_allele": sub["a1"].str.upper().to_numpy(),
+                "rsid": sub["id"].to_numpy(),
+            })
 
-        def chunks(rows=rows):
-            for s in range(0, rows.size, _CHUNK):
-                r = rows[s: s + _CHUNK]
-                if full:
-                    yield np.asarray(bed[r])
-                else:
-                    yield pack_codes(decode_codes(bed[r], len(fam), srows))
+            def chunks(rows=rows, bed=bed):
+                for s in range(0, rows.size, _CHUNK):
+                    r = rows[s: s + _CHUNK]
+                    if full:
+                        yield np.asarray(bed[r])
+                    else:
+                        yield pack_codes(decode_codes(bed[r], len(fam), srows))
 
-        w.add_chrom(c, meta, chunks())
+            w.add_chrom(c, meta, chunks())
+            done.add(c)
     return w.finish(samples, {"type": "plink", "path": str(bfile), "keep": None if keep is None else str(keep),
                               "maf_min": maf_min})
 
