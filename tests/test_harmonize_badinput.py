@@ -103,7 +103,20 @@ def test_header_only(tmp_path):
     assert "hdr.tsv" in str(ei.value) and "header only" in str(ei.value)
 
 
-def test_truncated_gzip(tmp_path):
+@pytest.fixture(params=["isal", "zlib"])
+def inflate(request, monkeypatch):
+    """Run a test with the ISA-L decompressor (skipped if isal is absent) and with the zlib fallback."""
+    from twasflow.io import gwas as gio
+
+    if request.param == "isal":
+        if gio._igzip is None:
+            pytest.skip("isal not installed")
+    else:
+        monkeypatch.setattr(gio, "_igzip", None)
+    return request.param
+
+
+def test_truncated_gzip(tmp_path, inflate):
     # cut past the first MiB of text (sniffed separately), so the streaming reader meets the truncation
     text = HEADER + "".join(good_lines()) * 8000
     full = gzip.compress(text.encode(), compresslevel=1)
@@ -115,6 +128,24 @@ def test_truncated_gzip(tmp_path):
         msg = str(ei.value)
         assert name in msg and "truncated or corrupt" in msg
         assert not (tmp_path / "o.parquet").exists()
+
+
+def test_corrupt_gzip_and_multimember(tmp_path, inflate):
+    text = HEADER + "".join(good_lines()) * 8000
+    full = bytearray(gzip.compress(text.encode(), compresslevel=1))
+    full[len(full) // 2: len(full) // 2 + 64] = b"\x00" * 64  # garbage in the middle of the deflate stream
+    p = tmp_path / "corrupt.tsv.gz"
+    p.write_bytes(bytes(full))
+    with pytest.raises(HarmonizeError, match="truncated or corrupt"):
+        run(tmp_path, p)
+    # bgzip-style: several concatenated gzip members read as one stream
+    lines = good_lines() * 20000
+    members = gzip.compress((HEADER + "".join(lines[:70000])).encode()) + gzip.compress("".join(lines[70000:]).encode())
+    p = tmp_path / "multi.tsv.gz"
+    p.write_bytes(members)
+    qc = run(tmp_path, p)
+    check_qc(tmp_path, qc)
+    assert qc["n_input"] == 200_000 and qc["n_kept"] == 10 and qc["dropped"] == {"duplicate": 199_990}
 
 
 def test_wrong_delimiter_single_column(tmp_path):
