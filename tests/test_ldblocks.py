@@ -40,3 +40,32 @@ def test_boundaries_at_block_junctions() -> None:
     cuts = choose_boundaries(pos, score, target_bp=70_000)
     # junctions are after variant 59 and 139 (0-based gap index = last variant of the block)
     assert list(cuts) == [59, 139]
+
+
+def test_blocks_from_a_real_panel_tile_the_chromosome(tmp_path) -> None:
+    import pytest
+
+    from tests.conftest import DATA
+
+    if not DATA.is_dir():
+        pytest.skip("../shared not present")
+    from twasflow.io.panel import Panel, build_panel_store
+    from twasflow.ldblocks import build_ld_blocks, write_blocks_bed
+    from twasflow.loci import read_blocks_bed
+
+    build_panel_store(tmp_path / "store", bfile=str(DATA / "genotypes" / "1000G.EUR.hg19.chr22_20-21Mb"))
+    panel = Panel(tmp_path / "store")
+    blocks = build_ld_blocks(panel, target_kb=250)
+    assert len(blocks) >= 3
+    # contiguous tiling from 1 to the last variant; every variant in exactly one block
+    assert blocks["start"].iloc[0] == 1
+    assert (blocks["start"].to_numpy()[1:] == blocks["end"].to_numpy()[:-1] + 1).all()
+    assert blocks["end"].iloc[-1] == panel.variants["pos"].max()
+    assert blocks["n_variants"].sum() == len(panel.variants)
+    # boundaries sit at low crossing LD: below the median over all gaps
+    pos = panel.variants["pos"].to_numpy()
+    score = crossing_ld(lambda lo, hi: panel.dosages("22", np.arange(lo, hi)), len(pos))
+    assert (blocks["crossing_ld"].dropna() < np.median(score)).all()
+    write_blocks_bed(blocks, tmp_path / "b.bed")
+    back = read_blocks_bed(tmp_path / "b.bed")
+    assert back[["chrom", "start", "end"]].equals(blocks[["chrom", "start", "end"]])

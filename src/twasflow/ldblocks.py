@@ -87,6 +87,6 @@ def build_ld_blocks(panel: Any, *, target_kb: float = 1500, band: int = 200) -> 
 
 
 def write_blocks_bed(blocks: pd.DataFrame, path: str | Path) -> None:
-    """BED (0-based start, end exclusive... as BED: start-1, end) with n_variants and crossing_ld columns."""
+    """BED (0-based start, exclusive end: ``start - 1, end``) with ``n_variants`` and ``crossing_ld`` columns."""
     lines = [f"{r.chrom}\t{r.start - 1}\t{r.end}\t{r.n_variants}\t{r.crossing_ld:.6g}" for r in blocks.itertuples()]
     write_text("\n".join(lines) + ("\n" if lines else ""), path)
