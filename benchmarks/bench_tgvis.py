@@ -5,12 +5,15 @@ Usage (from the repository root; BLAS is pinned to one thread per worker):
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_tgvis.py sim --reps 100 --n-eqtl 200 --workers 2 \
         --out benchmarks/tgvis_sim.tsv
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_tgvis.py speed --runs 5
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_tgvis.py example --run-dir /tmp/exg   # after `snakemake` there
 
 ``sim``: per replicate, ``twasflow.simulate.tgvis_paper`` → stage-1 weights (``twasflow.weights.stage1``
 on the reference LD, L = 3) → TGVIS with ``inf_mode=reml`` (the paper) and ``inf_mode=none`` on the same
 inputs → ``score_replicate``. Writes one row per (scenario, replicate, mode) and prints the averages.
 ``speed``: one locus with M = 1,000 variants and P = 500 pairs (coalescent LD, 2 causal pairs, 1 direct
 variant, infinitesimal effects), L grid 2–8, REML mode; prints every run and the median.
+``example``: the bundled example's locus bundles from a finished workflow run → stage-1 weights → TGVIS
+(config defaults) → ``compare_to_truth`` against ``resources/example/gwas/{trait}.truth.tsv``.
 """
 
 from __future__ import annotations
@@ -57,11 +60,12 @@ def run_sim(args: argparse.Namespace) -> pd.DataFrame:
     tasks = [(sc, args.n_eqtl, args.seed0 + 1000 * k + r, kw) for k, sc in enumerate(SCENARIOS)
              for r in range(args.reps)]
     t0 = time.perf_counter()
-    if args.workers > 1:
-        with mp.get_context("spawn").Pool(args.workers) as pool:
-            out = pool.map(_one, tasks, chunksize=1)
-    else:
-        out = [_one(t) for t in tasks]
+    out = []
+    with mp.get_context("spawn").Pool(max(args.workers, 1)) as pool:
+        for k, rows in enumerate(pool.imap(_one, tasks, chunksize=1), start=1):
+            out.append(rows)
+            if k % 20 == 0:
+                print(f"# {k}/{len(tasks)} replicates, {time.perf_counter() - t0:.0f} s", flush=True)
     df = pd.DataFrame([r for rows in out for r in rows])
     if args.out:
         df.to_csv(args.out, sep="\t", index=False)
@@ -111,6 +115,34 @@ def run_speed(args: argparse.Namespace) -> None:
           f"load average {os.getloadavg()[0]:.1f}")
 
 
+def run_example(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from twasflow.locus import read_bundle
+    from twasflow.methods import compare_to_truth
+
+    run = Path(args.run_dir)
+    out = []
+    for npz in sorted(run.glob("results/locus_inputs/*/*/*.npz")):
+        trait, locus_id = npz.parent.parent.name, npz.name[:-4]
+        b = read_bundle(npz.parent, locus_id)
+        if b.M == 0 or b.P == 0:
+            continue
+        B, _ = stage1(b.xqtl_z, b.R, b.xqtl_n)
+        keep = np.any(B != 0, axis=0)
+        res = tgvis.fit_bundle(b, B[:, keep], list(b.pairs["pair_id"][keep]), trait=trait, options={})
+        v, _, loc = res.tables(trait, locus_id)
+        print(f"{locus_id}: M={b.M} P={b.P} kept={int(keep.sum())} L={res.L} inf_p={res.inf_test_p:.2g} "
+              f"sets={len(res.sets)} {loc['seconds'].iloc[0]:.1f} s")
+        out.append(v)
+    v = pd.concat(out, ignore_index=True)
+    for trait in sorted(v["trait"].unique()):
+        truth = pd.read_csv(run / "resources" / "example" / "gwas" / f"{trait}.truth.tsv", sep="\t")
+        cmp = compare_to_truth(v[v["trait"] == trait], truth)
+        with pd.option_context("display.width", 250, "display.max_colwidth", 70):
+            print(cmp[["trait", "locus_id", "variable_id", "type", "outcome", "pip", "cs", "cs_pratt"]].to_string())
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -123,9 +155,13 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--out", default="")
     p = sub.add_parser("speed")
     p.add_argument("--runs", type=int, default=5)
+    e = sub.add_parser("example")
+    e.add_argument("--run-dir", required=True)
     args = ap.parse_args(argv)
     if args.cmd == "sim":
         run_sim(args)
+    elif args.cmd == "example":
+        run_example(args)
     else:
         run_speed(args)
 

@@ -475,3 +475,21 @@ def test_fit_bundle_carries_pair_metadata(small):
     assert loc["P"].iloc[0] == 2 and loc["M"].iloc[0] == M
     with pytest.raises(InputError, match="pair"):
         tgvis.fit_bundle(bundle, B[:, :1], ["nope"], trait="T")
+
+
+def test_compare_to_truth():
+    from twasflow.methods.result import compare_to_truth
+
+    v = pd.DataFrame({
+        "trait": "T", "locus_id": "L1", "method": "tgvis",
+        "variable_id": ["g1|Liver|eQTL", "g1|Blood|eQTL", "g2|Liver|eQTL", "1:5:A:G", "1:9:C:T"],
+        "type": ["pair", "pair", "pair", "variant", "variant"],
+        "causal": [True, True, False, False, True], "pip": [0.5, 0.5, 0.01, 0.02, 0.9],
+        "cs": pd.array([1, 1, None, None, 2], dtype="Int64"), "cs_pratt": [0.4, 0.4, np.nan, np.nan, 0.2]})
+    truth = pd.DataFrame({"trait": "T", "kind": ["pair", "pair", "variant", "infinitesimal"],
+                          "pair_id": ["g1|Liver|eQTL", "g9|Liver|eQTL", None, None],
+                          "variant_id": [None, None, "1:9:C:T", None]})
+    out = compare_to_truth(v, truth)
+    got = dict(zip(out["variable_id"], out["outcome"]))
+    assert got == {"g1|Liver|eQTL": "TP", "g9|Liver|eQTL": "FN", "1:9:C:T": "TP", "g1|Blood|eQTL": "FP"}
+    assert out.loc[out["variable_id"] == "g9|Liver|eQTL", "locus_id"].isna().all()

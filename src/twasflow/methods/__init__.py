@@ -4,6 +4,6 @@
 - :mod:`twasflow.methods.result` — :class:`FinemapResult` and the ``variables`` / ``sets`` / ``loci`` tables.
 """
 
-from .result import FinemapResult, credible_set_tables, empty_result, failed_result
+from .result import FinemapResult, compare_to_truth, credible_set_tables, empty_result, failed_result
 
-__all__ = ["FinemapResult", "credible_set_tables", "empty_result", "failed_result"]
+__all__ = ["FinemapResult", "compare_to_truth", "credible_set_tables", "empty_result", "failed_result"]

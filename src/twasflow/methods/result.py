@@ -198,3 +198,48 @@ def credible_set_tables(
                      "top_variable": str(names_arr[top]), "causal": call})
     table = pd.DataFrame(rows, columns=SET_COLUMNS[3:]) if rows else _empty_sets()
     return {"cs": cs, "cs_pip": cs_pip, "cs_pratt": cs_pratt, "causal": causal}, table
+
+
+TRUTH_COLUMNS = ["trait", "locus_id", "method", "variable_id", "type", "planted", "causal", "pip", "cs", "cs_pratt",
+                 "outcome"]
+
+
+def compare_to_truth(variables: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Planted truth against causal calls (e.g. the bundled example's ``gwas/{trait}.truth.tsv``).
+
+    Parameters
+    ----------
+    variables : SPEC ``variables`` rows of one method (any number of loci and traits).
+    truth : ``trait, kind (pair|variant|infinitesimal), pair_id, variant_id`` rows.
+
+    Returns
+    -------
+    One row per planted pair/variant (``outcome`` ``TP`` when called causal at some locus, else ``FN``;
+    ``locus_id`` null when it is in no fitted locus) and one per causal call that is not planted (``FP``),
+    with :data:`TRUTH_COLUMNS`.
+    """
+    cols = ["trait", "locus_id", "method", "variable_id", "type", "causal", "pip", "cs", "cs_pratt"]
+    v = variables[cols].copy()
+    t = truth[truth["kind"].isin(["pair", "variant"])].copy()
+    t["variable_id"] = np.where(t["kind"] == "pair", t["pair_id"], t["variant_id"]).astype(str)
+    planted = set(zip(t["trait"].astype(str), t["variable_id"]))
+    v["planted"] = [(str(a), str(b)) in planted for a, b in zip(v["trait"], v["variable_id"])]
+    rows = []
+    for tr, vid, kind in zip(t["trait"].astype(str), t["variable_id"], t["kind"]):
+        hit = v[(v["trait"] == tr) & (v["variable_id"] == vid)]
+        if len(hit):
+            best = hit.sort_values(["causal", "pip"], ascending=False).iloc[0]
+            rec = best.to_dict()
+        else:
+            rec = {"trait": tr, "locus_id": None, "method": v["method"].iloc[0] if len(v) else None,
+                   "variable_id": vid, "type": kind, "causal": False, "pip": np.nan, "cs": pd.NA,
+                   "cs_pratt": np.nan}
+        rec["planted"] = True
+        rec["outcome"] = "TP" if bool(rec["causal"]) else "FN"
+        rows.append(rec)
+    fp = v[v["causal"].astype(bool) & ~v["planted"]]
+    for _, r in fp.iterrows():
+        rows.append({**r.to_dict(), "outcome": "FP"})
+    out = pd.DataFrame(rows, columns=TRUTH_COLUMNS)
+    out["cs"] = pd.array(out["cs"], dtype="Int64")
+    return out
