@@ -43,26 +43,6 @@ R2Method = Literal["haplotype", "pearson"]
 # ----------------------------------------------------------------------------------------------------
 
 
-def _safe_log(x: float) -> float:
-    return math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
-
-
-def _safe_acos(x: float) -> float:
-    return math.acos(x) if -1.0 <= x <= 1.0 else math.nan
-
-
-# Element-wise libm calls (glibc, as PLINK's C code uses) instead of numpy's SIMD versions, which can differ
-# in the last bit; the threshold test r2 > r2min is then decided on the same doubles as PLINK's.
-_LOG = np.frompyfunc(_safe_log, 1, 1)
-_ACOS = np.frompyfunc(_safe_acos, 1, 1)
-_COS = np.frompyfunc(math.cos, 1, 1)
-_CBRT = np.frompyfunc(lambda x: x ** (1.0 / 3.0), 1, 1)
-
-
-def _lm(f, x: np.ndarray) -> np.ndarray:
-    return f(np.asarray(x, dtype=np.float64)).astype(np.float64) if np.size(x) else np.zeros(np.shape(x))
-
-
 def _cubic_real_roots(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Real roots of x^3 + a x^2 + b x + c, sorted, near-duplicates (< 2^-30 apart) merged.
 
@@ -81,11 +61,11 @@ def _cubic_real_roots(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.n
     if three.any():
         q = qq[three]
         sq = np.sqrt(q)
-        d = _lm(_ACOS, rr[three] / (q * sq)) * (1.0 / 3.0)
+        d = np.arccos(rr[three] / (q * sq)) * (1.0 / 3.0)
         sq = sq * -2
         ad = adiv3[three]
-        s = np.stack([sq * _lm(_COS, d) - ad, sq * _lm(_COS, d + (2.0 * np.pi / 3.0)) - ad,
-                      sq * _lm(_COS, d - (2.0 * np.pi / 3.0)) - ad], axis=1)
+        s = np.stack([sq * np.cos(d) - ad, sq * np.cos(d + (2.0 * np.pi / 3.0)) - ad,
+                      sq * np.cos(d - (2.0 * np.pi / 3.0)) - ad], axis=1)
         s.sort(axis=1)
         m = np.full(s.shape[0], 3, dtype=np.int64)
         first_dup = s[:, 1] - s[:, 0] < EPSILON
@@ -101,7 +81,7 @@ def _cubic_real_roots(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> tuple[np.n
         q = qq[one]
         ad = adiv3[one]
         with np.errstate(invalid="ignore"):
-            d = -_lm(_CBRT, np.abs(r) + np.sqrt(r2[one] - q3[one]))
+            d = -np.power(np.abs(r) + np.sqrt(r2[one] - q3[one]), 1.0 / 3.0)
         zero = d == 0.0
         d = np.where(r < 0.0, -d, d)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -129,9 +109,9 @@ def _lnlike(k11, k12, k21, k22, center, f11, f12, f21, f22, h, incr):
     g21 = f21 + (h - incr)
     with np.errstate(divide="ignore", invalid="ignore"):
         x = g11 * g22 + g12 * g21
-        ll = np.where(center != 0.0, center * _lm(_LOG, x), 0.0)
+        ll = np.where(center != 0.0, center * np.log(x), 0.0)
         for k, g in ((k11, g11), (k12, g12), (k21, g21), (k22, g22)):
-            ll = ll + np.where(k != 0.0, k * _lm(_LOG, np.where(k != 0.0, g, 1.0)), 0.0)
+            ll = ll + np.where(k != 0.0, k * np.log(np.where(k != 0.0, g, 1.0)), 0.0)
     return ll
 
 
@@ -269,6 +249,23 @@ def haplotype_r2(table: np.ndarray) -> np.ndarray:
 
 
 _SCALAR_MAX = 24  # below this many pairs the scalar path beats ~80 numpy calls
+
+
+def em_r2_exceeds(table: np.ndarray, r2min: float) -> np.ndarray:
+    """Boolean (k,): haplotype |r2| > ``r2min``, decided on PLINK's doubles.
+
+    The vectorised path uses numpy's transcendental functions, which may differ from glibc's (PLINK's) in
+    the last bit; pairs whose |r2| lies within 1e-9 (relative) of the threshold are recomputed with the
+    scalar glibc path so the strict comparison sees the same value as PLINK.
+    """
+    t = np.asarray(table, dtype=np.int64).reshape(-1, 9)
+    r = haplotype_r2(t)
+    with np.errstate(invalid="ignore"):
+        a = np.abs(r)
+        close = np.flatnonzero(np.abs(a - r2min) <= 1e-9 * max(abs(r2min), 1e-12))
+        if close.size and t.shape[0] > _SCALAR_MAX:
+            a[close] = np.abs([_haplotype_r2_one(t[i].tolist()) for i in close])
+        return a > r2min
 
 
 def _haplotype_r2_vec(t: np.ndarray) -> np.ndarray:
@@ -824,8 +821,7 @@ def clump_plink(
                     # exact EM only where the upper bound allows r2 above the threshold (rounding slack)
                     need = np.flatnonzero(sel & ~(_bound_from_counts(counts) * (1 + 1e-9) + 1e-12 <= r2))
                 if need.size:
-                    with np.errstate(invalid="ignore"):
-                        ok = np.abs(haplotype_r2(_full_tables(counts, need))) > r2
+                    ok = em_r2_exceeds(_full_tables(counts, need), r2)
                     members = wrows[need[ok]]
                 else:
                     members = wrows[:0]
