@@ -159,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             "r_med": statistics.median(r["times"]), "r_times": r["times"],
             "py_med": statistics.median(py["times"]), "py_times": py["times"],
             "py1_med": statistics.median(py1["times"]) if py1 else None,
+            "py1_times": py1["times"] if py1 else None,
             "peak_mb": py["peak_bytes"] / 2**20, "three_pp_mb": 3 * p * p * 8 / 2**20,
             "maxrss_mb": py["maxrss_kb"] / 1024,
             "rss_growth_mb": (py["maxrss_kb"] - py["rss_before_kb"]) / 1024,
@@ -217,7 +218,9 @@ def render(rows: list[dict], args: argparse.Namespace) -> str:
     )
     extra = "\n".join(
         f"- p={r['p']}: susieR runs {', '.join(f'{t:.3f}' for t in r['r_times'])} s; twasflow runs "
-        f"{', '.join(f'{t:.3f}' for t in r['py_times'])} s; Python child max RSS {r['maxrss_mb']:.0f} MB "
+        f"{', '.join(f'{t:.3f}' for t in r['py_times'])} s"
+        + (f" (1 thread: {', '.join(f'{t:.3f}' for t in r['py1_times'])} s)" if r["py1_times"] else "")
+        + f"; Python child max RSS {r['maxrss_mb']:.0f} MB "
         f"(incl. interpreter, numpy/scipy and the input R); "
         f"causal (0-based) {r['causal']}"
         for r in rows)
