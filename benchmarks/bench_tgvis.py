@@ -107,11 +107,11 @@ def run_speed(args: argparse.Namespace) -> None:
     times = []
     for k in range(args.runs):
         t0 = time.perf_counter()
-        res = tgvis.fit(z, R, n, B, L_grid=list(range(2, 9)), inf_mode="reml")
+        res = tgvis.fit(z, R, n, B, L_grid=list(range(2, 9)), inf_mode="reml", estimate_prior_method=args.prior)
         times.append(time.perf_counter() - t0)
         print(f"run {k + 1}: {times[-1]:.2f} s  L={res.L} niter={res.locus['niter']} inf_p={res.inf_test_p:.2g} "
               f"sets={len(res.sets)}")
-    print(f"median {np.median(times):.2f} s over {args.runs} runs (M=1000, P=500, L 2..8, reml); "
+    print(f"median {np.median(times):.2f} s over {args.runs} runs (M=1000, P=500, L 2..8, reml, {args.prior}); "
           f"load average {os.getloadavg()[0]:.1f}")
 
 
@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--out", default="")
     p = sub.add_parser("speed")
     p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--prior", default="EM", choices=["EM", "optim"])
     e = sub.add_parser("example")
     e.add_argument("--run-dir", required=True)
     args = ap.parse_args(argv)
