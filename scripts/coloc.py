@@ -3,5 +3,5 @@ from twasflow import stages
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
 stages.snakemake_main(smk, stages.coloc, trait=smk.wildcards.trait, bundles_manifest=smk.input.bundles,
-                      pairs_table=smk.input.pairs, out=smk.output.table, log_dir=smk.params.log_dir,
+                      pairs_tables=smk.params.tables, out=smk.output.table, log_dir=smk.params.log_dir,
                       coloc_cfg=smk.params.coloc)

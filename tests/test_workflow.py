@@ -93,19 +93,50 @@ def test_example_rerun_is_a_no_op(example_run: Path) -> None:
     assert "Nothing to be done" in r.stdout + r.stderr
 
 
-def test_example_coloc_tests_prescreened_pairs_and_colocalizes_planted_pairs(example_run: Path) -> None:
+def _chunks(root: Path, *parts: str, suffix: str = ".parquet") -> "pd.DataFrame":
     import pandas as pd
 
+    files = sorted((root / "results").joinpath(*parts).glob(f"*{suffix}"))
+    assert files, f"no {suffix} under {parts}"
+    return pd.concat((pd.read_parquet(f) for f in files), ignore_index=True)
+
+
+def test_example_finemap_tables_follow_the_spec_and_find_planted_genes(example_run: Path) -> None:
+    import pandas as pd
+
+    from twasflow.methods.result import LOCI_COLUMNS, SET_COLUMNS, VARIABLE_COLUMNS
+
+    for trait in ("LDL_sim", "BMI_sim"):
+        v = _chunks(example_run, "finemap", "tgvis", trait, suffix=".variables.parquet")
+        s = _chunks(example_run, "finemap", "tgvis", trait, suffix=".sets.parquet")
+        loci = _chunks(example_run, "finemap", "tgvis", trait, suffix=".loci.parquet")
+        assert list(v.columns[: len(VARIABLE_COLUMNS)]) == VARIABLE_COLUMNS
+        assert list(s.columns[: len(SET_COLUMNS)]) == SET_COLUMNS
+        assert list(loci.columns[: len(LOCI_COLUMNS)]) == LOCI_COLUMNS
+        assert (loci["status"] == "ok").all()
+        assert v["pip"].between(0, 1).all()
+        # every credible set of the variables table is described once in the sets table
+        assert set(zip(v.dropna(subset=["cs"])["locus_id"], v.dropna(subset=["cs"])["cs"])) == set(
+            zip(s["locus_id"], s["cs"]))
+        truth = pd.read_csv(example_run / "resources" / "example" / "gwas" / f"{trait}.truth.tsv", sep="\t")
+        planted_genes = set(truth.loc[truth["kind"] == "pair", "gene_id"])
+        called_genes = set(v.loc[v["causal"] & (v["type"] == "pair"), "gene_id"])
+        assert len(planted_genes & called_genes) >= 2, (planted_genes, called_genes)
+        plots = example_run / "results" / "finemap" / "tgvis" / trait / "c000.plots"
+        for ext in ("png", "svg"):
+            assert {p.stem for p in plots.glob(f"*.{ext}")} == set(loci["locus_id"])
+
+
+def test_example_coloc_joins_finemap_on_pair_id(example_run: Path) -> None:
     from twasflow.stages import COLOC_COLUMNS
 
-    ex = example_run / "resources" / "example" / "gwas"
     for trait in ("LDL_sim", "BMI_sim"):
-        coloc = pd.concat(pd.read_parquet(f) for f in sorted((example_run / "results" / "coloc" / trait).glob("*.parquet")))
-        pre = pd.concat(pd.read_parquet(f) for f in sorted((example_run / "results" / "prescreen" / trait).glob("*.parquet")))
+        coloc = _chunks(example_run, "coloc", trait)
+        v = _chunks(example_run, "finemap", "tgvis", trait, suffix=".variables.parquet")
         assert list(coloc.columns) == COLOC_COLUMNS
-        assert set(zip(coloc["locus_id"], coloc["pair_id"])) == set(zip(*pre.loc[pre["kept"], ["locus_id", "pair_id"]].T.values))
-        assert coloc["PP.H4"].dropna().between(0, 1).all() and coloc["abf_PP.H4"].between(0, 1).all()
-        truth = pd.read_csv(ex / f"{trait}.truth.tsv", sep="\t")
-        planted = set(truth.loc[truth["kind"] == "pair", "pair_id"])
-        hit = coloc[coloc["pair_id"].isin(planted)]
-        assert set(hit["pair_id"]) == planted and hit["colocalized"].all(), hit
+        causal_pairs = v.loc[v["causal"] & (v["type"] == "pair"), ["locus_id", "pair_id", "cs"]]
+        joined = causal_pairs.merge(coloc, on=["locus_id", "pair_id"], how="left", validate="one_to_one")
+        assert len(joined) == len(coloc) and joined["method"].eq("tgvis").all()
+        assert (joined["cs_x"] == joined["cs_y"]).all()
+        assert coloc["abf_PP.H4"].between(0, 1).all() and coloc["PP.H4"].dropna().between(0, 1).all()
+        assert coloc["colocalized"].any()

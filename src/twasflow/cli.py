@@ -152,9 +152,9 @@ def cmd_prescreen(a: argparse.Namespace) -> None:
 def cmd_coloc(a: argparse.Namespace) -> None:
     run, out, chunk = _outdir_paths(a)
     dst = Path(a.out) if a.out else out / "coloc" / a.trait / f"{chunk}.parquet"
-    t = stages.coloc(a.trait, out / "locus_inputs" / a.trait / chunk / "manifest.json",
-                     out / "prescreen" / a.trait / f"{chunk}.parquet", dst, Path("logs") / "coloc" / a.trait,
-                     run.config["coloc"], locus=a.locus)
+    tables = {m: out / "finemap" / m / a.trait / f"{chunk}.variables.parquet" for m in run.config["methods"]}
+    t = stages.coloc(a.trait, out / "locus_inputs" / a.trait / chunk / "manifest.json", tables, dst,
+                     Path("logs") / "coloc" / a.trait, run.config["coloc"], locus=a.locus)
     print(f"wrote {dst}: {len(t)} pairs, {int(t['colocalized'].fillna(False).astype(bool).sum())} colocalized")
 
 

@@ -86,9 +86,22 @@ def harmonize_gwas(row: Mapping[str, Any], panel_dir: str | Path, out: str | Pat
 
 def harmonize_xqtl(row: Mapping[str, Any], panel_dir: str | Path, out_dir: str | Path, qc: str | Path,
                    harmonize: Mapping[str, Any], build: str) -> dict[str, Any]:
-    """Rule ``harmonize_xqtl``: one xQTL sheet row → per-chromosome harmonized Parquet + QC JSON."""
-    from .harmonize import harmonize_xqtl as _run
+    """Rule ``harmonize_xqtl``: one xQTL sheet row → per-chromosome harmonized Parquet + QC JSON.
 
+    Prediction models (``format`` ``predictdb`` | ``weights-long``) go to :func:`twasflow.models.harmonize_models`
+    instead: ``models.parquet``, ``models_report.tsv`` (and ``covariance.npz``) in ``out_dir``.
+    """
+    from .harmonize import harmonize_xqtl as _run
+    from .models import harmonize_models, is_model_format
+
+    if is_model_format(row["format"]):
+        log.info("harmonizing prediction models %s (%s, %s)", row["dataset"], row["path"], row["format"])
+        res = harmonize_models(row["path"], fmt=row["format"], panel_variants=_panel_variants(panel_dir),
+                               out_dir=out_dir, qc_out=qc, dataset=row["dataset"], tissue=row["tissue"],
+                               qtl_type=row["qtl_type"], covariance=row.get("covariance"),
+                               gene_map=row.get("gene_map"), declared_build=row.get("build"), panel_build=build)
+        _log_qc(res)
+        return res
     log.info("harmonizing xQTL %s (%s, %s)", row["dataset"], row["path"], row["format"])
     res = _run(row["path"], fmt=row["format"], panel_variants=_panel_variants(panel_dir), out_dir=out_dir,
                qc_out=qc, dataset=row["dataset"], tissue=row["tissue"], qtl_type=row["qtl_type"], n=row.get("n"),
@@ -178,6 +191,9 @@ def xqtl_weights(trait: str, bundles_manifest: str | Path, out_dir: str | Path, 
     Writes ``{locus_id}.weights.npz`` per locus (``B`` (M×P), ``pair_ids``, ``kept`` (M×P), ``pair_status``,
     ``pip`` (M×P) and the kept pairs' included SuSiE effects ``effect_pair, effect_l, alpha, mu, mu2, V``)
     and ``manifest`` last: ``{"loci": [{locus_id, status, reason, M, P, n_pairs_kept, pairs_dropped, log}]}``.
+    Columns follow the bundle's pairs table: stage-1 weights of the summary-statistic pairs, then the model
+    pairs' fixed weights (``model_W``; status ``ok``, or ``no_weight_in_locus`` without a variant in the
+    locus; ``pip`` 0 and no SuSiE effects for them).
     """
     import numpy as np
 
@@ -196,28 +212,41 @@ def xqtl_weights(trait: str, bundles_manifest: str | Path, out_dir: str | Path, 
             return {"status": "failed", "reason": f"locus_inputs failed: {rec['reason']}", "M": 0, "P": 0,
                     "n_pairs_kept": 0, "pairs_dropped": {}}
         b = read_bundle(bdir, lid)
-        M, P = b.M, b.P
+        M, P, Ps = b.M, b.P, b.P_sumstats
+        pair_ids = b.pairs["pair_id"].to_numpy(str)
+        mkept = b.model_W != 0
+        mstatus = np.where(mkept.any(axis=0), "ok", "no_weight_in_locus")
         if M == 0 or P == 0:
-            write_npz(out_dir / f"{lid}.weights.npz", B=np.zeros((M, P)), pair_ids=b.pairs["pair_id"].to_numpy(str),
-                      kept=np.zeros((M, P), dtype=bool), pair_status=np.full(P, "no_tested_variant"),
+            write_npz(out_dir / f"{lid}.weights.npz", B=np.zeros((M, P)), pair_ids=pair_ids,
+                      kept=np.zeros((M, P), dtype=bool),
+                      pair_status=np.concatenate([np.full(P - b.Q, "no_tested_variant"), np.full(b.Q, "no_weight_in_locus")]),
                       pip=np.zeros((M, P)), effect_pair=np.zeros(0, np.int64), effect_l=np.zeros(0, np.int64),
                       alpha=np.zeros((0, M)), mu=np.zeros((0, M)), mu2=np.zeros((0, M)), V=np.zeros(0))
             return {"status": "empty", "reason": b.reason or "no variants or no pairs", "M": M, "P": P,
                     "n_pairs_kept": 0, "pairs_dropped": {}}
-        B, fits = stage1(b.xqtl_z, b.R, b.xqtl_n, L=int(weights.get("L", 3)),
-                         coverage=float(weights.get("coverage", 0.95)),
-                         cs_pip_min=float(weights.get("cs_pip_min", 0.25)), pip_min=float(weights.get("pip_min", 0.5)))
-        eff = fits.effects()
-        write_npz(out_dir / f"{lid}.weights.npz", B=B, pair_ids=b.pairs["pair_id"].to_numpy(str), kept=fits.kept,
-                  pair_status=fits.status.astype(str), pip=fits.pip, **eff)
-        st = pd.Series(fits.status).value_counts()
+        if Ps:
+            Bs, fits = stage1(b.xqtl_z, b.R, b.xqtl_n, L=int(weights.get("L", 3)),
+                              coverage=float(weights.get("coverage", 0.95)),
+                              cs_pip_min=float(weights.get("cs_pip_min", 0.25)),
+                              pip_min=float(weights.get("pip_min", 0.5)))
+            eff, skept, sstatus, spip = fits.effects(), fits.kept, fits.status.astype(str), fits.pip
+            n_nc = int(np.sum([m.startswith("IBSS") for m in fits.message]))
+        else:
+            Bs, skept, sstatus, spip, n_nc = np.zeros((M, 0)), np.zeros((M, 0), bool), np.zeros(0, str), np.zeros((M, 0)), 0
+            eff = dict(effect_pair=np.zeros(0, np.int64), effect_l=np.zeros(0, np.int64), alpha=np.zeros((0, M)),
+                       mu=np.zeros((0, M)), mu2=np.zeros((0, M)), V=np.zeros(0))
+        status = np.concatenate([sstatus, mstatus]).astype(str)
+        # effect_pair indexes pair_ids; summary-statistic pairs come first, so stage 1's indices stay valid
+        write_npz(out_dir / f"{lid}.weights.npz", B=np.hstack([Bs, b.model_W]), pair_ids=pair_ids,
+                  kept=np.hstack([skept, mkept]), pair_status=status, pip=np.hstack([spip, np.zeros((M, b.Q))]),
+                  **eff)
+        st = pd.Series(status).value_counts()
         dropped = {str(k): int(v) for k, v in st.items() if k != "ok"}
-        n_nc = int(np.sum([m.startswith("IBSS") for m in fits.message]))
         if n_nc:
             log.warning("  %s: %d pairs did not converge", lid, n_nc)
         kept_pairs = int(st.get("ok", 0))
         return {"status": "ok" if kept_pairs else "empty", "reason": "" if kept_pairs else "no pair kept a variant",
-                "M": M, "P": P, "n_pairs_kept": kept_pairs, "pairs_dropped": dropped,
+                "M": M, "P": P, "n_pairs_kept": kept_pairs, "n_model_pairs": int(b.Q), "pairs_dropped": dropped,
                 "n_not_converged": n_nc}
 
     records = run_loci(recs, log_dir, one)
@@ -227,23 +256,43 @@ def xqtl_weights(trait: str, bundles_manifest: str | Path, out_dir: str | Path, 
 
 
 def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | Path, out: str | Path,
-              log_dir: str | Path, p_max: float = 0.05, locus: str | None = None) -> pd.DataFrame:
-    """Rule ``prescreen``: S-PrediXcan z of every pair from its stage-1 weights, drop pairs with p > p_max.
+              log_dir: str | Path, p_max: float = 0.05, locus: str | None = None, covariance: str = "panel",
+              model_dirs: Mapping[str, str | Path] | None = None) -> pd.DataFrame:
+    """Rule ``prescreen``: S-PrediXcan z of every pair from its weights, drop pairs with p > p_max.
 
     Writes ``out`` (Parquet, :data:`twasflow.twas.PRESCREEN_COLUMNS`; one row per pair of every locus with
-    weights, ``reason`` says why a pair was dropped: its stage-1 status or ``p_above_max``).
+    weights, ``reason`` says why a pair was dropped: its weights status or ``p_above_max``).
+    ``n_weights_model`` is the number of variants in the model for prediction-model pairs (so a pair using
+    few of them shows it) and the number of selected variants for stage-1 pairs.
+
+    ``covariance="model"``: prediction-model pairs whose dataset has a covariance file (``covariance.npz`` in
+    the harmonized directories ``model_dirs``) use S-PrediXcan with that covariance (``Σ w σ z / √(wᵀΓw)``
+    over the model variants in the locus); all other pairs use the panel LD.
     """
     import numpy as np
 
     from .io.tables import write_parquet
     from .locus import read_bundle
-    from .twas import PRESCREEN_COLUMNS, prescreen_table
+    from .models import read_model_covariance
+    from .twas import PRESCREEN_COLUMNS, prescreen_table, spredixcan_z
 
+    if covariance not in ("panel", "model"):
+        raise InputError.at("unknown prescreen covariance", column="prescreen.covariance", found=repr(covariance),
+                            expected="panel or model")
     bdir, wdir = Path(bundles_manifest).parent, Path(weights_manifest).parent
     recs = chunk_loci(weights_manifest, locus)
+    model_cov: dict[str, tuple[Any, Any]] = {}
+    if covariance == "model":
+        for d in sorted(model_dirs or {}):
+            f = Path(model_dirs[d]) / "covariance.npz"
+            if f.is_file():
+                model_cov.update(read_model_covariance(f))
+        log.info("%s: model covariance for %d model pairs", trait, len(model_cov))
     tables: list[pd.DataFrame] = []
+    n_model_cov = 0
 
     def one(rec: dict[str, Any]) -> dict[str, Any]:
+        nonlocal n_model_cov
         lid = rec["locus_id"]
         if rec["status"] == "failed" or not (wdir / f"{lid}.weights.npz").exists():
             return {"status": "failed" if rec["status"] == "failed" else "empty", "reason": rec.get("reason", "")}
@@ -256,7 +305,25 @@ def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | 
         if b.P == 0:
             return {"status": "empty", "reason": "no pairs"}
         reason = np.where(status == "ok", "", status).astype(object)
-        t = prescreen_table(lid, b.pairs, b.z, b.R, B, p_max=p_max, drop_reason=reason)
+        is_model = (b.pairs["source"] == "model").to_numpy()
+        nmodel = np.where(is_model, b.pairs["n_model"].to_numpy(np.int64), np.count_nonzero(B, axis=0))
+        z_given = None
+        if model_cov:
+            z_given = np.full(b.P, np.nan)
+            sd = np.sqrt(2.0 * b.freq * (1.0 - b.freq))
+            for j in np.flatnonzero(is_model):
+                entry = model_cov.get(str(ids[j]))
+                idx = np.flatnonzero(B[:, j])
+                if entry is None or idx.size == 0:
+                    continue
+                k = pd.Index(entry[0]).get_indexer(b.variant_ids[idx])
+                if (k < 0).any():
+                    continue
+                # per-allele weights of the counted alleles, the model covariance of the same variants
+                z_given[j] = spredixcan_z(b.z[idx], B[idx, j] / sd[idx], entry[1][np.ix_(k, k)])
+                n_model_cov += 1
+        t = prescreen_table(lid, b.pairs, b.z, b.R, B, p_max=p_max, n_weights_model=nmodel, drop_reason=reason,
+                            z_given=z_given)
         tables.append(t)
         return {"status": "ok", "reason": "", "n_kept": int(t["kept"].sum()), "n_pairs": len(t)}
 
@@ -271,6 +338,8 @@ def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | 
     n_failed = sum(r["status"] == "failed" for r in res)
     log.info("%s: %d pairs, %d kept at p <= %g; %d loci failed", trait, len(table), int(table["kept"].sum()),
              p_max, n_failed)
+    if covariance == "model":
+        log.info("%s: %d model pairs tested with their model covariance", trait, n_model_cov)
     return table
 
 
@@ -279,26 +348,31 @@ COLOC_COLUMNS = ["trait", "locus_id", "method", "cs", "pair_id", "nsnps", "susie
                  "abf_PP.H4", "colocalized", "reason"]
 
 
-def coloc(trait: str, bundles_manifest: str | Path, pairs_table: str | Path, out: str | Path, log_dir: str | Path,
-          coloc_cfg: Mapping[str, Any], method: str = "prescreen", locus: str | None = None) -> pd.DataFrame:
+def coloc(trait: str, bundles_manifest: str | Path, pairs_tables: Mapping[str, str | Path], out: str | Path,
+          log_dir: str | Path, coloc_cfg: Mapping[str, Any], locus: str | None = None) -> pd.DataFrame:
     """Rule ``coloc``: coloc-SuSiE and coloc-ABF between the GWAS and each selected pair's xQTL, per locus.
 
-    ``pairs_table`` lists the pairs to test: the prescreen table (rows with ``kept``) until fine-mapping
-    provides causal credible sets; then (``method`` = a fine-mapping method) its ``variables`` table with
-    ``cs`` set. Writes ``out`` (Parquet, :data:`COLOC_COLUMNS`).
+    ``pairs_tables`` maps a method name to the table of pairs to test: a fine-mapping ``variables`` table (pairs
+    in a causal credible set, with their ``cs``), or, under the name ``prescreen``, the prescreen table (pairs
+    with ``kept``). Each pair is tested once per locus; rows repeat per method. Writes ``out`` (Parquet,
+    :data:`COLOC_COLUMNS`).
     """
-    import numpy as np
-
     from .coloc import coloc_locus
     from .io.tables import write_parquet
     from .locus import read_bundle
 
     bdir = Path(bundles_manifest).parent
-    sel = pd.read_parquet(pairs_table)
-    if "kept" in sel.columns:
-        sel = sel[sel["kept"]].assign(cs=pd.NA)
-    else:
-        sel = sel[sel["cs"].notna() & (sel["type"] == "pair")]
+    sels = []
+    for method, path in sorted(pairs_tables.items()):
+        t = pd.read_parquet(path)
+        if method == "prescreen":
+            t = t.loc[t["kept"], ["locus_id", "pair_id"]].assign(cs=pd.NA)
+        elif len(t):
+            t = t.loc[(t["type"] == "pair") & t["causal"], ["locus_id", "pair_id", "cs"]]
+        else:
+            t = pd.DataFrame(columns=["locus_id", "pair_id", "cs"])
+        sels.append(t.assign(method=method))
+    sel = pd.concat(sels, ignore_index=True)
     recs = chunk_loci(bundles_manifest, locus)
     tables: list[pd.DataFrame] = []
 
@@ -308,21 +382,91 @@ def coloc(trait: str, bundles_manifest: str | Path, pairs_table: str | Path, out
         if rec["status"] != "ok" or want.empty:
             return {"status": "empty", "reason": rec.get("reason") or "no pair to test"}
         b = read_bundle(bdir, lid)
-        col = pd.Index(b.pairs["pair_id"]).get_indexer(want["pair_id"].drop_duplicates())
-        res = coloc_locus(b.z, b.n, b.R, b.xqtl_z[:, col], b.xqtl_n[col],
-                          b.pairs["pair_id"].to_numpy()[col], b.variant_ids, dict(coloc_cfg))
-        res = want[["pair_id", "cs"]].merge(res, on="pair_id", how="left")
-        res.insert(0, "method", method)
+        pairs = want["pair_id"].drop_duplicates()
+        col = pd.Index(b.pairs["pair_id"]).get_indexer(pairs)
+        res = coloc_locus(b.z, b.n, b.R, b.xqtl_z[:, col], b.xqtl_n[col], b.pairs["pair_id"].to_numpy()[col],
+                          b.variant_ids, dict(coloc_cfg))
+        res = want[["method", "pair_id", "cs"]].merge(res, on="pair_id", how="left")
         res.insert(0, "locus_id", lid)
         res.insert(0, "trait", trait)
         tables.append(res[COLOC_COLUMNS])
-        return {"status": "ok", "reason": "", "n_pairs": len(res), "n_colocalized": int(res["colocalized"].sum())}
+        return {"status": "ok", "reason": "", "n_pairs": len(pairs), "n_colocalized": int(res["colocalized"].sum())}
 
     records = run_loci(recs, log_dir, one)
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=COLOC_COLUMNS)
     table["cs"] = table["cs"].astype("Int64")
     write_parquet(table, out)
-    log.info("%s: %d pairs tested, %d colocalized; %d loci failed", trait, len(table),
+    log.info("%s: %d pair tests, %d colocalized; %d loci failed", trait, len(table),
              int(table["colocalized"].fillna(False).astype(bool).sum()),
              sum(r["status"] == "failed" for r in records))
     return table
+
+
+def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manifest: str | Path,
+            prescreen_table: str | Path, out_prefix: str | Path, log_dir: str | Path, options: Mapping[str, Any],
+            genes: str | Path | None = None, plot_dir: str | Path | None = None, locus: str | None = None
+            ) -> dict[str, pd.DataFrame]:
+    """Rule ``finemap``: one fine-mapping method on every locus of a chunk (pairs that pass the prescreen).
+
+    Writes ``{out_prefix}.variables.parquet``, ``.sets.parquet`` and ``.loci.parquet`` (SPEC §4; a failing locus
+    is a ``failed`` row in ``loci`` with its log path) and, with ``plot_dir``, one locus plot per locus.
+    """
+    import numpy as np
+
+    from .io.tables import write_parquet
+    from .locus import read_bundle
+    from .methods.result import failed_result
+
+    if method != "tgvis":
+        raise InputError.at(f"fine-mapping method {method!r} is not available yet", column="methods",
+                            found=method, expected="tgvis")
+    from .methods.tgvis import fit_bundle
+
+    bdir, wdir = Path(bundles_manifest).parent, Path(weights_manifest).parent
+    pre = pd.read_parquet(prescreen_table)
+    gene_table = pd.read_csv(genes, sep="\t", dtype={"chrom": str}) if genes else None
+    recs = chunk_loci(bundles_manifest, locus)
+    parts: dict[str, list[pd.DataFrame]] = {"variables": [], "sets": [], "loci": []}
+
+    def add(res: Any, lid: str) -> None:
+        for name, t in zip(("variables", "sets", "loci"), res.tables(trait, lid)):
+            parts[name].append(t)
+
+    def one(rec: dict[str, Any]) -> dict[str, Any]:
+        lid = rec["locus_id"]
+        if rec["status"] != "ok":
+            add(failed_result(method, rec.get("reason") or rec["status"], status=rec["status"],
+                              log=rec.get("log") or ""), lid)
+            return {"status": rec["status"], "reason": rec.get("reason", "")}
+        b = read_bundle(bdir, lid)
+        with np.load(wdir / f"{lid}.weights.npz", allow_pickle=False) as w:
+            B, ids = w["B"], [str(p) for p in w["pair_ids"]]
+        keep = set(pre.loc[(pre["locus_id"] == lid) & pre["kept"], "pair_id"])
+        cols = [j for j, p in enumerate(ids) if p in keep]
+        res = fit_bundle(b, B[:, cols], [ids[j] for j in cols], trait=trait, options=dict(options))
+        if plot_dir is not None:
+            from .plots import locus_plot
+
+            v, _, _ = res.tables(trait, lid)
+            g = None
+            if gene_table is not None:
+                chrom = lid.split(".")[-1].split("_")[0]
+                g = gene_table[(gene_table["chrom"] == chrom) & (gene_table["end"] >= b.pos.min())
+                               & (gene_table["start"] <= b.pos.max())]
+            locus_plot(v, b.pos, b.variant_ids, b.z, g, Path(plot_dir) / lid, title=f"{trait} {lid} ({method})",
+                       cs_pratt_min=options.get("cs_pratt_min", 0.15))
+        add(res, lid)
+        return {"status": "ok", "reason": "", "n_causal": int(res.variables["causal"].sum())}
+
+    records = run_loci(recs, log_dir, one)
+    for r in records:
+        if r["status"] == "failed" and not any(t["locus_id"].iloc[0] == r["locus_id"] for t in parts["loci"]):
+            add(failed_result(method, r["reason"], log=r["log"] or ""), r["locus_id"])
+    out: dict[str, pd.DataFrame] = {}
+    for name, ts in parts.items():
+        t = pd.concat(ts, ignore_index=True) if ts else pd.DataFrame()
+        write_parquet(t, f"{out_prefix}.{name}.parquet")
+        out[name] = t
+    n_causal = int(out["variables"]["causal"].sum()) if len(out["variables"]) else 0
+    log.info("%s %s: %d loci, %d causal variables", trait, method, len(records), n_causal)
+    return out

@@ -1,15 +1,19 @@
 # Colocalization (coloc-SuSiE and coloc-ABF) of the GWAS with each selected pair's xQTL, per chunk.
-# Until fine-mapping lands, the pairs tested are those that pass the prescreen.
+# The pairs tested are those in a causal credible set of each fine-mapping method in config `methods`.
 
 
 rule coloc:
     input:
         bundles=os.path.join(OUT, "locus_inputs", "{trait}", "{chunk}", "manifest.json"),
-        pairs=os.path.join(OUT, "prescreen", "{trait}", "{chunk}.parquet"),
+        variables=expand(
+            os.path.join(OUT, "finemap", "{method}", "{{trait}}", "{{chunk}}.variables.parquet"),
+            method=METHODS,
+        ),
     output:
         table=os.path.join(OUT, "coloc", "{trait}", "{chunk}.parquet"),
     params:
         coloc=config["coloc"],
+        tables=lambda wc, input: dict(zip(METHODS, input.variables)),
         log_dir=lambda wc: os.path.join(LOGS, "coloc", wc.trait, wc.chunk),
     log:
         os.path.join(LOGS, "coloc", "{trait}", "{chunk}.log"),

@@ -16,6 +16,7 @@ LOGS = "logs"
 BENCH = "benchmarks/rules"
 TRAITS = RUN.traits
 DATASETS = RUN.datasets
+METHODS = config["methods"]
 ENV = "../../envs/twasflow.yaml"
 
 
@@ -23,6 +24,7 @@ wildcard_constraints:
     trait="|".join(TRAITS),
     dataset="|".join(DATASETS),
     chunk=r"c[0-9]+",
+    method="|".join(METHODS),
 
 
 def mem_mb(rule_name):
@@ -95,6 +97,24 @@ def static_targets():
 def all_coloc(wildcards):
     return [
         os.path.join(OUT, "coloc", trait, f"{chunk}.parquet")
+        for trait in TRAITS
+        for chunk in chunks_of(trait)
+    ]
+
+
+def gene_annotation_input(wildcards):
+    """Gene positions for locus plots: config enrichment.gene_annotation, else the example's genes."""
+    if config["enrichment"]["gene_annotation"]:
+        return [config["enrichment"]["gene_annotation"]]
+    if config["simulate"]["enabled"]:
+        return [os.path.join(config["simulate"]["out_dir"], "genes.tsv")]
+    return []
+
+
+def all_finemap(wildcards):
+    return [
+        os.path.join(OUT, "finemap", method, trait, f"{chunk}.loci.parquet")
+        for method in METHODS
         for trait in TRAITS
         for chunk in chunks_of(trait)
     ]
