@@ -6,6 +6,12 @@ p < ``gwas_p`` pruned at ``gwas_r2``; candidates are the variants present in the
 dataset and in the panel. Pruning is greedy in ascending p (ties by position) with the panel's Pearson r² of
 counted-allele dosages, the same r used as R downstream. A pair belongs to a locus when its TSS
 (``pos - tss_distance``) lies in the window; when the TSS is unknown, when its smallest-p variant does.
+
+Prediction models (xQTL datasets harmonized to ``models.parquet``, see :mod:`twasflow.models`) enter as fixed
+weights: a model pair belongs to a locus when the median position of its used weight variants lies in the
+window, and its weight variants present in the GWAS and the panel are added to the variant set (also those
+outside the window: S-PrediXcan needs the whole model). The pairs table lists the P summary-statistic pairs
+first (columns of ``xqtl_z``), then the Q model pairs (columns of ``model_W``), with ``source`` telling which.
 """
 
 from __future__ import annotations
@@ -27,7 +33,8 @@ from .io.tables import write_json, write_npz, write_parquet
 
 log = logging.getLogger(__name__)
 
-PAIR_COLUMNS = ["pair_id", "gene_id", "gene_name", "tissue", "qtl_type", "n_tested"]
+PAIR_COLUMNS = ["pair_id", "gene_id", "gene_name", "tissue", "qtl_type", "n_tested", "source", "n_model"]
+MODEL_ROW_COLUMNS = ["pair_id", "gene_id", "tissue", "qtl_type", "variant_id", "pos", "weight", "n_model"]
 
 
 @dataclass
@@ -43,9 +50,16 @@ class LocusBundle:
     freq: np.ndarray  # (M,) panel counted-allele frequency
     xqtl_z: np.ndarray  # (M, P) NaN where untested
     xqtl_n: np.ndarray  # (P,)
-    pairs: pd.DataFrame  # P rows, PAIR_COLUMNS
+    pairs: pd.DataFrame  # P summary-statistic pairs then Q model pairs, PAIR_COLUMNS
     reason: str = ""
     stats: dict[str, Any] = field(default_factory=dict)
+    model_W: np.ndarray | None = None  # (M, Q) standardized model weights, 0 off-model; None → (M, 0)
+
+    def __post_init__(self) -> None:
+        if self.model_W is None:
+            self.model_W = np.zeros((len(self.variant_ids), 0))
+        if "source" not in self.pairs.columns:  # bundles written before prediction models existed
+            self.pairs = self.pairs.assign(source="sumstats", n_model=self.pairs["n_tested"])
 
     @property
     def M(self) -> int:
@@ -53,7 +67,18 @@ class LocusBundle:
 
     @property
     def P(self) -> int:
+        """All pairs: summary-statistic pairs (columns of ``xqtl_z``) + model pairs (columns of ``model_W``)."""
         return len(self.pairs)
+
+    @property
+    def P_sumstats(self) -> int:
+        """Summary-statistic pairs: the first ``P_sumstats`` rows of ``pairs`` and the columns of ``xqtl_z``."""
+        return int(self.xqtl_z.shape[1]) if self.xqtl_z.ndim == 2 else 0
+
+    @property
+    def Q(self) -> int:
+        """Model pairs: the last ``Q`` rows of ``pairs`` and the columns of ``model_W``."""
+        return int(self.model_W.shape[1])
 
 
 def p_from_z(z: np.ndarray) -> np.ndarray:
@@ -93,12 +118,29 @@ def _xqtl_rows(xqtl_dirs: Mapping[str, str | Path], chrom: str, start: int, end:
     return pd.concat(frames, ignore_index=True)
 
 
+def _model_rows(xqtl_dirs: Mapping[str, str | Path], chrom: str, start: int, end: int) -> pd.DataFrame:
+    """Rows of the prediction-model pairs whose median weight-variant position (on ``chrom``) is in the window."""
+    frames = []
+    for d in sorted(xqtl_dirs):
+        f = Path(xqtl_dirs[d]) / "models.parquet"
+        if f.is_file() and pq.ParquetFile(f).metadata.num_rows:
+            t = pds.dataset(str(f), format="parquet").to_table(
+                columns=MODEL_ROW_COLUMNS, filter=pds.field("chrom") == chrom).to_pandas()
+            frames.append(t.astype({c: object for c in ("pair_id", "gene_id", "tissue", "qtl_type", "variant_id")}))
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in MODEL_ROW_COLUMNS})
+    mod = pd.concat(frames, ignore_index=True)
+    med = mod.groupby("pair_id")["pos"].median()
+    inside = set(med.index[(med >= start) & (med <= end)])
+    return mod[mod["pair_id"].isin(inside)].reset_index(drop=True)
+
+
 def _empty_bundle(locus_id: str, reason: str, stats_: dict[str, Any]) -> LocusBundle:
     return LocusBundle(
         locus_id=locus_id, variant_ids=np.array([], dtype=str), pos=np.array([], dtype=np.int64),
         z=np.array([]), n=np.array(np.nan), R=np.zeros((0, 0)), freq=np.array([]), xqtl_z=np.zeros((0, 0)),
         xqtl_n=np.array([]), pairs=pd.DataFrame({c: pd.Series(dtype=object) for c in PAIR_COLUMNS}),
-        reason=reason, stats=stats_,
+        reason=reason, stats=stats_, model_W=np.zeros((0, 0)),
     )
 
 
@@ -119,91 +161,150 @@ def build_locus(
     """Assemble one locus bundle.
 
     ``panel`` is a :class:`twasflow.io.panel.Panel`; ``ld`` a callable ``(panel, variant_ids) -> R``.
+    ``xqtl_dirs`` maps datasets to harmonized directories: per-chromosome summary statistics, or a
+    ``models.parquet`` (prediction models, added as fixed weights ``model_W``; see the module docstring).
+    With more than ``max_variants`` variants, model weight variants are kept first (by GWAS p when they alone
+    exceed it), then the selected variants with the smallest min(GWAS p, xQTL min-p).
     """
+    from .errors import LocusError
+
     locus_id, chrom = str(locus["locus_id"]), str(locus["chrom"])
     start, end = int(locus["start"]), int(locus["end"])
     st: dict[str, Any] = {}
-    gw = read_range(gwas_path, chrom, start, end, ["variant_id", "pos", "z", "n", "p"])
+    gwas_cols = ["variant_id", "pos", "z", "n", "p"]
+    gw = read_range(gwas_path, chrom, start, end, gwas_cols)
     st["gwas_in_window"] = len(gw)
     xq = _xqtl_rows(xqtl_dirs, chrom, start, end, 0)
     st["xqtl_rows_in_window"] = len(xq)
-    if xq.empty:
+    mod = _model_rows(xqtl_dirs, chrom, start, end)
+    if len(mod):
+        st["model_pairs"] = int(mod["pair_id"].nunique())
+    if xq.empty and mod.empty:
         return _empty_bundle(locus_id, "no xQTL rows in the locus window", st)
-    # pairs of the locus: TSS inside the window (or, TSS unknown, the pair's best variant inside it)
-    tss = xq["pos"] - xq["tss_distance"]
-    known = xq["tss_distance"].notna()
-    in_win = np.where(known, tss.between(start, end), True)
-    pair_in = pd.Series(in_win, index=xq.index).groupby(xq["pair_id"]).all()
-    xq = xq[xq["pair_id"].isin(pair_in.index[pair_in])]
     pv = panel.variants
     in_panel = set(pv.loc[(pv["chrom"] == chrom) & pv["pos"].between(start, end), "variant_id"])
-    cand = gw[gw["variant_id"].isin(in_panel) & gw["variant_id"].isin(set(xq["variant_id"]))]
-    cand = cand.drop_duplicates("variant_id").sort_values("pos", kind="stable").reset_index(drop=True)
-    st["candidates"] = len(cand)
-    if cand.empty or xq.empty:
-        return _empty_bundle(locus_id, "no variant present in GWAS, xQTL and panel", st)
-    xq = xq[xq["variant_id"].isin(set(cand["variant_id"]))]
-    xq_minp = p_from_z(xq["z"].to_numpy(float))
-    minp = pd.Series(xq_minp).groupby(xq["variant_id"].to_numpy()).min()
-    cand["xqtl_minp"] = cand["variant_id"].map(minp).to_numpy(float)
-    sel = set()
-    for col, thr, r2 in (("xqtl_minp", xqtl_p, xqtl_r2), ("p", gwas_p, gwas_r2)):
-        sub = cand[cand[col] < thr]
-        if len(sub):
-            R = ld(panel, sub["variant_id"].tolist())
-            kept, _ = greedy_clump(sub[col].to_numpy(float), R=R, r2=r2, p_max=thr)
-            sel |= set(sub["variant_id"].iloc[kept])
-        st[f"selected_{'xqtl' if col == 'xqtl_minp' else 'gwas'}"] = int(len(sub))
-    chosen = cand[cand["variant_id"].isin(sel)]
-    if len(chosen) > max_variants:
-        best = np.minimum(chosen["p"].to_numpy(float), chosen["xqtl_minp"].to_numpy(float))
-        keep = np.sort(np.lexsort((chosen["pos"].to_numpy(), best))[:max_variants])
-        st["dropped_max_variants"] = len(chosen) - max_variants
-        chosen = chosen.iloc[keep]
-    chosen = chosen.reset_index(drop=True)
+    chosen = gw.iloc[:0].assign(xqtl_minp=pd.Series(dtype=float))
+    if len(xq):
+        # pairs of the locus: TSS inside the window (or, TSS unknown, the pair's best variant inside it)
+        tss = xq["pos"] - xq["tss_distance"]
+        known = xq["tss_distance"].notna()
+        in_win = np.where(known, tss.between(start, end), True)
+        pair_in = pd.Series(in_win, index=xq.index).groupby(xq["pair_id"]).all()
+        xq = xq[xq["pair_id"].isin(pair_in.index[pair_in])]
+        cand = gw[gw["variant_id"].isin(in_panel) & gw["variant_id"].isin(set(xq["variant_id"]))]
+        cand = cand.drop_duplicates("variant_id").sort_values("pos", kind="stable").reset_index(drop=True)
+        st["candidates"] = len(cand)
+        xq = xq[xq["variant_id"].isin(set(cand["variant_id"]))]
+        xq_minp = p_from_z(xq["z"].to_numpy(float))
+        minp = pd.Series(xq_minp).groupby(xq["variant_id"].to_numpy()).min()
+        cand["xqtl_minp"] = cand["variant_id"].map(minp).to_numpy(float)
+        sel = set()
+        for col, thr, r2 in (("xqtl_minp", xqtl_p, xqtl_r2), ("p", gwas_p, gwas_r2)):
+            sub = cand[cand[col] < thr]
+            if len(sub):
+                R = ld(panel, sub["variant_id"].tolist())
+                kept, _ = greedy_clump(sub[col].to_numpy(float), R=R, r2=r2, p_max=thr)
+                sel |= set(sub["variant_id"].iloc[kept])
+            st[f"selected_{'xqtl' if col == 'xqtl_minp' else 'gwas'}"] = int(len(sub))
+        chosen = cand[cand["variant_id"].isin(sel)]
+        if mod.empty and cand.empty:
+            return _empty_bundle(locus_id, "no variant present in GWAS, xQTL and panel", st)
+    # prediction-model weight variants present in the GWAS and the panel (some may lie outside the window)
+    mvar = gw.iloc[:0]
+    if len(mod):
+        lo, hi = int(mod["pos"].min()), int(mod["pos"].max())
+        gw_m = gw if (lo >= start and hi <= end) else read_range(gwas_path, chrom, min(lo, start), max(hi, end),
+                                                                 gwas_cols)
+        mset = set(mod["variant_id"])
+        mvar = gw_m[gw_m["variant_id"].isin(mset) & gw_m["variant_id"].isin(set(pv["variant_id"]))]
+        mvar = mvar.drop_duplicates("variant_id")
+        st["model_variants_not_in_gwas"] = len(mset) - len(mvar)
+        st["model_variants_outside_window"] = int((~mvar["pos"].between(start, end)).sum())
+    n_union = len(set(chosen["variant_id"]) | set(mvar["variant_id"]))
+    if n_union > max_variants:
+        # model variants first: the models' predictions need them; then the best of the C+T selection
+        if len(mvar) > max_variants:
+            mvar = mvar.iloc[np.sort(np.lexsort((mvar["pos"].to_numpy(), mvar["p"].to_numpy(float)))[:max_variants])]
+        rest = chosen[~chosen["variant_id"].isin(set(mvar["variant_id"]))]
+        best = np.minimum(rest["p"].to_numpy(float), rest["xqtl_minp"].to_numpy(float))
+        keep = np.sort(np.lexsort((rest["pos"].to_numpy(), best))[:max_variants - len(mvar)])
+        chosen = rest.iloc[keep]
+        st["dropped_max_variants"] = n_union - len(chosen) - len(mvar)
+    added = mvar[~mvar["variant_id"].isin(set(chosen["variant_id"]))]
+    if len(mod):
+        st["model_variants_added"] = len(added)
+    chosen = pd.concat([chosen[gwas_cols], added[gwas_cols]], ignore_index=True)
+    chosen = chosen.sort_values("pos", kind="stable").reset_index(drop=True)
     if chosen.empty:
-        return _empty_bundle(locus_id, "no variant passes the xQTL or GWAS thresholds", st)
+        return _empty_bundle(locus_id, "no variant passes the xQTL or GWAS thresholds" if mod.empty
+                             else "no variant passes the xQTL or GWAS thresholds and no model variant is in the GWAS",
+                             st)
     vids = chosen["variant_id"].to_numpy(str)
     R = ld(panel, vids.tolist())
-    xq = xq[xq["variant_id"].isin(set(vids))]
-    pair_ids, pcode = np.unique(xq["pair_id"].to_numpy(str), return_inverse=True)
     vpos = pd.Series(np.arange(len(vids)), index=vids)
+    names = gene_names or {}
+    # summary-statistic pairs: xQTL z of every locus variant they were tested on
+    xq = xq[xq["variant_id"].isin(set(vids))] if len(xq) else xq
+    pair_ids, pcode = np.unique(xq["pair_id"].to_numpy(str), return_inverse=True)
     xz = np.full((len(vids), len(pair_ids)), np.nan)
     xz[vpos[xq["variant_id"]].to_numpy(), pcode] = xq["z"].to_numpy(float)
     meta = xq.groupby("pair_id", sort=True).agg(
         gene_id=("gene_id", "first"), tissue=("tissue", "first"), qtl_type=("qtl_type", "first"),
         n=("n", "median"), n_tested=("variant_id", "size"),
     ).reindex(pair_ids)
-    names = gene_names or {}
     pairs = pd.DataFrame({
         "pair_id": pair_ids, "gene_id": meta["gene_id"].to_numpy(str),
         "gene_name": [names.get(g, "") for g in meta["gene_id"]], "tissue": meta["tissue"].to_numpy(str),
         "qtl_type": meta["qtl_type"].to_numpy(str), "n_tested": meta["n_tested"].to_numpy(np.int64),
+        "source": "sumstats", "n_model": meta["n_tested"].to_numpy(np.int64),
     })
+    # model pairs: their weights on the locus variants (0 elsewhere), every model pair of the window kept
+    model_ids = np.unique(mod["pair_id"].to_numpy(str))
+    clash = np.intersect1d(model_ids, pair_ids)
+    if clash.size:
+        raise LocusError.at("a prediction-model pair has the same id as a summary-statistic pair",
+                            column="tissue", found=clash[0],
+                            expected="a tissue name of its own for the model dataset (e.g. Liver_model)")
+    W = np.zeros((len(vids), len(model_ids)))
+    if len(mod):
+        on = mod[mod["variant_id"].isin(set(vids))]
+        qcode = np.searchsorted(model_ids, on["pair_id"].to_numpy(str))
+        W[vpos[on["variant_id"]].to_numpy(), qcode] = on["weight"].to_numpy(float)
+        mmeta = mod.groupby("pair_id", sort=True).agg(gene_id=("gene_id", "first"), tissue=("tissue", "first"),
+                                                      qtl_type=("qtl_type", "first"), n_model=("n_model", "first"))
+        pairs = pd.concat([pairs, pd.DataFrame({
+            "pair_id": model_ids, "gene_id": mmeta["gene_id"].to_numpy(str),
+            "gene_name": [names.get(g, "") for g in mmeta["gene_id"]], "tissue": mmeta["tissue"].to_numpy(str),
+            "qtl_type": mmeta["qtl_type"].to_numpy(str), "n_tested": np.count_nonzero(W, axis=0).astype(np.int64),
+            "source": "model", "n_model": mmeta["n_model"].to_numpy(np.int64),
+        })], ignore_index=True)
     n = chosen["n"].to_numpy(float)
     n_out = np.array(n[0]) if np.all(n == n[0]) else n
     freq = pv.set_index("variant_id").loc[vids, "counted_freq"].to_numpy(float)
     st.update(M=len(vids), P=len(pair_ids))
+    if len(mod):
+        st["Q"] = len(model_ids)
     return LocusBundle(locus_id, vids, chosen["pos"].to_numpy(np.int64), chosen["z"].to_numpy(float), n_out, R,
-                       freq, xz, meta["n"].to_numpy(float), pairs, reason="", stats=st)
+                       freq, xz, meta["n"].to_numpy(float), pairs, reason="", stats=st, model_W=W)
 
 
 def write_bundle(b: LocusBundle, out_dir: str | Path) -> None:
-    """Write ``{locus_id}.npz`` and ``{locus_id}.pairs.parquet`` (SPEC §4, locus bundle)."""
+    """Write ``{locus_id}.npz`` and ``{locus_id}.pairs.parquet`` (SPEC §4, locus bundle, plus ``model_W``)."""
     out_dir = Path(out_dir)
     write_npz(out_dir / f"{b.locus_id}.npz", variant_ids=b.variant_ids.astype(str), pos=b.pos, z=b.z, n=b.n,
-              R=b.R, freq=b.freq, xqtl_z=b.xqtl_z, xqtl_n=b.xqtl_n, reason=np.array(b.reason))
+              R=b.R, freq=b.freq, xqtl_z=b.xqtl_z, xqtl_n=b.xqtl_n, model_W=b.model_W, reason=np.array(b.reason))
     write_parquet(b.pairs, out_dir / f"{b.locus_id}.pairs.parquet")
 
 
 def read_bundle(out_dir: str | Path, locus_id: str) -> LocusBundle:
-    """Read a bundle written by :func:`write_bundle`."""
+    """Read a bundle written by :func:`write_bundle` (also one written before ``model_W`` existed)."""
     out_dir = Path(out_dir)
     with np.load(out_dir / f"{locus_id}.npz", allow_pickle=False) as f:
         arrays = {k: f[k] for k in f.files}
     pairs = pd.read_parquet(out_dir / f"{locus_id}.pairs.parquet")
     return LocusBundle(locus_id, arrays["variant_ids"], arrays["pos"], arrays["z"], arrays["n"], arrays["R"],
-                       arrays["freq"], arrays["xqtl_z"], arrays["xqtl_n"], pairs, reason=str(arrays["reason"]))
+                       arrays["freq"], arrays["xqtl_z"], arrays["xqtl_n"], pairs, reason=str(arrays["reason"]),
+                       model_W=arrays.get("model_W"))
 
 
 def run_chunk(loci: pd.DataFrame, out_dir: str | Path, log_dir: str | Path, manifest: str | Path,

@@ -124,6 +124,7 @@ def prescreen_table(
     p_max: float = 0.05,
     n_weights_model: Any = None,
     drop_reason: Sequence[str] | None = None,
+    z_given: Any = None,
 ) -> pd.DataFrame:
     """S-PrediXcan prescreen of every pair of one locus.
 
@@ -136,6 +137,8 @@ def prescreen_table(
     p_max : keep pairs with ``twas_p <= p_max``.
     n_weights_model : (P,) number of variants in each pair's model (default: non-zero weights in B).
     drop_reason : (P,) reason a pair has no weights ("" when it has), used instead of ``no_weights``.
+    z_given : (P,) TWAS z to use instead of ``wᵀz / √(wᵀRw)`` where finite (e.g. S-PrediXcan with a prediction
+        model's own covariance, :func:`spredixcan_z`); NaN entries are computed from ``B`` and ``R``.
 
     Returns
     -------
@@ -149,6 +152,9 @@ def prescreen_table(
         raise ValueError(f"prescreen_table: B has {Bm.shape[1]} columns for {P} pairs")
     used = np.count_nonzero(Bm, axis=0)
     zt = twas_z(z, R, Bm) if P else np.zeros(0)
+    if z_given is not None:
+        zg = np.asarray(z_given, dtype=np.float64)
+        zt = np.where(np.isfinite(zg), zg, zt)
     pt = z_to_p(zt)
     has = used > 0
     zt = np.where(has, zt, np.nan)
