@@ -252,7 +252,7 @@ def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") ->
                 )
             for c in cols:
                 p = rec.get(c)
-                if p and not simulated(p):
+                if isinstance(p, str) and p and not simulated(p):  # NaN: optional column blank in this row
                     try:
                         _check_exists(str(base / p) if not Path(p).is_absolute() else p, c, pattern_ok=True)
                     except ConfigError as exc:
