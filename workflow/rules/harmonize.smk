@@ -29,8 +29,14 @@ rule harmonize_gwas:
 rule harmonize_xqtl:
     input:
         sheet_files_xqtl=lambda wc: sheet_files(RUN.xqtl_row(wc.dataset)["path"]),
+        # a prediction model's covariance file (PredictDB); absent for summary statistics
+        covariance=lambda wc: sheet_files(RUN.xqtl_row(wc.dataset).get("covariance") or "")
+        if RUN.xqtl_row(wc.dataset).get("covariance")
+        else [],
         panel=os.path.join(OUT, "panel", "variants.parquet"),
     output:
+        # summary statistics: {chrom}.parquet per chromosome; prediction models (predictdb, weights-long):
+        # models.parquet, models_report.tsv and, with a covariance file, covariance.npz
         out_dir=directory(os.path.join(OUT, "harmonized", "xqtl", "{dataset}")),
         qc=os.path.join(OUT, "harmonized", "xqtl", "{dataset}.qc.json"),
     params:

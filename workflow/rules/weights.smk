@@ -24,14 +24,29 @@ rule xqtl_weights:
         "../../scripts/xqtl_weights.py"
 
 
+# prediction-model datasets with a covariance file, read by the prescreen when prescreen.covariance is "model"
+MODEL_COV_DATASETS = [
+    d
+    for d in DATASETS
+    if config["prescreen"]["covariance"] == "model"
+    and RUN.xqtl_row(d)["format"] in ("predictdb", "weights-long")
+    and RUN.xqtl_row(d).get("covariance")
+]
+
+
 rule prescreen:
     input:
         bundles=os.path.join(OUT, "locus_inputs", "{trait}", "{chunk}", "manifest.json"),
         weights=os.path.join(OUT, "weights", "{trait}", "{chunk}", "manifest.json"),
+        models=expand(os.path.join(OUT, "harmonized", "xqtl", "{dataset}.qc.json"), dataset=MODEL_COV_DATASETS),
     output:
         table=os.path.join(OUT, "prescreen", "{trait}", "{chunk}.parquet"),
     params:
         p_max=config["prescreen"]["p_max"],
+        covariance=config["prescreen"]["covariance"],
+        model_dirs=lambda wc, input: {
+            d: q.removesuffix(".qc.json") for d, q in zip(MODEL_COV_DATASETS, input.models)
+        },
         log_dir=lambda wc: os.path.join(LOGS, "prescreen", wc.trait, wc.chunk),
     log:
         os.path.join(LOGS, "prescreen", "{trait}", "{chunk}.log"),
