@@ -15,19 +15,24 @@ Numerical code here does not read files; ``run_clump`` and ``clump_table`` are t
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
 
 import numpy as np
-import pandas as pd
 
 from twasflow.errors import ClumpError
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
     from twasflow.io.panel import Panel
+
+# pandas is imported only by the functions that take or return DataFrames: `twasflow clump` competes with
+# plink1.9 on wall time, and importing pandas costs about as much CPU as parsing a 1M-line .bim.
 
 # PLINK 1.9 constants (plink_common.h): powers of two
 EPSILON = 2.0**-30
@@ -630,7 +635,7 @@ def build_entries(
     missing: list[tuple[str, float]] = []
     if ids is not None:
         top = np.flatnonzero(absent & (p <= p1))
-        missing = [(str(ids[i]), float(p[i])) for i in top]
+        missing = list(zip(_strings(ids, top), p[top].tolist()))
     inuni = good & (marker >= 0)
     high = inuni & (p > lt)
     over = high & (p > 1)
@@ -643,6 +648,39 @@ def build_entries(
     m, pp, ff, ll = marker[keep], p[keep], fidx[keep], line[keep]
     order = np.lexsort((-ll, ff, m))
     return AssocEntries(marker=m[order], p=pp[order], fidx=ff[order], nsig=nsig, missing=missing)
+
+
+def _strings(ids: Any, rows: np.ndarray) -> list[str]:
+    """``ids[rows]`` as Python strings; ``ids`` is a numpy/sequence of str or a pyarrow string array."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if not isinstance(ids, np.ndarray) and hasattr(ids, "take") and hasattr(ids, "to_pylist"):
+        from twasflow.io.plink import numpy_to_arrow
+
+        return ids.take(numpy_to_arrow(rows)).to_pylist()
+    return [str(x) for x in np.asarray(ids, dtype=object)[rows].tolist()]
+
+
+def _chrom_codes(chrom: Any) -> tuple[np.ndarray, list[str]]:
+    """Integer codes (M,) and distinct names of a chromosome column (names in order of first appearance).
+
+    ``chrom`` is an array of names or a ``(codes, names)`` pair (taken as they are). For names, runs of
+    equal neighbours are found first: a panel is sorted by chromosome, so only the run heads are hashed.
+    """
+    if isinstance(chrom, tuple):
+        codes, names = chrom
+        return np.asarray(codes, dtype=np.int64), [str(x) for x in names]
+    arr = np.asarray(chrom)
+    if arr.dtype.kind not in "OUS":
+        arr = arr.astype(str)
+    M = arr.shape[0]
+    if M == 0:
+        return np.zeros(0, dtype=np.int64), []
+    change = np.flatnonzero(arr[1:] != arr[:-1]) + 1
+    heads = [str(x) for x in arr[np.concatenate([[0], change])].tolist()]
+    names = list(dict.fromkeys(heads))
+    code_of = {n: i for i, n in enumerate(names)}
+    lengths = np.diff(np.concatenate([[0], change, [M]]))
+    return np.repeat(np.array([code_of[h] for h in heads], dtype=np.int64), lengths), names
 
 
 def _src(source: Sequence[str] | None, f: int) -> str | None:
@@ -677,6 +715,8 @@ def clump_plink(
     Parameters
     ----------
     chrom, pos, ids : (M,) the universe in panel order; each chromosome contiguous, positions sorted.
+        ``chrom`` may be a ``(codes (M,), names)`` pair and ``ids`` a pyarrow string array (only the ids that
+        are printed are converted to Python strings).
     entries : association rows mapped to the universe (:func:`build_entries`).
     genotypes : ``rows -> uint8 (k, ceil(n_samples/4))`` PLINK-packed 2-bit rows (counted allele in the A1
         role, founders only) for universe rows of one chromosome.
@@ -688,10 +728,10 @@ def clump_plink(
     -------
     Clump records in PLINK output order.
     """
-    chrom = np.asarray(chrom, dtype=object)
-    ccode = pd.factorize(chrom)[0]  # integer chromosome codes: cheap comparisons on 1M rows
+    ccode, cnames = _chrom_codes(chrom)  # integer chromosome codes: cheap comparisons on 1M rows
     pos = np.asarray(pos, dtype=np.int64)
-    ids = np.asarray(ids, dtype=object)
+    if isinstance(ids, (list, tuple)):
+        ids = np.asarray(ids, dtype=object)
     M = pos.shape[0]
     radius = bp_radius(kb)
     if r2_method not in ("haplotype", "pearson"):
@@ -769,8 +809,10 @@ def clump_plink(
         if members.size == 0 and i1 - i0 == 1:  # common case: nothing absorbed, one association row
             if nsig[iv] > 0:
                 clumped[iv] = True
-            return ClumpRecord(chrom=str(chrom[iv]), fidx=int(ef[i0]), snp=str(ids[iv]), bp=int(pos[iv]),
-                               p=float(pmin), bins=(int(nsig[iv]), 0, 0, 0, 0), sp2=[], row=iv, members=members)
+            rec = ClumpRecord(chrom=cnames[ccode[iv]], fidx=int(ef[i0]), snp="", bp=int(pos[iv]),
+                              p=float(pmin), bins=(int(nsig[iv]), 0, 0, 0, 0), sp2=[], row=iv, members=members)
+            pending.append((rec, members[:0], members[:0]))
+            return rec
         ms = starts[members]
         eidx = _ranges(ms, ends[members] - ms)
         mp, mf, mm = ep[eidx], ef[eidx], em[eidx]
@@ -788,11 +830,12 @@ def clump_plink(
         clumped[members] = True
         if extra.size or nsig[iv] > 0:
             clumped[iv] = True
-        return ClumpRecord(
-            chrom=str(chrom[iv]), fidx=int(ef[i0 + self_pos]), snp=str(ids[iv]), bp=int(pos[iv]), p=float(pmin),
-            bins=tuple(int(x) for x in bins), sp2=list(zip(ids[sp_rows[keep]].tolist(), sp_f[keep].tolist())),
-            row=iv, members=members,
+        rec = ClumpRecord(
+            chrom=cnames[ccode[iv]], fidx=int(ef[i0 + self_pos]), snp="", bp=int(pos[iv]), p=float(pmin),
+            bins=tuple(int(x) for x in bins), sp2=[], row=iv, members=members,
         )
+        pending.append((rec, sp_rows[keep], sp_f[keep]))
+        return rec
 
     # Clumps never cross chromosomes: each chromosome is processed on its own (one chromosome's bitsets
     # in memory), index variants in PLINK's global order. For each index the 3x3 tables of the whole
@@ -800,6 +843,8 @@ def clump_plink(
     block_order = block_of[index_rows]
     grouped = np.argsort(block_order, kind="stable")
     recs_by_pos: dict[int, ClumpRecord] = {}
+    # (record, SP2 rows, SP2 file numbers): ids are turned into strings once, after the loop
+    pending: list[tuple[ClumpRecord, np.ndarray, np.ndarray]] = []
     for gi in grouped:
         iv = int(index_rows[gi])
         if clumped[iv]:
@@ -831,6 +876,12 @@ def clump_plink(
         else:
             members = wrows[:0]
         recs_by_pos[int(gi)] = _record(iv, members)
+    if pending:
+        rows_all = np.concatenate([np.concatenate([[r.row], sr]) for r, sr, _ in pending]).astype(np.int64)
+        names = iter(_strings(ids, rows_all))
+        for r, sr, sf in pending:
+            r.snp = next(names)
+            r.sp2 = list(zip([next(names) for _ in range(sr.size)], sf.tolist()))
     for gi in sorted(recs_by_pos):
         records.append(recs_by_pos[gi])
     return records
@@ -939,8 +990,18 @@ def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 
 def plink_maxsnp(ids: Sequence[str]) -> int:
-    """Width PLINK 1.9 gives the SNP column: starts at 4; an id longer than the width sets it to len + 2."""
-    lens = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+    """Width PLINK 1.9 gives the SNP column: starts at 4; an id longer than the width sets it to len + 2.
+
+    ``ids`` may also be a pyarrow string array.
+    """
+    if not isinstance(ids, np.ndarray) and hasattr(ids, "to_pylist"):
+        import pyarrow.compute as pc
+
+        from twasflow.io.plink import arrow_to_numpy
+
+        lens = np.asarray(arrow_to_numpy(pc.utf8_length(ids)), dtype=np.int64)
+    else:
+        lens = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
     w = 4
     i = 0
     while True:
@@ -1101,14 +1162,80 @@ def read_assoc(
     """Read the id and p columns of a whitespace-delimited association file (gzip allowed).
 
     ``snp_field``/``field`` may list several names in order of preference (as PLINK). Returns
-    ``(ids, p, line)``: p is NaN where not numeric (``NA``); ``line`` is the 1-based data row.
-    Rows with too few fields are skipped, as PLINK does.
+    ``(ids, p, line)``: ids as a numpy object array; p is NaN where not numeric (``NA``); ``line`` is the
+    1-based data row. Rows with too few fields are skipped, as PLINK does.
+    """
+    ids, p, line = _read_assoc_any(path, snp_field, field)
+    if not isinstance(ids, np.ndarray):
+        ids = np.asarray(ids.to_numpy(zero_copy_only=False), dtype=object)
+    return ids, p, line
+
+
+_NA_P = ["NA", "nan", "NaN", "-nan", "."]
+
+
+def _read_assoc_any(
+    path: str | os.PathLike[str],
+    snp_field: str | Sequence[str] = "SNP",
+    field: str | Sequence[str] = "P",
+) -> tuple[Any, np.ndarray, np.ndarray]:
+    """:func:`read_assoc`, with the ids as a pyarrow string array when the fast reader applies.
+
+    Fast path: a file whose fields are separated by exactly one space or one tab (what most tools write)
+    is parsed by pyarrow's multithreaded C++ reader (correctly rounded doubles, as strtod). Anything else
+    (aligned columns, ragged rows, unusual p text) goes through the pandas/Python reader, same results.
     """
     path = Path(path)
     if not path.is_file():
         raise ClumpError.at("association file not found", file=path)
     snp_names = [snp_field] if isinstance(snp_field, str) else list(snp_field)
     p_names = [field] if isinstance(field, str) else list(field)
+    with open(path, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    if gz:
+        import gzip
+
+        with gzip.open(path, "rb") as fh:
+            data = fh.read()
+    else:
+        data = path.read_bytes()
+    nl = data.find(b"\n")
+    header_b = data if nl < 0 else data[:nl]
+    cols = header_b.decode(errors="replace").split()
+    if not cols:  # blank first line: the slow reader finds the header
+        return _read_assoc_slow(path, snp_names, p_names)
+    icol = _pick_column(cols, snp_names, path, "variant id")
+    pcol = _pick_column(cols, p_names, path, "p-value")
+    delim = b"\t" if b"\t" in header_b else b" "
+    if nl >= 0 and icol != pcol and _splits_like_whitespace(data, delim):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        from twasflow.io.plink import _arrow_csv, arrow_to_numpy
+
+        names = [f"f{i}" for i in range(len(cols))]
+        tb = _arrow_csv(data, delim.decode(), names, {names[icol]: pa.string(), names[pcol]: pa.float64()},
+                        skip_rows=1, include=[names[icol], names[pcol]], null_values=_NA_P)
+        if tb is not None:
+            ids = tb.column(names[icol]).combine_chunks()
+            pv = tb.column(names[pcol])
+            if pv.null_count:
+                pv = pc.fill_null(pv, float("nan"))
+            p = np.asarray(arrow_to_numpy(pv), dtype=np.float64)
+            return ids, p, np.arange(1, len(ids) + 1, dtype=np.int64)
+    return _read_assoc_slow(path, snp_names, p_names)
+
+
+def _splits_like_whitespace(data: bytes, delim: bytes) -> bool:
+    from twasflow.io.plink import splits_like_whitespace
+
+    return splits_like_whitespace(data, delim)
+
+
+def _read_assoc_slow(path: Path, snp_names: list[str], p_names: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Any whitespace layout (pandas C tokenizer, then a line-by-line Python reader for ragged rows)."""
+    import pandas as pd
+
     opener = _open_text(path)
     with opener as fh:
         header = ""
@@ -1120,12 +1247,14 @@ def read_assoc(
     cols = header.split()
     icol = _pick_column(cols, snp_names, path, "variant id")
     pcol = _pick_column(cols, p_names, path, "p-value")
+    # pandas < 3 needs round_trip for correctly rounded doubles (as strtod); pandas 3 parses that way already
+    precise = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
     try:
         try:
-            # fast path: numeric p column (NA and other standard missing markers become NaN)
+            # numeric p column (NA and other standard missing markers become NaN)
             df = pd.read_csv(path, sep=r"\s+", usecols=[icol, pcol], dtype={cols[icol]: object, cols[pcol]: np.float64},
-                             na_values={cols[icol]: [], cols[pcol]: ["NA", "nan", "NaN", "-nan", "."]},
-                             keep_default_na=False, engine="c", header=0, **_PRECISE)
+                             na_values={cols[icol]: [], cols[pcol]: _NA_P},
+                             keep_default_na=False, engine="c", header=0, **precise)
             ptxt = None
         except ValueError:
             df = pd.read_csv(path, sep=r"\s+", usecols=[icol, pcol], dtype=object, keep_default_na=False,
@@ -1163,10 +1292,6 @@ def read_assoc(
     return ids, p, line
 
 
-# pandas < 3 needs round_trip for correctly rounded doubles (as strtod); pandas 3 parses that way already
-_PRECISE = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
-
-
 def _open_text(path: Path):
     import gzip
 
@@ -1185,6 +1310,62 @@ def _pick_column(cols: list[str], names: list[str], path: Path, what: str) -> in
         if hits:
             return hits[0]
     raise ClumpError.at(f"no {what} column", file=path, column=" or ".join(names), found=" ".join(cols[:20]))
+
+
+def _match_ids(universe: Any, queries: Any, bim_path: str) -> np.ndarray:
+    """Row of each query id in the universe (-1 if absent); a duplicate universe id is a ClumpError.
+
+    Both are pyarrow string arrays. One hash pass over universe + queries: dictionary-encoding the
+    concatenation gives every distinct id the position of its first occurrence, so the universe is unique
+    iff its own codes are 0..M-1, and a query code < M is its row. When the association file lists exactly
+    the universe's ids in order (an association run on the same fileset), only the uniqueness pass runs.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from twasflow.io.plink import arrow_to_numpy
+
+    M = len(universe)
+    if len(queries) == M and queries.equals(universe):
+        if len(pc.unique(universe)) != M:
+            codes = arrow_to_numpy(pc.dictionary_encode(universe).indices)
+            _raise_duplicate(universe, codes, bim_path)
+        return np.arange(M, dtype=np.int64)
+    both = pa.chunked_array([universe, queries], type=pa.string()) if universe.type == queries.type else \
+        pa.chunked_array([universe.cast(pa.large_string()), queries.cast(pa.large_string())])
+    enc = pc.dictionary_encode(both)
+    codes = np.concatenate([arrow_to_numpy(c.indices) for c in enc.chunks]).astype(np.int64)
+    if M and not np.array_equal(codes[:M], np.arange(M)):
+        _raise_duplicate(universe, codes[:M], bim_path)
+    q = codes[M:]
+    return np.where(q < M, q, -1)
+
+
+def _raise_duplicate(universe: Any, codes: np.ndarray, bim_path: str) -> None:
+    i = int(np.flatnonzero(codes != np.arange(codes.size))[0])
+    raise ClumpError.at("duplicate variant id in .bim", file=bim_path, found=universe[i].as_py(),
+                        expected="unique ids (PLINK --clump matches rows by id)")
+
+
+def _write_text_atomic(text: str, path: Path) -> None:
+    """Write ``text`` to ``path`` atomically (temp file beside it, then rename), with the permissions
+    ``twasflow.io.tables.write_text`` gives. Kept here because ``io.tables`` imports pandas and pyarrow.parquet,
+    which the ``clump`` command otherwise never loads."""
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 def run_clump(
@@ -1208,25 +1389,21 @@ def run_clump(
     """
     import time
 
-    from twasflow.io.plink import decode_codes, founder_mask, open_bed, pack_codes, read_bim, read_fam
-    from twasflow.io.tables import write_text
+    import pyarrow as pa
+
+    from twasflow.io.plink import decode_codes, founder_mask, open_bed, pack_codes, read_bim_columns, read_fam_rows
 
     t0 = time.perf_counter()
     _check_thresholds(p1, p2, r2)
     paths = [assoc_paths] if isinstance(assoc_paths, (str, os.PathLike)) else list(assoc_paths)
-    bim = read_bim(bfile)
-    fam = read_fam(bfile)
-    ids = bim["id"].to_numpy(dtype=object)
-    uni = pd.Index(ids)
-    if not uni.is_unique:
-        dup = uni[uni.duplicated()][0]
-        raise ClumpError.at("duplicate variant id in .bim", file=str(bfile) + ".bim", found=dup,
-                            expected="unique ids (PLINK --clump matches rows by id)")
+    bim = read_bim_columns(bfile)
+    fam = read_fam_rows(bfile)
+    M = len(bim)
     founders = np.flatnonzero(founder_mask(fam))
     if founders.size == 0:
         raise ClumpError.at("no founders in .fam (PLINK --clump uses founders only)", file=str(bfile) + ".fam")
-    bed = open_bed(bfile, len(bim), len(fam))
     n = len(fam)
+    bed = open_bed(bfile, M, n)
 
     all_founders = founders.size == n
 
@@ -1235,24 +1412,27 @@ def run_clump(
             return np.asarray(bed[rows])
         return pack_codes(decode_codes(bed[rows], n, founders))
 
-    all_m, all_p, all_f, all_l, all_id = [], [], [], [], []
+    all_p, all_f, all_l, all_id = [], [], [], []
     for k, path in enumerate(paths, start=1):
-        aid, ap, al = read_assoc(path, snp_field, field)
-        all_m.append(uni.get_indexer(aid))
+        aid, ap, al = _read_assoc_any(path, snp_field, field)
+        if isinstance(aid, np.ndarray):
+            aid = pa.array(aid, type=pa.string())
         all_p.append(ap)
         all_f.append(np.full(ap.size, k))
         all_l.append(al)
         all_id.append(aid)
-    entries = build_entries(np.concatenate(all_m), np.concatenate(all_p), np.concatenate(all_f),
-                            np.concatenate(all_l), len(bim), p1, p2, ids=np.concatenate(all_id),
-                            source=[str(p) for p in paths])
-    records = clump_plink(bim["chrom"].to_numpy(), bim["pos"].to_numpy(), ids, entries, genotypes,
-                          int(founders.size), p1=p1, p2=p2, r2=r2, kb=kb, allow_overlap=allow_overlap, r2_method=r2_method)
+    aid_all = all_id[0] if len(all_id) == 1 else pa.concat_arrays(
+        [a.cast(pa.large_string()) for a in all_id]) if len({a.type for a in all_id}) > 1 else pa.concat_arrays(all_id)
+    marker = _match_ids(bim.ids, aid_all, str(bfile) + ".bim")
+    entries = build_entries(marker, np.concatenate(all_p), np.concatenate(all_f),
+                            np.concatenate(all_l), M, p1, p2, ids=aid_all, source=[str(p) for p in paths])
+    records = clump_plink((bim.chrom_code, bim.chrom_names), bim.pos, bim.ids, entries, genotypes, int(founders.size), p1=p1, p2=p2, r2=r2,
+                          kb=kb, allow_overlap=allow_overlap, r2_method=r2_method)
     out_path = Path(str(out) + ".clumped")
-    write_text(format_clumped(records, plink_maxsnp(ids)), out_path)
+    _write_text_atomic(format_clumped(records, plink_maxsnp(bim.ids)), out_path)
     log = [
         "twasflow clump (PLINK 1.9 --clump emulation)",
-        f"bfile: {bfile} ({len(bim)} variants, {len(fam)} people, {founders.size} founders)",
+        f"bfile: {bfile} ({M} variants, {n} people, {founders.size} founders)",
         "clump files: " + " ".join(str(p) for p in paths),
         f"p1 {p1!r} p2 {p2!r} r2 {r2!r} kb {kb!r} (max distance {bp_radius(kb)} bp) "
         f"allow_overlap {allow_overlap} r2_method {r2_method} snp_field {snp_field} field {field}",
@@ -1264,7 +1444,7 @@ def run_clump(
         log.append("Warning: No significant --clump results (header-only .clumped written).")
     log.append(f"{len(records)} clumps formed from {int(np.unique(entries.marker[entries.p <= p1]).size)} top variants.")
     log.append(f"Results written to {out_path}; {time.perf_counter() - t0:.2f} s")
-    write_text("\n".join(log) + "\n", Path(str(out) + ".log"))
+    _write_text_atomic("\n".join(log) + "\n", Path(str(out) + ".log"))
     return out_path
 
 
@@ -1288,7 +1468,7 @@ CLUMP_TABLE_COLUMNS = ["chrom", "variant_id", "pos", "p", "total", "nsig", "s05"
 
 
 def clump_panel(
-    df: pd.DataFrame,
+    df: "pd.DataFrame",
     panel: "Panel",
     *,
     p1: float = 5e-8,
@@ -1310,6 +1490,8 @@ def clump_panel(
             raise ClumpError.at("column missing from the table to clump", column=col,
                                 expected="variant_id, chrom, pos, p")
     _check_thresholds(p1, p2, r2)
+    import pandas as pd
+
     V = panel.variants
     uni = pd.Index(V["variant_id"])
     marker = uni.get_indexer(df["variant_id"].astype(str))
@@ -1331,14 +1513,14 @@ def clump_panel(
 
 
 def clump_table(
-    df: pd.DataFrame,
+    df: "pd.DataFrame",
     panel: "Panel",
     p1: float = 5e-8,
     p2: float = 5e-8,
     r2: float = 0.01,
     kb: float = 1000,
     r2_method: R2Method = "haplotype",
-) -> pd.DataFrame:
+) -> "pd.DataFrame":
     """Index variants of a harmonized table with their clump members (PLINK ``--clump`` semantics).
 
     Parameters
@@ -1354,6 +1536,8 @@ def clump_table(
     absorbed (r2 above the threshold, within ``kb``), ``sp2`` = those with p < p2 (PLINK's SP2 column,
     without file numbers).
     """
+    import pandas as pd
+
     records, uni = clump_panel(df, panel, p1=p1, p2=p2, r2=r2, kb=kb, r2_method=r2_method)
     rows = []
     for r in records:
