@@ -125,7 +125,8 @@ def test_tiny_predictdb_report_and_covariance(tiny):
 def test_build_mismatch_and_no_overlap_are_errors(tmp_path):
     db = tmp_path / "b37.db"
     _write_db(db, TINY[:2], suffix="b37")
-    with pytest.raises(HarmonizeError, match=r"b37\.db: column 'varID': model variant ids are in another genome build"):
+    with pytest.raises(HarmonizeError,
+                       match=r"b37\.db: column 'varID': model variant ids are in another genome build"):
         harmonize_models(db, fmt="predictdb", panel_variants=_panel(), out_dir=tmp_path / "o", qc_out=tmp_path / "q",
                          dataset="x", tissue="T", qtl_type="eQTL", panel_build="GRCh38")
     db2 = tmp_path / "none.db"
@@ -154,7 +155,8 @@ def test_read_bundle_without_model_weights(tmp_path):
     from twasflow.locus import read_bundle
 
     M = 3
-    write_npz(tmp_path / "L.npz", variant_ids=np.array(["1:1:A:G", "1:2:A:G", "1:3:A:G"]), pos=np.arange(1, 4), z=np.ones(M),
+    write_npz(tmp_path / "L.npz", variant_ids=np.array(["1:1:A:G", "1:2:A:G", "1:3:A:G"]), pos=np.arange(1, 4),
+              z=np.ones(M),
               n=np.array(1e4), R=np.eye(M), freq=np.full(M, 0.3), xqtl_z=np.ones((M, 2)), xqtl_n=np.full(2, 100.0),
               reason=np.array(""))
     write_parquet(pd.DataFrame({"pair_id": ["a|T|eQTL", "b|T|eQTL"], "gene_id": ["a", "b"], "gene_name": "",
@@ -288,8 +290,9 @@ def test_workflow_model_pairs_in_bundles_weights_and_prescreen(model_run):
     n_multi = 0
     for trait in ("LDL_sim", "BMI_sim"):
         loci = pd.read_csv(model_run / "results" / "loci" / f"{trait}.tsv", sep="\t", dtype={"chrom": str})
-        gw = pd.read_parquet(model_run / "results" / "harmonized" / "gwas" / f"{trait}.parquet", columns=["variant_id"])
-        pre = pd.concat(pd.read_parquet(f) for f in sorted((model_run / "results" / "prescreen" / trait).glob("*.parquet")))
+        res = model_run / "results"
+        gw = pd.read_parquet(res / "harmonized" / "gwas" / f"{trait}.parquet", columns=["variant_id"])
+        pre = pd.concat(pd.read_parquet(f) for f in sorted((res / "prescreen" / trait).glob("*.parquet")))
         med = m.groupby("pair_id").agg(chrom=("chrom", "first"), pos=("pos", "median"))
         seen = set()
         for chunk, rec, b in _bundles(model_run, trait):
@@ -298,7 +301,8 @@ def test_workflow_model_pairs_in_bundles_weights_and_prescreen(model_run):
             # model pairs of a locus: median weight-variant position inside the window
             want = set(med.index[(med["chrom"] == loc["chrom"]) & med["pos"].between(loc["start"], loc["end"])])
             got = b.pairs.loc[b.pairs["source"] == "model", "pair_id"]
-            assert set(got) == want and b.Q == len(want) and b.pairs["source"].iloc[:b.P_sumstats].eq("sumstats").all()
+            assert set(got) == want and b.Q == len(want)
+            assert b.pairs["source"].iloc[:b.P_sumstats].eq("sumstats").all()
             seen |= want
             w = np.load(model_run / "results" / "weights" / trait / chunk / f"{lid}.weights.npz")
             assert w["pair_ids"].tolist() == b.pairs["pair_id"].tolist()
@@ -310,8 +314,8 @@ def test_workflow_model_pairs_in_bundles_weights_and_prescreen(model_run):
                 used = np.flatnonzero(b.model_W[:, q])
                 # every model variant present in the GWAS is in the bundle, with its weight
                 assert sorted(b.variant_ids[used]) == sorted(mw.loc[in_gwas, "variant_id"])
-                np.testing.assert_allclose(b.model_W[used, q],
-                                           mw.set_index("variant_id").loc[b.variant_ids[used], "weight"], rtol=0, atol=0)
+                w_exp = mw.set_index("variant_id").loc[b.variant_ids[used], "weight"]
+                np.testing.assert_allclose(b.model_W[used, q], w_exp, rtol=0, atol=0)
                 assert p.loc[pid, "n_weights_used"] == in_gwas.sum() and p.loc[pid, "n_weights_model"] == len(mw)
                 assert w["pair_status"][b.P_sumstats + q] == ("ok" if in_gwas.any() else "no_weight_in_locus")
                 # prescreen.covariance = model: S-PrediXcan with the model's (LD-free) covariance
@@ -331,3 +335,47 @@ def test_workflow_model_pairs_in_bundles_weights_and_prescreen(model_run):
             causal = pre[pre["pair_id"].isin({f"{g}|Liver_model|eQTL" for g in LIVER_CAUSAL})]
             assert len(causal) == 2 and causal["kept"].all() and (causal["twas_p"] < 1e-10).all(), causal
     assert n_multi > 0
+
+
+def test_build_locus_adds_model_pairs_and_keeps_model_variants_first(tmp_path):
+    """Model pairs join by the median position of their weight variants; their GWAS variants are added (also
+    outside the window) and kept first under ``max_variants``."""
+    from types import SimpleNamespace
+
+    from twasflow.io.tables import write_parquet
+    from twasflow.locus import build_locus
+
+    pos = np.array([900, 1100, 1200, 1300, 1400, 1500, 1600, 2100, 2500])
+    vid = [f"1:{p}:A:G" for p in pos]
+    panel = SimpleNamespace(variants=pd.DataFrame({"variant_id": vid, "chrom": "1", "pos": pos,
+                                                   "counted_freq": 0.3}))
+    in_gwas = pos != 1600
+    z = np.linspace(-2, 2, pos.size)
+    write_parquet(pd.DataFrame({"variant_id": np.array(vid)[in_gwas], "chrom": "1", "pos": pos[in_gwas],
+                                "z": z[in_gwas], "n": 1e4, "p": 2 * (1 - 0.9772)}), tmp_path / "gwas.parquet")
+    ss = tmp_path / "ss"
+    tested = [1, 2, 3, 4, 5]  # 1100..1500, all strong: all selected (identity LD)
+    write_parquet(pd.DataFrame({"pair_id": "g1|T|eQTL", "phenotype_id": "g1", "gene_id": "g1", "tissue": "T",
+                                "qtl_type": "eQTL", "variant_id": np.array(vid)[tested], "pos": pos[tested],
+                                "z": 8.0, "n": 300.0, "tss_distance": pos[tested] - 1300}), ss / "1.parquet")
+    md = tmp_path / "md"
+    rows = [("m1", 900, 0.1, 3), ("m1", 1200, 0.2, 3), ("m1", 1400, 0.3, 3),   # median 1200: in
+            ("m3", 1500, 0.4, 2), ("m3", 1600, 0.5, 2),                      # 1600 not in the GWAS
+            ("m2", 2100, 0.6, 2), ("m2", 2500, 0.7, 2)]                      # median 2300: out
+    write_parquet(pd.DataFrame({"pair_id": [f"{g}|T_model|eQTL" for g, *_ in rows], "gene_id": [r[0] for r in rows],
+                                "tissue": "T_model", "qtl_type": "eQTL", "variant_id": [f"1:{r[1]}:A:G" for r in rows],
+                                "chrom": "1", "pos": [r[1] for r in rows], "weight": [r[2] for r in rows],
+                                "n_model": [r[3] for r in rows]}), md / "models.parquet")
+    b = build_locus({"locus_id": "T.1_1000_2000", "chrom": "1", "start": 1000, "end": 2000},
+                    gwas_path=tmp_path / "gwas.parquet", xqtl_dirs={"ss": ss, "md": md}, panel=panel,
+                    ld=lambda _p, ids: np.eye(len(ids)), xqtl_p=1e-5, gwas_p=5e-8, max_variants=4)
+    # 4 model variants in the GWAS fill max_variants; the C+T-only variants 1100 and 1300 are dropped
+    assert b.variant_ids.tolist() == ["1:900:A:G", "1:1200:A:G", "1:1400:A:G", "1:1500:A:G"]
+    assert b.pairs["pair_id"].tolist() == ["g1|T|eQTL", "m1|T_model|eQTL", "m3|T_model|eQTL"]
+    assert b.pairs["source"].tolist() == ["sumstats", "model", "model"]
+    assert b.pairs["n_tested"].tolist() == [3, 3, 1] and b.pairs["n_model"].tolist() == [3, 3, 2]
+    np.testing.assert_array_equal(b.model_W, [[0.1, 0], [0.2, 0], [0.3, 0], [0, 0.4]])
+    assert b.xqtl_z.shape == (4, 1) and np.isnan(b.xqtl_z[0, 0]) and (b.xqtl_z[1:, 0] == 8.0).all()
+    assert (b.P, b.P_sumstats, b.Q) == (3, 1, 2)
+    assert b.stats["model_variants_outside_window"] == 1 and b.stats["model_variants_not_in_gwas"] == 1
+    assert b.stats["dropped_max_variants"] == 2 and b.stats["model_variants_added"] == 1

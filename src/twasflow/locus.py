@@ -220,7 +220,8 @@ def build_locus(
         mvar = mvar.drop_duplicates("variant_id")
         st["model_variants_not_in_gwas"] = len(mset) - len(mvar)
         st["model_variants_outside_window"] = int((~mvar["pos"].between(start, end)).sum())
-    n_union = len(set(chosen["variant_id"]) | set(mvar["variant_id"]))
+    selected = set(chosen["variant_id"])
+    n_union = len(selected | set(mvar["variant_id"]))
     if n_union > max_variants:
         # model variants first: the models' predictions need them; then the best of the C+T selection
         if len(mvar) > max_variants:
@@ -231,8 +232,8 @@ def build_locus(
         chosen = rest.iloc[keep]
         st["dropped_max_variants"] = n_union - len(chosen) - len(mvar)
     added = mvar[~mvar["variant_id"].isin(set(chosen["variant_id"]))]
-    if len(mod):
-        st["model_variants_added"] = len(added)
+    if len(mod):  # model variants the C+T selection did not have
+        st["model_variants_added"] = int((~mvar["variant_id"].isin(selected)).sum())
     chosen = pd.concat([chosen[gwas_cols], added[gwas_cols]], ignore_index=True)
     chosen = chosen.sort_values("pos", kind="stable").reset_index(drop=True)
     if chosen.empty:

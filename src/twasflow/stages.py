@@ -219,7 +219,8 @@ def xqtl_weights(trait: str, bundles_manifest: str | Path, out_dir: str | Path, 
         if M == 0 or P == 0:
             write_npz(out_dir / f"{lid}.weights.npz", B=np.zeros((M, P)), pair_ids=pair_ids,
                       kept=np.zeros((M, P), dtype=bool),
-                      pair_status=np.concatenate([np.full(P - b.Q, "no_tested_variant"), np.full(b.Q, "no_weight_in_locus")]),
+                      pair_status=np.concatenate([np.full(P - b.Q, "no_tested_variant"),
+                                                  np.full(b.Q, "no_weight_in_locus")]),
                       pip=np.zeros((M, P)), effect_pair=np.zeros(0, np.int64), effect_l=np.zeros(0, np.int64),
                       alpha=np.zeros((0, M)), mu=np.zeros((0, M)), mu2=np.zeros((0, M)), V=np.zeros(0))
             return {"status": "empty", "reason": b.reason or "no variants or no pairs", "M": M, "P": P,
@@ -232,7 +233,8 @@ def xqtl_weights(trait: str, bundles_manifest: str | Path, out_dir: str | Path, 
             eff, skept, sstatus, spip = fits.effects(), fits.kept, fits.status.astype(str), fits.pip
             n_nc = int(np.sum([m.startswith("IBSS") for m in fits.message]))
         else:
-            Bs, skept, sstatus, spip, n_nc = np.zeros((M, 0)), np.zeros((M, 0), bool), np.zeros(0, str), np.zeros((M, 0)), 0
+            Bs, skept, spip, n_nc = np.zeros((M, 0)), np.zeros((M, 0), bool), np.zeros((M, 0)), 0
+            sstatus = np.zeros(0, str)
             eff = dict(effect_pair=np.zeros(0, np.int64), effect_l=np.zeros(0, np.int64), alpha=np.zeros((0, M)),
                        mu=np.zeros((0, M)), mu2=np.zeros((0, M)), V=np.zeros(0))
         status = np.concatenate([sstatus, mstatus]).astype(str)
