@@ -307,3 +307,45 @@ def test_scalar_and_vector_em_paths_agree():
     thr = float(np.nanmedian(np.abs(s)))
     with np.errstate(all="ignore"):
         assert np.array_equal(em_r2_exceeds(T, thr), np.abs(s) > thr)
+
+
+def test_frequency_and_table_bounds_never_drop_a_member():
+    """The two pre-filters of the clumping loop only drop pairs whose exact EM r2 is <= the threshold:
+    r2 <= min(odds)/max(odds) of the minor-allele frequencies (no missing calls), and the table bound."""
+    from twasflow.clump import _freq_bound_allows, r2_upper_bound
+
+    rng = np.random.default_rng(12)
+    T = np.vstack([rng.integers(0, s, (4000, 9)) for s in (4, 20, 120)])
+    with np.errstate(all="ignore"):
+        r2 = np.abs(_haplotype_r2_vec_public(T))
+        t = T.reshape(-1, 3, 3).astype(float)
+        n = t.sum(axis=(1, 2))
+        # minor-allele odds of each locus over the table's people (table = people called at both)
+        a1 = 2 * t[:, 0, :].sum(1) + t[:, 1, :].sum(1)
+        b1 = 2 * t[:, :, 0].sum(1) + t[:, :, 1].sum(1)
+        ma, mb = np.minimum(a1, 2 * n - a1), np.minimum(b1, 2 * n - b1)
+        oa, ob = ma / (2 * n - ma), mb / (2 * n - mb)
+        ub = r2_upper_bound(T)
+    defined = ~np.isnan(r2)
+    assert defined.sum() > 10000
+    for thr in (0.01, 0.1, 0.5, 0.8):
+        member = defined & (r2 > thr)
+        kept = np.array([_freq_bound_allows(oa[i], ob[i:i + 1], np.zeros(1, bool), thr)[0] for i in range(len(T))])
+        assert not np.any(member & ~kept), thr
+        if thr >= 0.5:
+            assert np.any(~kept & defined), thr  # the filter does drop pairs
+        with np.errstate(invalid="ignore"):
+            assert not np.any(member & (ub * (1 + 1e-9) + 1e-12 <= thr)), thr
+    # closed form against the general D range for random frequencies
+    p, q = rng.uniform(0.001, 0.999, (2, 1000))
+    dmax = np.maximum(np.minimum(p * (1 - q), (1 - p) * q), np.minimum(p * q, (1 - p) * (1 - q)))
+    general = dmax ** 2 / (p * (1 - p) * q * (1 - q))
+    m, k = np.minimum(p, 1 - p), np.minimum(q, 1 - q)
+    om, ok_ = m / (1 - m), k / (1 - k)
+    assert np.allclose(general, np.minimum(om, ok_) / np.maximum(om, ok_), rtol=1e-12)
+
+
+def _haplotype_r2_vec_public(T):
+    from twasflow.clump import _haplotype_r2_vec
+
+    return _haplotype_r2_vec(np.asarray(T, dtype=np.int64))

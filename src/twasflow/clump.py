@@ -796,10 +796,14 @@ def clump_plink(
                 cnt[flip, 0], cnt[flip, 2] = cnt[flip, 2].copy(), cnt[flip, 0].copy()
             W = bits.shape[2]
             p01 = np.ascontiguousarray(bits[:, :2, :]).reshape(-1, 2 * W)
-            # index category planes repeated to AND against both partner planes in one pass
-            t0 = np.concatenate([bits[:, 0], bits[:, 0]], axis=1)
-            t1 = np.concatenate([bits[:, 1], bits[:, 1]], axis=1)
-            cache[b] = (rows, pos[rows], bits, cnt, p01, cnt[:, 3] < n_samples, t0, t1)
+            called = cnt[:, 3]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                # odds of the minor allele among called people (exact per-pair margins for variants without
+                # missing calls), for the frequency-only r2 bound
+                ac = 2 * cnt[:, 0] + cnt[:, 1]
+                minor = np.minimum(ac, 2 * called - ac)
+                odds = minor / (2.0 * called - minor)
+            cache[b] = (rows, pos[rows], bits, cnt, p01, called < n_samples, odds)
         return cache[b]
 
     def _record(iv: int, members: np.ndarray) -> ClumpRecord:
@@ -859,20 +863,24 @@ def clump_plink(
         sel = wrows != iv
         if not allow_overlap:
             sel &= ~clumped[wrows]
-        if sel.any():
-            counts = _window_counts(blk, ii, lo, hi, n_samples)
+        if r2_method == "haplotype" and not blk[5][ii]:
+            # cheapest test first: allele frequencies alone cap r2 (most pairs at r2 0.5 stop here)
+            sel &= _freq_bound_allows(blk[6][ii], blk[6][lo:hi], blk[5][lo:hi], r2)
+        cand = np.flatnonzero(sel)
+        if cand.size:
+            counts = _window_counts(blk, ii, lo + cand, n_samples)
             if r2_method == "haplotype":
                 with np.errstate(invalid="ignore"):
-                    # exact EM only where the upper bound allows r2 above the threshold (rounding slack)
-                    need = np.flatnonzero(sel & ~(_bound_from_counts(counts) * (1 + 1e-9) + 1e-12 <= r2))
+                    # exact EM only where the table's upper bound allows r2 above the threshold
+                    need = np.flatnonzero(~(_bound_from_counts(counts) * (1 + 1e-9) + 1e-12 <= r2))
                 if need.size:
                     ok = em_r2_exceeds(_full_tables(counts, need), r2)
-                    members = wrows[need[ok]]
+                    members = wrows[cand[need[ok]]]
                 else:
                     members = wrows[:0]
             else:
                 with np.errstate(invalid="ignore"):
-                    members = wrows[sel & (pearson_r2(_full_tables(counts, slice(None))) > r2)]
+                    members = wrows[cand[pearson_r2(_full_tables(counts, slice(None))) > r2]]
         else:
             members = wrows[:0]
         recs_by_pos[int(gi)] = _record(iv, members)
@@ -907,37 +915,57 @@ def _popsum(x: np.ndarray) -> np.ndarray:
     return c.sum(axis=-1, dtype=np.int64)
 
 
-def _window_counts(blk: tuple, ii: int, lo: int, hi: int, n: int) -> tuple[np.ndarray, ...]:
-    """Cell counts of block row ``ii`` (index) against rows ``lo:hi`` (partners).
+def _window_counts(blk: tuple, ii: int, rows: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
+    """Cell counts of block row ``ii`` (index) against block ``rows`` (partners).
 
     Returns ``(both (k, 2, 2), a_called (k, 2), b_called (k, 2), cc (k,))``: ``both[:, a, b]`` = people with
     index category a and partner category b (a, b in {0 = two copies, 1 = het}); ``a_called`` = index
     category a among people called at the partner; ``b_called`` = partner category b among people called
     at the index; ``cc`` = people called at both. The full 3x3 table follows (:func:`_full_tables`).
     """
-    _, _, bits, cnt, p01, miss, t0, t1 = blk
-    k = hi - lo
+    _, _, bits, cnt, p01, miss, _ = blk
+    k = rows.shape[0]
     W = bits.shape[2]
-    part = p01[lo:hi]
-    x = np.empty((k, 2, 2 * W), dtype=np.uint64)
-    np.bitwise_and(part, t0[ii], out=x[:, 0])
-    np.bitwise_and(part, t1[ii], out=x[:, 1])
-    both = _popsum(x.reshape(k, 2, 2, W))
+    part = p01[rows]
     ib = bits[ii]
+    x = np.empty((k, 2, 2 * W), dtype=np.uint64)
+    # index planes 0/1 repeated to AND against both partner planes in one pass
+    np.bitwise_and(part, np.concatenate([ib[0], ib[0]]), out=x[:, 0])
+    np.bitwise_and(part, np.concatenate([ib[1], ib[1]]), out=x[:, 1])
+    both = _popsum(x.reshape(k, 2, 2, W))
     ic = cnt[ii]
     a_called = np.empty((k, 2), dtype=np.int64)
     a_called[:] = ic[:2]
-    pm = np.flatnonzero(miss[lo:hi])
+    pm = np.flatnonzero(miss[rows])
     if pm.size:  # partners with missing calls: index margins over their called people
-        a_called[pm] = _popsum(bits[lo + pm][:, None, 3, :] & ib[None, :2, :])
+        a_called[pm] = _popsum(bits[rows[pm]][:, None, 3, :] & ib[None, :2, :])
     if miss[ii]:  # index with missing calls: partner margins over the index's called people
-        pb = bits[lo:hi]
+        pb = bits[rows]
         b_called = _popsum(pb[:, :2, :] & ib[None, 3:4, :])
         cc = _popsum(pb[:, 3, :] & ib[None, 3, :])
     else:
-        b_called = cnt[lo:hi, :2]
-        cc = cnt[lo:hi, 3]
+        b_called = cnt[rows, :2]
+        cc = cnt[rows, 3]
     return both, a_called, b_called, cc
+
+
+def _freq_bound_allows(o: float, oq: np.ndarray, q_miss: np.ndarray, r2: float) -> np.ndarray:
+    """False where allele frequencies alone keep the haplotype r2 at or below ``r2`` (k,).
+
+    ``o``, ``oq``: odds m/(1-m) of the minor-allele frequencies m of the index and the partners. Every
+    haplotype table with allele frequencies p, q has D in [max(-pq, -(1-p)(1-q)), min(p(1-q), (1-p)q)];
+    for minor-allele frequencies that gives r2 <= min(o, oq) / max(o, oq) (PLINK's EM picks haplotype
+    frequencies with these margins). Only valid where neither variant has missing calls (then the margins
+    over people called at both are the variants' own): partners in ``q_miss`` always pass. A monomorphic
+    variant (odds 0) never passes (its r2 is undefined and never clumps). Same slack as the table bound:
+    a pair is dropped only if bound * (1 + 1e-9) + 1e-12 <= r2.
+    """
+    r2s = (r2 - 1e-12) / (1 + 1e-9)
+    if r2s <= 0:
+        return np.ones(oq.shape[0], dtype=bool)
+    # min(o, oq) > r2s * max(o, oq)
+    ok = (oq > o * r2s) & (oq * r2s < o)
+    return ok | q_miss
 
 
 def _full_tables(counts: tuple[np.ndarray, ...], idx: np.ndarray | slice) -> np.ndarray:
