@@ -349,3 +349,23 @@ def _haplotype_r2_vec_public(T):
     from twasflow.clump import _haplotype_r2_vec
 
     return _haplotype_r2_vec(np.asarray(T, dtype=np.int64))
+
+
+def test_genotype_bits_ignore_padding_bits():
+    """Category bitsets from packed rows: one bit per person, padding people (non-zero padding bits too)
+    in no category."""
+    from twasflow.clump import genotype_bits
+    from twasflow.io.plink import pack_codes
+
+    rng = np.random.default_rng(4)
+    for n in (1, 3, 63, 64, 65, 130, 500):
+        codes = rng.integers(0, 4, (7, n)).astype(np.uint8)
+        packed = pack_codes(codes)
+        if n % 4:
+            packed[:, -1] |= np.uint8(0xFF << (2 * (n % 4)) & 0xFF)  # garbage in the padding bits
+        bits = genotype_bits(packed, n)
+        got = np.unpackbits(bits.view(np.uint8), axis=2, bitorder="little")  # (7, 4, 64W)
+        for c, code in enumerate((0, 2, 3)):
+            assert np.array_equal(got[:, c, :n], codes == code)
+        assert np.array_equal(got[:, 3, :n], codes != 1)
+        assert not got[:, :, n:].any()

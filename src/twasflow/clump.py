@@ -16,6 +16,7 @@ Numerical code here does not read files; ``run_clump`` and ``clump_table`` are t
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 from dataclasses import dataclass, field
@@ -403,7 +404,6 @@ def pearson_r2(table: np.ndarray) -> np.ndarray:
     return r2
 
 
-_M5 = np.uint64(0x5555555555555555)
 _RAW_OF_CAT = np.array([0, 2, 3, 1], dtype=np.uint8)  # category (0 hom, 1 het, 2 hom, 3 missing) -> raw code
 
 
@@ -436,39 +436,30 @@ def genotype_bits(packed: np.ndarray, n: int, flip: np.ndarray | None = None) ->
     """
     packed = np.asarray(packed, dtype=np.uint8)
     k, nb = packed.shape
-    pad = (-nb) % 8
-    if pad:
-        packed = np.concatenate([packed, np.zeros((k, pad), dtype=np.uint8)], axis=1)
-    x = np.ascontiguousarray(packed).view(np.uint64)  # little-endian: person s at bit 2*(s % 32)
-    lo = _compact(x & _M5)  # first bit of each 2-bit code, one bit per person
-    hi = _compact((x >> np.uint64(1)) & _M5)
-    W = lo.shape[1]
-    valid = np.zeros(W * 64, dtype=bool)
-    valid[:n] = True
-    vmask = np.packbits(valid, bitorder="little").view(np.uint64)
-    lo &= vmask
-    hi &= vmask
-    out = np.empty((k, 4, W), dtype=np.uint64)
-    out[:, 0] = vmask & ~(lo | hi)
-    out[:, 1] = hi & ~lo
-    out[:, 2] = lo & hi
-    out[:, 3] = vmask & ~(lo & ~hi)
+    W = (n + 63) // 64
+    buf = np.zeros((k, 16 * W), dtype=np.uint8)
+    buf[:, :min(nb, 16 * W)] = packed[:, :16 * W]
+    # two packed bytes (8 people) -> one byte per category plane through a 65536-entry table
+    x = _category_lut()[buf.view(np.uint16)]  # (k, 8W) uint32 = 4 plane bytes
+    out = np.ascontiguousarray(x.view(np.uint8).reshape(k, 8 * W, 4).transpose(0, 2, 1)).view(np.uint64)
+    rem = n - 64 * (W - 1)
+    if rem < 64:  # people past n (padding bits, zero or not, and the zero-filled bytes): in no category
+        out[:, :, -1] &= np.uint64((1 << rem) - 1)
     if flip is not None and np.any(flip):
         f = np.asarray(flip, dtype=bool)
         out[f, 0], out[f, 2] = out[f, 2].copy(), out[f, 0].copy()
     return out
 
 
-def _compact(x: np.ndarray) -> np.ndarray:
-    """Squeeze even-position bits (one person per 2-bit slot) into dense 64-person words: halves the
-    words every popcount has to touch."""
-    for shift, mask in ((1, 0x3333333333333333), (2, 0x0F0F0F0F0F0F0F0F), (4, 0x00FF00FF00FF00FF),
-                        (8, 0x0000FFFF0000FFFF), (16, 0x00000000FFFFFFFF)):
-        x = (x | (x >> np.uint64(shift))) & np.uint64(mask)
-    W = x.shape[-1]
-    if W % 2:
-        x = np.concatenate([x, np.zeros(x.shape[:-1] + (1,), dtype=np.uint64)], axis=-1)
-    return np.ascontiguousarray(x[..., 0::2] | (x[..., 1::2] << np.uint64(32)))
+@functools.lru_cache(maxsize=1)
+def _category_lut() -> np.ndarray:
+    """uint32 (65536,): for 16 bits of PLINK codes (8 people, first in the lowest bits), the four bytes of
+    category bits (byte c, bit j set if person j is in category c: 0 = code 00, 1 = code 10 (het),
+    2 = code 11, 3 = called = not code 01)."""
+    v = np.arange(65536, dtype=np.uint32)
+    codes = (v[:, None] >> (2 * np.arange(8, dtype=np.uint32))) & 3
+    planes = np.stack([codes == 0, codes == 2, codes == 3, codes != 1], axis=1)  # (65536, 4, 8)
+    return np.ascontiguousarray(np.packbits(planes, axis=2, bitorder="little")[:, :, 0]).view(np.uint32)[:, 0]
 
 
 def bit_counts(bits: np.ndarray) -> np.ndarray:
