@@ -488,3 +488,117 @@ def test_table_delimiters(tmp_path, name, text):
     cm = {"chrom": "CHR", "pos": "BP", "ea": "A1", "oa": "A2", "beta": "BETA", "se": "SE", "p": "P"}
     qc, out = run(tmp_path, p, panel, fmt="table", colmap=cm)
     assert qc["n_kept"] == 2 and out.z.tolist() == [2.0, 2.0] and out.variant_id.tolist() == ["1:100:A:G", "1:200:C:T"]
+
+
+# ------------------------------------------------------------------------------------------------ streamed output
+
+
+def test_streamed_output_equals_whole_file_write(tmp_path, monkeypatch):
+    """Rows written block by block during the read give the same file as writing after the whole file."""
+    import functools
+
+    import twasflow.harmonize as hz
+
+    monkeypatch.setattr(hz, "_ROW_GROUP", 700)
+    monkeypatch.setattr(hz, "read_gwas_batches", functools.partial(hz.read_gwas_batches, block_size=32 << 10))
+    finished = []
+    orig_finish = hz._GwasStream.finish
+    monkeypatch.setattr(hz._GwasStream, "finish", lambda self, fin: finished.append(orig_finish(self, fin))
+                        or finished[-1])
+    panel = random_panel(4000, seed=31)
+    g = gwas_from_panel(panel, seed=32)
+    qc_a, a = run(tmp_path, write_tsv(g, tmp_path / "g.tsv.gz", gz=True), panel, name="a")
+    assert finished == [True] and qc_a["palindromic_aligned"] > 500
+    md = pq.ParquetFile(tmp_path / "a.parquet").metadata
+    assert md.num_row_groups == math.ceil(qc_a["n_kept"] / 700) > 3
+    assert [md.row_group(i).num_rows for i in range(md.num_row_groups - 1)] == [700] * (md.num_row_groups - 1)
+    # the same file written after the whole-file pass only: byte-identical
+    monkeypatch.setattr(hz._GwasStream, "finish", lambda self, fin: (self.abort(), finished.append(False))[1] or False)
+    qc_b, _ = run(tmp_path, tmp_path / "g.tsv.gz", panel, name="b")
+    assert qc_b == qc_a and finished[-1] is False
+    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+    # a shuffled file cannot be streamed in panel order: the whole-file pass sorts it, same result
+    monkeypatch.setattr(hz._GwasStream, "finish", lambda self, fin: finished.append(orig_finish(self, fin))
+                        or finished[-1])
+    shuffled = g.sample(frac=1.0, random_state=3)
+    qc_c, c = run(tmp_path, write_tsv(shuffled, tmp_path / "s.tsv", gz=False), panel, name="c")
+    assert finished[-1] is False
+    pd.testing.assert_frame_equal(a, c, check_exact=True)
+
+
+def test_streamed_guess_wrong_for_flipped_file_without_frequency(tmp_path, monkeypatch):
+    """A strand-flipped file: the block-by-block guess (labels at face value) is discarded."""
+    import twasflow.harmonize as hz
+
+    finished = []
+    orig_finish = hz._GwasStream.finish
+    monkeypatch.setattr(hz._GwasStream, "finish", lambda self, fin: finished.append(orig_finish(self, fin))
+                        or finished[-1])
+    panel = random_panel(600, seed=41)
+    g = gwas_from_panel(panel, seed=42).drop(columns="effect_allele_frequency")
+    pal = (panel.other_allele.map(COMP) == panel.counted_allele).to_numpy()
+    qc, out = run(tmp_path, write_tsv(g, tmp_path / "g.tsv"), panel, name="fwd")
+    assert finished == [True] and qc["palindromic_kept_by_strand_consensus"] == pal.sum() and qc["n_kept"] == 600
+    g["effect_allele"] = g["effect_allele"].map(COMP)
+    g["other_allele"] = g["other_allele"].map(COMP)
+    qc, out = run(tmp_path, write_tsv(g, tmp_path / "f.tsv"), panel, name="flip")
+    assert finished[-1] is False
+    assert qc["dropped"] == {"palindromic_ambiguous": pal.sum()} and len(out) == qc["n_kept"] == (~pal).sum()
+    assert qc["flipped_strand"] == (~pal).sum()
+
+
+def test_match_to_panel_against_reference():
+    """Vectorised matching vs a row-by-row reading of the rules, with multi-allelic sites and flips."""
+    from twasflow.harmonize import PanelIndex, match_to_panel, REASONS
+
+    rng = np.random.default_rng(5)
+    rows = []
+    for p in range(1, 400):
+        for _ in range(rng.choice([1, 1, 1, 2, 3])):  # up to 3 panel rows at one position
+            a, b = rng.choice(list("ACGT"), 2, replace=False)
+            rows.append(("1" if p < 300 else "X", p * 10, a, b, 0.2))
+    panel = make_panel(rows)
+    index = PanelIndex.build(panel)
+    m = 3000
+    ea = rng.integers(1, 5, m).astype(np.uint8)
+    oa = ((ea - 1 + rng.integers(1, 4, m)) % 4 + 1).astype(np.uint8)
+    pos = rng.integers(1, 420, m) * 10 + (rng.random(m) < 0.05)
+    ccode = np.where(pos < 3000, 1, np.where(rng.random(m) < 0.9, 23, 7)).astype(np.int16)
+    got = match_to_panel(index, ccode, pos.astype(np.int64), ea, oa)
+    pk = index.keys
+    for i in range(m):
+        cands = np.flatnonzero(pk == ((int(ccode[i]) << 32) | int(pos[i])))
+        exp = (-1, 0, False, REASONS.index("not_in_panel") + 1)
+        if not index.chrom_present[ccode[i]]:
+            exp = (-1, 0, False, REASONS.index("chrom_not_in_panel") + 1)
+        elif len(cands):
+            exp = (-1, 0, False, REASONS.index("allele_mismatch") + 1)
+            for flip in (False, True):
+                if flip and ea[i] == 5 - oa[i]:
+                    break
+                e, o = (5 - ea[i], 5 - oa[i]) if flip else (ea[i], oa[i])
+                hits = [(c, 1 if (e, o) == (index.counted[c], index.other[c]) else -1) for c in cands
+                        if {e, o} == {index.counted[c], index.other[c]}]
+                if hits:
+                    exp = (hits[0][0], hits[0][1], flip, 0)
+                    break
+        assert (got.pidx[i], got.sign[i], got.flipped[i], got.status[i]) == exp, i
+    ok = got.status == 0
+    # the cases are all exercised: matches, flips, matches on a later row of a multi-allelic site
+    assert ok.sum() > 1000 and got.flipped.sum() > 50
+    later = got.pidx[ok][got.pidx[ok] > 0]
+    assert (pk[later] == pk[later - 1]).sum() > 10
+    assert got.palin.tolist() == [e == 5 - o for e, o in zip(ea, oa)]
+
+
+def test_writer_failure_raises_and_leaves_no_file(tmp_path, monkeypatch):
+    """An error in the writer thread reaches the caller (no hang) and no output file is left behind."""
+    import twasflow.harmonize as hz
+
+    monkeypatch.setattr(hz, "_GWAS_PARQUET", hz._GWAS_PARQUET | {"compression": "no-such-codec"})
+    panel = random_panel(300, seed=51)
+    path = write_tsv(gwas_from_panel(panel, seed=52), tmp_path / "g.tsv")
+    with pytest.raises(pa.ArrowException, match="no-such-codec"):
+        run(tmp_path, path, panel)
+    assert not (tmp_path / "h.parquet").exists() and not (tmp_path / "h.qc.json").exists()
+    assert not list(tmp_path.glob(".h.parquet*"))
