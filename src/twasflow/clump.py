@@ -731,9 +731,10 @@ def clump_plink(
 
     em, ep, ef = entries.marker, entries.p, entries.fidx
     nsig = entries.nsig
-    starts = np.searchsorted(em, np.arange(M), "left")
-    ends = np.searchsorted(em, np.arange(M), "right")
-    n_entries = ends - starts
+    # entries are grouped by marker: per-marker counts give each marker's [start, end) range
+    n_entries = np.bincount(em, minlength=M).astype(np.int64)
+    ends = np.cumsum(n_entries)
+    starts = ends - n_entries
     minp = np.full(M, np.inf)
     if em.size:
         has = np.flatnonzero(n_entries)

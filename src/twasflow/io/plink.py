@@ -110,18 +110,18 @@ def splits_like_whitespace(data: bytes, delim: bytes) -> bool:
     """True when cutting every line of ``data`` at each ``delim`` byte gives exactly the fields that
     splitting on runs of whitespace gives (what PLINK and pandas ``sep=r"\\s+"`` do).
 
-    That holds when the only whitespace/control bytes (<= 0x20) are ``delim`` and ``\\n``, no two of them
-    are adjacent (no empty field, no blank line, no ``\\r``) and the text does not start with one. Lets a
-    single-delimiter C++ CSV reader stand in for a whitespace tokenizer; O(size) numpy passes (~15 ms for
-    20 MB).
+    That holds when no other whitespace byte occurs (space/tab, ``\\r``, ``\\v``, ``\\f``), no two bytes
+    <= 0x20 are adjacent (no empty field, no blank line) and the text does not start with one. Lets a
+    single-delimiter C++ CSV reader stand in for a whitespace tokenizer: a few memchr scans and three numpy
+    passes (~20 ms for 20 MB).
     """
     if not data:
         return False
-    b = np.frombuffer(data, dtype=np.uint8)
-    ws = b <= 0x20
-    if ws[0] or bool(np.any(ws[1:] & ws[:-1])):
-        return False
-    return int(np.count_nonzero(ws)) == data.count(b"\n") + data.count(delim)
+    for other in (b" ", b"\t", b"\r", b"\x0b", b"\x0c"):
+        if other != delim and other in data:
+            return False
+    ws = np.frombuffer(data, dtype=np.uint8) <= 0x20
+    return not (ws[0] or bool(np.any(ws[1:] & ws[:-1])))
 
 
 def _arrow_csv(data: bytes, delim: str, names: list[str], types: dict[str, Any], *,
