@@ -602,3 +602,17 @@ def test_writer_failure_raises_and_leaves_no_file(tmp_path, monkeypatch):
         run(tmp_path, path, panel)
     assert not (tmp_path / "h.parquet").exists() and not (tmp_path / "h.qc.json").exists()
     assert not list(tmp_path.glob(".h.parquet*"))
+
+
+def test_chrom_and_allele_codes_against_scalar_rules():
+    from twasflow.harmonize import allele_codes, chrom_codes, normalize_chrom
+
+    labels = ["1", "9", "10", "22", "23", "24", "25", "26", "27", "0", "00", "01", "X", "x", "Y", "M", "MT", "mt",
+              "chr1", "chrX", "Chr22", "XY", "", None, "abc", "1 ", " 1", "99", "chrM", "6_random", "é", "1é"]
+    arr = pa.array(labels * 3).slice(len(labels))  # a slice: non-zero offset into the buffers
+    exp = [-1 if x is None else normalize_chrom(x) for x in labels * 2]
+    assert chrom_codes(arr).tolist() == exp
+    assert chrom_codes(pa.array(["1", "X", None], pa.large_string())).tolist() == [1, 23, -1]
+    codes, kind = allele_codes(pa.array(["A", "c", "G", "t", "N", "AT", "-", "A,T", "", None, "I", "<DEL>", "*", "0"]))
+    assert codes.tolist() == [1, 2, 3, 4] + [0] * 10
+    assert kind.tolist() == [0, 0, 0, 0, 4, 2, 2, 3, 1, 1, 2, 2, 2, 4]

@@ -132,31 +132,39 @@ def _as_string_array(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     return arr
 
 
+def _chrom_lut() -> np.ndarray:
+    """int16 (65536,): code of every label of one or two printable ASCII characters, by ``b0 << 8 | b1``.
+
+    A one-character label has ``b1 = 0``. Entries of other byte pairs are -2 (decoded the slow way).
+    """
+    lut = np.full(1 << 16, -2, dtype=np.int16)
+    printable = range(32, 127)
+    for a in printable:
+        lut[a << 8] = normalize_chrom(chr(a))
+        for b in printable:
+            lut[(a << 8) | b] = normalize_chrom(chr(a) + chr(b))
+    return lut
+
+
+_CHROM_LUT = _chrom_lut()
+
+
 def chrom_codes(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Chromosome labels → int16 codes; -1 where missing, 0 where not a known chromosome.
 
-    Labels of one or two characters (``1``..``26``, ``X``, ``Y``, ``M``) are decoded from the bytes
-    directly; any other label (``chr1``, ``MT``…) goes through :func:`normalize_chrom` once per distinct value.
+    Labels of one or two characters (``1``..``26``, ``X``, ``MT``…) are decoded from their bytes with a
+    lookup table; longer labels (``chr1``…) go through :func:`normalize_chrom` once per distinct value.
     """
     arr = _as_string_array(arr)
-    n = len(arr)
     start, length, data, valid = _string_buffers(arr)
-    out = np.full(n, -2, dtype=np.int16)  # -2: not decoded yet
-    out[~valid] = -1
-    b0 = data[np.minimum(start, len(data) - 1)].astype(np.int16)
-    b1 = data[np.minimum(start + 1, len(data) - 1)].astype(np.int16)
-    d0, d1 = b0 - 48, b1 - 48
-    one = valid & (length == 1)
-    dig0 = (d0 >= 0) & (d0 <= 9)
-    out[one & dig0] = d0[one & dig0]
-    letter = np.zeros(256, dtype=np.int16)
-    for ch, code in (("X", 23), ("Y", 24), ("M", 26)):
-        letter[ord(ch)] = letter[ord(ch.lower())] = code
-    lone = one & ~dig0
-    out[lone] = np.where(letter[b0[lone]] > 0, letter[b0[lone]], -2)
-    two = valid & (length == 2) & dig0 & (d1 >= 0) & (d1 <= 9)
-    v = d0 * 10 + d1
-    out[two] = np.where((v[two] >= 1) & (v[two] <= 26), v[two], 0)
+    b0 = data.take(start, mode="clip").astype(np.uint16)
+    b1 = data.take(start + 1, mode="clip") * (length == 2)  # 0 for a one-character label
+    out = _CHROM_LUT.take((b0 << 8) | b1)
+    long_ = (length - 1).astype(np.uint64) > 1  # length 0 or > 2
+    if long_.any():
+        out[long_] = -2
+    if not valid.all():
+        out[~valid] = -1
     rest = np.flatnonzero(out == -2)
     if len(rest):
         enc = pc.dictionary_encode(arr.take(pa.array(rest)))
@@ -593,44 +601,60 @@ class _Acc:
         return np.concatenate(p) if p else np.zeros(0, dtype=dtype)
 
 
-def _prefetch(batches: Iterable[RawBatch], depth: int = 2) -> Iterator[RawBatch]:
+class _Prefetch:
     """Read the next blocks in a background thread while the caller matches the current one.
 
-    Decompression and CSV parsing (pyarrow) and the numpy matching release the GIL, so on two cores the
-    reader and the matcher overlap. Exceptions of the reader are re-raised in the caller.
+    The thread starts at construction, so reading can begin while the panel index is being built.
+    Decompression and CSV parsing (pyarrow, ISA-L) and most numpy matching release the GIL, so on two
+    cores the reader and the matcher overlap. Exceptions of the reader are re-raised in the caller.
+    :meth:`close` stops the thread (also when the blocks were never consumed).
     """
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-    done = object()
 
-    def work() -> None:
+    _DONE = object()
+
+    def __init__(self, batches: Iterable[RawBatch], depth: int = 3) -> None:
+        self._q: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._th = threading.Thread(target=self._work, args=(batches,), name="twasflow-reader", daemon=True)
+        self._th.start()
+
+    def _work(self, batches: Iterable[RawBatch]) -> None:
         try:
             for b in batches:
-                while not stop.is_set():
-                    try:
-                        q.put(b, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not self._put(b):
                     return
-            q.put(done)
+            self._put(self._DONE)
         except BaseException as exc:  # handed to the consumer thread
-            q.put(exc)
+            self._put(exc)
 
-    th = threading.Thread(target=work, name="twasflow-reader", daemon=True)
-    th.start()
-    try:
-        while True:
-            item = q.get()
-            if item is done:
-                break
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        th.join(timeout=5)
+    def _put(self, item: Any) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> Iterator[RawBatch]:
+        try:
+            while True:
+                item = self._q.get()
+                if item is self._DONE:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._th.join(timeout=5)
+
+
+def _prefetch(batches: Iterable[RawBatch]) -> Iterable[RawBatch]:
+    return batches if isinstance(batches, _Prefetch) else _Prefetch(batches)
 
 
 def _consume(batches: Iterable[RawBatch], index: PanelIndex, acc: _Acc, panel_hit: np.ndarray, *,
@@ -1026,7 +1050,13 @@ def harmonize_gwas(
         raise HarmonizeError.at("sample size missing everywhere", file=path, column="n",
                                 found="no n column in the file and no n in the sheet",
                                 expected="an n column or the sheet's n")
-    index = PanelIndex.build(panel_variants)
+    # the reader starts at once: the first blocks are decompressed and parsed while the index is built
+    batches = _Prefetch(batches)
+    try:
+        index = PanelIndex.build(panel_variants)
+    except BaseException:
+        batches.close()
+        raise
     acc = _Acc()
     panel_hit = np.zeros(len(index), dtype=bool)
     warnings: list[str] = []
