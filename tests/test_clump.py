@@ -369,3 +369,19 @@ def test_genotype_bits_ignore_padding_bits():
             assert np.array_equal(got[:, c, :n], codes == code)
         assert np.array_equal(got[:, 3, :n], codes != 1)
         assert not got[:, :, n:].any()
+
+
+@needs_shared
+def test_cli_clump_does_not_import_pandas(tmp_path):
+    """`twasflow clump` start-up is part of its run time against plink1.9: the command path (cli, clump,
+    io.plink readers) must not load pandas or twasflow.stages; output still byte-identical (run A)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from twasflow.cli import main; "
+            f"rc = main(['clump', '--bfile', {str(PLINK_DIR / 'chr22_window')!r}, '--clump', "
+            f"{str(PLINK_DIR / 'chr22_assoc_plink.assoc')!r}, '--out', {str(tmp_path / 'a')!r}]); "
+            "print(rc, 'pandas' in sys.modules, 'twasflow.stages' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.split()[-3:] == ["0", "False", "False"], r.stdout + r.stderr
+    assert (tmp_path / "a.clumped").read_bytes() == (PLINK_DIR / "expected" / "chr22_A_default.clumped").read_bytes()
