@@ -385,3 +385,38 @@ def test_cli_clump_does_not_import_pandas(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.split()[-3:] == ["0", "False", "False"], r.stdout + r.stderr
     assert (tmp_path / "a.clumped").read_bytes() == (PLINK_DIR / "expected" / "chr22_A_default.clumped").read_bytes()
+
+
+def test_arrow_numpy_helpers_and_assoc_fast_path_agree_with_slow(tmp_path):
+    """Buffer-level arrow<->numpy conversion (nulls, slices, chunks) and the pyarrow association reader
+    against the pandas/Python reader on the same text (NA, exponents, gzip)."""
+    import gzip
+
+    import pyarrow as pa
+
+    from twasflow.clump import _read_assoc_any, _read_assoc_slow
+    from twasflow.io.plink import arrow_to_numpy, numpy_to_arrow
+
+    a = pa.array([1.5, None, 3.0, None, 5.0]).slice(1)
+    got = arrow_to_numpy(a, fill=np.nan)
+    assert np.array_equal(got, [np.nan, 3.0, np.nan, 5.0], equal_nan=True)
+    ch = pa.chunked_array([pa.array([1, 2], pa.int64()), pa.array([3], pa.int64())])
+    assert arrow_to_numpy(ch).tolist() == [1, 2, 3]
+    with pytest.raises(ValueError):
+        arrow_to_numpy(a)
+    assert numpy_to_arrow(np.array([4, 5], dtype=np.int64)).to_pylist() == [4, 5]
+    text = "SNP A1 P\nrs1 A 1e-8\nrs2 C NA\nrs3 G 0.5\nrs4 T 1.00000000000000011102230246251565404236316680908203125\n"
+    for name, opener in (("a.txt", open), ("a.txt.gz", gzip.open)):
+        f = tmp_path / name
+        with opener(f, "wt") as fh:
+            fh.write(text)
+        ids, p, line = _read_assoc_any(f)
+        assert not isinstance(ids, np.ndarray)  # fast path taken
+        sid, sp, sline = _read_assoc_slow(f, ["SNP"], ["P"])
+        assert ids.to_pylist() == sid.tolist() and np.array_equal(p, sp, equal_nan=True)
+        assert line.tolist() == sline.tolist() == [1, 2, 3, 4]
+    # aligned columns (several spaces) are not single-delimited: the slow reader handles them
+    f = tmp_path / "aligned.txt"
+    f.write_text("  SNP    P\n  rs1  0.1\n rs22  0.2\n")
+    ids, p, _ = _read_assoc_any(f)
+    assert isinstance(ids, np.ndarray) and ids.tolist() == ["rs1", "rs22"] and p.tolist() == [0.1, 0.2]

@@ -1229,7 +1229,6 @@ def _read_assoc_any(
     delim = b"\t" if b"\t" in header_b else b" "
     if nl >= 0 and icol != pcol and _splits_like_whitespace(data, delim):
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         from twasflow.io.plink import _arrow_csv, arrow_to_numpy
 
@@ -1238,10 +1237,7 @@ def _read_assoc_any(
                         skip_rows=1, include=[names[icol], names[pcol]], null_values=_NA_P)
         if tb is not None:
             ids = tb.column(names[icol]).combine_chunks()
-            pv = tb.column(names[pcol])
-            if pv.null_count:
-                pv = pc.fill_null(pv, float("nan"))
-            p = np.asarray(arrow_to_numpy(pv), dtype=np.float64)
+            p = np.asarray(arrow_to_numpy(tb.column(names[pcol]), fill=np.nan), dtype=np.float64)
             return ids, p, np.arange(1, len(ids) + 1, dtype=np.int64)
     return _read_assoc_slow(path, snp_names, p_names)
 

@@ -164,21 +164,25 @@ def _read_bim_arrow(path: Path, columns: list[str]) -> Any:
     return tb
 
 
-def arrow_to_numpy(col: Any) -> np.ndarray:
-    """A null-free pyarrow integer/float Array or ChunkedArray as a numpy array, read from the data buffers.
+def arrow_to_numpy(col: Any, fill: float | None = None) -> np.ndarray:
+    """A pyarrow integer/float Array or ChunkedArray as a numpy array, read from the data buffers.
 
-    pyarrow's own ``to_numpy`` initialises its pandas bridge (imports pandas, ~0.4 s CPU) on first use;
-    this only wraps the value buffer (zero copy for one chunk).
+    Nulls are an error unless ``fill`` is given (then they take that value). pyarrow's own ``to_numpy``
+    and ``fill_null`` initialise its pandas bridge (import pandas, ~0.4 s CPU) on first use.
     """
     chunks = col.chunks if hasattr(col, "chunks") else [col]
     dtype = np.dtype(col.type.to_pandas_dtype())
     parts = []
     for c in chunks:
+        if not len(c):
+            continue
+        v = np.frombuffer(c.buffers()[1], dtype=dtype, count=len(c), offset=c.offset * dtype.itemsize)
         if c.null_count:
-            raise ValueError("arrow_to_numpy: array has nulls")
-        buf = c.buffers()[1]
-        parts.append(np.frombuffer(buf, dtype=dtype, count=len(c), offset=c.offset * dtype.itemsize)
-                     if len(c) else np.zeros(0, dtype=dtype))
+            if fill is None:
+                raise ValueError("arrow_to_numpy: array has nulls")
+            valid = np.unpackbits(np.frombuffer(c.buffers()[0], dtype=np.uint8), bitorder="little")
+            v = np.where(valid[c.offset:c.offset + len(c)].astype(bool), v, fill)
+        parts.append(v)
     if not parts:
         return np.zeros(0, dtype=dtype)
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
