@@ -9,7 +9,12 @@
 (b) ``ld_matrix`` for 2,000 variants x 500 people (no missing; and with 3% missing calls).
 (c) ``--r square`` on the oracle's 2,000 chr22 variants: ``twasflow.ld.run_ld`` vs ``plink1.9``.
 
-Usage: ``python benchmarks/bench_clump_ld.py [--runs 3] [--workdir /tmp/twasflow_bench_clump]``.
+Clumping is timed as two processes with the same flags, alternating run by run: ``python -m twasflow clump``
+(start-up and imports included) and ``plink1.9 --threads 1 --clump``; CPU (user + sys) is the fair
+comparison on a shared machine, wall times are listed too, with the load average. A per-step CPU breakdown
+of one in-process run follows.
+
+Usage: ``python benchmarks/bench_clump_ld.py [--runs 3] [--skip-ld] [--workdir /tmp/twasflow_bench_clump]``.
 Prints a Markdown section to stdout (append it to ``benchmarks/RESULTS.md``).
 """
 
@@ -127,10 +132,42 @@ def plink(args: list[str]) -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def phase_breakdown(prefix: Path, assoc: Path, kw: dict) -> str:
+    """CPU seconds of each step of one in-process ``run_clump`` (fresh interpreter, so imports count)."""
+    code = f"""
+import time, resource
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+c = [cpu()]
+import numpy as np, pyarrow, pyarrow.csv, pyarrow.compute
+import twasflow.clump as C
+import twasflow.io.plink as P
+c.append(cpu())
+bim = P.read_bim_columns({str(prefix)!r}); c.append(cpu())
+a = C._read_assoc_any({str(assoc)!r}); c.append(cpu())
+m = C._match_ids(bim.ids, a[0], 'bim'); c.append(cpu())
+kw = dict(p1=1e-4, p2=0.01, r2=0.5, kb=250); kw.update({kw!r})
+e = C.build_entries(m, a[1], np.ones(len(m), dtype=np.int64), a[2], len(bim), kw['p1'], kw['p2'], ids=a[0])
+bed = P.open_bed({str(prefix)!r}, len(bim), {N_PEOPLE})
+rec = C.clump_plink((bim.chrom_code, bim.chrom_names), bim.pos, bim.ids, e, lambda r: np.asarray(bed[r]), {N_PEOPLE}, **kw)
+c.append(cpu())
+txt = C.format_clumped(rec, C.plink_maxsnp(bim.ids)); c.append(cpu())
+print(' '.join(f'{{x:.2f}}' for x in c))
+"""
+    r = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    t = [float(x) for x in r.stdout.split()]
+    names = ["interpreter start", "imports (numpy, pyarrow, twasflow)", ".bim read", "association read",
+             "id matching", "clumping (bitsets, bounds, EM, bins)", "formatting"]
+    d = [t[0]] + [t[i + 1] - t[i] for i in range(len(t) - 1)]
+    return "; ".join(f"{n} {x:.2f}" for n, x in zip(names, d)) + f" (total {t[-1]:.2f})"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--workdir", default="/tmp/twasflow_bench_clump")
+    ap.add_argument("--skip-ld", action="store_true", help="only the clumping comparison")
     args = ap.parse_args()
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
@@ -141,6 +178,7 @@ def main() -> None:
     nvar = sum(1 for _ in open(str(prefix) + ".bim"))
     lines.append(f"Simulated panel: {nvar:,} variants x {N_PEOPLE} people, 22 chromosomes "
                  f"(built/reused in {time.perf_counter() - t:.1f} s); association file {assoc.stat().st_size / 1e6:.0f} MB.")
+    lines.append(f"Load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}.")
     lines.append("")
     lines.append("| task | twasflow (median s) | plink1.9 --threads 1 (median s) | runs | outputs |")
     lines.append("|---|---|---|---|---|")
@@ -150,11 +188,13 @@ def main() -> None:
             dict(p1=5e-8, p2=5e-8, r2=0.01, kb=1000),
             ["--clump-p1", "5e-8", "--clump-p2", "5e-8", "--clump-r2", "0.01", "--clump-kb", "1000"]),
     }
+    phases = []
     for label, (kw, flags) in settings.items():
         ours = work / "ours"
-        # both tools run as separate processes (ours includes Python start-up and imports), alternating
-        ours_cmd = [sys.executable, "-c", "import sys; from twasflow.clump import run_clump; "
-                    f"run_clump({str(prefix)!r}, {str(assoc)!r}, {str(ours)!r}, **{kw!r})"]
+        # both tools as separate processes with the same flags, alternating run by run; ours is the
+        # `twasflow clump` command, so Python start-up and imports are included
+        ours_cmd = [sys.executable, "-m", "twasflow", "clump", "--bfile", str(prefix), "--clump", str(assoc),
+                    *flags, "--out", str(ours)]
         plink_cmd = ["plink1.9", "--threads", "1", "--silent", "--bfile", str(prefix), "--clump", str(assoc),
                      *flags, "--out", str(work / "plink")]
         wo, wp, co, cp = [], [], [], []
@@ -171,39 +211,51 @@ def main() -> None:
         fmt = lambda ws: ", ".join(f"{x:.1f}" for x in ws)  # noqa: E731
         if have_plink:
             same = Path(str(work / "plink") + ".clumped").read_bytes() == ours_txt
-            lines.append(f"| clump {nvar:,} x {N_PEOPLE}, {label} | wall {median(wo):.1f} ({fmt(wo)}); CPU {median(co):.1f} "
-                         f"| wall {median(wp):.1f} ({fmt(wp)}); CPU {median(cp):.1f} | {args.runs} | "
+            lines.append(f"| clump {nvar:,} x {N_PEOPLE}, {label} | CPU {median(co):.2f} ({fmt(co)}); wall {median(wo):.1f} "
+                         f"({fmt(wo)}) | CPU {median(cp):.2f} ({fmt(cp)}); wall {median(wp):.1f} ({fmt(wp)}) | {args.runs} | "
                          f"{n_clumps} clumps; .clumped byte-identical: {same} |")
         else:
-            lines.append(f"| clump {label} | wall {median(wo):.1f}; CPU {median(co):.1f} | (plink1.9 not installed) | {args.runs} | {n_clumps} clumps |")
+            lines.append(f"| clump {label} | CPU {median(co):.2f}; wall {median(wo):.1f} | (plink1.9 not installed) | {args.runs} | {n_clumps} clumps |")
+        phases.append(f"- {label}: {phase_breakdown(prefix, assoc, kw)}")
+    if not args.skip_ld:
+        lines += ld_rows(work, prefix, nvar, args.runs, have_plink)
+    lines.append(f"Load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}.")
+    lines.append("")
+    lines.append("CPU seconds by step, one in-process run_clump per setting (fresh interpreter):")
+    lines += phases
+    print("\n".join(lines))
+    print()
+    print(f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python {sys.version.split()[0]}, numpy {np.__version__}; "
+          "other jobs may share the machine (both tools measured alternately in the same run).")
+
+
+def ld_rows(work: Path, prefix: Path, nvar: int, runs: int, have_plink: bool) -> list[str]:
+    lines = []
     rng = np.random.default_rng(1)
     sim_codes = decode_codes(np.asarray(open_bed(prefix, nvar, N_PEOPLE)[:2000]), N_PEOPLE)
     G = np.array([2.0, np.nan, 1.0, 0.0])[sim_codes].T.copy()
-    med, ts = timed(lambda: ld_matrix(G), max(args.runs, 5))
+    med, ts = timed(lambda: ld_matrix(G), max(runs, 5))
     lines.append(f"| ld_matrix 2,000 variants x 500 people, no missing | {med:.3f} ({', '.join(f'{x:.3f}' for x in ts)}) | - | {len(ts)} | target < 0.5 s |")
     Gm = G.copy()
     Gm[rng.uniform(size=G.shape) < 0.03] = np.nan
-    med, ts = timed(lambda: ld_matrix(Gm), max(args.runs, 5))
+    med, ts = timed(lambda: ld_matrix(Gm), max(runs, 5))
     lines.append(f"| ld_matrix 2,000 x 500, 3% missing (pairwise complete) | {med:.3f} ({', '.join(f'{x:.3f}' for x in ts)}) | - | {len(ts)} | |")
     O = SHARED / "oracle" / "plink"
     for gz in (False, True):
         ext = " gz" if gz else ""
         med_o, ts_o = timed(lambda: run_ld(O / "chr22_window", work / "ld_ours", extract=O / "ld_variants_2000.txt", gz=gz),
-                            args.runs)
+                            runs)
         if have_plink:
             flags = ["--bfile", str(O / "chr22_window"), "--extract", str(O / "ld_variants_2000.txt"), "--r", "square"]
             if gz:
                 flags.append("gz")
-            med_p, ts_p = timed(lambda: plink([*flags, "--out", str(work / "ld_plink")]), args.runs)
+            med_p, ts_p = timed(lambda: plink([*flags, "--out", str(work / "ld_plink")]), runs)
             a = np.loadtxt(gzip.open(work / "ld_ours.ld.gz", "rt") if gz else work / "ld_ours.ld", delimiter="\t")
             b = np.loadtxt(gzip.open(work / "ld_plink.ld.gz", "rt") if gz else work / "ld_plink.ld", delimiter="\t")
             diff = float(np.nanmax(np.abs(a - b)))
-            lines.append(f"| --r square{ext}, 2,000 chr22 variants x 489 people (end to end) | {med_o:.2f} ({', '.join(f'{x:.2f}' for x in ts_o)}) "
-                         f"| {med_p:.2f} ({', '.join(f'{x:.2f}' for x in ts_p)}) | {args.runs} | max abs diff {diff:.1e} |")
-    print("\n".join(lines))
-    print()
-    print(f"Machine: {os.cpu_count()} cores, {platform.machine()}, Python {sys.version.split()[0]}, numpy {np.__version__}; "
-          "other jobs may share the machine (both tools measured alternately in the same run).")
+            lines.append(f"| --r square{ext}, 2,000 chr22 variants x 489 people (end to end, in-process) | {med_o:.2f} ({', '.join(f'{x:.2f}' for x in ts_o)}) "
+                         f"| {med_p:.2f} ({', '.join(f'{x:.2f}' for x in ts_p)}) | {runs} | max abs diff {diff:.1e} |")
+    return lines
 
 
 if __name__ == "__main__":

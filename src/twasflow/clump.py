@@ -274,6 +274,17 @@ def em_r2_exceeds(table: np.ndarray, r2min: float) -> np.ndarray:
         return a > r2min
 
 
+def _identity(x: np.ndarray) -> np.ndarray:
+    return x
+
+
+def _subset(mask: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """``x -> x[mask]``, or the identity when every element is selected (no gather/copy)."""
+    if mask.all():
+        return _identity
+    return lambda x: x[mask]
+
+
 def _haplotype_r2_vec(t: np.ndarray) -> np.ndarray:
     P = t.shape[0]
     out = np.full(P, np.nan)
@@ -311,10 +322,13 @@ def _haplotype_r2_vec(t: np.ndarray) -> np.ndarray:
     hi = np.zeros(P, dtype=np.int64)
     cub = has_center & ((p1122 != 0.0) | (p1221 != 0.0))
     if cub.any():
-        hc = h[cub]
-        ca = 0.5 * (f11[cub] + f22[cub] - f12[cub] - f21[cub] - 3 * hc)
-        cb = 0.5 * (p1122[cub] + p1221[cub] + hc * (f12[cub] + f21[cub] - f11[cub] - f22[cub] + hc))
-        cc = -0.5 * hc * p1122[cub]
+        # typical large batches are all "cubic": skip the gathers then (same arithmetic either way)
+        sub = _subset(cub)
+        hc = sub(h)
+        c11, c12, c21, c22 = sub(f11), sub(f12), sub(f21), sub(f22)
+        ca = 0.5 * (c11 + c22 - c12 - c21 - 3 * hc)
+        cb = 0.5 * (sub(p1122) + sub(p1221) + hc * (c12 + c21 - c11 - c22 + hc))
+        cc = -0.5 * hc * sub(p1122)
         sol, nsol = _cubic_real_roots(ca, cb, cc)
         end = nsol.copy()
         col = np.arange(3)[None, :]
@@ -338,9 +352,12 @@ def _haplotype_r2_vec(t: np.ndarray) -> np.ndarray:
         s2[lost, 1] = hc[lost]
         start = np.where(lost, 0, start)
         end = np.where(lost, 2, end)
-        cand[cub] = s2
-        lo[cub] = start
-        hi[cub] = end
+        if sub is _identity:
+            cand, lo, hi = s2, start, end
+        else:
+            cand[cub] = s2
+            lo[cub] = start
+            hi[cub] = end
     nocub = has_center & ~cub
     if nocub.any():
         hn = h[nocub]
@@ -354,25 +371,28 @@ def _haplotype_r2_vec(t: np.ndarray) -> np.ndarray:
         hi[nocub] = np.where(three, 3, 2)
 
     if has_center.any():
-        idx = np.flatnonzero(has_center)
-        args = [x[idx] for x in (k11, k12, k21, k22, center, f11, f12, f21, f22, h)]
-        rows = np.arange(idx.size)
-        first = cand[idx, lo[idx]]
+        sub = _subset(has_center)
+        args = [sub(x) for x in (k11, k12, k21, k22, center, f11, f12, f21, f22, h)]
+        c_cand, c_lo, c_hi = sub(cand), sub(lo), sub(hi)
+        rows = np.arange(c_lo.shape[0])
+        first = c_cand[rows, c_lo]
         best = first.copy()
         base_ll = _lnlike(*args, first)
         # PLINK compares every later root with the first root's likelihood (not the running best), so
         # the last root beating the first wins; reproduced on purpose
         for j in (1, 2):
-            cj = lo[idx] + j
-            valid = cj < hi[idx]
+            cj = c_lo + j
+            valid = cj < c_hi
             if not valid.any():
                 continue
-            incr = cand[idx, np.minimum(cj, 2)]
+            incr = c_cand[rows, np.minimum(cj, 2)]
             ll = _lnlike(*args, incr)
             take = valid & (ll > base_ll)
             best = np.where(take, incr, best)
-        freq11[idx] = f11[idx] + best
-        del rows
+        if sub is _identity:
+            freq11 = f11 + best
+        else:
+            freq11[has_center] = f11[has_center] + best
 
     with np.errstate(divide="ignore", invalid="ignore"):
         expected = freqx1 * freq1x
