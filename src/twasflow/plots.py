@@ -148,7 +148,8 @@ def locus_plot(
     paths = []
     for ext, kw in (("png", {"dpi": 110}), ("svg", {"metadata": {"Date": None}})):
         p = out.with_name(out.name + f".{ext}")
-        with atomic_path(p) as tmp:
+        # a fixed hash salt keeps the SVG's generated element ids, and so the file, identical across runs
+        with atomic_path(p) as tmp, plt.rc_context({"svg.hashsalt": "twasflow"}):
             fig.savefig(tmp, format=ext, **kw)
         paths.append(p)
     plt.close(fig)
