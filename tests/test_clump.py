@@ -413,10 +413,45 @@ def test_arrow_numpy_helpers_and_assoc_fast_path_agree_with_slow(tmp_path):
         ids, p, line = _read_assoc_any(f)
         assert not isinstance(ids, np.ndarray)  # fast path taken
         sid, sp, sline = _read_assoc_slow(f, ["SNP"], ["P"])
-        assert ids.to_pylist() == sid.tolist() and np.array_equal(p, sp, equal_nan=True)
+        assert ids.strings(np.arange(len(ids))) == sid.tolist() and np.array_equal(p, sp, equal_nan=True)
         assert line.tolist() == sline.tolist() == [1, 2, 3, 4]
     # aligned columns (several spaces) are not single-delimited: the slow reader handles them
     f = tmp_path / "aligned.txt"
     f.write_text("  SNP    P\n  rs1  0.1\n rs22  0.2\n")
     ids, p, _ = _read_assoc_any(f)
     assert isinstance(ids, np.ndarray) and ids.tolist() == ["rs1", "rs22"] and p.tolist() == [0.1, 0.2]
+
+
+def test_id_matching_hash_join_and_duplicates():
+    """Association ids -> .bim rows: shuffled subset with absent ids, the in-order fast path, the exact
+    pyarrow fallback, and a duplicate .bim id (error naming the first repeated id)."""
+    from twasflow.clump import _match_ids, _match_ids_exact
+    from twasflow.io.plink import StringColumn
+
+    rng = np.random.default_rng(9)
+    uni_l = [f"rs{i}" for i in rng.permutation(5000)] + ["22:100:A:G", "x" * 33, "héllo", ""]
+    uni = StringColumn.from_strings(uni_l)
+    q_l = [uni_l[i] for i in rng.permutation(len(uni_l))[:3000]] + ["rs999999", "x" * 32, "hello"]
+    q = StringColumn.from_strings(q_l)
+    pos = {s: i for i, s in enumerate(uni_l)}
+    expect = [pos.get(s, -1) for s in q_l]
+    assert _match_ids(uni, q, "b.bim").tolist() == expect
+    assert _match_ids_exact(uni, q, "b.bim").tolist() == expect
+    assert _match_ids(uni, StringColumn.from_strings(uni_l), "b.bim").tolist() == list(range(len(uni_l)))
+    dup = StringColumn.from_strings(["a", "b", "c", "b", "a"])
+    for fn in (_match_ids, _match_ids_exact):
+        with pytest.raises(ClumpError, match=r"duplicate variant id.*found b;"):
+            fn(dup, q, "b.bim")
+    sub = StringColumn.concat([StringColumn.from_strings(["p", "q"]), StringColumn.from_strings(["r"])])
+    assert sub.strings(np.arange(3)) == ["p", "q", "r"] and sub.char_lengths().tolist() == [1, 1, 1]
+
+
+def test_chrom_runs_short_and_long_names():
+    from twasflow.io.plink import StringColumn, _chrom_runs
+
+    names = ["chr1"] * 3 + ["1"] * 2 + ["X"] + ["chrUn_very_long_contig"] * 2 + ["23", "2"]
+    code, uniq = _chrom_runs(StringColumn.from_strings(names))
+    assert uniq == ["1", "X", "Un_very_long_contig", "2"]  # chr1 and 1 share a code; 23 is X
+    assert code.tolist() == [0, 0, 0, 0, 0, 1, 2, 2, 1, 3]
+    code, uniq = _chrom_runs(StringColumn.from_strings(["10", "10", "1", "1"]))
+    assert uniq == ["10", "1"] and code.tolist() == [0, 0, 1, 1]

@@ -662,12 +662,10 @@ def build_entries(
 
 
 def _strings(ids: Any, rows: np.ndarray) -> list[str]:
-    """``ids[rows]`` as Python strings; ``ids`` is a numpy/sequence of str or a pyarrow string array."""
+    """``ids[rows]`` as Python strings; ``ids`` is a numpy/sequence of str or a ``StringColumn``."""
     rows = np.asarray(rows, dtype=np.int64)
-    if not isinstance(ids, np.ndarray) and hasattr(ids, "take") and hasattr(ids, "to_pylist"):
-        from twasflow.io.plink import numpy_to_arrow
-
-        return ids.take(numpy_to_arrow(rows)).to_pylist()
+    if hasattr(ids, "strings") and not isinstance(ids, np.ndarray):
+        return ids.strings(rows)
     return [str(x) for x in np.asarray(ids, dtype=object)[rows].tolist()]
 
 
@@ -726,8 +724,8 @@ def clump_plink(
     Parameters
     ----------
     chrom, pos, ids : (M,) the universe in panel order; each chromosome contiguous, positions sorted.
-        ``chrom`` may be a ``(codes (M,), names)`` pair and ``ids`` a pyarrow string array (only the ids that
-        are printed are converted to Python strings).
+        ``chrom`` may be a ``(codes (M,), names)`` pair and ``ids`` a ``twasflow.io.plink.StringColumn``
+        (only the ids that are printed are converted to Python strings).
     entries : association rows mapped to the universe (:func:`build_entries`).
     genotypes : ``rows -> uint8 (k, ceil(n_samples/4))`` PLINK-packed 2-bit rows (counted allele in the A1
         role, founders only) for universe rows of one chromosome.
@@ -1032,14 +1030,10 @@ def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
 def plink_maxsnp(ids: Sequence[str]) -> int:
     """Width PLINK 1.9 gives the SNP column: starts at 4; an id longer than the width sets it to len + 2.
 
-    ``ids`` may also be a pyarrow string array.
+    ``ids`` may also be a ``twasflow.io.plink.StringColumn``.
     """
-    if not isinstance(ids, np.ndarray) and hasattr(ids, "to_pylist"):
-        import pyarrow.compute as pc
-
-        from twasflow.io.plink import arrow_to_numpy
-
-        lens = np.asarray(arrow_to_numpy(pc.utf8_length(ids)), dtype=np.int64)
+    if not isinstance(ids, np.ndarray) and hasattr(ids, "char_lengths"):
+        lens = ids.char_lengths()
     else:
         lens = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
     w = 4
@@ -1207,7 +1201,7 @@ def read_assoc(
     """
     ids, p, line = _read_assoc_any(path, snp_field, field)
     if not isinstance(ids, np.ndarray):
-        ids = np.asarray(ids.to_numpy(zero_copy_only=False), dtype=object)
+        ids = np.array(ids.strings(np.arange(len(ids))), dtype=object)
     return ids, p, line
 
 
@@ -1219,7 +1213,7 @@ def _read_assoc_any(
     snp_field: str | Sequence[str] = "SNP",
     field: str | Sequence[str] = "P",
 ) -> tuple[Any, np.ndarray, np.ndarray]:
-    """:func:`read_assoc`, with the ids as a pyarrow string array when the fast reader applies.
+    """:func:`read_assoc`, with the ids as a ``StringColumn`` when the fast reader applies.
 
     Fast path: a file whose fields are separated by exactly one space or one tab (what most tools write)
     is parsed by pyarrow's multithreaded C++ reader (correctly rounded doubles, as strtod). Anything else
@@ -1250,13 +1244,13 @@ def _read_assoc_any(
     if nl >= 0 and icol != pcol and _splits_like_whitespace(data, delim):
         import pyarrow as pa
 
-        from twasflow.io.plink import _arrow_csv, arrow_to_numpy
+        from twasflow.io.plink import StringColumn, _arrow_csv, arrow_to_numpy
 
         names = [f"f{i}" for i in range(len(cols))]
         tb = _arrow_csv(data, delim.decode(), names, {names[icol]: pa.string(), names[pcol]: pa.float64()},
                         skip_rows=1, include=[names[icol], names[pcol]], null_values=_NA_P)
         if tb is not None:
-            ids = tb.column(names[icol]).combine_chunks()
+            ids = StringColumn.from_arrow(tb.column(names[icol]))
             p = np.asarray(arrow_to_numpy(tb.column(names[pcol]), fill=np.nan), dtype=np.float64)
             return ids, p, np.arange(1, len(ids) + 1, dtype=np.int64)
     return _read_assoc_slow(path, snp_names, p_names)
@@ -1351,36 +1345,63 @@ def _pick_column(cols: list[str], names: list[str], path: Path, what: str) -> in
 def _match_ids(universe: Any, queries: Any, bim_path: str) -> np.ndarray:
     """Row of each query id in the universe (-1 if absent); a duplicate universe id is a ClumpError.
 
-    Both are pyarrow string arrays. One hash pass over universe + queries: dictionary-encoding the
-    concatenation gives every distinct id the position of its first occurrence, so the universe is unique
-    iff its own codes are 0..M-1, and a query code < M is its row. When the association file lists exactly
-    the universe's ids in order (an association run on the same fileset), only the uniqueness pass runs.
+    Both are ``StringColumn``s. Hash join: the universe's 64-bit string hashes are sorted once (a radix
+    sort), queries are looked up by binary search and every hit is confirmed byte for byte. Equal hashes in
+    the universe are compared exactly: equal strings are the duplicate error, distinct strings (a hash
+    collision, ~1e-8 for a million ids) send the join to an exact pyarrow hash table. When the association
+    file lists exactly the universe's ids in order (a test run on the same fileset) only the duplicate check
+    runs.
     """
+    M = len(universe)
+    hu = universe.hashes()
+    if np.any(np.diff(np.sort(hu)) == 0):  # a radix sort: ~10x cheaper than a stable argsort
+        order = np.argsort(hu, kind="stable")
+        hs = hu[order]
+        tie = np.flatnonzero(hs[1:] == hs[:-1])
+        a, b = order[tie], order[tie + 1]
+        same = universe.equal_at(a, universe, b)
+        if same.any():  # duplicates: report the first row (file order) repeating an earlier one
+            i = int(np.max(np.stack([a[same], b[same]]), axis=0).min())
+            raise ClumpError.at("duplicate variant id in .bim", file=bim_path, found=universe.strings([i])[0],
+                                expected="unique ids (PLINK --clump matches rows by id)")
+        return _match_ids_exact(universe, queries, bim_path)
+    if len(queries) == M and queries.equals(universe):
+        return np.arange(M, dtype=np.int64)
+    if M == 0:
+        return np.full(len(queries), -1, dtype=np.int64)
+    order = np.argsort(hu)  # hashes are distinct here: no need for a stable sort
+    hs = hu[order]
+    hq = queries.hashes()
+    at = np.minimum(np.searchsorted(hs, hq), M - 1)
+    row = order[at]
+    hit = np.flatnonzero(hs[at] == hq)
+    hit = hit[universe.equal_at(row[hit], queries, hit)]
+    out = np.full(len(queries), -1, dtype=np.int64)
+    out[hit] = row[hit]
+    return out
+
+
+def _match_ids_exact(universe: Any, queries: Any, bim_path: str) -> np.ndarray:
+    """Exact hash-table join through pyarrow (only after a 64-bit hash collision among universe ids)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     from twasflow.io.plink import arrow_to_numpy
 
+    def arrow(c: Any) -> Any:
+        return pa.LargeStringArray.from_buffers(len(c), pa.py_buffer(np.ascontiguousarray(c.offsets)),
+                                                pa.py_buffer(np.ascontiguousarray(c.data)))
+
     M = len(universe)
-    if len(queries) == M and queries.equals(universe):
-        if len(pc.unique(universe)) != M:
-            codes = arrow_to_numpy(pc.dictionary_encode(universe).indices)
-            _raise_duplicate(universe, codes, bim_path)
-        return np.arange(M, dtype=np.int64)
-    both = pa.chunked_array([universe, queries], type=pa.string()) if universe.type == queries.type else \
-        pa.chunked_array([universe.cast(pa.large_string()), queries.cast(pa.large_string())])
-    enc = pc.dictionary_encode(both)
+    enc = pc.dictionary_encode(pa.chunked_array([arrow(universe), arrow(queries)]))
     codes = np.concatenate([arrow_to_numpy(c.indices) for c in enc.chunks]).astype(np.int64)
-    if M and not np.array_equal(codes[:M], np.arange(M)):
-        _raise_duplicate(universe, codes[:M], bim_path)
+    # each distinct id is coded by its first occurrence: the universe is unique iff its codes are 0..M-1
+    dup = np.flatnonzero(codes[:M] != np.arange(M))
+    if dup.size:
+        raise ClumpError.at("duplicate variant id in .bim", file=bim_path, found=universe.strings(dup[:1])[0],
+                            expected="unique ids (PLINK --clump matches rows by id)")
     q = codes[M:]
     return np.where(q < M, q, -1)
-
-
-def _raise_duplicate(universe: Any, codes: np.ndarray, bim_path: str) -> None:
-    i = int(np.flatnonzero(codes != np.arange(codes.size))[0])
-    raise ClumpError.at("duplicate variant id in .bim", file=bim_path, found=universe[i].as_py(),
-                        expected="unique ids (PLINK --clump matches rows by id)")
 
 
 def _write_text_atomic(text: str, path: Path) -> None:
@@ -1425,9 +1446,8 @@ def run_clump(
     """
     import time
 
-    import pyarrow as pa
-
-    from twasflow.io.plink import decode_codes, founder_mask, open_bed, pack_codes, read_bim_columns, read_fam_rows
+    from twasflow.io.plink import (StringColumn, decode_codes, founder_mask, open_bed, pack_codes, read_bim_columns,
+                                   read_fam_rows)
 
     t0 = time.perf_counter()
     _check_thresholds(p1, p2, r2)
@@ -1452,13 +1472,12 @@ def run_clump(
     for k, path in enumerate(paths, start=1):
         aid, ap, al = _read_assoc_any(path, snp_field, field)
         if isinstance(aid, np.ndarray):
-            aid = pa.array(aid, type=pa.string())
+            aid = StringColumn.from_strings(aid)
         all_p.append(ap)
         all_f.append(np.full(ap.size, k))
         all_l.append(al)
         all_id.append(aid)
-    aid_all = all_id[0] if len(all_id) == 1 else pa.concat_arrays(
-        [a.cast(pa.large_string()) for a in all_id]) if len({a.type for a in all_id}) > 1 else pa.concat_arrays(all_id)
+    aid_all = all_id[0] if len(all_id) == 1 else StringColumn.concat(all_id)
     marker = _match_ids(bim.ids, aid_all, str(bfile) + ".bim")
     entries = build_entries(marker, np.concatenate(all_p), np.concatenate(all_f),
                             np.concatenate(all_l), M, p1, p2, ids=aid_all, source=[str(p) for p in paths])

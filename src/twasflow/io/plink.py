@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -197,17 +197,144 @@ def numpy_to_arrow(values: np.ndarray) -> Any:
     return pa.Array.from_buffers(pa.from_numpy_dtype(v.dtype), v.shape[0], [None, pa.py_buffer(v)])
 
 
+_BYTE_MASKS = np.array([(1 << (8 * i)) - 1 for i in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
+_H1 = np.uint64(0x9E3779B97F4A7C15)
+_H2 = np.uint64(0xBF58476D1CE4E5B9)
+_H3 = np.uint64(0x94D049BB133111EB)
+
+
+class StringColumn:
+    """Variable-length UTF-8 strings as one byte buffer plus offsets: string i is
+    ``data[offsets[i]:offsets[i + 1]]``. Hashing, exact comparison and lengths are vectorised numpy over
+    8-byte words, so a million ids need neither Python ``str`` objects, pandas nor ``pyarrow.compute``
+    (whose import alone costs ~0.1 s CPU).
+
+    ``offsets`` int64 (M + 1,), ``data`` uint8.
+    """
+
+    def __init__(self, offsets: np.ndarray, data: np.ndarray) -> None:
+        self.offsets = np.asarray(offsets, dtype=np.int64)
+        self.data = np.asarray(data, dtype=np.uint8)
+        self._words: np.ndarray | None = None
+
+    @classmethod
+    def from_arrow(cls, arr: Any) -> "StringColumn":
+        """From a pyarrow (large_)string Array or ChunkedArray (zero copy for one chunk)."""
+        if hasattr(arr, "chunks"):
+            arr = arr.combine_chunks()
+        n = len(arr)
+        bufs = arr.buffers()
+        if arr.null_count:
+            raise ValueError("StringColumn.from_arrow: array has nulls")
+        odt = np.int64 if str(arr.type) in ("large_string", "large_utf8") else np.int32
+        offsets = np.frombuffer(bufs[1], dtype=odt, count=n + 1, offset=arr.offset * np.dtype(odt).itemsize) \
+            if n else np.zeros(1, dtype=odt)
+        data = np.frombuffer(bufs[2], dtype=np.uint8) if n and bufs[2] is not None else np.zeros(0, np.uint8)
+        return cls(offsets, data)
+
+    @classmethod
+    def from_strings(cls, values: Any) -> "StringColumn":
+        """From Python strings (any sequence or object array)."""
+        enc = [str(v).encode() for v in values]
+        lens = np.fromiter(map(len, enc), dtype=np.int64, count=len(enc))
+        return cls(np.concatenate([[0], np.cumsum(lens)]), np.frombuffer(b"".join(enc), dtype=np.uint8))
+
+    @classmethod
+    def concat(cls, cols: "Sequence[StringColumn]") -> "StringColumn":
+        offs, datas, base = [np.zeros(1, dtype=np.int64)], [], 0
+        for c in cols:
+            o = c.offsets
+            offs.append(o[1:] - o[0] + base)
+            datas.append(c.data[o[0]:o[-1]])
+            base += int(o[-1] - o[0])
+        return cls(np.concatenate(offs), np.concatenate(datas) if datas else np.zeros(0, np.uint8))
+
+    def __len__(self) -> int:
+        return int(self.offsets.shape[0] - 1)
+
+    def lengths(self) -> np.ndarray:
+        """Byte lengths (M,)."""
+        return np.diff(self.offsets)
+
+    def char_lengths(self) -> np.ndarray:
+        """Lengths in characters (M,): bytes that are not UTF-8 continuation bytes."""
+        d = self.data[self.offsets[0]:self.offsets[-1]]
+        if not np.any(d >= 0x80):  # ASCII
+            return self.lengths()
+        cont = np.concatenate([[0], np.cumsum((self.data & 0xC0) == 0x80, dtype=np.int64)])
+        return self.lengths() - (cont[self.offsets[1:]] - cont[self.offsets[:-1]])
+
+    def strings(self, rows: np.ndarray) -> list[str]:
+        """The strings at ``rows`` as Python ``str``."""
+        blob = self.data.tobytes()
+        o = self.offsets
+        return [blob[o[r]:o[r + 1]].decode() for r in np.asarray(rows, dtype=np.int64).tolist()]
+
+    def _word_view(self) -> np.ndarray:
+        # 8-byte little-endian words starting at every byte (unaligned view over a zero-padded copy)
+        if self._words is None:
+            buf = np.zeros(self.data.size + 8, dtype=np.uint8)
+            buf[:self.data.size] = self.data
+            self._words = np.ndarray((buf.size - 7,), dtype="<u8", buffer=buf, strides=(1,))
+        return self._words
+
+    def hashes(self) -> np.ndarray:
+        """64-bit hashes (M,) of the byte strings (length and every byte mixed in, 8 bytes per step)."""
+        L = self.lengths()
+        start = self.offsets[:-1]
+        words = self._word_view()
+        h = L.astype(np.uint64) * _H1
+        act = np.flatnonzero(L > 0)
+        k = 0
+        while act.size:
+            rem = L[act] - 8 * k
+            w = words[start[act] + 8 * k] & _BYTE_MASKS[np.minimum(rem, 8)]
+            x = (h[act] ^ w) * _H2
+            h[act] = x ^ (x >> np.uint64(31))
+            act = act[rem > 8]
+            k += 1
+        h ^= h >> np.uint64(30)
+        h *= _H3
+        return h ^ (h >> np.uint64(27))
+
+    def equal_at(self, rows: np.ndarray, other: "StringColumn", other_rows: np.ndarray) -> np.ndarray:
+        """Exact byte equality (k,) of ``self[rows[i]]`` and ``other[other_rows[i]]``."""
+        rows = np.asarray(rows, dtype=np.int64)
+        other_rows = np.asarray(other_rows, dtype=np.int64)
+        La = self.lengths()[rows]
+        eq = La == other.lengths()[other_rows]
+        wa, wb = self._word_view(), other._word_view()
+        sa, sb = self.offsets[rows], other.offsets[other_rows]
+        act = np.flatnonzero(eq & (La > 0))
+        k = 0
+        while act.size:
+            rem = La[act] - 8 * k
+            m = _BYTE_MASKS[np.minimum(rem, 8)]
+            bad = (wa[sa[act] + 8 * k] & m) != (wb[sb[act] + 8 * k] & m)
+            eq[act[bad]] = False
+            act = act[~bad & (rem > 8)]
+            k += 1
+        return eq
+
+    def equals(self, other: "StringColumn") -> bool:
+        """Same strings in the same order."""
+        if len(self) != len(other) or not np.array_equal(self.lengths(), other.lengths()):
+            return False
+        return bool(np.array_equal(self.data[self.offsets[0]:self.offsets[-1]],
+                                   other.data[other.offsets[0]:other.offsets[-1]]))
+
+
 @dataclass(frozen=True)
 class BimColumns:
     """The ``.bim`` columns PLINK's ``--clump`` needs, without pandas.
 
     ``chrom_code`` int64 (M,) indexes ``chrom_names`` (normalised as :func:`norm_chrom`, distinct, in order of
-    first appearance); ``ids`` is a pyarrow string array (M,); ``pos`` int64 (M,).
+    first appearance); ``ids`` a :class:`StringColumn` (M,); ``pos`` int64 (M,).
     """
 
     chrom_names: list[str]
     chrom_code: np.ndarray
-    ids: Any
+    ids: StringColumn
     pos: np.ndarray
 
     def __len__(self) -> int:
@@ -220,29 +347,42 @@ def read_bim_columns(prefix: str | os.PathLike[str]) -> BimColumns:
     Falls back to :func:`read_bim` (pandas, any whitespace) for files that are not uniformly single-tab or
     single-space delimited; errors are :func:`read_bim`'s.
     """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     path = _prefix_path(prefix, ".bim")
     if not path.is_file():
         raise PanelError.at("PLINK .bim file not found", file=path)
     tb = _read_bim_arrow(path, ["chrom", "id", "pos"])
     if tb is None:
         df = _read_bim_pandas(path)
-        chrom = pa.array(df["chrom"].to_numpy(dtype=object), type=pa.string())
-        ids = pa.array(df["id"].to_numpy(dtype=object), type=pa.string())
+        chrom = StringColumn.from_strings(df["chrom"].to_numpy(dtype=object))
+        ids = StringColumn.from_strings(df["id"].to_numpy(dtype=object))
         pos = df["pos"].to_numpy(dtype=np.int64)
     else:
-        chrom = tb.column("chrom").combine_chunks()
-        ids = tb.column("id").combine_chunks()
+        chrom = StringColumn.from_arrow(tb.column("chrom"))
+        ids = StringColumn.from_arrow(tb.column("id"))
         pos = arrow_to_numpy(tb.column("pos")).astype(np.int64, copy=False)
-    enc = pc.dictionary_encode(chrom)
-    raw = [_norm_one(c) for c in enc.dictionary.to_pylist()]
+    code, names = _chrom_runs(chrom)
+    return BimColumns(chrom_names=names, chrom_code=code, ids=ids, pos=pos)
+
+
+def _chrom_runs(chrom: StringColumn) -> tuple[np.ndarray, list[str]]:
+    """Codes (M,) and normalised names of a chromosome column: runs of equal neighbours are found on the raw
+    bytes (vectorised), then only the run heads are turned into Python strings."""
+    M = len(chrom)
+    if M == 0:
+        return np.zeros(0, dtype=np.int64), []
+    L = chrom.lengths()
+    if L.max() <= 8:  # the usual case: the string's bytes and its length are an exact key
+        key = chrom._word_view()[chrom.offsets[:-1]] & _BYTE_MASKS[L]
+        change = (key[1:] != key[:-1]) | (L[1:] != L[:-1])
+    else:
+        change = ~chrom.equal_at(np.arange(1, M), chrom, np.arange(M - 1))
+    heads = np.concatenate([[0], np.flatnonzero(change) + 1])
+    run_len = np.diff(np.concatenate([heads, [M]]))
+    raw = [_norm_one(c) for c in chrom.strings(heads)]
     # "chr1" and "1" normalise to the same name: one code per normalised name
     names = list(dict.fromkeys(raw))
-    remap = np.array([names.index(c) for c in raw], dtype=np.int64)
-    code = remap[arrow_to_numpy(enc.indices)] if len(raw) else np.zeros(0, dtype=np.int64)
-    return BimColumns(chrom_names=names, chrom_code=code, ids=ids, pos=pos)
+    code_of = {c: i for i, c in enumerate(names)}
+    return np.repeat(np.array([code_of[c] for c in raw], dtype=np.int64), run_len), names
 
 
 def read_fam(prefix: str | os.PathLike[str]) -> "pd.DataFrame":
