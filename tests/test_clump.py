@@ -455,3 +455,34 @@ def test_chrom_runs_short_and_long_names():
     assert code.tolist() == [0, 0, 0, 0, 0, 1, 2, 2, 1, 3]
     code, uniq = _chrom_runs(StringColumn.from_strings(["10", "10", "1", "1"]))
     assert uniq == ["10", "1"] and code.tolist() == [0, 0, 1, 1]
+
+
+def test_em_bracket_bounds_contain_plink_r2_and_decide_matches():
+    """em_r2_bounds brackets PLINK's EM r2 (vector and scalar glibc paths) on random and degenerate tables
+    (small counts, symmetric tables with exact double roots, many zero cells); em_r2_decide equals the
+    full EM decision at several thresholds."""
+    from twasflow.clump import _haplotype_r2_one, _haplotype_r2_vec, em_r2_bounds, em_r2_decide, em_r2_exceeds
+
+    rng = np.random.default_rng(21)
+    blocks = []
+    for s in (2, 3, 5, 10, 40, 300):
+        T = rng.integers(0, s, (6000, 9))
+        S = T.copy()  # symmetric: 0<->8, 2<->6, 1<->7, 3<->5
+        S[:, 8], S[:, 6], S[:, 7], S[:, 5] = S[:, 0], S[:, 2], S[:, 1], S[:, 3]
+        Z = T.copy()
+        Z[rng.uniform(size=Z.shape) < 0.4] = 0
+        blocks += [T, S, Z]
+    T = np.vstack(blocks)
+    with np.errstate(all="ignore"):
+        v = np.abs(_haplotype_r2_vec(T))
+        lb, ub = em_r2_bounds(T)
+    sc = np.abs(np.array([_haplotype_r2_one(r) for r in T[::7].tolist()]))
+    d = ~np.isnan(v)
+    assert np.array_equal(np.isnan(lb), ~d)  # bounds undefined exactly where r2 is
+    assert np.all(v[d] <= ub[d] * (1 + 1e-9) + 1e-12) and np.all(v[d] >= lb[d] * (1 - 1e-9) - 1e-12)
+    ds = ~np.isnan(sc)
+    assert np.all(sc[ds] <= ub[::7][ds] * (1 + 1e-9) + 1e-12) and np.all(sc[ds] >= lb[::7][ds] * (1 - 1e-9) - 1e-12)
+    assert np.mean((ub - lb)[d] < 0.05) > 0.5  # the bracket is informative
+    with np.errstate(all="ignore"):
+        for thr in (0.0, 0.01, 0.2, 0.5, 0.9):
+            assert np.array_equal(em_r2_decide(T, thr), em_r2_exceeds(T, thr)), thr

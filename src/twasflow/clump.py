@@ -527,6 +527,73 @@ def tables_from_bits(
     return t.reshape(k, 9)
 
 
+EM_BOUND_ITERATIONS = 4
+EM_ROOT_SLACK = 1e-5  # on the 1-1 haplotype frequency: covers closed-form root error near double roots
+
+
+def em_r2_bounds(table: np.ndarray, iterations: int = EM_BOUND_ITERATIONS) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper bounds (k,) of PLINK's |haplotype r2| from 3x3 tables, without solving the cubic.
+
+    The double heterozygotes' share x of 1-1/2-2 haplotypes that PLINK picks is a root of the cubic, i.e. a
+    fixed point of the EM map T(x) = h A/(A + B) with A = (f11 + x)(f22 + x), B = (f12 + h - x)(f21 + h - x)
+    on [0, h]. T is increasing (A grows, B shrinks with x), so iterating it from 0 and from h brackets every
+    fixed point: they all lie in [T^n(0), T^n(h)]. D = f11 + x - pA pB is linear in x, so the bracket
+    (widened by ``EM_ROOT_SLACK`` for the closed-form roots' rounding) bounds |D| and r2. NaN where the pair
+    is monomorphic (over people called at both) or has no one called at both.
+    """
+    t = np.asarray(table, dtype=np.int64).reshape(-1, 9)
+    k11 = 2 * t[:, 0] + t[:, 1] + t[:, 3]
+    k12 = 2 * t[:, 2] + t[:, 1] + t[:, 5]
+    k21 = 2 * t[:, 6] + t[:, 3] + t[:, 7]
+    k22 = 2 * t[:, 8] + t[:, 5] + t[:, 7]
+    c = t[:, 4]
+    tot_i = k11 + k12 + k21 + k22 + 2 * c
+    a1 = k11 + k12 + c
+    b1 = k11 + k21 + c
+    poly = (a1 > 0) & (a1 < tot_i) & (b1 > 0) & (b1 < tot_i)  # decided on integers
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tot = tot_i.astype(np.float64)
+        f11, f12, f21, f22, h = k11 / tot, k12 / tot, k21 / tot, k22 / tot, c / tot
+        pos = h > 0
+        lo = np.zeros_like(h)
+        hi = h.copy()
+        for _ in range(iterations):
+            pairs = []
+            for x in (lo, hi):
+                A = (f11 + x) * (f22 + x)
+                B = (f12 + h - x) * (f21 + h - x)
+                pairs.append(np.where(pos, h * A / (A + B), 0.0))
+            lo, hi = pairs
+        lo = np.maximum(lo - EM_ROOT_SLACK, 0.0)
+        hi = np.minimum(hi + EM_ROOT_SLACK, h)
+        pa = a1 / tot
+        pb = b1 / tot
+        e = pa * pb
+        da = f11 + lo - e
+        db = f11 + hi - e
+        den = e * (1.0 - pa) * (1.0 - pb)
+        dmax = np.maximum(np.abs(da), np.abs(db))
+        dmin = np.where((da <= 0) & (db >= 0), 0.0, np.minimum(np.abs(da), np.abs(db)))
+        lb = np.where(poly, dmin * dmin / den, np.nan)
+        ub = np.where(poly, dmax * dmax / den, np.nan)
+    return lb, ub
+
+
+def em_r2_decide(table: np.ndarray, r2min: float) -> np.ndarray:
+    """Boolean (k,): PLINK's |haplotype r2| > ``r2min``, with the EM solved only where the bracket of
+    :func:`em_r2_bounds` straddles the threshold (relative slack 1e-9 plus 1e-12 either way)."""
+    t = np.asarray(table, dtype=np.int64).reshape(-1, 9)
+    lb, ub = em_r2_bounds(t)
+    with np.errstate(invalid="ignore"):
+        sure = lb * (1 - 1e-9) - 1e-12 > r2min
+        out_ = ub * (1 + 1e-9) + 1e-12 <= r2min
+    rest = np.flatnonzero(~sure & ~out_)
+    ok = sure.copy()
+    if rest.size:
+        ok[rest] = em_r2_exceeds(t[rest], r2min)
+    return ok
+
+
 def r2_upper_bound(table: np.ndarray) -> np.ndarray:
     """Upper bound of the haplotype r2 over every split of the double heterozygotes (k,).
 
@@ -884,7 +951,7 @@ def clump_plink(
                     # exact EM only where the table's upper bound allows r2 above the threshold
                     need = np.flatnonzero(~(_bound_from_counts(counts) * (1 + 1e-9) + 1e-12 <= r2))
                 if need.size:
-                    ok = em_r2_exceeds(_full_tables(counts, need), r2)
+                    ok = em_r2_decide(_full_tables(counts, need), r2)
                     members = wrows[cand[need[ok]]]
                 else:
                     members = wrows[:0]
