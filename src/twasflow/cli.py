@@ -76,7 +76,9 @@ def cmd_harmonize_gwas(a: argparse.Namespace) -> None:
                                                                "n", "eaf", "rsid")})
     stages.harmonize_gwas(row, a.panel, a.out, a.qc, {"palindromic": a.palindromic,
                                                        "maf_palindromic_max": a.maf_palindromic_max,
-                                                       "build_check_min_match": a.build_check_min_match}, a.build)
+                                                       "build_check_min_match": a.build_check_min_match,
+                                                       "strand_consensus_max_flip": a.strand_consensus_max_flip},
+                          a.build)
 
 
 def cmd_harmonize_xqtl(a: argparse.Namespace) -> None:
@@ -84,7 +86,8 @@ def cmd_harmonize_xqtl(a: argparse.Namespace) -> None:
            "n": a.n, "build": a.build, "gene_map": a.gene_map}
     stages.harmonize_xqtl(row, a.panel, a.out_dir, a.qc, {"palindromic": a.palindromic,
                                                            "maf_palindromic_max": a.maf_palindromic_max,
-                                                           "build_check_min_match": a.build_check_min_match},
+                                                           "build_check_min_match": a.build_check_min_match,
+                                                           "strand_consensus_max_flip": a.strand_consensus_max_flip},
                           a.build)
 
 
@@ -202,6 +205,7 @@ def _harmonize_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--palindromic", default="align_by_freq", choices=["align_by_freq", "drop"])
     p.add_argument("--maf-palindromic-max", type=float, default=0.4)
     p.add_argument("--build-check-min-match", type=float, default=0.7)
+    p.add_argument("--strand-consensus-max-flip", type=float, default=0.01)
 
 
 def build_parser() -> argparse.ArgumentParser:
