@@ -70,25 +70,23 @@ def cmd_panel(a: argparse.Namespace) -> None:
     stages.panel(a.out, bfile=a.bfile, vcf=a.vcf, keep=a.keep, maf_min=a.maf_min)
 
 
+def _harmonize_cfg(a: argparse.Namespace) -> dict[str, Any]:
+    """The config ``harmonize`` block from the command-line flags."""
+    keys = ("palindromic", "maf_palindromic_max", "build_check_min_match", "strand_consensus_max_flip")
+    return {k: getattr(a, k) for k in keys}
+
+
 def cmd_harmonize_gwas(a: argparse.Namespace) -> None:
     row = {"trait": a.trait, "path": a.input, "format": a.format, "n": a.n, "build": a.build}
     row.update({f"col_{k}": getattr(a, f"col_{k}") for k in ("chrom", "pos", "ea", "oa", "beta", "se", "z", "p",
                                                                "n", "eaf", "rsid")})
-    stages.harmonize_gwas(row, a.panel, a.out, a.qc, {"palindromic": a.palindromic,
-                                                       "maf_palindromic_max": a.maf_palindromic_max,
-                                                       "build_check_min_match": a.build_check_min_match,
-                                                       "strand_consensus_max_flip": a.strand_consensus_max_flip},
-                          a.build)
+    stages.harmonize_gwas(row, a.panel, a.out, a.qc, _harmonize_cfg(a), a.build)
 
 
 def cmd_harmonize_xqtl(a: argparse.Namespace) -> None:
     row = {"dataset": a.dataset, "tissue": a.tissue, "qtl_type": a.qtl_type, "path": a.input, "format": a.format,
            "n": a.n, "build": a.build, "gene_map": a.gene_map}
-    stages.harmonize_xqtl(row, a.panel, a.out_dir, a.qc, {"palindromic": a.palindromic,
-                                                           "maf_palindromic_max": a.maf_palindromic_max,
-                                                           "build_check_min_match": a.build_check_min_match,
-                                                           "strand_consensus_max_flip": a.strand_consensus_max_flip},
-                          a.build)
+    stages.harmonize_xqtl(row, a.panel, a.out_dir, a.qc, _harmonize_cfg(a), a.build)
 
 
 def cmd_clump(a: argparse.Namespace) -> None:
