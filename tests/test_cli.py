@@ -57,3 +57,23 @@ def test_errors_are_one_clean_line(tmp_path: Path, args: list[str], message: str
     assert "Traceback" not in r.stderr
     assert message in r.stderr
     assert r.stderr.strip().splitlines()[-1].startswith(f"twasflow {args[0]}: error:")
+
+
+@needs_shared
+def test_panel_and_harmonize_gwas_subcommands(tmp_path: Path) -> None:
+    import json
+
+    geno = ORACLE.parent / "data" / "genotypes"
+    r = _run("panel", "--bfile", str(geno / "1000G.EUR.hg19.chr22_20-21Mb"), "--maf-min", "0", "--out",
+             str(tmp_path / "panel"))
+    assert r.returncode == 0, r.stderr
+    r = _run("harmonize-gwas", "--input", str(geno / "polypred_1000G_EUR" / "bolt.sumstats.txt.gz"), "--format",
+             "table", "--col-chrom", "CHR", "--col-pos", "BP", "--col-ea", "ALLELE1", "--col-oa", "ALLELE0",
+             "--col-beta", "BETA", "--col-se", "SE", "--col-p", "P_BOLT_LMM", "--col-eaf", "A1FREQ", "--col-rsid",
+             "SNP", "--n", "337000", "--panel", str(tmp_path / "panel"), "--build", "GRCh37", "--out",
+             str(tmp_path / "bolt.parquet"), "--qc", str(tmp_path / "bolt.qc.json"))
+    assert r.returncode == 0, r.stderr
+    qc = json.loads((tmp_path / "bolt.qc.json").read_text())
+    assert qc["n_input"] == 82448 == qc["n_kept"] + sum(qc["dropped"].values())
+    # chr22: 2608 rows in the window, all matching a panel variant (README facts); swaps fixed, none flipped
+    assert qc["swapped_alleles"] > 2000 and qc["flipped_strand"] == 0
