@@ -528,6 +528,7 @@ def tables_from_bits(
 
 
 EM_BOUND_ITERATIONS = 4
+_BRACKET_MIN = 64
 EM_ROOT_SLACK = 1e-5  # on the 1-1 haplotype frequency: covers closed-form root error near double roots
 
 
@@ -583,6 +584,8 @@ def em_r2_decide(table: np.ndarray, r2min: float) -> np.ndarray:
     """Boolean (k,): PLINK's |haplotype r2| > ``r2min``, with the EM solved only where the bracket of
     :func:`em_r2_bounds` straddles the threshold (relative slack 1e-9 plus 1e-12 either way)."""
     t = np.asarray(table, dtype=np.int64).reshape(-1, 9)
+    if t.shape[0] <= _BRACKET_MIN:  # per-call overhead of the bracket exceeds the EM's on a few pairs
+        return em_r2_exceeds(t, r2min)
     lb, ub = em_r2_bounds(t)
     with np.errstate(invalid="ignore"):
         sure = lb * (1 - 1e-9) - 1e-12 > r2min
