@@ -386,8 +386,16 @@ def coloc(trait: str, bundles_manifest: str | Path, pairs_tables: Mapping[str, s
         b = read_bundle(bdir, lid)
         pairs = want["pair_id"].drop_duplicates()
         col = pd.Index(b.pairs["pair_id"]).get_indexer(pairs)
-        res = coloc_locus(b.z, b.n, b.R, b.xqtl_z[:, col], b.xqtl_n[col], b.pairs["pair_id"].to_numpy()[col],
-                          b.variant_ids, dict(coloc_cfg))
+        # prediction-model pairs come after the xQTL columns and have no summary statistics to colocalize
+        stats = col < b.xqtl_z.shape[1]
+        res = pd.DataFrame({"pair_id": pd.Series(dtype=object)})
+        if stats.any():
+            res = coloc_locus(b.z, b.n, b.R, b.xqtl_z[:, col[stats]], b.xqtl_n[col[stats]],
+                              b.pairs["pair_id"].to_numpy()[col[stats]], b.variant_ids, dict(coloc_cfg))
+        if not stats.all():
+            model = pd.DataFrame({"pair_id": pairs[~stats].to_numpy(), "colocalized": False,
+                                  "reason": "prediction model: no xQTL summary statistics to colocalize"})
+            res = pd.concat([res, model], ignore_index=True)
         res = want[["method", "pair_id", "cs"]].merge(res, on="pair_id", how="left")
         res.insert(0, "locus_id", lid)
         res.insert(0, "trait", trait)
