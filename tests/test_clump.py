@@ -395,7 +395,7 @@ def test_arrow_numpy_helpers_and_assoc_fast_path_agree_with_slow(tmp_path):
     import pyarrow as pa
 
     from twasflow.clump import _read_assoc_any, _read_assoc_slow
-    from twasflow.io.plink import arrow_to_numpy, numpy_to_arrow
+    from twasflow.io.plink import arrow_to_numpy
 
     a = pa.array([1.5, None, 3.0, None, 5.0]).slice(1)
     got = arrow_to_numpy(a, fill=np.nan)
@@ -404,7 +404,6 @@ def test_arrow_numpy_helpers_and_assoc_fast_path_agree_with_slow(tmp_path):
     assert arrow_to_numpy(ch).tolist() == [1, 2, 3]
     with pytest.raises(ValueError):
         arrow_to_numpy(a)
-    assert numpy_to_arrow(np.array([4, 5], dtype=np.int64)).to_pylist() == [4, 5]
     text = "SNP A1 P\nrs1 A 1e-8\nrs2 C NA\nrs3 G 0.5\nrs4 T 1.00000000000000011102230246251565404236316680908203125\n"
     for name, opener in (("a.txt", open), ("a.txt.gz", gzip.open)):
         f = tmp_path / name

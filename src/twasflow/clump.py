@@ -1442,12 +1442,17 @@ def _match_ids(universe: Any, queries: Any, bim_path: str) -> np.ndarray:
     order = np.argsort(hu)  # hashes are distinct here: no need for a stable sort
     hs = hu[order]
     hq = queries.hashes()
-    at = np.minimum(np.searchsorted(hs, hq), M - 1)
-    row = order[at]
-    hit = np.flatnonzero(hs[at] == hq)
-    hit = hit[universe.equal_at(row[hit], queries, hit)]
+    # binary search with sorted queries (random queries into 1M sorted keys are ~10x slower: cache misses)
+    qorder = np.argsort(hq)
+    hqs = hq[qorder]
+    at = np.minimum(np.searchsorted(hs, hqs), M - 1)
+    hit = np.flatnonzero(hs[at] == hqs)
     out = np.full(len(queries), -1, dtype=np.int64)
-    out[hit] = row[hit]
+    out[qorder[hit]] = order[at[hit]]
+    # confirm byte for byte, in query order (one side read sequentially)
+    cand = np.flatnonzero(out >= 0)
+    bad = cand[~universe.equal_at(out[cand], queries, cand)]
+    out[bad] = -1
     return out
 
 

@@ -188,15 +188,6 @@ def arrow_to_numpy(col: Any, fill: float | None = None) -> np.ndarray:
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
-def numpy_to_arrow(values: np.ndarray) -> Any:
-    """A 1-d numeric numpy array as a pyarrow Array sharing its buffer (``pa.array`` on numpy input goes
-    through pyarrow's pandas bridge, see :func:`arrow_to_numpy`)."""
-    import pyarrow as pa
-
-    v = np.ascontiguousarray(values)
-    return pa.Array.from_buffers(pa.from_numpy_dtype(v.dtype), v.shape[0], [None, pa.py_buffer(v)])
-
-
 _BYTE_MASKS = np.array([(1 << (8 * i)) - 1 for i in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
 _H1 = np.uint64(0x9E3779B97F4A7C15)
 _H2 = np.uint64(0xBF58476D1CE4E5B9)
