@@ -1311,7 +1311,8 @@ def _gene_ids(pheno: pa.Array, gene_map: Mapping[str, str] | None, given: pa.Arr
     return pa.DictionaryArray.from_arrays(enc.indices, pa.array(genes, type=pa.string())).cast(pa.string())
 
 
-def _read_gene_map(path: Any) -> dict[str, str] | None:
+def read_gene_map(path: Any) -> dict[str, str] | None:
+    """A gene map TSV (``phenotype_id, gene_id``) → dict with version-stripped gene ids; None when blank."""
     if _blank(path):
         return None
     p = Path(path)
@@ -1423,7 +1424,7 @@ def harmonize_xqtl(
     sheet_n = _sheet_n(n, path)
     declared = normalize_build(declared_build)
     pbuild = normalize_build(panel_build)
-    gmap = _read_gene_map(gene_map)
+    gmap = read_gene_map(gene_map)
     index = PanelIndex.build(panel_variants)
     out_dir = Path(out_dir)
     want = [CODE_CHROM[normalize_chrom(c)] if normalize_chrom(c) > 0 else str(c) for c in chroms] \

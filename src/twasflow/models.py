@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import HarmonizeError, InputError
+from .harmonize import read_gene_map
 from .io.predictdb import (REASONS, harmonize_model_weights, oriented_covariance, predictdb_to_long,
                            read_predictdb, read_predictdb_covariance, read_weights_long)
 from .io.tables import write_json, write_npz, write_parquet, write_tsv
@@ -45,21 +46,6 @@ _BUILD_SUFFIX = {"b37": "GRCh37", "b38": "GRCh38"}
 def is_model_format(fmt: str | None) -> bool:
     """True for the xQTL sheet formats that are prediction models rather than summary statistics."""
     return fmt in MODEL_FORMATS
-
-
-def _read_gene_map(path: str | Path | None) -> dict[str, str]:
-    if not path:
-        return {}
-    p = Path(path)
-    if not p.is_file():
-        raise HarmonizeError.at("gene map does not exist", file=p, column="gene_map",
-                                expected="a TSV with columns phenotype_id, gene_id")
-    df = pd.read_csv(p, sep="\t", dtype=str)
-    for c in ("phenotype_id", "gene_id"):
-        if c not in df.columns:
-            raise HarmonizeError.at("gene map lacks a column", file=p, column=c, found=list(df.columns),
-                                    expected="columns phenotype_id, gene_id")
-    return dict(zip(df["phenotype_id"], df["gene_id"]))
 
 
 def _gene_id(pheno: str, gene_map: Mapping[str, str]) -> str:
@@ -239,7 +225,7 @@ def harmonize_models(
                                 expected=f"{panel_build} (the run's genome_build); use models for that build")
     panel = panel_variants if isinstance(panel_variants, pd.DataFrame) else panel_variants.to_pandas()
     table, report, info = harmonize_model_table(models, panel, tissue=tissue, qtl_type=qtl_type,
-                                                gene_map=_read_gene_map(gene_map), match_on=match_on)
+                                                gene_map=read_gene_map(gene_map) or {}, match_on=match_on)
     if info["n_kept"] == 0:
         raise HarmonizeError.at("no model variant matches the panel", file=path, column=info["matched_on"],
                                 found=f"{info['n_input']} model rows; dropped {info['dropped']}",
