@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,6 @@ DATA = SHARED / "data"
 def _have_r_susie() -> bool:
     if shutil.which("Rscript") is None:
         return False
-    import subprocess
-
     r = subprocess.run(["Rscript", "-e", "library(susieR)"], capture_output=True)
     return r.returncode == 0
 
@@ -39,9 +38,8 @@ def have_r_susie() -> bool:
     return _have_r_susie()
 
 
-def run_snakemake(*args: str, cwd: Path) -> "subprocess.CompletedProcess[str]":
+def run_snakemake(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """Run Snakemake with this interpreter in ``cwd``."""
-    import subprocess
     import sys
 
     return subprocess.run([sys.executable, "-m", "snakemake", *args], cwd=cwd, capture_output=True, text=True,

@@ -93,7 +93,7 @@ def test_example_rerun_is_a_no_op(example_run: Path) -> None:
     assert "Nothing to be done" in r.stdout + r.stderr
 
 
-def _chunks(root: Path, *parts: str, suffix: str = ".parquet") -> "pd.DataFrame":
+def _chunks(root: Path, *parts: str, suffix: str = ".parquet"):  # -> pandas.DataFrame
     import pandas as pd
 
     files = sorted((root / "results").joinpath(*parts).glob(f"*{suffix}"))
