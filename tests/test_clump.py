@@ -485,3 +485,31 @@ def test_em_bracket_bounds_contain_plink_r2_and_decide_matches():
     with np.errstate(all="ignore"):
         for thr in (0.0, 0.01, 0.2, 0.5, 0.9):
             assert np.array_equal(em_r2_decide(T, thr), em_r2_exceeds(T, thr)), thr
+
+
+def test_decide_from_counts_matches_full_em_with_missing_calls():
+    """The clumping loop's decision straight from window counts (bracket, then EM on the undecided) equals
+    the full EM on the 3x3 tables, for partners with and without missing calls and an index with missing."""
+    from twasflow.clump import (_RAW_OF_CAT, _decide_from_counts, _full_tables, _window_counts, bit_counts,
+                                em_r2_exceeds, genotype_bits)
+    from twasflow.io.plink import pack_codes
+
+    rng = np.random.default_rng(31)
+    n, k = 300, 600
+    base = rng.integers(0, 3, n)
+    cat = np.where(rng.uniform(size=(k + 1, n)) < rng.uniform(0.3, 1.0, (k + 1, 1)), base, rng.integers(0, 3, (k + 1, n)))
+    cat = cat.astype(np.uint8)
+    cat[rng.uniform(size=cat.shape) < 0.02] = 3  # missing calls everywhere, index included
+    bits = genotype_bits(pack_codes(_RAW_OF_CAT[cat]), n)
+    cnt = bit_counts(bits)
+    W = bits.shape[2]
+    blk = (None, None, bits, cnt, np.ascontiguousarray(bits[:, :2, :]).reshape(-1, 2 * W), cnt[:, 3] < n, None)
+    rows = np.arange(1, k + 1)
+    counts = _window_counts(blk, 0, rows, n)
+    idx = np.arange(k)
+    for thr in (0.01, 0.1, 0.3, 0.6):
+        with np.errstate(all="ignore"):
+            got = _decide_from_counts(counts, idx, thr)
+            exp = em_r2_exceeds(_full_tables(counts, idx), thr)
+        assert np.array_equal(got, exp), thr
+        assert 0 < exp.sum() < k, thr  # both outcomes occur

@@ -543,11 +543,14 @@ def em_r2_bounds(table: np.ndarray, iterations: int = EM_BOUND_ITERATIONS) -> tu
     is monomorphic (over people called at both) or has no one called at both.
     """
     t = np.asarray(table, dtype=np.int64).reshape(-1, 9)
-    k11 = 2 * t[:, 0] + t[:, 1] + t[:, 3]
-    k12 = 2 * t[:, 2] + t[:, 1] + t[:, 5]
-    k21 = 2 * t[:, 6] + t[:, 3] + t[:, 7]
-    k22 = 2 * t[:, 8] + t[:, 5] + t[:, 7]
-    c = t[:, 4]
+    return _bracket_bounds(2 * t[:, 0] + t[:, 1] + t[:, 3], 2 * t[:, 2] + t[:, 1] + t[:, 5],
+                           2 * t[:, 6] + t[:, 3] + t[:, 7], 2 * t[:, 8] + t[:, 5] + t[:, 7], t[:, 4], iterations)
+
+
+def _bracket_bounds(k11: np.ndarray, k12: np.ndarray, k21: np.ndarray, k22: np.ndarray, c: np.ndarray,
+                    iterations: int = EM_BOUND_ITERATIONS) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`em_r2_bounds` from the integer haplotype counts of the resolved genotypes (k11 = 2 n00 + n01 +
+    n10, ...) and the double-heterozygote count ``c``."""
     tot_i = k11 + k12 + k21 + k22 + 2 * c
     a1 = k11 + k12 + c
     b1 = k11 + k21 + c
@@ -594,6 +597,31 @@ def em_r2_decide(table: np.ndarray, r2min: float) -> np.ndarray:
     ok = sure.copy()
     if rest.size:
         ok[rest] = em_r2_exceeds(t[rest], r2min)
+    return ok
+
+
+def _decide_from_counts(counts: tuple[np.ndarray, ...], idx: np.ndarray, r2min: float) -> np.ndarray:
+    """:func:`em_r2_decide` for the pairs ``idx`` of :func:`_window_counts` output, without building the
+    3x3 tables of pairs the bracket decides."""
+    if idx.shape[0] <= _BRACKET_MIN:
+        return em_r2_exceeds(_full_tables(counts, idx), r2min)
+    both, a_called, b_called, cc = (c[idx] for c in counts)
+    n00, n01, n10, n11 = both[:, 0, 0], both[:, 0, 1], both[:, 1, 0], both[:, 1, 1]
+    n02 = a_called[:, 0] - n00 - n01
+    n12 = a_called[:, 1] - n10 - n11
+    n20 = b_called[:, 0] - n00 - n10
+    n21 = b_called[:, 1] - n01 - n11
+    n22 = cc - (n00 + n01 + n02 + n10 + n11 + n12) - n20 - n21
+    lb, ub = _bracket_bounds(2 * n00 + n01 + n10, 2 * n02 + n01 + n12, 2 * n20 + n10 + n21, 2 * n22 + n12 + n21,
+                             n11)
+    with np.errstate(invalid="ignore"):
+        sure = lb * (1 - 1e-9) - 1e-12 > r2min
+        out_ = ub * (1 + 1e-9) + 1e-12 <= r2min
+    rest = np.flatnonzero(~sure & ~out_)
+    ok = sure.copy()
+    if rest.size:
+        t = np.stack([n00, n01, n02, n10, n11, n12, n20, n21, n22], axis=1)[rest]
+        ok[rest] = em_r2_exceeds(t, r2min)
     return ok
 
 
@@ -954,7 +982,7 @@ def clump_plink(
                     # exact EM only where the table's upper bound allows r2 above the threshold
                     need = np.flatnonzero(~(_bound_from_counts(counts) * (1 + 1e-9) + 1e-12 <= r2))
                 if need.size:
-                    ok = em_r2_decide(_full_tables(counts, need), r2)
+                    ok = _decide_from_counts(counts, need, r2)
                     members = wrows[cand[need[ok]]]
                 else:
                     members = wrows[:0]
