@@ -460,7 +460,7 @@ def genotype_bits(packed: np.ndarray, n: int, flip: np.ndarray | None = None) ->
     buf = np.zeros((k, 16 * W), dtype=np.uint8)
     buf[:, :min(nb, 16 * W)] = packed[:, :16 * W]
     # two packed bytes (8 people) -> one byte per category plane through a 65536-entry table
-    x = _category_lut()[buf.view(np.uint16)]  # (k, 8W) uint32 = 4 plane bytes
+    x = np.take(_category_lut(), buf.view(np.uint16))  # (k, 8W) uint32 = 4 plane bytes
     out = np.ascontiguousarray(x.view(np.uint8).reshape(k, 8 * W, 4).transpose(0, 2, 1)).view(np.uint64)
     rem = n - 64 * (W - 1)
     if rem < 64:  # people past n (padding bits, zero or not, and the zero-filled bytes): in no category
@@ -484,7 +484,7 @@ def _category_lut() -> np.ndarray:
 
 def bit_counts(bits: np.ndarray) -> np.ndarray:
     """Popcounts (k, 4) of :func:`genotype_bits` output."""
-    return np.bitwise_count(bits).sum(axis=2, dtype=np.int64)
+    return _popsum(bits)
 
 
 def tables_from_bits(
