@@ -13,32 +13,19 @@ from typing import Any, Sequence
 
 from . import __version__
 from .errors import InputError
+from .logs import setup_logging
 
 log = logging.getLogger("twasflow")
 
 
 class _LazyStages:
     """``twasflow.stages``, imported on first use: it pulls in pandas and the stage modules (~0.5 s CPU),
-    which ``twasflow clump``/``ld`` never use (their run time is compared with plink1.9's). Until then
-    ``setup_logging``, which ``main`` calls for every subcommand, is served by a light twin."""
+    which ``twasflow clump``/``ld`` never use (their run time is compared with plink1.9's)."""
 
     def __getattr__(self, name: str) -> Any:
-        if name == "setup_logging" and "twasflow.stages" not in sys.modules:
-            return _setup_logging
         from . import stages as _stages
 
         return getattr(_stages, name)
-
-
-def _setup_logging(log_file: str | Path | None = None, level: int = logging.INFO) -> None:
-    """Twin of ``stages.setup_logging`` (stderr, plus ``log_file`` when given), without importing stages."""
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if log_file:
-        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_file, mode="w"))
-    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s", handlers=handlers,
-                        force=True)
-    logging.captureWarnings(True)
 
 
 stages = _LazyStages()
@@ -322,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    stages.setup_logging(None, logging.DEBUG if args.debug else logging.INFO)
+    setup_logging(None, logging.DEBUG if args.debug else logging.INFO)
     try:
         args.fn(args)
     except InputError as exc:

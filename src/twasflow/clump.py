@@ -15,7 +15,6 @@ Numerical code here does not read files; ``run_clump`` and ``clump_table`` are t
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 import os
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
 import numpy as np
 
 from twasflow.errors import ClumpError
+from twasflow.io.tables import write_text
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -1507,27 +1507,6 @@ def _match_ids_exact(universe: Any, queries: Any, bim_path: str) -> np.ndarray:
     return np.where(q < M, q, -1)
 
 
-def _write_text_atomic(text: str, path: Path) -> None:
-    """Write ``text`` to ``path`` atomically (temp file beside it, then rename), with the permissions
-    ``twasflow.io.tables.write_text`` gives. Kept here because ``io.tables`` imports pandas and pyarrow.parquet,
-    which the ``clump`` command otherwise never loads."""
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def run_clump(
     bfile: str | os.PathLike[str],
     assoc_paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
@@ -1587,7 +1566,7 @@ def run_clump(
     records = clump_plink((bim.chrom_code, bim.chrom_names), bim.pos, bim.ids, entries, genotypes, int(founders.size), p1=p1, p2=p2, r2=r2,
                           kb=kb, allow_overlap=allow_overlap, r2_method=r2_method)
     out_path = Path(str(out) + ".clumped")
-    _write_text_atomic(format_clumped(records, plink_maxsnp(bim.ids)), out_path)
+    write_text(format_clumped(records, plink_maxsnp(bim.ids)), out_path)
     log = [
         "twasflow clump (PLINK 1.9 --clump emulation)",
         f"bfile: {bfile} ({M} variants, {n} people, {founders.size} founders)",
@@ -1602,7 +1581,7 @@ def run_clump(
         log.append("Warning: No significant --clump results (header-only .clumped written).")
     log.append(f"{len(records)} clumps formed from {int(np.unique(entries.marker[entries.p <= p1]).size)} top variants.")
     log.append(f"Results written to {out_path}; {time.perf_counter() - t0:.2f} s")
-    _write_text_atomic("\n".join(log) + "\n", Path(str(out) + ".log"))
+    write_text("\n".join(log) + "\n", Path(str(out) + ".log"))
     return out_path
 
 

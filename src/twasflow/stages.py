@@ -16,22 +16,12 @@ import pandas as pd
 from .errors import InputError
 from .chunks import chunk_loci, run_loci, summarize
 from .io.tables import write_tsv
+from .logs import setup_logging
 
 log = logging.getLogger("twasflow")
 
 
 # ---------------------------------------------------------------------------------------------- plumbing
-def setup_logging(log_file: str | Path | None = None, level: int = logging.INFO) -> None:
-    """Log to stderr and, when given, to ``log_file`` (a rule's ``log:``)."""
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if log_file:
-        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(logging.FileHandler(log_file, mode="w"))
-    logging.basicConfig(level=level, format="%(asctime)s %(name)s %(levelname)s %(message)s", handlers=handlers,
-                        force=True)
-    logging.captureWarnings(True)
-
-
 def snakemake_main(smk: Any, fn: Callable[..., Any], **kwargs: Any) -> None:
     """Run ``fn(**kwargs)`` for a rule script: log to the rule's log file; bad input → message, exit 1."""
     from threadpoolctl import threadpool_limits

@@ -16,10 +16,13 @@ import zipfile
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
+
+if TYPE_CHECKING:  # pandas and pyarrow are imported where used: light commands never load them
+    import pandas as pd
+    import pyarrow as pa
 
 PathLike = str | os.PathLike[str]
 
@@ -47,6 +50,9 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
 
 def write_parquet(df: pd.DataFrame | pa.Table, path: PathLike, *, row_group_size: int | None = None) -> None:
     """Write a table as zstd Parquet, atomically, without the pandas index."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     table = df if isinstance(df, pa.Table) else pa.Table.from_pandas(df, preserve_index=False)
     # pandas metadata holds nothing we need and makes files depend on the pandas version
     table = table.replace_schema_metadata(None)
