@@ -191,3 +191,25 @@ def test_cli_runs_one_locus_like_the_rule(example_run: Path, tmp_path: Path) -> 
     ref = example_run / "results" / "locus_inputs" / "LDL_sim" / chunk
     for suffix in (".npz", ".pairs.parquet"):
         assert (out / f"{lid}{suffix}").read_bytes() == (ref / f"{lid}{suffix}").read_bytes()
+
+
+def test_changing_one_trait_reruns_only_that_trait(example_run: Path, tmp_path: Path) -> None:
+    """Editing one row of config/gwas.tsv makes the dry run list that trait's jobs only."""
+    import re
+
+    root = tmp_path / "run"
+    shutil.copytree(example_run, root, symlinks=True)
+    sheet = root / "config" / "gwas.tsv"
+    lines = sheet.read_text().splitlines()
+    i = next(k for k, ln in enumerate(lines) if ln.startswith("BMI_sim\t"))
+    fields = lines[i].split("\t")
+    fields[3] = "350000"  # the sheet's n column: a parameter of harmonize_gwas for BMI_sim only
+    lines[i] = "\t".join(fields)
+    sheet.write_text("\n".join(lines) + "\n")
+    r = _snakemake("-n", "--cores", "1", cwd=root)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout + r.stderr
+    wildcards = re.findall(r"wildcards: ([^\n]+)", out)
+    assert wildcards, out[-2000:]
+    assert all("trait=BMI_sim" in w for w in wildcards), wildcards
+    assert "rule harmonize_gwas:" in out
