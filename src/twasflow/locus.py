@@ -105,7 +105,7 @@ def read_range(path: str | Path, chrom: str | None, start: int, end: int, column
     return df
 
 
-def _xqtl_rows(xqtl_dirs: Mapping[str, str | Path], chrom: str, start: int, end: int, radius: int) -> pd.DataFrame:
+def _xqtl_rows(xqtl_dirs: Mapping[str, str | Path], chrom: str, start: int, end: int) -> pd.DataFrame:
     cols = ["pair_id", "phenotype_id", "gene_id", "tissue", "qtl_type", "variant_id", "pos", "z", "n",
             "tss_distance"]
     frames = []
@@ -174,7 +174,7 @@ def build_locus(
     gwas_cols = ["variant_id", "pos", "z", "n", "p"]
     gw = read_range(gwas_path, chrom, start, end, gwas_cols)
     st["gwas_in_window"] = len(gw)
-    xq = _xqtl_rows(xqtl_dirs, chrom, start, end, 0)
+    xq = _xqtl_rows(xqtl_dirs, chrom, start, end)
     st["xqtl_rows_in_window"] = len(xq)
     mod = _model_rows(xqtl_dirs, chrom, start, end)
     if len(mod):

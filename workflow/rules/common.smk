@@ -71,35 +71,11 @@ def chunks_of(trait):
         return wh.chunk_ids(fh)
 
 
-def all_locus_inputs(wildcards):
-    return [
-        os.path.join(OUT, "locus_inputs", trait, chunk, "manifest.json")
-        for trait in TRAITS
-        for chunk in chunks_of(trait)
-    ]
-
-
-def all_prescreen(wildcards):
-    return [
-        os.path.join(OUT, "prescreen", trait, f"{chunk}.parquet")
-        for trait in TRAITS
-        for chunk in chunks_of(trait)
-    ]
-
-
 def static_targets():
     targets = [loci_table(t) for t in TRAITS]
     targets += [os.path.join(OUT, "harmonized", "gwas", f"{t}.qc.json") for t in TRAITS]
     targets += [os.path.join(OUT, "harmonized", "xqtl", f"{d}.qc.json") for d in DATASETS]
     return targets
-
-
-def all_coloc(wildcards):
-    return [
-        os.path.join(OUT, "coloc", trait, f"{chunk}.parquet")
-        for trait in TRAITS
-        for chunk in chunks_of(trait)
-    ]
 
 
 def gene_annotation_input(wildcards):
@@ -111,10 +87,17 @@ def gene_annotation_input(wildcards):
     return []
 
 
-def all_finemap(wildcards):
-    return [
-        os.path.join(OUT, "finemap", method, trait, f"{chunk}.loci.parquet")
-        for method in METHODS
-        for trait in TRAITS
-        for chunk in chunks_of(trait)
-    ]
+def per_chunk(*parts):
+    """Input function: one path per chunk of every trait; ``parts`` may contain {trait} and {chunk}."""
+
+    def targets(wildcards):
+        pattern = os.path.join(OUT, *parts)
+        return [pattern.format(trait=t, chunk=c) for t in TRAITS for c in chunks_of(t)]
+
+    return targets
+
+
+all_locus_inputs = per_chunk("locus_inputs", "{trait}", "{chunk}", "manifest.json")
+all_prescreen = per_chunk("prescreen", "{trait}", "{chunk}.parquet")
+all_coloc = per_chunk("coloc", "{trait}", "{chunk}.parquet")
+all_finemap = [per_chunk("finemap", m, "{trait}", "{chunk}.loci.parquet") for m in METHODS]
