@@ -18,6 +18,7 @@ rule clump:
     resources:
         mem_mb=mem_mb("clump"),
         runtime=runtime("clump"),
+        slurm_partition=partition("clump"),
     conda:
         ENV
     script:

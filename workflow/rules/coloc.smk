@@ -23,6 +23,7 @@ rule coloc:
     resources:
         mem_mb=mem_mb("coloc"),
         runtime=runtime("coloc"),
+        slurm_partition=partition("coloc"),
     conda:
         ENV
     script:

@@ -20,26 +20,14 @@ METHODS = config["methods"]
 ENV = "../../envs/twasflow.yaml"
 
 
+include: "resources.smk"
+
+
 wildcard_constraints:
     trait="|".join(TRAITS),
     dataset="|".join(DATASETS),
     chunk=r"c[0-9]+",
     method="|".join(METHODS),
-
-
-def mem_mb(rule_name):
-    """Memory for a rule, scaled by attempt so a retried job asks for more."""
-    base = wh.resource(config, rule_name, "mem_mb")
-    return lambda wildcards, attempt: base * attempt
-
-
-def runtime(rule_name):
-    base = wh.resource(config, rule_name, "runtime")
-    return lambda wildcards, attempt: base * attempt
-
-
-def threads(rule_name):
-    return wh.resource(config, rule_name, "threads")
 
 
 def simulated_inputs():

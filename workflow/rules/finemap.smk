@@ -24,6 +24,7 @@ rule finemap:
     resources:
         mem_mb=mem_mb("finemap"),
         runtime=runtime("finemap"),
+        slurm_partition=partition("finemap"),
     conda:
         ENV
     script:

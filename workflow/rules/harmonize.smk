@@ -20,6 +20,7 @@ rule harmonize_gwas:
     resources:
         mem_mb=mem_mb("harmonize_gwas"),
         runtime=runtime("harmonize_gwas"),
+        slurm_partition=partition("harmonize_gwas"),
     conda:
         ENV
     script:
@@ -51,6 +52,7 @@ rule harmonize_xqtl:
     resources:
         mem_mb=mem_mb("harmonize_xqtl"),
         runtime=runtime("harmonize_xqtl"),
+        slurm_partition=partition("harmonize_xqtl"),
     conda:
         ENV
     script:

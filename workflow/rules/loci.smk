@@ -28,6 +28,7 @@ checkpoint loci:
     resources:
         mem_mb=mem_mb("loci"),
         runtime=runtime("loci"),
+        slurm_partition=partition("loci"),
     conda:
         ENV
     script:

@@ -23,6 +23,7 @@ rule locus_inputs:
     resources:
         mem_mb=mem_mb("locus_inputs"),
         runtime=runtime("locus_inputs"),
+        slurm_partition=partition("locus_inputs"),
     conda:
         ENV
     script:

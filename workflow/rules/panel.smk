@@ -18,6 +18,7 @@ rule panel:
     resources:
         mem_mb=mem_mb("panel"),
         runtime=runtime("panel"),
+        slurm_partition=partition("panel"),
     conda:
         ENV
     script:
@@ -40,6 +41,7 @@ rule ld_blocks:
     resources:
         mem_mb=mem_mb("ld_blocks"),
         runtime=runtime("ld_blocks"),
+        slurm_partition=partition("ld_blocks"),
     conda:
         ENV
     script:

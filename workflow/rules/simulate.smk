@@ -15,6 +15,7 @@ rule simulate_example:
     resources:
         mem_mb=mem_mb("simulate_example"),
         runtime=runtime("simulate_example"),
+        slurm_partition=partition("simulate_example"),
     conda:
         ENV
     script:

@@ -18,6 +18,7 @@ rule xqtl_weights:
     resources:
         mem_mb=mem_mb("xqtl_weights"),
         runtime=runtime("xqtl_weights"),
+        slurm_partition=partition("xqtl_weights"),
     conda:
         ENV
     script:
@@ -56,6 +57,7 @@ rule prescreen:
     resources:
         mem_mb=mem_mb("prescreen"),
         runtime=runtime("prescreen"),
+        slurm_partition=partition("prescreen"),
     conda:
         ENV
     script:
