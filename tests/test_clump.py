@@ -502,10 +502,8 @@ def test_decide_from_counts_matches_full_em_with_missing_calls():
     cat[rng.uniform(size=cat.shape) < 0.02] = 3  # missing calls everywhere, index included
     bits = genotype_bits(pack_codes(_RAW_OF_CAT[cat]), n)
     cnt = bit_counts(bits)
-    W = bits.shape[2]
-    blk = (None, None, bits, cnt, np.ascontiguousarray(bits[:, :2, :]).reshape(-1, 2 * W), cnt[:, 3] < n, None)
     rows = np.arange(1, k + 1)
-    counts = _window_counts(blk, 0, rows, n)
+    counts = _window_counts(bits, cnt, cnt[:, 3] < n, 0, rows, n)
     idx = np.arange(k)
     for thr in (0.01, 0.1, 0.3, 0.6):
         with np.errstate(all="ignore"):

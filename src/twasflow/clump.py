@@ -168,11 +168,18 @@ def _lnlike_scalar(k11, k12, k21, k22, center, f11, f12, f21, f22, h, incr):
 
 def _haplotype_r2_one(t: Sequence[int]) -> float:
     """Scalar twin of :func:`haplotype_r2` for one table (used for small batches: less call overhead)."""
-    k11 = float(2 * t[0] + t[1] + t[3])
-    k12 = float(2 * t[2] + t[1] + t[5])
-    k21 = float(2 * t[6] + t[3] + t[7])
-    k22 = float(2 * t[8] + t[5] + t[7])
-    ci = int(t[4])
+    return _haplotype_r2_one_k(2 * t[0] + t[1] + t[3], 2 * t[2] + t[1] + t[5], 2 * t[6] + t[3] + t[7],
+                               2 * t[8] + t[5] + t[7], t[4])
+
+
+def _haplotype_r2_one_k(k11i: int, k12i: int, k21i: int, k22i: int, ci: int) -> float:
+    """:func:`_haplotype_r2_one` from the haplotype counts of the resolved genotypes (``k11 = 2 n00 + n01 +
+    n10`` ...) and the double-heterozygote count ``ci``: the EM depends on the table only through these."""
+    k11 = float(k11i)
+    k12 = float(k12i)
+    k21 = float(k21i)
+    k22 = float(k22i)
+    ci = int(ci)
     center = float(ci)
     twice_tot = k11 + k12 + k21 + k22 + 2 * center
     if twice_tot == 0.0:
@@ -265,12 +272,31 @@ def em_r2_exceeds(table: np.ndarray, r2min: float) -> np.ndarray:
     scalar glibc path so the strict comparison sees the same value as PLINK.
     """
     t = np.asarray(table, dtype=np.int64).reshape(-1, 9)
-    r = haplotype_r2(t)
+    return _em_exceeds_k(*_hap_counts_of(t), r2min)
+
+
+def _hap_counts_of(t: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``(k11, k12, k21, k22, c)`` int64 (P,) of tables (P, 9): haplotype counts of the resolved genotypes
+    and the double heterozygotes."""
+    return (2 * t[:, 0] + t[:, 1] + t[:, 3], 2 * t[:, 2] + t[:, 1] + t[:, 5], 2 * t[:, 6] + t[:, 3] + t[:, 7],
+            2 * t[:, 8] + t[:, 5] + t[:, 7], t[:, 4])
+
+
+def _em_exceeds_k(k11: np.ndarray, k12: np.ndarray, k21: np.ndarray, k22: np.ndarray, c: np.ndarray,
+                  r2min: float) -> np.ndarray:
+    """:func:`em_r2_exceeds` from int64 (P,) haplotype counts (:func:`_hap_counts_of`)."""
+    P = k11.shape[0]
+    if P <= _SCALAR_MAX:
+        r = np.array([_haplotype_r2_one_k(*x) for x in zip(k11.tolist(), k12.tolist(), k21.tolist(),
+                                                          k22.tolist(), c.tolist())], dtype=np.float64)
+    else:
+        r = _haplotype_r2_k(k11, k12, k21, k22, c)
     with np.errstate(invalid="ignore"):
         a = np.abs(r)
         close = np.flatnonzero(np.abs(a - r2min) <= 1e-9 * max(abs(r2min), 1e-12))
-        if close.size and t.shape[0] > _SCALAR_MAX:
-            a[close] = np.abs([_haplotype_r2_one(t[i].tolist()) for i in close])
+        if close.size and P > _SCALAR_MAX:
+            a[close] = np.abs([_haplotype_r2_one_k(int(k11[i]), int(k12[i]), int(k21[i]), int(k22[i]), int(c[i]))
+                               for i in close])
         return a > r2min
 
 
@@ -286,15 +312,21 @@ def _subset(mask: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def _haplotype_r2_vec(t: np.ndarray) -> np.ndarray:
-    P = t.shape[0]
+    t = np.asarray(t, dtype=np.int64).reshape(-1, 9)
+    return _haplotype_r2_k(*_hap_counts_of(t))
+
+
+def _haplotype_r2_k(k11i: np.ndarray, k12i: np.ndarray, k21i: np.ndarray, k22i: np.ndarray,
+                    center_i: np.ndarray) -> np.ndarray:
+    """Vectorised PLINK EM r2 (P,) from int64 haplotype counts (:func:`_hap_counts_of`)."""
+    P = k11i.shape[0]
     out = np.full(P, np.nan)
     if P == 0:
         return out
-    k11 = (2 * t[:, 0] + t[:, 1] + t[:, 3]).astype(np.float64)
-    k12 = (2 * t[:, 2] + t[:, 1] + t[:, 5]).astype(np.float64)
-    k21 = (2 * t[:, 6] + t[:, 3] + t[:, 7]).astype(np.float64)
-    k22 = (2 * t[:, 8] + t[:, 5] + t[:, 7]).astype(np.float64)
-    center_i = t[:, 4]
+    k11 = k11i.astype(np.float64)
+    k12 = k12i.astype(np.float64)
+    k21 = k21i.astype(np.float64)
+    k22 = k22i.astype(np.float64)
     center = center_i.astype(np.float64)
     twice_tot = k11 + k12 + k21 + k22 + 2 * center
     ok = twice_tot != 0.0
@@ -587,42 +619,13 @@ def em_r2_decide(table: np.ndarray, r2min: float) -> np.ndarray:
     """Boolean (k,): PLINK's |haplotype r2| > ``r2min``, with the EM solved only where the bracket of
     :func:`em_r2_bounds` straddles the threshold (relative slack 1e-9 plus 1e-12 either way)."""
     t = np.asarray(table, dtype=np.int64).reshape(-1, 9)
-    if t.shape[0] <= _BRACKET_MIN:  # per-call overhead of the bracket exceeds the EM's on a few pairs
-        return em_r2_exceeds(t, r2min)
-    lb, ub = em_r2_bounds(t)
-    with np.errstate(invalid="ignore"):
-        sure = lb * (1 - 1e-9) - 1e-12 > r2min
-        out_ = ub * (1 + 1e-9) + 1e-12 <= r2min
-    rest = np.flatnonzero(~sure & ~out_)
-    ok = sure.copy()
-    if rest.size:
-        ok[rest] = em_r2_exceeds(t[rest], r2min)
-    return ok
+    return _decide_k(*_hap_counts_of(t), r2min)
 
 
 def _decide_from_counts(counts: tuple[np.ndarray, ...], idx: np.ndarray, r2min: float) -> np.ndarray:
     """:func:`em_r2_decide` for the pairs ``idx`` of :func:`_window_counts` output, without building the
-    3x3 tables of pairs the bracket decides."""
-    if idx.shape[0] <= _BRACKET_MIN:
-        return em_r2_exceeds(_full_tables(counts, idx), r2min)
-    both, a_called, b_called, cc = (c[idx] for c in counts)
-    n00, n01, n10, n11 = both[:, 0, 0], both[:, 0, 1], both[:, 1, 0], both[:, 1, 1]
-    n02 = a_called[:, 0] - n00 - n01
-    n12 = a_called[:, 1] - n10 - n11
-    n20 = b_called[:, 0] - n00 - n10
-    n21 = b_called[:, 1] - n01 - n11
-    n22 = cc - (n00 + n01 + n02 + n10 + n11 + n12) - n20 - n21
-    lb, ub = _bracket_bounds(2 * n00 + n01 + n10, 2 * n02 + n01 + n12, 2 * n20 + n10 + n21, 2 * n22 + n12 + n21,
-                             n11)
-    with np.errstate(invalid="ignore"):
-        sure = lb * (1 - 1e-9) - 1e-12 > r2min
-        out_ = ub * (1 + 1e-9) + 1e-12 <= r2min
-    rest = np.flatnonzero(~sure & ~out_)
-    ok = sure.copy()
-    if rest.size:
-        t = np.stack([n00, n01, n02, n10, n11, n12, n20, n21, n22], axis=1)[rest]
-        ok[rest] = em_r2_exceeds(t, r2min)
-    return ok
+    3x3 tables."""
+    return _decide_k(*(x[idx] for x in _hap_counts_from_window(counts)), r2min)
 
 
 def r2_upper_bound(table: np.ndarray) -> np.ndarray:
@@ -880,11 +883,12 @@ def clump_plink(
             raise ClumpError.at("panel positions are not sorted within a chromosome",
                                 expected="sorted positions (as PLINK requires for --clump)")
 
-    clumped = np.zeros(M, dtype=bool)
-    cache: dict[int, tuple] = {}  # block -> rows, positions, category bitsets, bit counts
+    clumped = np.zeros(M, dtype=bool)  # known to be in some clump (index flags too)
+    cache: dict[int, _Block] = {}
     records: list[ClumpRecord] = []
+    haplotype = r2_method == "haplotype"
 
-    def block_data(b: int):
+    def block_data(b: int) -> _Block:
         if b not in cache:
             cache.clear()  # one chromosome's bitsets at a time
             rows = np.flatnonzero(candidate[bstart[b]:bend[b]]) + bstart[b]
@@ -894,24 +898,7 @@ def clump_plink(
             j = np.searchsorted(ipos, rp - radius, "left")
             reach = (j < ipos.size) & (ipos[np.minimum(j, ipos.size - 1)] <= rp + radius)
             rows = rows[reach]
-            bits = genotype_bits(np.asarray(genotypes(rows), dtype=np.uint8), n_samples)
-            cnt = bit_counts(bits)
-            # PLINK re-orients A1 to the minor allele (freq(A1) > 0.5 among called founders): r2 is
-            # invariant, but orienting the same way keeps the floating-point path identical
-            flip = 2 * cnt[:, 3] - (2 * cnt[:, 0] + cnt[:, 1]) < cnt[:, 3]
-            if flip.any():
-                bits[flip, 0], bits[flip, 2] = bits[flip, 2].copy(), bits[flip, 0].copy()
-                cnt[flip, 0], cnt[flip, 2] = cnt[flip, 2].copy(), cnt[flip, 0].copy()
-            W = bits.shape[2]
-            p01 = np.ascontiguousarray(bits[:, :2, :]).reshape(-1, 2 * W)
-            called = cnt[:, 3]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                # odds of the minor allele among called people (exact per-pair margins for variants without
-                # missing calls), for the frequency-only r2 bound
-                ac = 2 * cnt[:, 0] + cnt[:, 1]
-                minor = np.minimum(ac, 2 * called - ac)
-                odds = minor / (2.0 * called - minor)
-            cache[b] = (rows, pos[rows], bits, cnt, p01, called < n_samples, odds)
+            cache[b] = _Block.build(rows, pos[rows], np.asarray(genotypes(rows), dtype=np.uint8), n_samples)
         return cache[b]
 
     def _record(iv: int, members: np.ndarray) -> ClumpRecord:
@@ -919,8 +906,6 @@ def clump_plink(
         i0, i1 = int(starts[iv]), int(ends[iv])
         pmin = minp[iv]
         if members.size == 0 and i1 - i0 == 1:  # common case: nothing absorbed, one association row
-            if nsig[iv] > 0:
-                clumped[iv] = True
             rec = ClumpRecord(chrom=cnames[ccode[iv]], fidx=int(ef[i0]), snp="", bp=int(pos[iv]),
                               p=float(pmin), bins=(int(nsig[iv]), 0, 0, 0, 0), sp2=[], row=iv, members=members)
             pending.append((rec, members[:0], members[:0]))
@@ -940,8 +925,6 @@ def clump_plink(
         sp_p = np.concatenate([mp[before], ep[extra], mp[~before]])
         keep = sp_p < p2
         clumped[members] = True
-        if extra.size or nsig[iv] > 0:
-            clumped[iv] = True
         rec = ClumpRecord(
             chrom=cnames[ccode[iv]], fidx=int(ef[i0 + self_pos]), snp="", bp=int(pos[iv]), p=float(pmin),
             bins=tuple(int(x) for x in bins), sp2=[], row=iv, members=members,
@@ -950,19 +933,51 @@ def clump_plink(
         return rec
 
     # Clumps never cross chromosomes: each chromosome is processed on its own (one chromosome's bitsets
-    # in memory), index variants in PLINK's global order. For each index the 3x3 tables of the whole
-    # contiguous window are computed (no gather); partners already clumped are masked afterwards.
+    # in memory), index variants in PLINK's global order. Each index's window pairs are split into members
+    # (a bound decides), non-members, and undecided pairs whose exact EM is deferred: the undecided of many
+    # indexes are solved in one vectorised call (a flush), at the latest when a later index variant is
+    # itself undecided for an earlier index (its eligibility depends on the answer) and at the end. A pair's
+    # r2 does not depend on the order, so deferring changes nothing but the batching: at a flush, clumps
+    # are completed in processing order, each taking only members no earlier clump took (PLINK's rule).
     block_order = block_of[index_rows]
     grouped = np.argsort(block_order, kind="stable")
     recs_by_pos: dict[int, ClumpRecord] = {}
     # (record, SP2 rows, SP2 file numbers): ids are turned into strings once, after the loop
     pending: list[tuple[ClumpRecord, np.ndarray, np.ndarray]] = []
+    # clumps since the last flush: (position in PLINK order, index row, sure members, undecided partners)
+    open_: list[tuple[int, int, np.ndarray, np.ndarray]] = []
+    undecided: list[tuple[np.ndarray, ...]] = []  # haplotype counts of the undecided pairs, clump by clump
+    in_undecided = np.zeros(M, dtype=bool)
+    taken = np.zeros(M, dtype=bool)  # final members so far (allow_overlap off)
+
+    def flush() -> None:
+        ok = None
+        if undecided:
+            ok = _em_exceeds_k(*(np.concatenate(x) for x in zip(*undecided)), r2)
+        at = 0
+        for gi, iv, sure, und in open_:
+            members = sure
+            if und.size:
+                members = np.union1d(sure, und[ok[at:at + und.size]])
+                at += und.size
+                in_undecided[und] = False
+            if not allow_overlap:
+                members = members[~taken[members]]
+                taken[members] = True
+            recs_by_pos[gi] = _record(iv, members)
+        open_.clear()
+        undecided.clear()
+
     for gi in grouped:
         iv = int(index_rows[gi])
         if clumped[iv]:
             continue
+        if in_undecided[iv]:
+            flush()
+            if clumped[iv]:
+                continue
         blk = block_data(int(block_order[gi]))
-        rows, rpos = blk[0], blk[1]
+        rows, rpos = blk.rows, blk.pos
         bp = int(pos[iv])
         lo = int(np.searchsorted(rpos, bp - radius, "left"))
         hi = int(np.searchsorted(rpos, bp + radius + 1, "left"))
@@ -971,27 +986,27 @@ def clump_plink(
         sel = wrows != iv
         if not allow_overlap:
             sel &= ~clumped[wrows]
-        if r2_method == "haplotype" and not blk[5][ii]:
+        if haplotype and not blk.miss[ii]:
             # cheapest test first: allele frequencies alone cap r2 (most pairs at r2 0.5 stop here)
-            sel &= _freq_bound_allows(blk[6][ii], blk[6][lo:hi], blk[5][lo:hi], r2)
-        cand = np.flatnonzero(sel)
-        if cand.size:
-            counts = _window_counts(blk, ii, lo + cand, n_samples)
-            if r2_method == "haplotype":
-                with np.errstate(invalid="ignore"):
-                    # exact EM only where the table's upper bound allows r2 above the threshold
-                    need = np.flatnonzero(~(_bound_from_counts(counts) * (1 + 1e-9) + 1e-12 <= r2))
-                if need.size:
-                    ok = _decide_from_counts(counts, need, r2)
-                    members = wrows[cand[need[ok]]]
-                else:
-                    members = wrows[:0]
-            else:
-                with np.errstate(invalid="ignore"):
-                    members = wrows[cand[pearson_r2(_full_tables(counts, slice(None))) > r2]]
-        else:
-            members = wrows[:0]
-        recs_by_pos[int(gi)] = _record(iv, members)
+            sel &= _freq_bound_allows(blk.odds[ii], blk.odds[lo:hi], blk.miss[lo:hi], r2)
+        # PLINK marks the index itself clumped only when it has extra rows or NSIG rows
+        if ends[iv] - starts[iv] > 1 or nsig[iv] > 0:
+            clumped[iv] = True
+        cand = np.flatnonzero(sel) + lo  # block rows
+        sure = und = wrows[:0]
+        if cand.size and haplotype:
+            sure_i, und_i, kk = blk.classify(ii, cand, r2, n_samples)
+            sure, und = rows[sure_i], rows[und_i]
+            if und.size:
+                undecided.append(kk)
+                in_undecided[und] = True
+        elif cand.size:
+            counts = _window_counts(blk.bits, blk.cnt, blk.miss, ii, cand, n_samples)
+            with np.errstate(invalid="ignore"):
+                sure = rows[cand[pearson_r2(_full_tables(counts, slice(None))) > r2]]
+        clumped[sure] = True
+        open_.append((int(gi), iv, sure, und))
+    flush()
     if pending:
         rows_all = np.concatenate([np.concatenate([[r.row], sr]) for r, sr, _ in pending]).astype(np.int64)
         names = iter(_strings(ids, rows_all))
@@ -1023,18 +1038,19 @@ def _popsum(x: np.ndarray) -> np.ndarray:
     return c.sum(axis=-1, dtype=np.int64)
 
 
-def _window_counts(blk: tuple, ii: int, rows: np.ndarray, n: int) -> tuple[np.ndarray, ...]:
-    """Cell counts of block row ``ii`` (index) against block ``rows`` (partners).
+def _window_counts(bits: np.ndarray, cnt: np.ndarray, miss: np.ndarray, ii: int, rows: np.ndarray,
+                   n: int) -> tuple[np.ndarray, ...]:
+    """Cell counts of row ``ii`` (index) against ``rows`` (partners) of category bitsets ``bits`` (k, 4, W)
+    with popcounts ``cnt`` (k, 4) and missing-call flags ``miss`` (k,).
 
     Returns ``(both (k, 2, 2), a_called (k, 2), b_called (k, 2), cc (k,))``: ``both[:, a, b]`` = people with
     index category a and partner category b (a, b in {0 = two copies, 1 = het}); ``a_called`` = index
     category a among people called at the partner; ``b_called`` = partner category b among people called
     at the index; ``cc`` = people called at both. The full 3x3 table follows (:func:`_full_tables`).
     """
-    _, _, bits, cnt, p01, miss, _ = blk
     k = rows.shape[0]
     W = bits.shape[2]
-    part = p01[rows]
+    part = bits[rows, :2, :].reshape(k, 2 * W)
     ib = bits[ii]
     x = np.empty((k, 2, 2 * W), dtype=np.uint64)
     # index planes 0/1 repeated to AND against both partner planes in one pass
@@ -1055,6 +1071,171 @@ def _window_counts(blk: tuple, ii: int, rows: np.ndarray, n: int) -> tuple[np.nd
         b_called = cnt[rows, :2]
         cc = cnt[rows, 3]
     return both, a_called, b_called, cc
+
+
+def _hap_counts_from_window(counts: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+    """``(k11, k12, k21, k22, c)`` int64 (k,) (see :func:`_hap_counts_of`) from :func:`_window_counts`."""
+    both, a_called, b_called, cc = counts
+    n00, n01, n10, n11 = both[:, 0, 0], both[:, 0, 1], both[:, 1, 0], both[:, 1, 1]
+    n02 = a_called[:, 0] - n00 - n01
+    n12 = a_called[:, 1] - n10 - n11
+    n20 = b_called[:, 0] - n00 - n10
+    n21 = b_called[:, 1] - n01 - n11
+    n22 = cc - (n00 + n01 + n02 + n10 + n11 + n12) - n20 - n21
+    return (2 * n00 + n01 + n10, 2 * n02 + n01 + n12, 2 * n20 + n10 + n21, 2 * n22 + n12 + n21, n11)
+
+
+def _table_bound(k11: np.ndarray, c: np.ndarray, a: Any, b: Any, tot: Any) -> np.ndarray:
+    """Upper bound (k,) of PLINK's |haplotype r2| over every split of the double heterozygotes.
+
+    Integer inputs: ``k11`` haplotype count (:func:`_hap_counts_of`), ``c`` double heterozygotes, ``a``/``b``
+    allele-1 copies at the index/partner and ``tot`` = 2 x people called at both (scalars or (k,)). The 1-1
+    haplotype count lies in [k11, k11 + c], so with D*tot = k11 + x - a b / tot, r2 = (D tot)^2 tot^2 /
+    (a (tot - a) b (tot - b)) is at most its value at the larger end. NaN where a variant is monomorphic
+    over the people called at both (PLINK's r2 is NaN there and never clumps).
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dlo = k11 - (a * (1.0 / tot)) * b
+        dhi = dlo + c
+        d2 = np.maximum(dlo * dlo, dhi * dhi)
+        den = (a * (tot - a) * (1.0 / tot)) * (b * (tot - b) * (1.0 / tot))
+        return np.where(den > 0, d2 / den, np.nan)
+
+
+def _classify_k(k11: np.ndarray, k12: np.ndarray, k21: np.ndarray, k22: np.ndarray, c: np.ndarray,
+                r2min: float) -> tuple[np.ndarray, np.ndarray]:
+    """Split pairs (int64 haplotype counts) into ``(sure, undecided)`` bool (k,) masks by the EM bracket of
+    :func:`em_r2_bounds`: sure = |r2| > ``r2min`` certainly, undecided = the exact EM must decide, the rest
+    are certainly not above. Batches of at most ``_BRACKET_MIN`` pairs are all undecided (the bracket's
+    per-call overhead exceeds the EM's there). Relative slack 1e-9 plus 1e-12 either way."""
+    k = k11.shape[0]
+    if k <= _BRACKET_MIN:
+        return np.zeros(k, dtype=bool), np.ones(k, dtype=bool)
+    lb, ub = _bracket_bounds(k11, k12, k21, k22, c)
+    with np.errstate(invalid="ignore"):
+        sure = lb * (1 - 1e-9) - 1e-12 > r2min
+        out_ = ub * (1 + 1e-9) + 1e-12 <= r2min
+    return sure, ~sure & ~out_
+
+
+def _decide_k(k11: np.ndarray, k12: np.ndarray, k21: np.ndarray, k22: np.ndarray, c: np.ndarray,
+              r2min: float) -> np.ndarray:
+    """Bool (k,): PLINK's |haplotype r2| > ``r2min`` (bracket, then the exact EM on the undecided)."""
+    sure, rest = _classify_k(k11, k12, k21, k22, c, r2min)
+    ok = sure.copy()
+    if rest.any():
+        ok[rest] = _em_exceeds_k(k11[rest], k12[rest], k21[rest], k22[rest], c[rest], r2min)
+    return ok
+
+
+@dataclass
+class _Block:
+    """Genotypes of the clumping candidates of one chromosome, ready for pair counting.
+
+    ``rows``/``pos`` (k,) universe rows and positions (sorted); ``bits`` (k, 4, W) category bitsets
+    (:func:`genotype_bits`) with allele 1 re-oriented to the minor allele as PLINK does; ``cnt`` (k, 4)
+    their popcounts; ``planes`` (k, 3W) the planes [two copies, two copies | het, het] (see
+    :meth:`k11_c`); ``acount`` (k,) int64 copies of allele 1; ``miss`` (k,) some person not called and
+    ``miss_cs`` (k + 1,) its running count; ``odds`` (k,) minor-allele odds m/(1 - m).
+    """
+
+    rows: np.ndarray
+    pos: np.ndarray
+    bits: np.ndarray
+    cnt: np.ndarray
+    planes: np.ndarray
+    acount: np.ndarray
+    miss: np.ndarray
+    miss_cs: np.ndarray
+    odds: np.ndarray
+
+    @classmethod
+    def build(cls, rows: np.ndarray, pos: np.ndarray, packed: np.ndarray, n: int) -> "_Block":
+        """From PLINK-packed rows (k, ceil(n/4)) of ``n`` people."""
+        bits = genotype_bits(packed, n)
+        cnt = bit_counts(bits)
+        # PLINK re-orients A1 to the minor allele (freq(A1) > 0.5 among called founders): r2 is invariant,
+        # but orienting the same way keeps the floating-point path identical
+        flip = 2 * cnt[:, 3] - (2 * cnt[:, 0] + cnt[:, 1]) < cnt[:, 3]
+        if flip.any():
+            bits[flip, 0], bits[flip, 2] = bits[flip, 2].copy(), bits[flip, 0].copy()
+            cnt[flip, 0], cnt[flip, 2] = cnt[flip, 2].copy(), cnt[flip, 0].copy()
+        k, _, W = bits.shape
+        planes = np.empty((k, 3, W), dtype=np.uint64)
+        planes[:, 0] = bits[:, 0]
+        np.bitwise_or(bits[:, 0], bits[:, 1], out=planes[:, 1])
+        planes[:, 2] = bits[:, 1]
+        called = cnt[:, 3]
+        acount = 2 * cnt[:, 0] + cnt[:, 1]
+        miss = called < n
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # odds of the minor allele among called people (exact per-pair margins for variants without
+            # missing calls), for the frequency-only r2 bound
+            minor = np.minimum(acount, 2 * called - acount)
+            odds = minor / (2.0 * called - minor)
+        return cls(rows, pos, bits, cnt, planes.reshape(k, 3 * W), acount, miss,
+                   np.concatenate([[0], np.cumsum(miss)]), odds)
+
+    def k11_c(self, ii: int, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(k11, c)`` int64 (k,) of index ``ii`` against partners ``cand`` (sorted block rows), both
+        without missing calls.
+
+        With index planes I0 (two copies), I1 (het) and partner planes P0, P1 (disjoint within a variant),
+        k11 = 2 n00 + n01 + n10 = |I0 & (P0 | P1)| + |(I0 | I1) & P0| and c = n11 = |I1 & P1|: three
+        AND-popcounts of the partner's planes against the index's [I0 | I1, I0, I1]. A dense candidate set
+        is counted on its contiguous span (no gather), a sparse one after a gather.
+        """
+        W = self.planes.shape[1] // 3
+        ip = self.planes[ii]
+        ivec = np.concatenate([ip[W:2 * W], ip[:W], ip[2 * W:]])
+        c0, c1 = int(cand[0]), int(cand[-1]) + 1
+        if 2 * cand.shape[0] >= c1 - c0:
+            x = np.bitwise_and(self.planes[c0:c1], ivec)
+            pick: np.ndarray | None = cand - c0
+        else:
+            x = self.planes[cand]
+            x &= ivec
+            pick = None
+        k = x.shape[0]
+        pc = np.bitwise_count(x).reshape(k, 3, W)
+        if W % 8 == 0:
+            s = _sum8(pc.reshape(k, 3, W // 8, 8))
+            s = s[:, :, 0] if W == 8 else s.sum(axis=2)
+        else:
+            s = pc.sum(axis=2, dtype=np.int64)
+        if pick is not None:
+            s = s[pick]
+        return s[:, 0] + s[:, 1], s[:, 2]
+
+    def classify(self, ii: int, cand: np.ndarray, r2min: float, n: int
+                 ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+        """Haplotype-r2 decisions of index ``ii`` against partners ``cand`` (sorted block rows).
+
+        Returns block rows of the sure members, block rows of the undecided pairs, and the undecided
+        pairs' haplotype counts ``(k11, k12, k21, k22, c)`` for :func:`_em_exceeds_k`. Pairs whose table
+        bound (:func:`_table_bound`) is at or below the threshold are dropped first; the EM bracket
+        (:func:`_classify_k`) splits the others.
+        """
+        if not self.miss[ii] and self.miss_cs[cand[-1] + 1] == self.miss_cs[cand[0]]:
+            # no missing calls: margins are the variants' own, only k11 and c are counted per pair
+            a = int(self.acount[ii])
+            tot = 2 * n
+            if a == 0 or a == tot:
+                return cand[:0], cand[:0], ()
+            k11, c = self.k11_c(ii, cand)
+            b = self.acount[cand]
+            need = np.flatnonzero(_table_bound(k11, c, a, b, tot) * (1 + 1e-9) + 1e-12 > r2min)
+            k11, c, b = k11[need], c[need], b[need]
+            kk = (k11, a - k11 - c, b - k11 - c, tot - a - b + k11, c)
+        else:
+            kk = _hap_counts_from_window(_window_counts(self.bits, self.cnt, self.miss, ii, cand, n))
+            k11, k12, k21, k22, c = kk
+            a, b = k11 + k12 + c, k11 + k21 + c
+            need = np.flatnonzero(_table_bound(k11, c, a, b, a + k21 + k22 + c) * (1 + 1e-9) + 1e-12 > r2min)
+            kk = tuple(x[need] for x in kk)
+        part = cand[need]
+        sure, und = _classify_k(*kk, r2min)
+        return part[sure], part[und], tuple(x[und] for x in kk)
 
 
 def _freq_bound_allows(o: float, oq: np.ndarray, q_miss: np.ndarray, r2: float) -> np.ndarray:
@@ -1086,28 +1267,6 @@ def _full_tables(counts: tuple[np.ndarray, ...], idx: np.ndarray | slice) -> np.
     t[:, 2, :2] = b_called - both[:, 0, :] - both[:, 1, :]
     t[:, 2, 2] = cc - t[:, :2, :].sum(axis=(1, 2)) - t[:, 2, :2].sum(axis=1)
     return t.reshape(k, 9)
-
-
-def _bound_from_counts(counts: tuple[np.ndarray, ...]) -> np.ndarray:
-    """:func:`r2_upper_bound` computed straight from :func:`_window_counts` output."""
-    both, a_called, b_called, cc = counts
-    n00, n01, n10, n11 = both[:, 0, 0], both[:, 0, 1], both[:, 1, 0], both[:, 1, 1]
-    n02 = a_called[:, 0] - n00 - n01
-    n12 = a_called[:, 1] - n10 - n11
-    n20 = b_called[:, 0] - n00 - n10
-    n21 = b_called[:, 1] - n01 - n11
-    k11 = (2 * n00 + n01 + n10).astype(np.float64)
-    k1x = k11 + (2 * n02 + n01 + n12) + n11  # copies of allele 1 at the index (incl. het/het)
-    kx1 = k11 + (2 * n20 + n10 + n21) + n11
-    tot = 2.0 * cc
-    with np.errstate(divide="ignore", invalid="ignore"):
-        f11 = k11 / tot
-        h = n11 / tot
-        pa = k1x / tot
-        pb = kx1 / tot
-        e = pa * pb
-        d = np.maximum(np.abs(f11 - e), np.abs(f11 + h - e))
-        return d * d / (e * (1 - pa) * (1 - pb))
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
