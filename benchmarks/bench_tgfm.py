@@ -1,0 +1,138 @@
+"""TGFM benchmarks: the speed target and a comparison against TGVIS on the paper's simulation design.
+
+Usage (from the repository root; BLAS pinned to one thread):
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_tgfm.py speed --runs 3
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_tgfm.py profile
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_tgfm.py sim --reps 20 --n-eqtl 200
+
+``speed``: one locus with M = 1,000 variants and P = 500 pairs (coalescent LD; xQTL z of 500 pairs with 1-3
+causal variants each, |effect| 0.25-0.5 SD, at n_eQTL = 400, stage-1 SuSiE L = 3 → posteriors; GWAS with 2 causal pairs and
+one direct variant, n = 500,000), 100 draws, TGFM defaults (L = 10). The stage-1 fit is set-up, not timed.
+Prints every run, the median, the variant-init rule's outcome and the load average.
+``profile``: one run under cProfile (top 25 by cumulative time).
+``sim``: per replicate of ``twasflow.simulate.tgvis_paper``, stage-1 → TGFM (``causal_rule=cs`` and the
+TGVIS paper's 1/P, 1/M prior, as the paper's Figure 2 scored it) → ``score_replicate``; prints the averages.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+from twasflow.methods import tgfm  # noqa: E402
+from twasflow.weights import stage1  # noqa: E402
+
+
+def speed_locus(seed: int = 7, M: int = 1000, P: int = 500, n_eqtl: float = 400.0):
+    """(z, R, n, fits) of the speed locus (see the module docstring)."""
+    from twasflow.simulate.paper import _genotypes, _ld
+    from twasflow.simulate.stats import gwas_z, standardize_columns
+
+    rng = np.random.default_rng(seed)
+    n = 500_000.0
+    G = _genotypes(seed, 2500, M, 0.02, 1_500_000)
+    R = _ld(G[:500])
+    gs, _, _ = standardize_columns(G[500:])
+    Btrue = np.zeros((M, P))
+    for j in range(P):
+        idx = rng.choice(M, int(rng.integers(1, 4)), replace=False)
+        # |effect| 0.25-0.5 SD: every pair keeps a stage-1 variant, so all P pairs enter the joint fit
+        Btrue[idx, j] = rng.choice([-1.0, 1.0], idx.size) * rng.uniform(0.25, 0.5, idx.size)
+    # xQTL z ~ N(sqrt(n_eqtl) R b, R) through a factor of R
+    lam, U = np.linalg.eigh(R)
+    F = U * np.sqrt(np.clip(lam, 0, None))
+    xz = np.sqrt(n_eqtl) * (R @ Btrue) + F @ rng.standard_normal((M, P))
+    _, fits = stage1(xz, R, n_eqtl)
+    beta = 0.02 * (Btrue[:, 0] - Btrue[:, P - 1])
+    beta[100] += 0.01
+    z = gwas_z(gs, beta, n, rng)
+    return z, R, n, fits
+
+
+def run_speed(args: argparse.Namespace) -> None:
+    t0 = time.perf_counter()
+    z, R, n, fits = speed_locus()
+    eff = fits.effects()
+    print(f"set-up {time.perf_counter() - t0:.1f} s: M={z.size}, P={len(fits)}, "
+          f"{eff['effect_pair'].size} stage-1 effects, {int(fits.kept.any(axis=0).sum())} pairs with a kept variant")
+    times = []
+    for k in range(args.runs):
+        t1 = time.perf_counter()
+        res = tgfm.fit(z, R, n, fits, seed=k, n_draws=args.draws)
+        times.append(time.perf_counter() - t1)
+        loc = res.locus
+        print(f"run {k + 1}: {times[-1]:.2f} s  variant_init_run={loc['variant_init_run']} "
+              f"kept_variant_init={loc['n_variant_init_kept']} niter(median)={loc['niter']} sets={len(res.sets)} "
+              f"top pairs={res.variables.iloc[:len(fits)].nlargest(2, 'pip')['name'].tolist()}")
+    print(f"median {np.median(times):.2f} s over {args.runs} runs (M={z.size}, P={len(fits)}, {args.draws} draws, "
+          f"L=10); load average {os.getloadavg()[0]:.2f}")
+
+
+def run_profile(args: argparse.Namespace) -> None:
+    import cProfile
+    import pstats
+
+    z, R, n, fits = speed_locus()
+    pr = cProfile.Profile()
+    pr.enable()
+    tgfm.fit(z, R, n, fits, seed=0, n_draws=args.draws)
+    pr.disable()
+    pstats.Stats(pr).sort_stats("cumulative").print_stats(25)
+
+
+def run_sim(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from twasflow.methods import tgvis
+    from twasflow.simulate.paper import SCENARIOS, score_replicate, tgvis_paper
+
+    rows = []
+    for scenario in SCENARIOS:
+        for r in range(args.reps):
+            rep = tgvis_paper(scenario, args.n_eqtl, seed=r)
+            B, fits = stage1(rep.xqtl_z, rep.R, rep.xqtl_n)
+            t0 = time.perf_counter()
+            res = tgfm.fit(rep.z, rep.R, rep.n_gwas, fits, pair_names=rep.pair_names, seed=r,
+                           causal_rule="cs", pair_prior_share="auto")
+            m = score_replicate(rep, res)
+            m.update(scenario=scenario, seed=r, method="tgfm", seconds=time.perf_counter() - t0)
+            rows.append(m)
+            t0 = time.perf_counter()
+            rv = tgvis.fit(rep.z, rep.R, rep.n_gwas, B, pair_names=rep.pair_names)
+            m = score_replicate(rep, rv)
+            m.update(scenario=scenario, seed=r, method="tgvis", seconds=time.perf_counter() - t0)
+            rows.append(m)
+    df = pd.DataFrame(rows)
+    cols = ["tnr", "tpr", "n_direct", "theta_mse", "seconds"]
+    print(df.groupby(["scenario", "method"])[cols].mean().round(3).to_string())
+    print(df.groupby("method")[cols].mean().round(3).to_string())
+    if args.out:
+        df.to_csv(args.out, sep="\t", index=False)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("speed")
+    s.add_argument("--runs", type=int, default=3)
+    s.add_argument("--draws", type=int, default=100)
+    p = sub.add_parser("profile")
+    p.add_argument("--draws", type=int, default=100)
+    m = sub.add_parser("sim")
+    m.add_argument("--reps", type=int, default=20)
+    m.add_argument("--n-eqtl", type=int, default=200)
+    m.add_argument("--out", default="")
+    args = ap.parse_args(argv)
+    {"speed": run_speed, "profile": run_profile, "sim": run_sim}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,512 @@
+"""TGFM (Strober et al. 2024) at one locus: joint SuSiE over gene–tissue pairs and variants, averaged over
+posterior draws of the xQTL effects.
+
+As the authors' software (BennyStrobes/TGFM: ``prepare_input_data_for_tgfm.py``, ``run_tgfm.py``):
+
+1. for each pair, ``n_draws`` (100) effect vectors are drawn from its stage-1 SuSiE posterior — per single
+   effect a variable by its ``alpha`` and a size from ``N(mu, mu2 - mu^2)`` — and each is standardized to
+   unit predicted-expression variance (``w'Rw = 1``); pairs without a posterior (prediction models) keep
+   their fixed weights in every draw (``twasflow.methods._tgfm_draws``);
+2. per draw, SuSiE-RSS with L (10) effects on the joint system ``[[W'RW, W'R], [RW, R]]``, z ``[W'z; z]``,
+   from the null initialization; prior weights 1/(P + M) for every pair and variant (TGFM's uniform
+   prior) unless ``pair_prior_share`` or explicit ``pair_prior`` / ``variant_prior`` say otherwise;
+3. if a pair's draw-averaged PIP exceeds ``pip_init_threshold`` (0.2), every draw is fitted again from a
+   variant-only initialization (SuSiE-RSS on the variants alone, pairs at alpha = 0, prior variances
+   reset) and, per draw, the fit with the higher ELBO is kept;
+4. PIPs, posterior means and posterior variances are averaged over draws (the SD reported is the
+   mixture SD, ``sqrt(E[sd^2] + Var[mean])``).
+
+TGFM itself reports PIPs only and calls a pair or variant when its PIP exceeds 0.5 (the authors'
+recommendation, used by the TGVIS paper on real data); the TGVIS paper's simulations scored TGFM by its
+95% credible sets. Credible sets here come from one more SuSiE fit on the draw-averaged standardized
+weights (the TGVIS paper's "final step"), with the draw-averaged PIPs summed per set; ``causal_rule``
+chooses ``pip`` (PIP > ``pip_threshold``, default) or ``cs`` (in a 95% credible set). Decisions are
+documented in ``docs/tgfm.md``.
+
+Numerical module: no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+import zlib
+from dataclasses import dataclass, field, fields
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from twasflow.errors import ConfigError, InputError
+from twasflow.susie import SusieFit, susie_rss
+
+from ._tgfm_draws import Draws, EffectPosterior, JointBuilder, draw_effects, posterior_from
+from .result import STATUS_OK, FinemapResult, credible_set_tables, empty_result
+
+METHOD = "tgfm"
+CAUSAL_RULES = ("pip", "cs")
+
+
+@dataclass(frozen=True)
+class TgfmOptions:
+    """Options of :func:`fit` (config block ``tgfm``).
+
+    Attributes
+    ----------
+    n_draws : posterior draws of the xQTL effects (TGFM: 100).
+    L : single effects of the joint SuSiE fits (TGFM's ``--n-components`` default, 10).
+    pip_init_threshold : a pair PIP above this triggers the variant-only initialization (TGFM: 0.2).
+    pair_prior_share : ``"uniform"`` = 1/(P + M) for every pair and variant (TGFM without a tissue
+        prior), ``"auto"`` = 1/P per pair and 1/M per variant (the TGVIS paper's setting for every
+        method), or the share of the prior mass on pairs (0 < share < 1).
+    causal_rule : ``pip`` (PIP > ``pip_threshold``, TGFM's recommendation) or ``cs`` (member of a 95%
+        credible set of the reference fit, as the TGVIS paper's simulations scored TGFM).
+    pip_threshold : the ``pip`` rule's cut-off (0.5).
+    coverage, min_abs_corr : credible-set coverage and purity of the reference fit.
+    estimate_prior_method : SuSiE prior-variance update; ``EM`` mirrors TGFM's component-variance update.
+    susie_max_iter, tol : IBSS limits of every fit (susieR defaults 100, 1e-3).
+    """
+
+    n_draws: int = 100
+    L: int = 10
+    pip_init_threshold: float = 0.2
+    pair_prior_share: float | str = "uniform"
+    causal_rule: str = "pip"
+    pip_threshold: float = 0.5
+    coverage: float = 0.95
+    min_abs_corr: float = 0.5
+    estimate_prior_method: str = "EM"
+    susie_max_iter: int = 100
+    tol: float = 1e-3
+
+
+def make_options(**options: Any) -> TgfmOptions:
+    """Validate ``options`` (the config ``tgfm`` block); raises ConfigError naming the key."""
+    known = {f.name for f in fields(TgfmOptions)}
+    for k in options:
+        if k not in known:
+            raise ConfigError.at("unknown TGFM option", column=f"tgfm.{k}", found=k, expected=sorted(known))
+    opts = TgfmOptions(**{k: v for k, v in options.items() if v is not None})
+    for key, lo in (("n_draws", 1), ("L", 1), ("susie_max_iter", 1)):
+        v = getattr(opts, key)
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+            raise ConfigError.at(f"{key} must be an integer >= {lo}", column=f"tgfm.{key}", found=v)
+    share = opts.pair_prior_share
+    if isinstance(share, str):
+        if share not in ("uniform", "auto"):
+            raise ConfigError.at("invalid pair_prior_share", column="tgfm.pair_prior_share", found=share,
+                                 expected="'uniform', 'auto' or a number in (0, 1)")
+    elif not 0.0 < float(share) < 1.0:
+        raise ConfigError.at("pair_prior_share must lie in (0, 1)", column="tgfm.pair_prior_share", found=share,
+                             expected="'uniform', 'auto' or a number in (0, 1)")
+    if opts.causal_rule not in CAUSAL_RULES:
+        raise ConfigError.at("invalid causal_rule", column="tgfm.causal_rule", found=opts.causal_rule,
+                             expected=CAUSAL_RULES)
+    for key in ("pip_init_threshold", "pip_threshold", "coverage", "min_abs_corr"):
+        v = getattr(opts, key)
+        if not 0.0 <= float(v) <= 1.0:
+            raise ConfigError.at(f"{key} must lie in [0, 1]", column=f"tgfm.{key}", found=v)
+    if opts.estimate_prior_method not in ("EM", "optim", "simple"):
+        raise ConfigError.at("invalid estimate_prior_method", column="tgfm.estimate_prior_method",
+                             found=opts.estimate_prior_method, expected=("EM", "optim", "simple"))
+    return opts
+
+
+@dataclass
+class TgfmResult(FinemapResult):
+    """TGFM result: the shared schema plus the fit's internals.
+
+    Extra attributes
+    ----------------
+    draw_pip : (D, Pm + M) per-draw PIPs of the kept fits (modelled pairs, then variants).
+    variant_init : (D,) bool, draws whose kept fit started from the variant-only initialization.
+    ref_fit : the reference SuSiE fit on the draw-averaged weights (its credible sets are reported).
+    theta : (P,) draw-averaged pair effects (per SD of the molecular phenotype, per SD of the trait;
+        NaN for pairs not modelled). gamma : (M,) draw-averaged direct variant effects (standardized).
+    """
+
+    draw_pip: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    variant_init: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    ref_fit: SusieFit | None = None
+    theta: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    gamma: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+
+# --------------------------------------------------------------------------------------------------
+# inputs
+
+
+def _as_inputs(z: Any, R: Any, n: Any) -> tuple[np.ndarray, np.ndarray, float]:
+    zz = np.asarray(z, dtype=np.float64).reshape(-1)
+    M = zz.size
+    if not np.all(np.isfinite(zz)):
+        i = int(np.flatnonzero(~np.isfinite(zz))[0])
+        raise InputError.at("GWAS z must be finite", column="z", row=i + 1, found=zz[i], expected="a finite number")
+    RR = np.ascontiguousarray(np.asarray(R, dtype=np.float64))
+    if RR.shape != (M, M):
+        raise InputError.at("LD matrix has the wrong shape", column="R", found=RR.shape, expected=(M, M))
+    if not np.all(np.isfinite(RR)):
+        i, k = np.argwhere(~np.isfinite(RR))[0]
+        raise InputError.at(f"LD matrix has a non-finite entry at [{i}, {k}] (0-based)", column="R",
+                            found=RR[i, k], expected="finite correlations")
+    nn = np.asarray(n, dtype=np.float64).reshape(-1)
+    if nn.size == 0 or not np.all(np.isfinite(nn)):
+        raise InputError.at("GWAS sample size must be finite", column="n", found=n)
+    n_eff = float(np.median(nn))
+    if not n_eff > 2:
+        raise InputError.at("GWAS sample size must exceed 2", column="n", found=n_eff, expected="> 2")
+    return zz, RR, n_eff
+
+
+def _prior(values: Any, k: int, D: int, name: str) -> np.ndarray | None:
+    """User prior weights as (k, D) (a vector is used for every draw; TGFM's tissue prior varies by draw)."""
+    if values is None:
+        return None
+    a = np.asarray(values, dtype=np.float64)
+    if a.ndim == 1:
+        a = np.repeat(a[:, None], D, axis=1)
+    if a.shape != (k, D):
+        raise InputError.at(f"{name} has the wrong shape", column=name, found=a.shape,
+                            expected=f"({k},) or ({k}, {D})")
+    if not np.all(np.isfinite(a)) or np.any(a < 0):
+        raise InputError.at(f"{name} must be finite and non-negative", column=name,
+                            found=float(a[~np.isfinite(a) | (a < 0)][0]), expected=">= 0")
+    return a
+
+
+def _prior_weights(opts: TgfmOptions, Pm: int, M: int, D: int, pair_prior: np.ndarray | None,
+                   variant_prior: np.ndarray | None) -> np.ndarray:
+    """(Pm + M, D) unnormalized prior inclusion weights per draw (susie_rss normalizes them)."""
+    share = opts.pair_prior_share
+    if share == "uniform" or Pm == 0:
+        pp, pv = 1.0 / (Pm + M), 1.0 / (Pm + M)
+    else:
+        s = 0.5 if share == "auto" else float(share)
+        pp, pv = s / Pm, (1.0 - s) / M
+    w = np.empty((Pm + M, D))
+    w[:Pm] = pp if pair_prior is None else pair_prior
+    w[Pm:] = pv if variant_prior is None else variant_prior
+    return w
+
+
+# --------------------------------------------------------------------------------------------------
+# fitting
+
+
+@dataclass
+class _Kept:
+    """Per-draw summaries of the kept fits (joint variables: modelled pairs, then variants)."""
+
+    pip: np.ndarray  # (D, p)
+    mean: np.ndarray  # (D, p) posterior means, pairs per SD of the molecular phenotype
+    var: np.ndarray  # (D, p) posterior variances, same scale
+    elbo: np.ndarray  # (D,)
+    niter: np.ndarray  # (D,)
+    converged: np.ndarray  # (D,)
+    variant_init: np.ndarray  # (D,)
+
+    @classmethod
+    def empty(cls, D: int, p: int) -> "_Kept":
+        return cls(np.zeros((D, p)), np.zeros((D, p)), np.zeros((D, p)), np.full(D, -np.inf),
+                   np.zeros(D, dtype=np.int64), np.zeros(D, dtype=bool), np.zeros(D, dtype=bool))
+
+    def put(self, d: int, f: SusieFit, s: np.ndarray, from_variants: bool) -> None:
+        Pm = s.size
+        unit = np.concatenate([1.0 / s, np.ones(f.pip.size - Pm)])  # standardized pair effect -> per SD expression
+        self.pip[d] = f.pip
+        self.mean[d] = f.posterior_mean() * unit
+        self.var[d] = (f.posterior_sd() * unit) ** 2
+        self.elbo[d] = float(f.elbo[-1])
+        self.niter[d] = f.niter
+        self.converged[d] = f.converged
+        self.variant_init[d] = from_variants
+
+
+def _susie(zj: np.ndarray, J: np.ndarray, n: float, opts: TgfmOptions, pw: np.ndarray, init: Any, *,
+           sets: bool, check_R: bool) -> SusieFit:
+    return susie_rss(z=zj, R=J, n=n, L=opts.L, prior_weights=pw, model_init=init,
+                     estimate_prior_method=opts.estimate_prior_method, max_iter=opts.susie_max_iter, tol=opts.tol,
+                     coverage=opts.coverage if sets else None, min_abs_corr=opts.min_abs_corr if sets else None,
+                     check_R=check_R)
+
+
+def _variant_init(z: np.ndarray, R: np.ndarray, n: float, opts: TgfmOptions, pw_var: np.ndarray,
+                  Pm: int) -> dict[str, np.ndarray]:
+    """TGFM's alternative start: SuSiE-RSS on the variants alone, padded with alpha = mu = 0 for pairs.
+
+    No prior variances are passed, so every effect restarts from the default prior variance (TGFM resets
+    its component variances); with EM an effect whose variance had shrunk to 0 could otherwise never
+    pick up a pair.
+    """
+    fv = susie_rss(z=z, R=R, n=n, L=opts.L, prior_weights=pw_var, estimate_prior_method=opts.estimate_prior_method,
+                   max_iter=opts.susie_max_iter, tol=opts.tol, coverage=None, min_abs_corr=None, check_R=False)
+    pad = np.zeros((fv.alpha.shape[0], Pm))
+    return {"alpha": np.hstack([pad, fv.alpha]), "mu": np.hstack([pad, fv.mu]), "mu2": np.hstack([pad, fv.mu2])}
+
+
+def fit(
+    z: Any,
+    R: Any,
+    n: Any,
+    stage1_fits: Any,
+    pair_names: Sequence[str] | None = None,
+    variant_names: Sequence[str] | None = None,
+    *,
+    seed: int | Sequence[int] = 0,
+    pair_prior: Any = None,
+    variant_prior: Any = None,
+    **options: Any,
+) -> TgfmResult:
+    """Fit TGFM at one locus.
+
+    Parameters
+    ----------
+    z : (M,) GWAS z-scores of the counted alleles.
+    R : (M, M) LD correlation matrix.
+    n : GWAS sample size (scalar, or per-variant: the median is used).
+    stage1_fits : :class:`twasflow.weights.Stage1Fits`, or a mapping with ``effect_pair`` (K,) (pair index
+        of each single effect), ``alpha, mu, mu2`` (K, M) (the effect's SuSiE posterior on the
+        standardized genotype scale: alpha sums to 1, ``mu`` is the mean given inclusion, ``mu2`` the
+        second moment), optionally ``V`` (K,) (effects with V = 0 are ignored), ``pair_ids`` (P,) or ``P``,
+        and ``B`` (M, P) fixed weights for pairs without effects (prediction models). Pairs with neither
+        are not modelled (NaN pip / estimate).
+    pair_names, variant_names : labels (default ``pair1..``, ``variant1..``).
+    seed : seed of the draws (int or sequence of ints for ``numpy.random.default_rng``); same seed and
+        inputs give bit-identical results.
+    pair_prior, variant_prior : optional prior inclusion weights, (P,) / (M,) or per draw (P, n_draws) /
+        (M, n_draws) (TGFM's bootstrapped tissue prior); unnormalized (SuSiE normalizes over all
+        variables); they replace ``pair_prior_share``'s weights for their block.
+    **options : :class:`TgfmOptions` (config block ``tgfm``).
+
+    Returns
+    -------
+    TgfmResult. ``variables``: name, type, pip (draw average), cs / cs_pip (reference fit's credible
+    sets; cs_pip sums the draw-averaged PIPs), cs_pratt = pratt = NaN, estimate / se (draw-averaged
+    posterior mean and mixture SD of credible-set members, 0 otherwise; pairs per SD of the molecular
+    phenotype, variants per SD of genotype, both per SD of the trait), causal (``causal_rule``), then
+    posterior_mean, posterior_sd (every variable) and pip_draw_sd (SD of the PIP over draws). Locus
+    fields: L, niter (median over kept fits), converged (all kept fits), n_draws, variant_init_run,
+    n_variant_init_kept, seconds.
+    """
+    t0 = time.perf_counter()
+    opts = make_options(**options)
+    zz, RR, n_eff = _as_inputs(z, R, n)
+    M = zz.size
+    post = posterior_from(stage1_fits, M)
+    P = post.P
+    pnames = [f"pair{j + 1}" for j in range(P)] if pair_names is None else [str(x) for x in pair_names]
+    vnames = [f"variant{m + 1}" for m in range(M)] if variant_names is None else [str(x) for x in variant_names]
+    if len(pnames) != P:
+        raise InputError.at("pair_names has the wrong length", column="pair_names", found=len(pnames), expected=P)
+    if len(vnames) != M:
+        raise InputError.at("variant_names has the wrong length", column="variant_names", found=len(vnames),
+                            expected=M)
+    if M == 0:
+        res = empty_result(METHOD, "no variants", M=0, P=P)
+        return TgfmResult(res.method, res.variables, res.sets, res.locus)
+    D = opts.n_draws
+    pp = _prior(pair_prior, P, D, "pair_prior")
+    vp = _prior(variant_prior, M, D, "variant_prior")
+    modelled = np.flatnonzero(post.modelled)
+    Pm = modelled.size
+    pw = _prior_weights(opts, Pm, M, D, None if pp is None else pp[modelled], vp)
+
+    rng = np.random.default_rng(seed)
+    draws = draw_effects(post, rng, D)
+    jb = JointBuilder(zz, RR, post, modelled)
+    caught: list[str] = []
+    with warnings.catch_warnings(record=True) as wlist:
+        warnings.simplefilter("always")
+        kept = _fit_draws(jb, draws, n_eff, opts, pw)
+        run_variant = bool(Pm and kept.pip[:, :Pm].mean(axis=0).max() > opts.pip_init_threshold)
+        vinit = _variant_init(zz, RR, n_eff, opts, pw[Pm:].mean(axis=1), Pm) if run_variant else None
+        if vinit is not None:
+            _fit_draws(jb, draws, n_eff, opts, pw, init=vinit, kept=kept)
+        ref, s_ref, active_ref = _reference_fit(jb, draws, n_eff, opts, pw.mean(axis=1), vinit)
+        caught = [str(w.message) for w in wlist]
+    res = _summarize(kept, ref, active_ref, opts, P, M, modelled, pnames, vnames)
+    res.locus.update(n_draws=D, variant_init_run=run_variant, n_variant_init_kept=int(kept.variant_init.sum()),
+                     seconds=time.perf_counter() - t0)
+    res.warnings = list(dict.fromkeys(caught))
+    return res
+
+
+def _fit_draws(jb: JointBuilder, draws: Draws, n: float, opts: TgfmOptions, pw: np.ndarray, init: Any = None,
+               kept: _Kept | None = None) -> _Kept:
+    """SuSiE on every draw's joint system; with ``kept``, replace a draw's fit when the new ELBO is higher."""
+    Pm, p = jb.Pm, jb.Pm + jb.M
+    out = kept if kept is not None else _Kept.empty(draws.D, p)
+    for d in range(draws.D):
+        zj, J, active, s = jb.draw_system(draws, d)
+        w = pw[:, d].copy()
+        w[:Pm][~active] = 0.0  # a drawn vector that predicts nothing cannot be selected
+        f = _susie(zj, J, n, opts, w, init, sets=False, check_R=(d == 0 and init is None))
+        if kept is None or float(f.elbo[-1]) > out.elbo[d]:
+            out.put(d, f, s, init is not None)
+    return out
+
+
+def _reference_fit(jb: JointBuilder, draws: Draws, n: float, opts: TgfmOptions, pw: np.ndarray,
+                   vinit: Any) -> tuple[SusieFit, np.ndarray, np.ndarray]:
+    """SuSiE with credible sets on the draw-averaged standardized weights (the higher-ELBO start when the
+    variant-only start was run)."""
+    acc = sp.csr_matrix((jb.Pm, jb.M))
+    for d in range(draws.D):
+        Wt = jb.weights_t(draws.idx[d], draws.size[d])
+        _, active, s = jb.scale(Wt)
+        acc = acc + sp.diags(np.where(active, 1.0 / s, 0.0)) @ Wt
+    zj, J, active, s = jb.system(acc / draws.D)
+    w = pw.copy()
+    w[:jb.Pm][~active] = 0.0
+    f = _susie(zj, J, n, opts, w, None, sets=True, check_R=False)
+    if vinit is not None:
+        g = _susie(zj, J, n, opts, w, vinit, sets=True, check_R=False)
+        if float(g.elbo[-1]) > float(f.elbo[-1]):
+            f = g
+    return f, s, active
+
+
+def _summarize(kept: _Kept, ref: SusieFit, active_ref: np.ndarray, opts: TgfmOptions, P: int, M: int,
+               modelled: np.ndarray, pnames: list[str], vnames: list[str]) -> TgfmResult:
+    Pm = modelled.size
+    pip = kept.pip.mean(axis=0)
+    mean = kept.mean.mean(axis=0)
+    sd = np.sqrt(kept.var.mean(axis=0) + kept.mean.var(axis=0))  # law of total variance over draws
+    pip_sd = kept.pip.std(axis=0)
+    names_j = [pnames[j] for j in modelled] + vnames
+    types_j = np.array(["pair"] * Pm + ["variant"] * M, dtype=object)
+    nan = np.full(Pm + M, np.nan)
+    if opts.causal_rule == "cs":
+        cols, sets_table = credible_set_tables(names_j, types_j, pip, nan, ref.sets, causal_rule=lambda *_: True)
+    else:
+        cols, sets_table = credible_set_tables(names_j, types_j, pip, nan, ref.sets, causal_rule=lambda *_: False)
+        cut = opts.pip_threshold
+        cols["causal"] = pip > cut
+        if len(sets_table):
+            sets_table["causal"] = [bool(np.any(pip[np.asarray(s.variables)] > cut)) for s in ref.sets]
+    in_cs = np.isfinite(cols["cs"])
+
+    def full(vals: np.ndarray, fill: Any) -> np.ndarray:
+        vals = np.asarray(vals)
+        out = np.empty(P + M, dtype=vals.dtype if vals.dtype != bool else bool)
+        part = np.full(P, fill, dtype=out.dtype)
+        part[modelled] = vals[:Pm]
+        out[:P] = part
+        out[P:] = vals[Pm:]
+        return out
+
+    variables = pd.DataFrame({
+        "name": pnames + vnames,
+        "type": ["pair"] * P + ["variant"] * M,
+        "pip": full(pip, np.nan),
+        "cs": full(cols["cs"], np.nan),
+        "cs_pip": full(cols["cs_pip"], np.nan),
+        "cs_pratt": np.full(P + M, np.nan),
+        "estimate": full(np.where(in_cs, mean, 0.0), np.nan),
+        "se": full(np.where(in_cs, sd, 0.0), np.nan),
+        "pratt": np.full(P + M, np.nan),
+        "causal": full(cols["causal"], False).astype(bool),
+        "posterior_mean": full(mean, np.nan),
+        "posterior_sd": full(sd, np.nan),
+        "pip_draw_sd": full(pip_sd, np.nan),
+    })
+    theta = np.full(P, np.nan)
+    theta[modelled] = mean[:Pm]
+    locus = {"status": STATUS_OK, "reason": "", "M": M, "P": P, "L": opts.L,
+             "niter": int(np.median(kept.niter)) if kept.niter.size else 0,
+             "converged": bool(np.all(kept.converged))}
+    return TgfmResult(METHOD, variables, sets_table, locus, draw_pip=kept.pip, variant_init=kept.variant_init.copy(),
+                      ref_fit=ref, theta=theta, gamma=mean[Pm:].copy())
+
+
+# --------------------------------------------------------------------------------------------------
+# pipeline entry
+
+
+def locus_seed(seed: int, trait: str, locus_id: str) -> list[int]:
+    """The draw seed of one (config seed, trait, locus) for TGFM: stable across runs and platforms."""
+    return [int(seed), zlib.crc32(trait.encode()), zlib.crc32(locus_id.encode()), zlib.crc32(METHOD.encode())]
+
+
+def effects_for_pairs(weights: Any, pair_ids: Sequence[str]) -> dict[str, np.ndarray]:
+    """Restrict the arrays of a ``{locus}.weights.npz`` to ``pair_ids`` (e.g. the prescreened pairs).
+
+    Parameters
+    ----------
+    weights : mapping with the npz arrays ``pair_ids`` (P,), ``B`` (M, P), ``effect_pair`` (K,) indexing
+        ``pair_ids``, ``alpha, mu, mu2`` (K, M) and optionally ``V`` (K,).
+    pair_ids : the pairs to keep, each in ``weights['pair_ids']``.
+
+    Returns
+    -------
+    The mapping :func:`fit_bundle` expects: ``effect_pair`` re-indexed into ``pair_ids``, the effects of
+    those pairs, and ``B`` (M, len(pair_ids)) in ``pair_ids`` order.
+    """
+    ids = [str(p) for p in weights["pair_ids"]]
+    where = {p: j for j, p in enumerate(ids)}
+    missing = [p for p in pair_ids if str(p) not in where]
+    if missing:
+        raise InputError.at("pair not in the weights file", column="pair_ids", found=missing[0],
+                            expected="a pair_id of the weights' pair_ids")
+    cols = np.array([where[str(p)] for p in pair_ids], dtype=np.int64)
+    new = np.full(len(ids), -1, dtype=np.int64)
+    new[cols] = np.arange(cols.size)
+    ep = np.asarray(weights["effect_pair"], dtype=np.int64)
+    keep = new[ep] >= 0 if ep.size else np.zeros(0, dtype=bool)
+    out = {"effect_pair": new[ep[keep]], "pair_ids": np.asarray([str(p) for p in pair_ids]),
+           "B": np.asarray(weights["B"], dtype=np.float64)[:, cols]}
+    for k in ("alpha", "mu", "mu2", "V"):
+        if k in weights:
+            out[k] = np.asarray(weights[k], dtype=np.float64)[keep]
+    return out
+
+
+def fit_bundle(bundle: Any, effects: Any, pair_ids: Sequence[str], *, trait: str,
+               options: dict[str, Any] | None = None, seed: int = 0, pair_prior: Any = None,
+               variant_prior: Any = None) -> TgfmResult:
+    """TGFM on a locus bundle (``twasflow.locus.LocusBundle``) with stage-1 posteriors.
+
+    Parameters
+    ----------
+    bundle : LocusBundle (uses ``locus_id, z, n, R, variant_ids, pairs``).
+    effects : mapping restricted to ``pair_ids`` (see :func:`effects_for_pairs`, which builds it from a
+        weights npz): ``effect_pair`` (K,) indices into ``pair_ids``, ``alpha, mu, mu2`` (K, M), optional
+        ``V`` (K,), and ``B`` (M, len(pair_ids)) whose columns are used as fixed weights for pairs without
+        effects (prediction models).
+    pair_ids : (P',) pair ids, each present in ``bundle.pairs.pair_id``.
+    trait : trait name (seeds the draws with ``seed`` and the locus id; used in error messages).
+    options : the config ``tgfm`` block. seed : the config seed.
+    pair_prior, variant_prior : see :func:`fit`.
+
+    Returns
+    -------
+    TgfmResult whose ``variables`` carry the pair metadata; a bundle with M = 0 gives an ``empty`` record.
+    """
+    t0 = time.perf_counter()
+    pair_ids = [str(p) for p in pair_ids]
+    M = len(bundle.variant_ids)
+    if M == 0:
+        res = empty_result(METHOD, bundle.reason or "no variants", M=0, P=len(pair_ids))
+        return TgfmResult(res.method, res.variables, res.sets, res.locus)
+    meta = bundle.pairs.set_index("pair_id") if len(bundle.pairs) else pd.DataFrame()
+    missing = [p for p in pair_ids if p not in meta.index]
+    if missing:
+        raise InputError.at(f"pair not in the bundle of locus {bundle.locus_id} ({trait})", column="pair_id",
+                            found=missing[0], expected="a pair_id of the bundle's pairs table")
+    eff = dict(effects)
+    eff["pair_ids"] = pair_ids
+    res = fit(bundle.z, bundle.R, bundle.n, eff, pair_names=pair_ids,
+              variant_names=[str(v) for v in bundle.variant_ids], seed=locus_seed(seed, trait, bundle.locus_id),
+              pair_prior=pair_prior, variant_prior=variant_prior, **(options or {}))
+    v = res.variables
+    P = len(pair_ids)
+    for col in ("gene_id", "gene_name", "tissue", "qtl_type"):
+        vals = np.full(len(v), None, dtype=object)
+        if P and col in meta.columns:
+            vals[:P] = meta.loc[pair_ids, col].astype(object).to_numpy()
+        v[col] = vals
+    v["pair_id"] = np.where(v["type"].to_numpy() == "pair", v["name"].to_numpy(), None)
+    res.locus["seconds"] = time.perf_counter() - t0
+    return res
