@@ -5,6 +5,8 @@
     panel/example.bed/.bim/.fam             reference panel, both chromosomes (A1 = ALT, A2 = REF)
     panel/example.chr{1,2}.vcf.gz(.tbi)     the same panel, phased VCF, contigs "1"/"2"
     genes.tsv                               gene annotation (GRCh38-like)
+    gene_lists/silver_standard.tsv          per-trait "silver standard": planted causal genes, one left out, + decoys
+    gene_lists/drug_targets.tsv             "drug targets": about half the planted causal genes + decoys
     xqtl/{tissue}.{eQTL|sQTL}.chr{c}.parquet    GTEx v8 all-pairs layout
     gwas/{trait}.tsv.gz                     GWAS-SSF summary statistics (with realistic defects)
     gwas/{trait}.truth.tsv                  planted causal pairs, variants and infinitesimal variance
@@ -348,6 +350,40 @@ def _gwas_table(
     return df.drop(columns=["_idx", "_planted"]), counts
 
 
+def _gene_lists(seed: int, out: Path, genes: pd.DataFrame, truth: dict[str, set[tuple[str, str]]]) -> list[Path]:
+    """The example's own silver-standard and drug-target lists, so every summary section has data.
+
+    Silver standard, per trait: the planted causal genes except one (when there are two or more; real lists
+    are incomplete, and the left-out gene's credible set then counts as "nearby") plus two decoy genes.
+    Drug targets (all traits): each planted causal gene with probability 1/2, plus three decoys. Seeded.
+    """
+    planted = {g for v in truth.values() for g, _ in v}
+    others = genes.loc[~genes["gene_id"].isin(planted)].sort_values("gene_id").reset_index(drop=True)
+    rows = []
+    for trait in sorted(truth):
+        rng = _rng(seed, f"gene_lists/silver/{trait}")
+        cg = sorted(truth[trait])
+        drop = int(rng.integers(len(cg))) if len(cg) >= 2 else -1
+        rows += [{"gene_symbol": n, "gene_id": g, "trait": trait, "source": "planted"}
+                 for i, (g, n) in enumerate(cg) if i != drop]
+        for i in sorted(rng.choice(len(others), size=min(2, len(others)), replace=False).tolist()):
+            rows.append({"gene_symbol": others.at[i, "gene_name"], "gene_id": others.at[i, "gene_id"], "trait": trait,
+                         "source": "decoy"})
+    silver = pd.DataFrame(rows, columns=["gene_symbol", "gene_id", "trait", "source"])
+    rng = _rng(seed, "gene_lists/drug_targets")
+    cg = sorted(planted)
+    keep = rng.random(len(cg)) < 0.5
+    decoys = sorted(rng.choice(len(others), size=min(3, len(others)), replace=False).tolist())
+    names = dict(zip(genes["gene_id"], genes["gene_name"]))
+    drug = pd.DataFrame([{"gene_symbol": names[g], "gene_id": g} for g, k in zip(cg, keep) if k]
+                        + [{"gene_symbol": others.at[i, "gene_name"], "gene_id": others.at[i, "gene_id"]} for i in decoys],
+                        columns=["gene_symbol", "gene_id"]).sort_values("gene_id")
+    paths = [out / "gene_lists" / "silver_standard.tsv", out / "gene_lists" / "drug_targets.tsv"]
+    write_tsv(silver, paths[0])
+    write_tsv(drug, paths[1])
+    return paths
+
+
 def make_example(out_dir: str | Path, seed: int = 20240601, **params: Any) -> dict[str, Path]:
     """Simulate the bundled example into ``out_dir`` and return every path written.
 
@@ -467,6 +503,7 @@ def make_example(out_dir: str | Path, seed: int = 20240601, **params: Any) -> di
     gwas_counts: dict[str, dict[str, int]] = {}
     truth_counts: dict[str, dict[str, int]] = {}
     causal_for: dict[str, list[str]] = {}
+    truth_genes: dict[str, set[tuple[str, str]]] = {}
     for trait in design.TRAITS:
         signals = design.plant_signals(
             _rng(seed, f"truth/{trait}"), trait, float(p.gwas_n[trait]), genes, plan_genes, phenotypes,
@@ -484,6 +521,7 @@ def make_example(out_dir: str | Path, seed: int = 20240601, **params: Any) -> di
             if s.pair is not None:
                 q = s.pair
                 causal_for.setdefault(q.pair_id, []).append(trait)
+                truth_genes.setdefault(trait, set()).add((q.gene_id, q.gene_name))
                 rows.append({"trait": trait, "kind": "pair", "pair_id": q.pair_id, "gene_id": q.gene_id,
                              "gene_name": q.gene_name, "tissue": q.tissue, "qtl_type": q.qtl_type,
                              "variant_id": None, "effect": s.effect, "locus_hint": hint,
@@ -501,6 +539,9 @@ def make_example(out_dir: str | Path, seed: int = 20240601, **params: Any) -> di
         truth_counts[trait] = {k: int((truth["kind"] == k).sum()) for k in ("pair", "variant", "infinitesimal")}
         path = out / "gwas" / f"{trait}.truth.tsv"
         write_tsv(truth, path)
+        rel(path)
+
+    for path in _gene_lists(seed, out, genes_out, truth_genes):
         rel(path)
 
     truth_x["causal_for"] = truth_x["pair_id"].map(lambda x: ",".join(causal_for.get(x, [])) or None)
