@@ -22,6 +22,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from twasflow.errors import InputError
+from twasflow.susie import PreparedR, prepare_R
 
 _D_TOL = 1e-12  # a drawn vector with w'Rw below this (relative to the draw's largest) predicts nothing
 _ALPHA_SUM_TOL = 1e-6  # stage-1 alpha rows must sum to 1 within this
@@ -238,6 +239,7 @@ class JointBuilder:
         self.fixed_t = sp.csr_matrix(fx.T) if np.any(fx) else None
         self._J = np.empty((self.Pm + self.M,) * 2)
         self._J[self.Pm:, self.Pm:] = R
+        self._prepared: PreparedR | None = None
 
     def weights_t(self, idx: np.ndarray, size: np.ndarray) -> sp.csr_matrix:
         """(Pm, M) sparse drawn (unstandardized) weights of one draw; duplicate variables add."""
@@ -282,6 +284,12 @@ class JointBuilder:
         zj = np.concatenate([(Wt @ self.z) * inv, self.z])
         return zj, J, active, s
 
-    def draw_system(self, draws: Draws, d: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """:meth:`system` of draw ``d``, written into a buffer reused across draws (valid until the next call)."""
-        return self.system(self.weights_t(draws.idx[d], draws.size[d]), out=self._J)
+    def draw_system(self, draws: Draws, d: int) -> tuple[np.ndarray, PreparedR, np.ndarray, np.ndarray]:
+        """:meth:`system` of draw ``d``, written into one buffer reused across draws (valid until the next
+        call) and returned as a :class:`PreparedR` that wraps the buffer without copying it. The buffer's
+        symmetry is validated once, on the first draw; every draw fills it the same way."""
+        zj, J, active, s = self.system(self.weights_t(draws.idx[d], draws.size[d]), out=self._J)
+        if self._prepared is None:
+            self._prepared = prepare_R(J)
+            assert self._prepared.R is J  # float64 C-contiguous: PreparedR keeps the array, no copy
+        return zj, self._prepared, active, s

@@ -40,7 +40,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from twasflow.errors import ConfigError, InputError
-from twasflow.susie import SusieFit, susie_rss
+from twasflow.susie import PreparedR, SusieFit, susie_rss
 
 from ._tgfm_draws import Draws, EffectPosterior, JointBuilder, draw_effects, posterior_from
 from .result import STATUS_OK, FinemapResult, credible_set_tables, empty_result
@@ -224,7 +224,7 @@ class _Kept:
         self.variant_init[d] = from_variants
 
 
-def _susie(zj: np.ndarray, J: np.ndarray, n: float, opts: TgfmOptions, pw: np.ndarray, init: Any, *,
+def _susie(zj: np.ndarray, J: np.ndarray | PreparedR, n: float, opts: TgfmOptions, pw: np.ndarray, init: Any, *,
            sets: bool, check_R: bool) -> SusieFit:
     return susie_rss(z=zj, R=J, n=n, L=opts.L, prior_weights=pw, model_init=init,
                      estimate_prior_method=opts.estimate_prior_method, max_iter=opts.susie_max_iter, tol=opts.tol,
