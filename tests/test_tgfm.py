@@ -127,7 +127,13 @@ def test_auto_prior_and_cs_rule(locus):
     v = res.variables
     np.testing.assert_allclose(v["pip"].to_numpy(), f.pip, atol=1e-8, rtol=0)
     assert (v["causal"].to_numpy() == v["cs"].notna().to_numpy()).all()
-    assert res.sets["causal"].all()
+    assert res.sets["causal"].all() and len(res.sets) >= 2
+    cut = float(np.sort(res.sets["cs_pip"].to_numpy())[-2])  # the largest set stays causal, the others not
+    strict = tgfm.fit(z, R, N_GWAS, _point_mass(B), n_draws=2, seed=0, pip_init_threshold=1.0,
+                      pair_prior_share="auto", causal_rule="cs", cs_pip_min=cut)
+    assert (strict.sets["causal"].to_numpy() == (strict.sets["cs_pip"].to_numpy() > cut)).all()
+    sv = strict.variables
+    assert (sv["causal"].to_numpy() == (sv["cs_pip"].to_numpy() > cut)).all()  # NaN outside sets -> False
 
 
 def test_prediction_model_pair_uses_fixed_weights(locus):

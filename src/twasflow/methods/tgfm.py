@@ -62,8 +62,11 @@ class TgfmOptions:
         prior), ``"auto"`` = 1/P per pair and 1/M per variant (the TGVIS paper's setting for every
         method), or the share of the prior mass on pairs (0 < share < 1).
     causal_rule : ``pip`` (PIP > ``pip_threshold``, TGFM's recommendation) or ``cs`` (member of a 95%
-        credible set of the reference fit, as the TGVIS paper's simulations scored TGFM).
+        credible set of the reference fit whose summed draw-averaged PIP exceeds ``cs_pip_min``, as the
+        TGVIS paper's simulations scored TGFM).
     pip_threshold : the ``pip`` rule's cut-off (0.5).
+    cs_pip_min : the ``cs`` rule's cut-off on a set's summed PIP (0: every set; the TGVIS authors' R
+        re-implementation drops sets below 0.5).
     coverage, min_abs_corr : credible-set coverage and purity of the reference fit.
     estimate_prior_method : SuSiE prior-variance update; ``EM`` mirrors TGFM's component-variance update.
     susie_max_iter, tol : IBSS limits of every fit (susieR defaults 100, 1e-3).
@@ -75,6 +78,7 @@ class TgfmOptions:
     pair_prior_share: float | str = "uniform"
     causal_rule: str = "pip"
     pip_threshold: float = 0.5
+    cs_pip_min: float = 0.0
     coverage: float = 0.95
     min_abs_corr: float = 0.5
     estimate_prior_method: str = "EM"
@@ -104,7 +108,7 @@ def make_options(**options: Any) -> TgfmOptions:
     if opts.causal_rule not in CAUSAL_RULES:
         raise ConfigError.at("invalid causal_rule", column="tgfm.causal_rule", found=opts.causal_rule,
                              expected=CAUSAL_RULES)
-    for key in ("pip_init_threshold", "pip_threshold", "coverage", "min_abs_corr"):
+    for key in ("pip_init_threshold", "pip_threshold", "cs_pip_min", "coverage", "min_abs_corr"):
         v = getattr(opts, key)
         if not 0.0 <= float(v) <= 1.0:
             raise ConfigError.at(f"{key} must lie in [0, 1]", column=f"tgfm.{key}", found=v)
@@ -379,7 +383,9 @@ def _summarize(kept: _Kept, ref: SusieFit, active_ref: np.ndarray, opts: TgfmOpt
     types_j = np.array(["pair"] * Pm + ["variant"] * M, dtype=object)
     nan = np.full(Pm + M, np.nan)
     if opts.causal_rule == "cs":
-        cols, sets_table = credible_set_tables(names_j, types_j, pip, nan, ref.sets, causal_rule=lambda *_: True)
+        cut = opts.cs_pip_min
+        cols, sets_table = credible_set_tables(names_j, types_j, pip, nan, ref.sets,
+                                               causal_rule=lambda cs_pip, _pratt: bool(cs_pip > cut))
     else:
         cols, sets_table = credible_set_tables(names_j, types_j, pip, nan, ref.sets, causal_rule=lambda *_: False)
         cut = opts.pip_threshold
@@ -477,7 +483,7 @@ def fit_bundle(bundle: Any, effects: Any, pair_ids: Sequence[str], *, trait: str
         effects (prediction models).
     pair_ids : (P',) pair ids, each present in ``bundle.pairs.pair_id``.
     trait : trait name (seeds the draws with ``seed`` and the locus id; used in error messages).
-    options : the config ``tgfm`` block. seed : the config seed.
+    options : the config ``tgfm`` block (its ``tissue_prior`` switch is ignored here). seed : the config seed.
     pair_prior, variant_prior : see :func:`fit`.
 
     Returns
@@ -497,9 +503,11 @@ def fit_bundle(bundle: Any, effects: Any, pair_ids: Sequence[str], *, trait: str
                             found=missing[0], expected="a pair_id of the bundle's pairs table")
     eff = dict(effects)
     eff["pair_ids"] = pair_ids
+    # tissue_prior is the pipeline's switch for learn_tissue_prior (priors arrive as pair_prior/variant_prior)
+    opts = {k: v for k, v in (options or {}).items() if k != "tissue_prior"}
     res = fit(bundle.z, bundle.R, bundle.n, eff, pair_names=pair_ids,
               variant_names=[str(v) for v in bundle.variant_ids], seed=locus_seed(seed, trait, bundle.locus_id),
-              pair_prior=pair_prior, variant_prior=variant_prior, **(options or {}))
+              pair_prior=pair_prior, variant_prior=variant_prior, **opts)
     v = res.variables
     P = len(pair_ids)
     for col in ("gene_id", "gene_name", "tissue", "qtl_type"):
