@@ -514,6 +514,7 @@ def make_genome(out_dir: str | Path, seed: int = 20250901, **params: Any) -> dic
     def rel(path: Path) -> None:
         written[path.relative_to(out).as_posix()] = path
 
+    datasets = [(t, "eQTL") for t in p.xqtl_n] + [(t, "sQTL") for t in p.sqtl_tissues]
     bims, dosages, genes_rows, truth_rows, truth_x = [], [], [], [], []
     gwas_frames: dict[str, list[pd.DataFrame]] = {t: [] for t in p.traits}
     xqtl_rows: dict[str, int] = {}
@@ -543,8 +544,12 @@ def make_genome(out_dir: str | Path, seed: int = 20250901, **params: Any) -> dic
             for t, df in s.gwas.items():
                 gwas_frames[t].append(df)
         counts_slots[chrom] = int(offs.size)
-        for (tissue, qtype), parts in sorted(per_ds.items()):
-            cols = {k: np.concatenate([x[k] for x in parts]) for k in parts[0]}
+        # one file per data set and chromosome, as GTEx ships them (zero rows when nothing is expressed)
+        for tissue, qtype in sorted(datasets):
+            parts = per_ds.get((tissue, qtype), [])
+            cols = {f.name: (np.concatenate([x[f.name] for x in parts]) if parts
+                             else np.array([], dtype=object if f.name.endswith("_id") else float))
+                    for f in writers.GTEX_SCHEMA}
             path = out / "xqtl" / f"{tissue}.{qtype}.chr{chrom}.parquet"
             writers.write_gtex_parquet(cols, path)
             rel(path)
@@ -583,7 +588,7 @@ def make_genome(out_dir: str | Path, seed: int = 20250901, **params: Any) -> dic
     # sample sheets, paths relative to out_dir (the benchmark rewrites them relative to its run directory)
     gw = pd.DataFrame({"trait": list(p.traits), "path": [f"gwas/{t}.tsv.gz" for t in p.traits],
                        "format": "gwas-ssf", "n": "", "build": BUILD})
-    ds = [(t, "eQTL") for t in p.xqtl_n] + [(t, "sQTL") for t in p.sqtl_tissues]
+    ds = datasets
     xq = pd.DataFrame({"dataset": [f"{t}_{q}" for t, q in ds], "tissue": [t for t, _ in ds],
                        "qtl_type": [q for _, q in ds], "path": [f"xqtl/{t}.{q}.chr{{chrom}}.parquet" for t, q in ds],
                        "format": "gtex-parquet", "n": [str(p.xqtl_n[t]) for t, _ in ds], "build": BUILD})
