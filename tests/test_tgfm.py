@@ -357,3 +357,111 @@ def test_bad_locus_inputs_and_options(locus):
         tgfm.fit(z, R, N_GWAS, e, causal_rule="pratt")
     assert tgfm.fit(np.zeros(0), np.zeros((0, 0)), N_GWAS, {"effect_pair": [], "alpha": np.zeros((0, 0)),
                     "mu": np.zeros((0, 0)), "mu2": np.zeros((0, 0))}).locus["status"] == "empty"
+
+
+# ------------------------------------------------------------------------------------------------
+# tissue-specific prior
+
+
+def test_per_draw_prior_columns(locus):
+    """Draw d is fitted with column d of a per-draw prior (TGFM's bootstrapped tissue prior)."""
+    R, B, z = locus
+    M, P = B.shape
+    pp = np.stack([np.full(P, 1e-3), np.full(P, 1e-1)], axis=1)
+    vp = np.stack([np.full(M, 1e-2), np.full(M, 1e-2)], axis=1)
+    res = tgfm.fit(z, R, N_GWAS, _point_mass(B), n_draws=2, pip_init_threshold=1.0, pair_prior=pp, variant_prior=vp)
+    zj, J, _ = _dense_joint(z, R, B)
+    for d in range(2):
+        f = susie_rss(z=zj, R=J, n=N_GWAS, L=10, prior_weights=np.concatenate([pp[:, d], vp[:, d]]),
+                      estimate_prior_method="EM")
+        np.testing.assert_allclose(res.draw_pip[d], f.pip, atol=1e-8, rtol=0)
+    assert not np.allclose(res.draw_pip[0], res.draw_pip[1])
+
+
+def _dense_prior_iterations(loci, classes, counts, n_iter, init=0.1):
+    """TGFM's update written out with full alpha matrices (no first-order shortcut)."""
+    where = {c: i for i, c in enumerate(classes)}
+    C, B = len(classes), counts.shape[1]
+    probs = np.full((C, B), init)
+    n_el = np.zeros((C, B))
+    for i, (_, cls) in enumerate(loci):
+        ci = np.array([where[c] for c in cls])
+        n_el += counts[i][None, :] * np.bincount(ci, minlength=C)[:, None]
+    for _ in range(n_iter):
+        post = np.zeros((C, B))
+        for i, (lbf, cls) in enumerate(loci):
+            ci = np.array([where[c] for c in cls])
+            prior = probs[ci] / probs[ci].sum(axis=0)  # (p, B)
+            with np.errstate(divide="ignore"):  # a class absent from a resample has probability 0
+                logw = lbf[:, :, None] + np.log(prior)[None]
+            logw -= logw.max(axis=1, keepdims=True)
+            alpha = np.exp(logw)
+            alpha /= alpha.sum(axis=1, keepdims=True)
+            pip = 1.0 - np.prod(1.0 - alpha, axis=0)
+            for c in range(C):
+                post[c] += counts[i] * pip[ci == c].sum(axis=0)
+        probs = post / np.where(n_el == 0, 0.1, n_el)
+    return probs
+
+
+def test_tissue_prior_matches_dense_iterations():
+    rng = np.random.default_rng(12)
+    loci = []
+    for _ in range(12):
+        p_var, p_pair = int(rng.integers(20, 40)), int(rng.integers(3, 9))
+        cls = ["variant"] * p_var + list(rng.choice(["Liver", "Adipose", "Blood"], p_pair))
+        L = int(rng.integers(1, 4))
+        lbf = rng.normal(-30.0, 2.0, (L, p_var + p_pair))  # mostly uninformative (first-order path)
+        hot = rng.choice(p_var + p_pair, (L, 3))
+        for l in range(L):
+            lbf[l, hot[l]] = rng.uniform(0.0, 8.0, 3)  # a few informative elements (exact path)
+        loci.append((lbf, cls))
+    tp = tgfm.learn_tissue_prior(loci, n_bootstraps=4, max_iter=25, seed=1)
+    assert tp.classes == ("variant", "Adipose", "Blood", "Liver")
+    ref = _dense_prior_iterations(loci, list(tp.classes), tp.counts, 25)
+    # the shortcut is exact up to the first-order PIP of elements with BF < 1e-8 x the effect's largest
+    np.testing.assert_allclose(tp.probs, ref, rtol=1e-6, atol=1e-12)
+
+
+def test_tissue_prior_recovers_planted_rates():
+    """Perfectly identified causal elements: the prior converges to each class's causal fraction."""
+    rng = np.random.default_rng(4)
+    truth = {"variant": 0.002, "Liver": 0.08, "Adipose": 0.02, "Blood": 0.0}
+    loci, n_causal, n_el = [], dict.fromkeys(truth, 0), dict.fromkeys(truth, 0)
+    for _ in range(400):
+        cls = ["variant"] * 150 + ["Liver"] * 5 + ["Adipose"] * 5 + ["Blood"] * 5
+        causal = [j for j, c in enumerate(cls) if rng.random() < truth[c]]
+        for j, c in enumerate(cls):
+            n_el[c] += 1
+            n_causal[c] += j in causal
+        if not causal:
+            continue  # TGFM learns from loci with a credible set only
+        lbf = np.zeros((len(causal), len(cls)))
+        lbf[np.arange(len(causal)), causal] = 60.0
+        loci.append((lbf, cls))
+    tp = tgfm.learn_tissue_prior(loci, n_bootstraps=20, max_iter=200, tol=1e-12, seed=0)
+    mean = tp.mean
+    # loci without a causal element are left out (as TGFM does), so the target is the rate among the kept loci
+    kept_el = {c: sum(np.sum(np.asarray(cl) == c) for _, cl in loci) for c in truth}
+    for c in truth:
+        rate = n_causal[c] / kept_el[c]
+        se = np.sqrt(max(rate, 1e-3) * (1 - rate) / kept_el[c])
+        assert abs(mean[c] - rate) < 4 * se, (c, mean[c], rate)
+    assert mean["Liver"] > mean["Adipose"] > mean["variant"] and mean["Blood"] < 1e-6
+    pair, var = tp.weights(["Liver", "Blood", "Kidney"], M=3)
+    assert pair.shape == (3, 20) and var.shape == (3, 20)
+    np.testing.assert_array_equal(pair[0], tp.probs[tp.classes.index("Liver")])
+    assert np.all(pair[1] >= 1e-100)  # zeros floored as TGFM
+    np.testing.assert_allclose(pair[2], np.maximum(tp.probs[1:], 1e-100).mean(axis=0))  # unseen tissue
+
+
+def test_tissue_prior_inputs_from_a_fit(locus):
+    R, B, z = locus
+    M, P = B.shape
+    res = tgfm.fit(z, R, N_GWAS, _point_mass(B), n_draws=2, pip_init_threshold=1.0)
+    tissues = ["Liver", "Blood"] * (P // 2)
+    lbf, cls = tgfm.tissue_prior_inputs(res, tissues)
+    assert lbf.shape == (int(np.sum(res.ref_fit.V > 1e-9)), P + M) and list(cls[:P]) == tissues
+    assert set(cls[P:]) == {"variant"}
+    with pytest.raises(InputError, match="no loci"):
+        tgfm.learn_tissue_prior([])

@@ -43,10 +43,13 @@ from twasflow.errors import ConfigError, InputError
 from twasflow.susie import PreparedR, SusieFit, susie_rss
 
 from ._tgfm_draws import Draws, EffectPosterior, JointBuilder, draw_effects, posterior_from
+from ._tgfm_prior import VARIANT, TissuePrior, learn_tissue_prior
 from .result import STATUS_OK, FinemapResult, credible_set_tables, empty_result
 
 METHOD = "tgfm"
 CAUSAL_RULES = ("pip", "cs")
+__all__ = ["METHOD", "TgfmOptions", "TgfmResult", "TissuePrior", "effects_for_pairs", "fit", "fit_bundle",
+           "learn_tissue_prior", "locus_seed", "make_options", "tissue_prior_inputs"]
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,7 @@ class TgfmResult(FinemapResult):
     ref_fit : the reference SuSiE fit on the draw-averaged weights (its credible sets are reported).
     theta : (P,) draw-averaged pair effects (per SD of the molecular phenotype, per SD of the trait;
         NaN for pairs not modelled). gamma : (M,) draw-averaged direct variant effects (standardized).
+    modelled : (Pm,) indices of the modelled pairs (the first Pm joint variables of the fits).
     """
 
     draw_pip: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
@@ -136,6 +140,7 @@ class TgfmResult(FinemapResult):
     ref_fit: SusieFit | None = None
     theta: np.ndarray = field(default_factory=lambda: np.zeros(0))
     gamma: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    modelled: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -424,7 +429,40 @@ def _summarize(kept: _Kept, ref: SusieFit, active_ref: np.ndarray, opts: TgfmOpt
              "niter": int(np.median(kept.niter)) if kept.niter.size else 0,
              "converged": bool(np.all(kept.converged))}
     return TgfmResult(METHOD, variables, sets_table, locus, draw_pip=kept.pip, variant_init=kept.variant_init.copy(),
-                      ref_fit=ref, theta=theta, gamma=mean[Pm:].copy())
+                      ref_fit=ref, theta=theta, gamma=mean[Pm:].copy(), modelled=modelled)
+
+
+# --------------------------------------------------------------------------------------------------
+# tissue-specific prior (learned across loci)
+
+
+def tissue_prior_inputs(res: TgfmResult, pair_tissues: Sequence[str],
+                        prior_tol: float = 1e-9) -> tuple[np.ndarray, np.ndarray] | None:
+    """One locus's input to :func:`learn_tissue_prior`: the reference fit's per-effect log Bayes factors
+    (effects with prior variance > ``prior_tol``) and the element classes (the tissue of each modelled
+    pair, then ``variant``).
+
+    TGFM learns its prior from the fits without sampling (weights = posterior means), counting only
+    windows with at least one credible set; ``ref_fit`` (the fit on the draw-averaged weights) plays that
+    role, and loci without a credible set give None.
+
+    Parameters
+    ----------
+    res : a fitted locus. pair_tissues : (P,) tissue of every pair of the fit (``res.variables`` order).
+    """
+    f = res.ref_fit
+    if f is None or not f.sets:
+        return None
+    P = int(res.locus.get("P", len(pair_tissues)))
+    if len(pair_tissues) != P:
+        raise InputError.at("pair_tissues has the wrong length", column="pair_tissues", found=len(pair_tissues),
+                            expected=P)
+    inc = f.V > prior_tol
+    if not np.any(inc):
+        return None
+    M = f.lbf_variable.shape[1] - res.modelled.size
+    classes = np.array([str(pair_tissues[j]) for j in res.modelled] + [VARIANT] * M, dtype=object)
+    return f.lbf_variable[inc].copy(), classes
 
 
 # --------------------------------------------------------------------------------------------------
