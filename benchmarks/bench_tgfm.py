@@ -5,12 +5,16 @@ Usage (from the repository root; BLAS pinned to one thread):
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_tgfm.py speed --runs 3
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_tgfm.py profile
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_tgfm.py sim --reps 20 --n-eqtl 200
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_tgfm.py prior
 
 ``speed``: one locus with M = 1,000 variants and P = 500 pairs (coalescent LD; xQTL z of 500 pairs with 1-3
 causal variants each, |effect| 0.25-0.5 SD, at n_eQTL = 400, stage-1 SuSiE L = 3 → posteriors; GWAS with 2 causal pairs and
 one direct variant, n = 500,000), 100 draws, TGFM defaults (L = 10). The stage-1 fit is set-up, not timed.
 Prints every run, the median, the variant-init rule's outcome and the load average.
 ``profile``: one run under cProfile (top 25 by cumulative time).
+``prior``: ``learn_tissue_prior`` on 1,000 synthetic loci (2,000 variants + 500 pairs over 49 tissues, L = 10
+effects each, log Bayes factors ~ N(-25, 3) with three informative elements per effect), 100 bootstraps,
+400 iterations (TGFM's defaults).
 ``sim``: per replicate of ``twasflow.simulate.tgvis_paper``, stage-1 → TGFM (``causal_rule=cs`` and the
 TGVIS paper's 1/P, 1/M prior, as the paper's Figure 2 scored it) → ``score_replicate``; prints the averages.
 """
@@ -89,6 +93,23 @@ def run_profile(args: argparse.Namespace) -> None:
     pstats.Stats(pr).sort_stats("cumulative").print_stats(25)
 
 
+def run_prior(args: argparse.Namespace) -> None:
+    rng = np.random.default_rng(0)
+    tissues = [f"T{t:02d}" for t in range(49)]
+    loci = []
+    for _ in range(args.loci):
+        cls = ["variant"] * 2000 + list(rng.choice(tissues, 500))
+        lbf = rng.normal(-25.0, 3.0, (10, len(cls)))
+        for l in range(10):
+            lbf[l, rng.choice(len(cls), 3)] = rng.uniform(0.0, 10.0, 3)
+        loci.append((lbf, cls))
+    t0, c0 = time.perf_counter(), time.process_time()
+    tp = tgfm.learn_tissue_prior(loci, n_bootstraps=100, max_iter=400, seed=0)
+    print(f"learn_tissue_prior: {args.loci} loci, 100 bootstraps, {tp.n_iter} iterations: "
+          f"{time.perf_counter() - t0:.1f} s wall, {time.process_time() - c0:.1f} s CPU; "
+          f"load average {os.getloadavg()[0]:.2f}")
+
+
 def run_sim(args: argparse.Namespace) -> None:
     import pandas as pd
 
@@ -127,12 +148,14 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--draws", type=int, default=100)
     p = sub.add_parser("profile")
     p.add_argument("--draws", type=int, default=100)
+    q = sub.add_parser("prior")
+    q.add_argument("--loci", type=int, default=1000)
     m = sub.add_parser("sim")
     m.add_argument("--reps", type=int, default=20)
     m.add_argument("--n-eqtl", type=int, default=200)
     m.add_argument("--out", default="")
     args = ap.parse_args(argv)
-    {"speed": run_speed, "profile": run_profile, "sim": run_sim}[args.cmd](args)
+    {"speed": run_speed, "profile": run_profile, "sim": run_sim, "prior": run_prior}[args.cmd](args)
 
 
 if __name__ == "__main__":
