@@ -31,13 +31,21 @@ def _pair_genes(cv: pd.DataFrame) -> pd.DataFrame:
     return p
 
 
+def _display_name(p: pd.DataFrame) -> pd.Series:
+    """Gene name for tables: the result's name, else the annotation's symbol, else the id."""
+    name = p["gene_name"].where(p["gene_name"].notna() & (p["gene_name"] != ""), None)
+    if "symbol" in p.columns:
+        name = name.fillna(p["symbol"].where(p["symbol"].notna() & (p["symbol"] != ""), None))
+    return name.fillna(p["gene_id"]).astype(str)
+
+
 def silver_classes(cv: pd.DataFrame, silver: frozenset[str], nearby: frozenset[str]) -> pd.DataFrame:
     """Class of every causal credible set with pairs: ``method, locus_id, set_id, cls`` (silver | nearby |
     other), ``silver_genes`` and ``nearby_genes`` (``;``-joined names of the set's genes in each class)."""
     p = _pair_genes(cv).copy()
     p["_silver"] = on_list(p["keys"], silver)
     p["_nearby"] = on_list(p["keys"], nearby) & ~p["_silver"]
-    p["_name"] = p["gene_name"].where(p["gene_name"].notna() & (p["gene_name"] != ""), p["gene_id"]).astype(str)
+    p["_name"] = _display_name(p)
     rows = []
     for (m, lid, sid), t in p.groupby(["method", "locus_id", "set_id"], sort=True):
         sg = sorted(set(t.loc[t["_silver"], "_name"]))
@@ -91,7 +99,7 @@ def drug_targets(cv: pd.DataFrame, drug: frozenset[str], methods: list[str] | No
     """
     p = _pair_genes(cv).copy()
     p["_drug"] = on_list(p["keys"], drug)
-    p["_name"] = p["gene_name"].where(p["gene_name"].notna() & (p["gene_name"] != ""), p["gene_id"]).astype(str)
+    p["_name"] = _display_name(p)
     names = sorted(set(methods or []) | set(p["method"]))
     rows = []
     for m in names:
