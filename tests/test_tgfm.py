@@ -11,7 +11,7 @@ import pytest
 
 from twasflow.errors import ConfigError, InputError
 from twasflow.methods import tgfm
-from twasflow.methods._tgfm_draws import draw_effects, posterior_from
+from twasflow.methods._tgfm_draws import draw_effects, effect_keys, posterior_from
 from twasflow.methods.result import LOCI_COLUMNS, SET_COLUMNS, VARIABLE_COLUMNS
 from twasflow.susie import susie_rss
 
@@ -152,15 +152,15 @@ def test_prediction_model_pair_uses_fixed_weights(locus):
 # the draws follow the stage-1 posterior
 
 
-def test_draws_match_posterior_moments():
-    rng = np.random.default_rng(3)
+@pytest.mark.parametrize("keyed", [False, True])
+def test_draws_match_posterior_moments(keyed):
     M = 6
     alpha = np.array([[0.1, 0.6, 0.3, 0, 0, 0], [0, 0, 0.25, 0.25, 0.5, 0], [0, 0, 0, 0, 0, 1.0]])
     mu = np.array([[0.3, -0.2, 0.5, 0, 0, 0], [0, 0, 0.4, 0.1, -0.3, 0], [0, 0, 0, 0, 0, 0.7]])
     sd = np.array([[0.05, 0.1, 0.2, 0, 0, 0], [0, 0, 0.1, 0.3, 0.05, 0], [0, 0, 0, 0, 0, 0.0]])
     post = posterior_from({"effect_pair": [0, 0, 1], "alpha": alpha, "mu": mu, "mu2": mu**2 + sd**2, "P": 2}, M)
     N = 200_000
-    dr = draw_effects(post, rng, N)
+    dr = draw_effects(post, 3, N, keys=effect_keys(post, ["a", "b"]) if keyed else None)
     # variable choice: frequencies within 5 binomial SEs of alpha; zero-alpha variables never drawn
     for k in range(3):
         freq = np.bincount(dr.idx[:, k], minlength=M) / N
@@ -230,7 +230,8 @@ def test_variant_init_keeps_higher_elbo_per_draw():
     res = tgfm.fit(z, R, N_GWAS, post_map, n_draws=D, seed=seed)
     assert res.locus["variant_init_run"] is True
     # the same draws, then everything from scratch with dense matrices
-    dr = draw_effects(posterior_from(post_map, M), np.random.default_rng(seed), D)
+    post = posterior_from(post_map, M)
+    dr = draw_effects(post, seed, D, keys=effect_keys(post, [f"pair{j + 1}" for j in range(P)]))
     pw = np.full(P + M, 1.0 / (P + M))
     fv = susie_rss(z=z, R=R, n=N_GWAS, L=10, prior_weights=pw[P:], estimate_prior_method="EM")
     pad = np.zeros((fv.alpha.shape[0], P))
@@ -275,6 +276,22 @@ def test_same_seed_bit_identical_other_seed_differs(locus):
     pd.testing.assert_frame_equal(a.variables, b.variables, check_exact=True)
     pd.testing.assert_frame_equal(a.sets, b.sets, check_exact=True)
     assert not np.array_equal(a.variables["pip"].to_numpy(), c.variables["pip"].to_numpy())
+
+
+def test_permuting_pairs_permutes_results(locus):
+    """Draws are keyed by pair name, so a reordered locus gives the same per-pair results."""
+    R, B, z = locus
+    M, P = B.shape
+    post = _posterior(np.random.default_rng(2), M, P)
+    names = [f"p{j}" for j in range(P)]
+    perm = np.random.default_rng(0).permutation(P)
+    inv = np.argsort(perm)
+    post_p = {**post, "effect_pair": inv[post["effect_pair"]]}  # pair j moves to position inv[j]
+    a = tgfm.fit(z, R, N_GWAS, post, pair_names=names, n_draws=5, seed=3)
+    b = tgfm.fit(z, R, N_GWAS, post_p, pair_names=[names[j] for j in perm], n_draws=5, seed=3)
+    va, vb = a.variables.set_index("name"), b.variables.set_index("name")
+    for col in ("pip", "posterior_mean", "posterior_sd"):
+        np.testing.assert_allclose(vb.loc[va.index, col].to_numpy(), va[col].to_numpy(), atol=1e-8, rtol=1e-6)
 
 
 def test_fit_bundle_tables_and_restriction(locus):

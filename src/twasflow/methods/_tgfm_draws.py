@@ -15,8 +15,9 @@ Numerical module: no I/O.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -194,16 +195,41 @@ class Draws:
         return int(self.idx.shape[0])
 
 
-def draw_effects(post: EffectPosterior, rng: np.random.Generator, n_draws: int) -> Draws:
-    """Draw every single effect ``n_draws`` times (vectorized over draws and effects).
+def effect_keys(post: EffectPosterior, pair_names: Sequence[str]) -> np.ndarray:
+    """(K, 2) stream keys of the single effects: crc32 of the pair's name and the effect's rank within its
+    pair. Keyed streams make a pair's draws independent of where the pair sits in the locus."""
+    rank = np.zeros(post.K, dtype=np.int64)
+    seen: dict[int, int] = {}
+    for k, j in enumerate(post.effect_pair.tolist()):
+        rank[k] = seen.get(j, 0)
+        seen[j] = rank[k] + 1
+    crc = np.array([zlib.crc32(str(pair_names[j]).encode()) for j in post.effect_pair.tolist()], dtype=np.int64)
+    return np.stack([crc, rank], axis=1) if post.K else np.zeros((0, 2), dtype=np.int64)
 
-    The variable is drawn by inverting each row's cumulative alpha; all K rows are searched at once by
-    offsetting row k's cumulative sums by k (rows then form one increasing sequence). Uses ``rng.random``
-    then ``rng.standard_normal``, each of shape (n_draws, K), so a seed fixes every draw.
+
+def draw_effects(post: EffectPosterior, seed: int | Sequence[int], n_draws: int,
+                 keys: np.ndarray | None = None) -> Draws:
+    """Draw every single effect ``n_draws`` times.
+
+    Randomness: without ``keys``, ``default_rng(seed)`` gives ``random((n_draws, K))`` then
+    ``standard_normal((n_draws, K))``; with ``keys`` (K, 2) (see :func:`effect_keys`), effect k's
+    ``n_draws`` uniforms and normals come from ``default_rng([*seed, *keys[k]])``. The variable is drawn by
+    inverting each row's cumulative alpha, all K rows at once: row k's cumulative sums are offset by k so
+    that the rows form one increasing sequence for a single ``searchsorted``.
     """
     K, M = post.K, post.M
-    u = rng.random((n_draws, K))
-    e = rng.standard_normal((n_draws, K))
+    base = [int(x) for x in np.atleast_1d(np.asarray(seed, dtype=np.int64))]
+    if keys is None:
+        rng = np.random.default_rng(base)
+        u = rng.random((n_draws, K))
+        e = rng.standard_normal((n_draws, K))
+    else:
+        u = np.empty((n_draws, K))
+        e = np.empty((n_draws, K))
+        for k in range(K):
+            g = np.random.default_rng(base + [int(x) for x in keys[k]])
+            u[:, k] = g.random(n_draws)
+            e[:, k] = g.standard_normal(n_draws)
     if K == 0:
         return Draws(np.zeros((n_draws, 0), dtype=np.int64), np.zeros((n_draws, 0)))
     cum = np.cumsum(post.alpha, axis=1)

@@ -28,7 +28,6 @@ Numerical module: no I/O.
 
 from __future__ import annotations
 
-import math
 import time
 import warnings
 import zlib
@@ -42,7 +41,7 @@ import scipy.sparse as sp
 from twasflow.errors import ConfigError, InputError
 from twasflow.susie import PreparedR, SusieFit, susie_rss
 
-from ._tgfm_draws import Draws, EffectPosterior, JointBuilder, draw_effects, posterior_from
+from ._tgfm_draws import Draws, JointBuilder, draw_effects, effect_keys, posterior_from
 from ._tgfm_prior import VARIANT, TissuePrior, learn_tissue_prior
 from .result import STATUS_OK, FinemapResult, credible_set_tables, empty_result
 
@@ -169,6 +168,16 @@ def _as_inputs(z: Any, R: Any, n: Any) -> tuple[np.ndarray, np.ndarray, float]:
     return zz, RR, n_eff
 
 
+def _seed(seed: Any) -> list[int]:
+    try:
+        s = [int(x) for x in np.atleast_1d(np.asarray(seed, dtype=np.int64))]
+    except (TypeError, ValueError, OverflowError):
+        s = []
+    if not s or min(s) < 0:
+        raise InputError.at("seed must be a non-negative integer or a sequence of them", column="seed", found=seed)
+    return s
+
+
 def _prior(values: Any, k: int, D: int, name: str) -> np.ndarray | None:
     """User prior weights as (k, D) (a vector is used for every draw; TGFM's tissue prior varies by draw)."""
     if values is None:
@@ -282,8 +291,9 @@ def fit(
         and ``B`` (M, P) fixed weights for pairs without effects (prediction models). Pairs with neither
         are not modelled (NaN pip / estimate).
     pair_names, variant_names : labels (default ``pair1..``, ``variant1..``).
-    seed : seed of the draws (int or sequence of ints for ``numpy.random.default_rng``); same seed and
-        inputs give bit-identical results.
+    seed : seed of the draws (non-negative int or sequence of them); each single effect draws from its
+        own stream ``default_rng([*seed, crc32(pair name), rank of the effect in its pair])``, so the same
+        seed and inputs give bit-identical results and reordering pairs only reorders them.
     pair_prior, variant_prior : optional prior inclusion weights, (P,) / (M,) or per draw (P, n_draws) /
         (M, n_draws) (TGFM's bootstrapped tissue prior); unnormalized (SuSiE normalizes over all
         variables); they replace ``pair_prior_share``'s weights for their block.
@@ -303,6 +313,10 @@ def fit(
     opts = make_options(**options)
     zz, RR, n_eff = _as_inputs(z, R, n)
     M = zz.size
+    if M == 0:
+        res = empty_result(METHOD, "no variants", M=0, P=0 if pair_names is None else len(pair_names))
+        return TgfmResult(res.method, res.variables, res.sets, res.locus)
+    seed_list = _seed(seed)
     post = posterior_from(stage1_fits, M)
     P = post.P
     pnames = [f"pair{j + 1}" for j in range(P)] if pair_names is None else [str(x) for x in pair_names]
@@ -312,9 +326,6 @@ def fit(
     if len(vnames) != M:
         raise InputError.at("variant_names has the wrong length", column="variant_names", found=len(vnames),
                             expected=M)
-    if M == 0:
-        res = empty_result(METHOD, "no variants", M=0, P=P)
-        return TgfmResult(res.method, res.variables, res.sets, res.locus)
     D = opts.n_draws
     pp = _prior(pair_prior, P, D, "pair_prior")
     vp = _prior(variant_prior, M, D, "variant_prior")
@@ -322,8 +333,8 @@ def fit(
     Pm = modelled.size
     pw = _prior_weights(opts, Pm, M, D, None if pp is None else pp[modelled], vp)
 
-    rng = np.random.default_rng(seed)
-    draws = draw_effects(post, rng, D)
+    # a pair's draws are keyed by its name: reordering the pairs reorders the results, nothing else
+    draws = draw_effects(post, seed_list, D, keys=effect_keys(post, pnames))
     jb = JointBuilder(zz, RR, post, modelled)
     caught: list[str] = []
     with warnings.catch_warnings(record=True) as wlist:
@@ -333,7 +344,7 @@ def fit(
         vinit = _variant_init(zz, RR, n_eff, opts, pw[Pm:].mean(axis=1), Pm) if run_variant else None
         if vinit is not None:
             _fit_draws(jb, draws, n_eff, opts, pw, init=vinit, kept=kept)
-        ref, s_ref, active_ref = _reference_fit(jb, draws, n_eff, opts, pw.mean(axis=1), vinit)
+        ref, active_ref = _reference_fit(jb, draws, n_eff, opts, pw.mean(axis=1), vinit)
         caught = [str(w.message) for w in wlist]
     res = _summarize(kept, ref, active_ref, opts, P, M, modelled, pnames, vnames)
     res.locus.update(n_draws=D, variant_init_run=run_variant, n_variant_init_kept=int(kept.variant_init.sum()),
@@ -358,7 +369,7 @@ def _fit_draws(jb: JointBuilder, draws: Draws, n: float, opts: TgfmOptions, pw: 
 
 
 def _reference_fit(jb: JointBuilder, draws: Draws, n: float, opts: TgfmOptions, pw: np.ndarray,
-                   vinit: Any) -> tuple[SusieFit, np.ndarray, np.ndarray]:
+                   vinit: Any) -> tuple[SusieFit, np.ndarray]:
     """SuSiE with credible sets on the draw-averaged standardized weights (the higher-ELBO start when the
     variant-only start was run)."""
     acc = sp.csr_matrix((jb.Pm, jb.M))
@@ -374,7 +385,7 @@ def _reference_fit(jb: JointBuilder, draws: Draws, n: float, opts: TgfmOptions, 
         g = _susie(zj, J, n, opts, w, vinit, sets=True, check_R=False)
         if float(g.elbo[-1]) > float(f.elbo[-1]):
             f = g
-    return f, s, active
+    return f, active
 
 
 def _summarize(kept: _Kept, ref: SusieFit, active_ref: np.ndarray, opts: TgfmOptions, P: int, M: int,
