@@ -7,6 +7,6 @@ opt = smk.params.options
 stages.snakemake_main(smk, summarize, trait=smk.wildcards.trait, methods=list(smk.params.methods),
                       variables=list(smk.input.variables), loci=list(smk.input.loci), coloc=list(smk.input.coloc),
                       prescreen=list(smk.input.prescreen), out_dir=smk.params.out_dir, plot_dirs=smk.params.plot_dirs,
-                      loci_tsv=smk.input.loci_tsv, genes=smk.input.genes[0] if smk.input.genes else None,
+                      loci_tsv=smk.input.loci_tsv, genes=smk.params.genes,
                       silver_standard=smk.params.silver, drug_targets_list=smk.params.drugs,
                       twas_p_max=opt["twas_p_max"], top_loci=opt["top_loci"], nearby_kb=opt["nearby_kb"])

@@ -21,9 +21,19 @@ def gene_list(key):
 
 
 def gene_list_inputs(wildcards):
-    """Gene lists given in the config (the example's lists come with its manifest)."""
-    paths = [config["enrichment"][k] for k in EXAMPLE_GENE_LISTS if config["enrichment"][k]]
+    """Gene lists and positions given in the config; the example's own files come with its manifest (no rule
+    names them as outputs, so they cannot be inputs themselves)."""
+    paths = [config["enrichment"][k] for k in (*EXAMPLE_GENE_LISTS, "gene_annotation") if config["enrichment"][k]]
     return paths + simulated_inputs()
+
+
+def gene_positions():
+    """Gene positions: config enrichment.gene_annotation, else the example's genes.tsv, else None."""
+    if config["enrichment"]["gene_annotation"]:
+        return config["enrichment"]["gene_annotation"]
+    if config["simulate"]["enabled"]:
+        return os.path.join(config["simulate"]["out_dir"], "genes.tsv")
+    return None
 
 
 def trait_chunks(*parts, methods=None):
@@ -52,7 +62,6 @@ rule summarize:
         coloc=trait_chunks("coloc", "{trait}", "{chunk}.parquet"),
         prescreen=trait_chunks("prescreen", "{trait}", "{chunk}.parquet"),
         loci_tsv=lambda wc: loci_table(wc.trait),
-        genes=gene_annotation_input,
         lists=gene_list_inputs,
     output:
         html=report(os.path.join(SUMMARY, "{trait}", "summary.html"), caption="../report/summary.rst",
@@ -80,6 +89,7 @@ rule summarize:
         methods=METHODS,
         out_dir=lambda wc: os.path.join(SUMMARY, wc.trait),
         plot_dirs=plot_dirs,
+        genes=gene_positions(),
         silver=gene_list("silver_standard"),
         drugs=gene_list("drug_targets"),
         options=config["enrichment"],
