@@ -146,7 +146,9 @@ def finemap_regions_noLD(
         "molecular_id": sub.molecular_id, "group": np.asarray(sub.groups, dtype=object)[sub.group],
         "type": np.asarray([t for _, t in ctx_typ], dtype=object)[sub.group],
         "context": np.asarray([c for c, _ in ctx_typ], dtype=object)[sub.group],
-        "z": sub.z, "susie_pip": f.alpha, "mu": f.mu, "mu2": f.mu2, "cs": cs,
+        # SuSiE's PIP 1 - prod_l (1 - alpha_l), with L = 1 computed as susieR does (so alphas below
+        # 1e-16 come out as the same multiples of the float spacing as cTWAS reports)
+        "z": sub.z, "susie_pip": 1.0 - (1.0 - f.alpha), "mu": f.mu, "mu2": f.mu2, "cs": cs,
     })
     gene = sub.is_gene
     gp = np.full(sub.z.size, np.nan)
@@ -176,7 +178,8 @@ def combine_gene_pips(gene_ids: Any, set_keys: Any, alpha: Any) -> dict[str, flo
     if df.empty:
         return {}
     summed = df.groupby(["g", "s"], sort=False)["a"].sum().reset_index()
-    summed["log1m"] = np.log1p(-np.minimum(summed["a"].to_numpy(), 1.0))
+    with np.errstate(divide="ignore"):  # a summed alpha of 1 gives log 0 = -inf, i.e. a combined PIP of 1
+        summed["log1m"] = np.log1p(-np.minimum(summed["a"].to_numpy(), 1.0))
     comb = summed.groupby("g", sort=False)["log1m"].sum()
     return {str(g): float(-np.expm1(v)) for g, v in comb.items()}
 

@@ -112,14 +112,15 @@ class RegionData:
                     molecular_id: Sequence[str] | None = None) -> "RegionData":
         """From per-variable arrays: z (N,), group names (N,; ``"SNP"`` marks SNPs), region ids (N,)."""
         zz = _finite(np.asarray(z, dtype=np.float64).reshape(-1), "z", None)
-        g = np.asarray([str(x) for x in group], dtype=object)
-        r = np.asarray([str(x) for x in region_id], dtype=object)
+        g = np.asarray(group).astype(str).astype(object)
+        r = np.asarray(region_id).astype(str).astype(object)
         N = zz.size
         if g.size != N or r.size != N:
             raise InputError.at("z, group and region_id must have the same length", column="group",
                                 found=(N, g.size, r.size), expected="equal lengths")
-        names = np.asarray([f"v{i + 1}" for i in range(N)] if ids is None else [str(x) for x in ids], dtype=object)
-        mol = names.copy() if molecular_id is None else np.asarray([str(x) for x in molecular_id], dtype=object)
+        names = (np.char.add("v", np.arange(1, N + 1).astype(str)) if ids is None else np.asarray(ids).astype(str)
+                 ).astype(object)
+        mol = names.copy() if molecular_id is None else np.asarray(molecular_id).astype(str).astype(object)
         is_gene = g != SNP
         return cls._build(names[is_gene], mol[is_gene], zz[is_gene], g[is_gene], r[is_gene],
                           names[~is_gene], zz[~is_gene], r[~is_gene])
@@ -155,16 +156,22 @@ class RegionData:
     @classmethod
     def _build(cls, g_id: np.ndarray, g_mol: np.ndarray, g_z: np.ndarray, g_group: np.ndarray, g_reg: np.ndarray,
                s_id: np.ndarray, s_z: np.ndarray, s_reg: np.ndarray) -> "RegionData":
-        region_ids = list(dict.fromkeys([*s_reg.tolist(), *g_reg.tolist()]))
-        rcode = {r: k for k, r in enumerate(region_ids)}
-        gene_groups = list(dict.fromkeys(g_group[np.argsort([rcode[r] for r in g_reg], kind="stable")].tolist()))
-        groups = [*gene_groups, SNP]
-        gcode = {g: k for k, g in enumerate(groups)}
+        codes, uniq = pd.factorize(np.concatenate([s_reg, g_reg]).astype(object), sort=False)
+        region_ids = [str(r) for r in uniq]
+        s_code, g_code = codes[: len(s_reg)], codes[len(s_reg):]
+        # molecular-trait groups in order of first appearance in region order (cTWAS's ``groups``)
+        gg, gu = pd.factorize(g_group.astype(object), sort=False)
+        first = np.full(len(gu), np.iinfo(np.int64).max)
+        np.minimum.at(first, gg, g_code * (len(g_code) + 1) + np.arange(len(g_code)))
+        rank = np.argsort(first, kind="stable")
+        groups = [*[str(gu[k]) for k in rank], SNP]
+        remap = np.empty(len(gu), dtype=np.int64)
+        remap[rank] = np.arange(len(gu))
         ids = np.concatenate([g_id, s_id]).astype(object)
         mol = np.concatenate([g_mol, s_id]).astype(object)
         z = np.concatenate([g_z, s_z]).astype(np.float64)
-        group = np.asarray([gcode[g] for g in g_group] + [gcode[SNP]] * len(s_id), dtype=np.int64)
-        region = np.asarray([rcode[r] for r in g_reg] + [rcode[r] for r in s_reg], dtype=np.int64)
+        group = np.concatenate([remap[gg], np.full(len(s_id), len(gu), dtype=np.int64)])
+        region = np.concatenate([g_code, s_code]).astype(np.int64)
         is_gene = np.concatenate([np.ones(len(g_id), bool), np.zeros(len(s_id), bool)])
         # genes then SNPs inside each region (cTWAS's order); the stable sort keeps the input order
         o = np.argsort(region, kind="stable")

@@ -158,7 +158,8 @@ def run_nold(snp_z: pd.DataFrame, gene_z: pd.DataFrame, *, snp_z_full: pd.DataFr
     4. No-LD fine-mapping (L = 1, R = I) of the selected regions (all regions with ``screen=False``).
 
     Steps 3–4 use ``snp_z_full`` (all SNPs, same columns), as cTWAS does after ``expand_region_data``;
-    without it they use ``snp_z`` (with ``thin < 1`` a warning says the fine-mapping saw thinned SNPs).
+    its regions are the ones screened (so a table of some regions' SNPs screens only those). Without it
+    they use ``snp_z`` (with ``thin < 1`` a warning says the fine-mapping saw thinned SNPs).
 
     Options: those of :func:`estimate_params` plus ``min_nonSNP_PIP``, ``min_snp_pval``,
     ``min_gene_pval`` (default = min_snp_pval), ``coverage`` (0.95), ``screen`` (True).
@@ -178,7 +179,11 @@ def run_nold(snp_z: pd.DataFrame, gene_z: pd.DataFrame, *, snp_z_full: pd.DataFr
     if snp_z_full is None and params.thin < 1.0:
         warnings.warn("cTWAS: screening and fine-mapping use the thinned SNPs (pass snp_z_full for all SNPs)",
                       stacklevel=2)
-    data = RegionData.from_tables(full, gene_z, snp_file="snp_z_full")
+    fm_genes = gene_z
+    if snp_z_full is not None:  # the full SNP table names the regions to screen and fine-map
+        require_columns(snp_z_full, ("id", "z", "region_id"), "snp_z_full")
+        fm_genes = gene_z[gene_z["region_id"].astype(str).isin(set(snp_z_full["region_id"].astype(str)))]
+    data = RegionData.from_tables(full, fm_genes, snp_file="snp_z_full")
     min_var, min_gene = int(em_opts.get("min_var", 2)), int(em_opts.get("min_gene", 1))
     null_method = str(em_opts.get("null_method", "ctwas"))
     scr = screen_regions(data, params.group_prior, params.group_prior_var, min_var=min_var, min_gene=min_gene,
