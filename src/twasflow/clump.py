@@ -582,36 +582,43 @@ def em_r2_bounds(table: np.ndarray, iterations: int = EM_BOUND_ITERATIONS) -> tu
 def _bracket_bounds(k11: np.ndarray, k12: np.ndarray, k21: np.ndarray, k22: np.ndarray, c: np.ndarray,
                     iterations: int = EM_BOUND_ITERATIONS) -> tuple[np.ndarray, np.ndarray]:
     """:func:`em_r2_bounds` from the integer haplotype counts of the resolved genotypes (k11 = 2 n00 + n01 +
-    n10, ...) and the double-heterozygote count ``c``."""
+    n10, ...) and the double-heterozygote count ``c``.
+
+    Worked in counts (frequencies times tot = 2 x people): the EM map is T(X) = c A / (A + B) with
+    A = (k11 + X)(k22 + X), B = (k12 + c - X)(k21 + c - X), and r2 = (k11 + X - a b / tot)^2 / den with
+    den = a (tot - a) b (tot - b) / tot^2 (a, b: allele-1 counts of the two variants).
+    """
     tot_i = k11 + k12 + k21 + k22 + 2 * c
     a1 = k11 + k12 + c
     b1 = k11 + k21 + c
     poly = (a1 > 0) & (a1 < tot_i) & (b1 > 0) & (b1 < tot_i)  # decided on integers
     with np.errstate(divide="ignore", invalid="ignore"):
-        tot = tot_i.astype(np.float64)
-        f11, f12, f21, f22, h = k11 / tot, k12 / tot, k21 / tot, k22 / tot, c / tot
-        pos = h > 0
-        lo = np.zeros_like(h)
-        hi = h.copy()
+        K11 = k11.astype(np.float64)
+        K22 = k22.astype(np.float64)
+        P = (k12 + c).astype(np.float64)
+        Q = (k21 + c).astype(np.float64)
+        C = c.astype(np.float64)
+        lo = np.zeros_like(C)
+        hi = C
+        # for a polymorphic pair A + B > 0 on [0, c]; elsewhere NaNs are masked below
         for _ in range(iterations):
-            pairs = []
-            for x in (lo, hi):
-                A = (f11 + x) * (f22 + x)
-                B = (f12 + h - x) * (f21 + h - x)
-                pairs.append(np.where(pos, h * A / (A + B), 0.0))
-            lo, hi = pairs
-        lo = np.maximum(lo - EM_ROOT_SLACK, 0.0)
-        hi = np.minimum(hi + EM_ROOT_SLACK, h)
-        pa = a1 / tot
-        pb = b1 / tot
-        e = pa * pb
-        da = f11 + lo - e
-        db = f11 + hi - e
-        den = e * (1.0 - pa) * (1.0 - pb)
-        dmax = np.maximum(np.abs(da), np.abs(db))
+            A = (K11 + lo) * (K22 + lo)
+            lo = C * A / (A + (P - lo) * (Q - lo))
+            A = (K11 + hi) * (K22 + hi)
+            hi = C * A / (A + (P - hi) * (Q - hi))
+        tot = tot_i.astype(np.float64)
+        slack = EM_ROOT_SLACK * tot
+        lo = np.maximum(lo - slack, 0.0)
+        hi = np.minimum(hi + slack, C)
+        af = a1.astype(np.float64)
+        bf = b1.astype(np.float64)
+        d0 = K11 - af * bf / tot
+        da = d0 + lo
+        db = d0 + hi
+        den = np.where(poly, (af * (tot - af) / tot) * (bf * (tot - bf) / tot), np.nan)
+        ub = np.maximum(da * da, db * db) / den
         dmin = np.where((da <= 0) & (db >= 0), 0.0, np.minimum(np.abs(da), np.abs(db)))
-        lb = np.where(poly, dmin * dmin / den, np.nan)
-        ub = np.where(poly, dmax * dmax / den, np.nan)
+        lb = dmin * dmin / den
     return lb, ub
 
 
@@ -934,48 +941,58 @@ def clump_plink(
 
     # Clumps never cross chromosomes: each chromosome is processed on its own (one chromosome's bitsets
     # in memory), index variants in PLINK's global order. Each index's window pairs are split into members
-    # (a bound decides), non-members, and undecided pairs whose exact EM is deferred: the undecided of many
-    # indexes are solved in one vectorised call (a flush), at the latest when a later index variant is
-    # itself undecided for an earlier index (its eligibility depends on the answer) and at the end. A pair's
-    # r2 does not depend on the order, so deferring changes nothing but the batching: at a flush, clumps
-    # are completed in processing order, each taking only members no earlier clump took (PLINK's rule).
+    # (a bound decides), non-members, and undecided pairs whose exact EM is deferred: the undecided pairs of
+    # all clumps are solved in one vectorised call at the end (a flush). Only an index candidate that is an
+    # undecided partner of an earlier clump needs an answer earlier (is it absorbed?): its own pairs are
+    # solved then, one by one. A pair's r2 does not depend on the order, so deferring changes nothing but the
+    # batching; partners not yet known to be absorbed are simply evaluated again by later clumps, and at the
+    # flush clumps are completed in processing order, each taking only members no earlier clump took.
     block_order = block_of[index_rows]
     grouped = np.argsort(block_order, kind="stable")
     recs_by_pos: dict[int, ClumpRecord] = {}
     # (record, SP2 rows, SP2 file numbers): ids are turned into strings once, after the loop
     pending: list[tuple[ClumpRecord, np.ndarray, np.ndarray]] = []
-    # clumps since the last flush: (position in PLINK order, index row, sure members, undecided partners)
-    open_: list[tuple[int, int, np.ndarray, np.ndarray]] = []
-    undecided: list[tuple[np.ndarray, ...]] = []  # haplotype counts of the undecided pairs, clump by clump
-    in_undecided = np.zeros(M, dtype=bool)
+    # clumps whose members are not final yet: (position in PLINK order, index row, sure members, undecided
+    # partners, their haplotype counts, their decisions: -1 not solved yet, 0 no, 1 yes)
+    open_: list[tuple[int, int, np.ndarray, np.ndarray, tuple[np.ndarray, ...], np.ndarray]] = []
+    und_of: dict[int, list[tuple[int, int]]] = {}  # partner row -> (open clump, position) of undecided pairs
     taken = np.zeros(M, dtype=bool)  # final members so far (allow_overlap off)
 
     def flush() -> None:
-        ok = None
-        if undecided:
-            ok = _em_exceeds_k(*(np.concatenate(x) for x in zip(*undecided)), r2)
-        at = 0
-        for gi, iv, sure, und in open_:
-            members = sure
-            if und.size:
-                members = np.union1d(sure, und[ok[at:at + und.size]])
-                at += und.size
-                in_undecided[und] = False
+        todo = [(o, np.flatnonzero(o[5] < 0)) for o in open_ if o[3].size]
+        todo = [(o, t) for o, t in todo if t.size]
+        if todo:
+            ok = _em_exceeds_k(*(np.concatenate([o[4][i][t] for o, t in todo]) for i in range(5)), r2)
+            at = 0
+            for o, t in todo:
+                o[5][t] = ok[at:at + t.size]
+                at += t.size
+        for gi, iv, sure, und, _, res in open_:
+            members = np.union1d(sure, und[res > 0]) if und.size else sure
             if not allow_overlap:
                 members = members[~taken[members]]
                 taken[members] = True
             recs_by_pos[gi] = _record(iv, members)
         open_.clear()
-        undecided.clear()
+        und_of.clear()
+
+    def absorbed(iv: int) -> bool:
+        """Whether an open clump absorbs ``iv``, an undecided partner there: its pairs are solved one by one
+        (scalar EM, PLINK's arithmetic) in clump order until one passes."""
+        for j, at in und_of.pop(iv, ()):
+            kk, res = open_[j][4], open_[j][5]
+            res[at] = abs(_haplotype_r2_one_k(*(int(x[at]) for x in kk))) > r2
+            if res[at]:
+                return True
+        return False
 
     for gi in grouped:
         iv = int(index_rows[gi])
         if clumped[iv]:
             continue
-        if in_undecided[iv]:
-            flush()
-            if clumped[iv]:
-                continue
+        if iv in und_of and absorbed(iv):
+            clumped[iv] = True
+            continue
         blk = block_data(int(block_order[gi]))
         rows, rpos = blk.rows, blk.pos
         bp = int(pos[iv])
@@ -994,18 +1011,18 @@ def clump_plink(
             clumped[iv] = True
         cand = np.flatnonzero(sel) + lo  # block rows
         sure = und = wrows[:0]
+        kk: tuple[np.ndarray, ...] = ()
         if cand.size and haplotype:
             sure_i, und_i, kk = blk.classify(ii, cand, r2, n_samples)
             sure, und = rows[sure_i], rows[und_i]
-            if und.size:
-                undecided.append(kk)
-                in_undecided[und] = True
+            for at, r in enumerate(und.tolist()):
+                und_of.setdefault(r, []).append((len(open_), at))
         elif cand.size:
             counts = _window_counts(blk.bits, blk.cnt, blk.miss, ii, cand, n_samples)
             with np.errstate(invalid="ignore"):
                 sure = rows[cand[pearson_r2(_full_tables(counts, slice(None))) > r2]]
         clumped[sure] = True
-        open_.append((int(gi), iv, sure, und))
+        open_.append((int(gi), iv, sure, und, kk, np.full(und.size, -1, dtype=np.int8)))
     flush()
     if pending:
         rows_all = np.concatenate([np.concatenate([[r.row], sr]) for r, sr, _ in pending]).astype(np.int64)
@@ -1134,8 +1151,7 @@ class _Block:
 
     ``rows``/``pos`` (k,) universe rows and positions (sorted); ``bits`` (k, 4, W) category bitsets
     (:func:`genotype_bits`) with allele 1 re-oriented to the minor allele as PLINK does; ``cnt`` (k, 4)
-    their popcounts; ``planes`` (k, 3W) the planes [two copies, two copies | het, het] (see
-    :meth:`k11_c`); ``acount`` (k,) int64 copies of allele 1; ``miss`` (k,) some person not called and
+    their popcounts; ``acount`` (k,) int64 copies of allele 1; ``miss`` (k,) some person not called and
     ``miss_cs`` (k + 1,) its running count; ``odds`` (k,) minor-allele odds m/(1 - m).
     """
 
@@ -1143,7 +1159,6 @@ class _Block:
     pos: np.ndarray
     bits: np.ndarray
     cnt: np.ndarray
-    planes: np.ndarray
     acount: np.ndarray
     miss: np.ndarray
     miss_cs: np.ndarray
@@ -1160,11 +1175,6 @@ class _Block:
         if flip.any():
             bits[flip, 0], bits[flip, 2] = bits[flip, 2].copy(), bits[flip, 0].copy()
             cnt[flip, 0], cnt[flip, 2] = cnt[flip, 2].copy(), cnt[flip, 0].copy()
-        k, _, W = bits.shape
-        planes = np.empty((k, 3, W), dtype=np.uint64)
-        planes[:, 0] = bits[:, 0]
-        np.bitwise_or(bits[:, 0], bits[:, 1], out=planes[:, 1])
-        planes[:, 2] = bits[:, 1]
         called = cnt[:, 3]
         acount = 2 * cnt[:, 0] + cnt[:, 1]
         miss = called < n
@@ -1173,39 +1183,43 @@ class _Block:
             # missing calls), for the frequency-only r2 bound
             minor = np.minimum(acount, 2 * called - acount)
             odds = minor / (2.0 * called - minor)
-        return cls(rows, pos, bits, cnt, planes.reshape(k, 3 * W), acount, miss,
-                   np.concatenate([[0], np.cumsum(miss)]), odds)
+        return cls(rows, pos, bits, cnt, acount, miss, np.concatenate([[0], np.cumsum(miss)]), odds)
+
+    _CHUNK = 1024  # partners per AND/popcount pass: the temporaries stay in the core's cache
 
     def k11_c(self, ii: int, cand: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(k11, c)`` int64 (k,) of index ``ii`` against partners ``cand`` (sorted block rows), both
         without missing calls.
 
-        With index planes I0 (two copies), I1 (het) and partner planes P0, P1 (disjoint within a variant),
-        k11 = 2 n00 + n01 + n10 = |I0 & (P0 | P1)| + |(I0 | I1) & P0| and c = n11 = |I1 & P1|: three
-        AND-popcounts of the partner's planes against the index's [I0 | I1, I0, I1]. A dense candidate set
-        is counted on its contiguous span (no gather), a sparse one after a gather.
+        With index planes I0 (two copies), I1 (het), I2 (no copy) and the partner's P0, P1, P2, everyone
+        called: k11 = 2 n00 + n01 + n10 = (n00 + n10) + (|I0| - n02) = |(I0 | I1) & P0| + |I0| - |I0 & P2| and
+        c = n11 = |I1 & P1|, i.e. three AND-popcounts of the partner's first three planes against
+        [I0 | I1, I1, I0]. A dense candidate set is counted on its contiguous span (no gather), a sparse one
+        after a gather.
         """
-        W = self.planes.shape[1] // 3
-        ip = self.planes[ii]
-        ivec = np.concatenate([ip[W:2 * W], ip[:W], ip[2 * W:]])
+        bits = self.bits
+        W = bits.shape[2]
+        ib = bits[ii]
+        ivec = np.stack([ib[0] | ib[1], ib[1], ib[0]])
         c0, c1 = int(cand[0]), int(cand[-1]) + 1
-        if 2 * cand.shape[0] >= c1 - c0:
-            x = np.bitwise_and(self.planes[c0:c1], ivec)
-            pick: np.ndarray | None = cand - c0
-        else:
-            x = self.planes[cand]
-            x &= ivec
-            pick = None
-        k = x.shape[0]
-        pc = np.bitwise_count(x).reshape(k, 3, W)
+        dense = 2 * cand.shape[0] >= c1 - c0
+        src = bits[c0:c1, :3] if dense else bits[cand, :3]
+        k = src.shape[0]
+        pc = np.empty((k, 3, W), dtype=np.uint8)
+        step = self._CHUNK
+        x = np.empty((min(k, step), 3, W), dtype=np.uint64)
+        for s in range(0, k, step):
+            e = min(k, s + step)
+            np.bitwise_and(src[s:e], ivec, out=x[:e - s])
+            np.bitwise_count(x[:e - s], out=pc[s:e])
         if W % 8 == 0:
-            s = _sum8(pc.reshape(k, 3, W // 8, 8))
-            s = s[:, :, 0] if W == 8 else s.sum(axis=2)
+            sums = _sum8(pc.reshape(k, 3, W // 8, 8))
+            sums = sums[:, :, 0] if W == 8 else sums.sum(axis=2)
         else:
-            s = pc.sum(axis=2, dtype=np.int64)
-        if pick is not None:
-            s = s[pick]
-        return s[:, 0] + s[:, 1], s[:, 2]
+            sums = pc.sum(axis=2, dtype=np.int64)
+        if dense:
+            sums = sums[cand - c0]
+        return sums[:, 0] - sums[:, 2] + self.cnt[ii, 0], sums[:, 1]
 
     def classify(self, ii: int, cand: np.ndarray, r2min: float, n: int
                  ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
