@@ -121,12 +121,14 @@ def tgvis_paper(
     h2_eqtl: tuple[float, float] = (0.3, 0.3),
     p_neighbour_share: float = 0.3,
     pool_size: int = 6,
-    tissue_effect_corr: float = 0.8,
+    tissue_effect_corr: float = 0.5,
+    gene_effect_corr: float = 0.5,
+    eqtl_design: str = "topk",
     n_direct: int = 2,
     n_ref: int = 2000,
     n_gwas_ld: int = 2000,
     maf_min: float = 0.05,
-    segment_length: int = 600_000,
+    segment_length: int = 1_500_000,
 ) -> PaperReplicate:
     """Simulate one replicate of the TGVIS paper's design (see the module docstring).
 
@@ -139,9 +141,18 @@ def tgvis_paper(
     n_genes, n_tissues, M : 20, 5, 400.
     h2_locus : trait variance explained by the locus, split equally among the components present.
     h2_eqtl : range of each pair's eQTL heritability (uniform).
-    p_neighbour_share : probability that a gene's eQTL pool includes one eQTL of the previous gene.
-    pool_size : candidate eQTLs per gene (within +-M / n_genes variants of its centre); each tissue draws
-        1-4 of them. tissue_effect_corr : correlation of a variant's effects across the gene's tissues.
+    eqtl_design : ``topk`` (default; the authors' published generator, ``MRBEEX::summary_generation``:
+        each pair's 1-4 eQTLs are the top-k of a latent Gaussian score over the M variants, and scores and
+        effect sizes are correlated across pairs, so correlated pairs tend to share eQTLs without being
+        copies) or ``pool`` (each gene draws a pool of ``pool_size`` eQTLs near its centre, each tissue 1-4 of
+        them; heavy exact sharing).
+    tissue_effect_corr : correlation of latent scores/effects between tissues of one gene (topk), or of a
+        variant's effects across the gene's tissues (pool).
+    gene_effect_corr : topk: correlation between neighbouring genes in one tissue, decaying as
+        ``gene_effect_corr ** |g - g'|`` (an AR(1) over genes, as the authors' ``ARcov``), times
+        ``tissue_effect_corr`` across tissues.
+    p_neighbour_share, pool_size : pool design only (probability that a gene's pool includes one eQTL of the
+        previous gene; candidate eQTLs per gene).
     n_direct : direct causal variants in ``direct`` / ``both``.
     n_ref, n_gwas_ld : reference-panel and GWAS-LD cohort sizes (disjoint from the eQTL cohort).
     maf_min : minimum MAF of the simulated variants. segment_length : bp simulated (grown if too short).
@@ -152,6 +163,8 @@ def tgvis_paper(
     """
     if scenario not in SCENARIOS:
         raise ValueError(f"scenario must be one of {SCENARIOS}, got {scenario!r}")
+    if eqtl_design not in ("topk", "pool"):
+        raise ValueError(f"eqtl_design must be 'topk' or 'pool', got {eqtl_design!r}")
     P = n_genes * n_tissues
     n_people = n_eqtl + n_ref + n_gwas_ld
     G = _genotypes(seed, n_people, M, maf_min, segment_length)
@@ -160,35 +173,12 @@ def tgvis_paper(
     R_ref, R_gwas = _ld(g_ref), _ld(g_gwas)
     gs_pop, _, _ = standardize_columns(G)  # population scale for heritabilities
 
-    # --- eQTL architecture: each gene has a pool of candidate eQTLs near its centre (some shared with the
-    # previous gene); each of its tissues draws 1-4 eQTLs from the pool, so tissues of a gene and
-    # neighbouring genes overlap without being copies; a variant's effects correlate across tissues
     rng = _rng(seed, "eqtl_design")
-    centres = ((np.arange(n_genes) + 0.5) * M / n_genes).astype(int)
-    half = max(M // n_genes, 5)
-    b_true = np.zeros((M, P))
-    pools: list[np.ndarray] = []
-    for g in range(n_genes):
-        lo, hi = max(0, centres[g] - half), min(M, centres[g] + half)
-        pool = rng.choice(np.arange(lo, hi), size=min(pool_size, hi - lo), replace=False)
-        if g > 0 and rng.random() < p_neighbour_share:
-            pool[-1] = pools[g - 1][0]
-        pools.append(np.unique(pool))
-    cov = np.full((n_tissues, n_tissues), tissue_effect_corr)
-    np.fill_diagonal(cov, 1.0)
-    chol = np.linalg.cholesky(cov)
-    for g in range(n_genes):
-        pool = pools[g]
-        eff = (chol @ rng.standard_normal((n_tissues, pool.size))).T  # (|pool|, T) correlated across tissues
-        for t in range(n_tissues):
-            j = g * n_tissues + t
-            k = int(rng.integers(1, 5))
-            pick = rng.choice(pool.size, size=min(k, pool.size), replace=False)
-            w = np.zeros(M)
-            w[pool[pick]] = eff[pick, t]
-            v = float(np.var(gs_pop @ w))
-            h2 = rng.uniform(*h2_eqtl)
-            b_true[:, j] = w * np.sqrt(h2 / v) if v > 0 else 0.0
+    if eqtl_design == "pool":
+        b_true = _eqtl_pool(rng, gs_pop, M, n_genes, n_tissues, h2_eqtl, p_neighbour_share, pool_size,
+                            tissue_effect_corr)
+    else:
+        b_true = _eqtl_topk(rng, gs_pop, M, n_genes, n_tissues, h2_eqtl, tissue_effect_corr, gene_effect_corr)
 
     # --- eQTL summary statistics (one cohort, every tissue)
     rng_x = _rng(seed, "eqtl_noise")
@@ -234,6 +224,73 @@ def tgvis_paper(
         xqtl_z=xqtl_z, xqtl_n=np.full(P, float(n_eqtl)), b_true=b_true, theta=theta, gamma=gamma, upsilon=upsilon,
         theta_scale=s, pair_names=[f"G{j // n_tissues + 1}_T{j % n_tissues + 1}" for j in range(P)],
         causal_pairs=causal, direct_variants=direct)
+
+
+def _scale_h2(w: np.ndarray, gs_pop: np.ndarray, h2: float) -> np.ndarray:
+    """w rescaled so the pair's genetic value explains h2 of expression in the population sample."""
+    v = float(np.var(gs_pop @ w))
+    return w * np.sqrt(h2 / v) if v > 0 else np.zeros_like(w)
+
+
+def _eqtl_pool(rng: np.random.Generator, gs_pop: np.ndarray, M: int, n_genes: int, n_tissues: int,
+               h2_eqtl: tuple[float, float], p_neighbour_share: float, pool_size: int, tissue_effect_corr: float
+               ) -> np.ndarray:
+    """(M, P) effects: each gene's tissues draw 1-4 eQTLs from a pool near the gene (some shared with the
+    previous gene); a variant's effects correlate across the gene's tissues."""
+    centres = ((np.arange(n_genes) + 0.5) * M / n_genes).astype(int)
+    half = max(M // n_genes, 5)
+    b_true = np.zeros((M, n_genes * n_tissues))
+    pools: list[np.ndarray] = []
+    for g in range(n_genes):
+        lo, hi = max(0, centres[g] - half), min(M, centres[g] + half)
+        pool = rng.choice(np.arange(lo, hi), size=min(pool_size, hi - lo), replace=False)
+        if g > 0 and rng.random() < p_neighbour_share:
+            pool[-1] = pools[g - 1][0]
+        pools.append(np.unique(pool))
+    cov = np.full((n_tissues, n_tissues), tissue_effect_corr)
+    np.fill_diagonal(cov, 1.0)
+    chol = np.linalg.cholesky(cov)
+    for g in range(n_genes):
+        pool = pools[g]
+        eff = (chol @ rng.standard_normal((n_tissues, pool.size))).T  # (|pool|, T) correlated across tissues
+        for t in range(n_tissues):
+            k = int(rng.integers(1, 5))
+            pick = rng.choice(pool.size, size=min(k, pool.size), replace=False)
+            w = np.zeros(M)
+            w[pool[pick]] = eff[pick, t]
+            b_true[:, g * n_tissues + t] = _scale_h2(w, gs_pop, rng.uniform(*h2_eqtl))
+    return b_true
+
+
+def pair_correlation(n_genes: int, n_tissues: int, tissue_corr: float, gene_corr: float) -> np.ndarray:
+    """(P, P) correlation of the pairs' latent eQTL scores, pairs ordered gene-major (``g * T + t``):
+    ``gene_corr ** |g - g'|`` times 1 for the same tissue and ``tissue_corr`` otherwise (a Kronecker
+    product of two correlation matrices, hence positive definite for |corr| < 1)."""
+    g = np.arange(n_genes)
+    A = gene_corr ** np.abs(g[:, None] - g[None, :])
+    T = np.full((n_tissues, n_tissues), tissue_corr)
+    np.fill_diagonal(T, 1.0)
+    return np.kron(A, T)
+
+
+def _eqtl_topk(rng: np.random.Generator, gs_pop: np.ndarray, M: int, n_genes: int, n_tissues: int,
+               h2_eqtl: tuple[float, float], tissue_corr: float, gene_corr: float) -> np.ndarray:
+    """(M, P) effects as the authors' generator makes them: per variant, latent scores and effect sizes
+    ~ N(0, C) across pairs; pair j's k_j ~ U{1..4} eQTLs are the variants with the top-k_j scores."""
+    P = n_genes * n_tissues
+    chol = np.linalg.cholesky(pair_correlation(n_genes, n_tissues, tissue_corr, gene_corr))
+    effects = rng.standard_normal((M, P)) @ chol.T
+    scores = rng.standard_normal((M, P)) @ chol.T
+    k = rng.integers(1, 5, size=P)
+    b_true = np.zeros((M, P))
+    order = np.argsort(-scores, axis=0, kind="stable")
+    h2 = rng.uniform(*h2_eqtl, size=P)
+    for j in range(P):
+        top = order[:k[j], j]
+        w = np.zeros(M)
+        w[top] = effects[top, j]
+        b_true[:, j] = _scale_h2(w, gs_pop, h2[j])
+    return b_true
 
 
 def _cor(a: np.ndarray, b: np.ndarray) -> float:

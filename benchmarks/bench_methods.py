@@ -1,0 +1,110 @@
+"""TGVIS, cTWAS and TGFM side by side on the TGVIS paper's simulation design (Figure 2 metrics).
+
+Usage (from the repository root; BLAS pinned to one thread per worker):
+
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_methods.py --reps 100 --n-eqtl 200 --workers 2 \
+        --out benchmarks/methods_sim_n200.tsv
+
+Per replicate: ``twasflow.simulate.tgvis_paper`` → stage-1 SuSiE on every pair (``twasflow.weights.stage1``,
+L = 3, on the reference LD) → on the same inputs:
+
+* TGVIS (``twasflow.methods.tgvis.fit``, package defaults: L 2–8 by BIC, REML + score test);
+* cTWAS (``twasflow.methods.ctwas.fit``) as the paper ran it in simulations: one locus, no genome-wide EM,
+  prior weights 1/p per pair and 1/M per variant (the paper's Methods), fixed prior variance
+  ``--ctwas-prior-var`` (z scale) for every group, L = 5, purity 0.1;
+* TGFM (``twasflow.methods.tgfm.fit``, 100 draws from the stage-1 posteriors, variant-only start when a
+  pair's PIP > 0.2, uniform priors 1/p and 1/M).
+
+"Selected" = in a 95% credible set (the paper's criterion for all three). Writes one row per (scenario,
+replicate, method) and prints one table per scenario plus the averages over scenarios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import multiprocessing as mp  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from twasflow.methods import ctwas, tgfm, tgvis  # noqa: E402
+from twasflow.simulate.paper import SCENARIOS, score_replicate, tgvis_paper  # noqa: E402
+from twasflow.weights import stage1  # noqa: E402
+
+PAPER_FIG2_TGVIS = {"tnr": 0.614, "tpr": 0.667, "n_direct_none": 0.92, "n_direct_two": 2.86}
+METRICS = ["tnr", "tnr_gene", "tpr", "n_direct", "theta_mse", "gamma_cor", "seconds"]
+
+
+def _one(task: tuple[str, int, int, float, int]) -> list[dict]:
+    scenario, n_eqtl, seed, ctwas_v, n_draws = task
+    rep = tgvis_paper(scenario, n_eqtl, seed=seed)
+    B, fits = stage1(rep.xqtl_z, rep.R, rep.xqtl_n)
+    P, M = B.shape[1], rep.z.size
+    groups = [f"{name.split('_')[1]}|eQTL" for name in rep.pair_names]
+    priors = {"group_prior": {**{g: 1.0 / P for g in set(groups)}, "SNP": 1.0 / M},
+              "group_prior_var": {**{g: ctwas_v for g in set(groups)}, "SNP": ctwas_v}}
+    rows = []
+    runs = {
+        "tgvis": lambda: tgvis.fit(rep.z, rep.R, rep.n_gwas, B, pair_names=rep.pair_names),
+        "ctwas": lambda: ctwas.fit(rep.z, rep.R, rep.n_gwas, B, groups, priors, pair_names=rep.pair_names,
+                                   gene_ids=[name.split("_")[0] for name in rep.pair_names]),
+        "tgfm": lambda: tgfm.fit(rep.z, rep.R, rep.n_gwas, fits, pair_names=rep.pair_names, seed=seed,
+                                 n_draws=n_draws),
+    }
+    for method, run in runs.items():
+        t0 = time.perf_counter()
+        res = run()
+        m = score_replicate(rep, res)
+        m.update(scenario=scenario, n_eqtl=n_eqtl, seed=seed, method=method, seconds=time.perf_counter() - t0)
+        rows.append(m)
+    return rows
+
+
+def summarize(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (n_eqtl, scenario, method) means of the Figure 2 metrics."""
+    return df.groupby(["n_eqtl", "scenario", "method"], sort=False)[METRICS].mean()
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--reps", type=int, default=100)
+    ap.add_argument("--n-eqtl", type=int, nargs="+", default=[200])
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--seed0", type=int, default=1)
+    ap.add_argument("--ctwas-prior-var", type=float, default=50.0)
+    ap.add_argument("--n-draws", type=int, default=100)
+    ap.add_argument("--out", default="")
+    args = ap.parse_args(argv)
+    # replicate-major order: a run cut short still has balanced scenarios (results are saved every 20)
+    tasks = [(sc, n, args.seed0 + 1000 * k + r, args.ctwas_prior_var, args.n_draws)
+             for n in args.n_eqtl for r in range(args.reps) for k, sc in enumerate(SCENARIOS)]
+    t0 = time.perf_counter()
+    out: list[dict] = []
+    with mp.get_context("spawn").Pool(max(args.workers, 1)) as pool:
+        for k, rows in enumerate(pool.imap(_one, tasks, chunksize=1), start=1):
+            out.extend(rows)
+            if k % 20 == 0:
+                print(f"# {k}/{len(tasks)} replicates, {time.perf_counter() - t0:.0f} s", flush=True)
+                if args.out:
+                    pd.DataFrame(out).to_csv(args.out, sep="\t", index=False)
+    df = pd.DataFrame(out)
+    if args.out:
+        df.to_csv(args.out, sep="\t", index=False)
+    print(f"# {len(tasks)} replicates in {time.perf_counter() - t0:.0f} s with {args.workers} workers; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.precision", 3):
+        for (n, sc), t in summarize(df).groupby(level=[0, 1], sort=False):
+            print(f"\n## n_eQTL = {n}, scenario {sc}\n{t.droplevel([0, 1])}")
+        print("\n## averaged over scenarios")
+        print(df.groupby(["n_eqtl", "method"], sort=False)[["tnr", "tpr", "theta_mse"]].mean())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
