@@ -2,56 +2,7 @@
 # (one report category per trait, one for all traits). Numbers come from the result tables through
 # twasflow.summary; the captions in workflow/report/ only describe them.
 
-SUMMARY = os.path.join(OUT, "summary")
-ACROSS = os.path.join(SUMMARY, "across_traits")
-# the simulated example writes its own gene lists (derived from its planted truth, with decoys)
-EXAMPLE_GENE_LISTS = {
-    "silver_standard": "gene_lists/silver_standard.tsv",
-    "drug_targets": "gene_lists/drug_targets.tsv",
-}
-
-
-def gene_list(key):
-    """A gene list path: config enrichment.<key>, else the simulated example's own list, else None."""
-    if config["enrichment"][key]:
-        return config["enrichment"][key]
-    if config["simulate"]["enabled"]:
-        return os.path.join(config["simulate"]["out_dir"], EXAMPLE_GENE_LISTS[key])
-    return None
-
-
-def gene_list_inputs(wildcards):
-    """Gene lists and positions given in the config; the example's own files come with its manifest (no rule
-    names them as outputs, so they cannot be inputs themselves)."""
-    paths = [config["enrichment"][k] for k in (*EXAMPLE_GENE_LISTS, "gene_annotation") if config["enrichment"][k]]
-    return paths + simulated_inputs()
-
-
-def gene_positions():
-    """Gene positions: config enrichment.gene_annotation, else the example's genes.tsv, else None."""
-    if config["enrichment"]["gene_annotation"]:
-        return config["enrichment"]["gene_annotation"]
-    if config["simulate"]["enabled"]:
-        return os.path.join(config["simulate"]["out_dir"], "genes.tsv")
-    return None
-
-
-def trait_chunks(*parts, methods=None):
-    """Input function: one path per chunk of the wildcard trait (and per method when ``methods``)."""
-
-    def targets(wildcards):
-        cs = chunks_of(wildcards.trait)
-        pattern = os.path.join(OUT, *parts)
-        if methods is None:
-            return [pattern.format(trait=wildcards.trait, chunk=c) for c in cs]
-        return [pattern.format(method=m, trait=wildcards.trait, chunk=c) for m in methods for c in cs]
-
-    return targets
-
-
-def plot_dirs(wildcards):
-    return {m: trait_chunks("finemap", "{method}", "{trait}", "{chunk}.plots", methods=[m])(wildcards)
-            for m in METHODS}
+include: "summary_inputs.smk"
 
 
 rule summarize:
@@ -87,7 +38,7 @@ rule summarize:
         json=os.path.join(SUMMARY, "{trait}", "summary.json"),
     params:
         methods=METHODS,
-        out_dir=lambda wc: os.path.join(SUMMARY, wc.trait),
+        out_dir=lambda wc, output: os.path.dirname(output.json),
         plot_dirs=plot_dirs,
         genes=gene_positions(),
         silver=gene_list("silver_standard"),
@@ -126,7 +77,7 @@ rule enrichment:
     params:
         traits=TRAITS,
         methods=METHODS,
-        out_dir=ACROSS,
+        out_dir=lambda wc, output: os.path.dirname(output.json),
         summary_dirs={t: os.path.join(SUMMARY, t) for t in TRAITS},
     log:
         os.path.join(LOGS, "enrichment.log"),
@@ -141,5 +92,3 @@ rule enrichment:
     script:
         "../../scripts/enrichment.py"
 
-
-all_summary = [os.path.join(ACROSS, "summary.json")]
