@@ -489,11 +489,21 @@ def genotype_bits(packed: np.ndarray, n: int, flip: np.ndarray | None = None) ->
     packed = np.asarray(packed, dtype=np.uint8)
     k, nb = packed.shape
     W = (n + 63) // 64
-    buf = np.zeros((k, 16 * W), dtype=np.uint8)
-    buf[:, :min(nb, 16 * W)] = packed[:, :16 * W]
-    # two packed bytes (8 people) -> one byte per category plane through a 65536-entry table
-    x = np.take(_category_lut(), buf.view(np.uint16))  # (k, 8W) uint32 = 4 plane bytes
-    out = np.ascontiguousarray(x.view(np.uint8).reshape(k, 8 * W, 4).transpose(0, 2, 1)).view(np.uint64)
+    nb = min(nb, 16 * W)
+    out = np.empty((k, 4, W), dtype=np.uint64)
+    o8 = out.view(np.uint8).reshape(k, 4, 8 * W)
+    lut = _category_lut()
+    # in chunks of rows so the temporaries stay in the core's cache
+    step = max(1, min(k, 1024))
+    buf = np.zeros((step, 16 * W), dtype=np.uint8)
+    x = np.empty((step, 8 * W), dtype=np.uint32)
+    for s in range(0, k, step):
+        e = min(k, s + step)
+        m = e - s
+        buf[:m, :nb] = packed[s:e, :nb]
+        # two packed bytes (8 people) -> one byte per category plane through a 65536-entry table
+        np.take(lut, buf[:m].view(np.uint16), out=x[:m], mode="clip")  # (m, 8W) uint32 = 4 plane bytes
+        o8[s:e] = x[:m].view(np.uint8).reshape(m, 8 * W, 4).transpose(0, 2, 1)
     rem = n - 64 * (W - 1)
     if rem < 64:  # people past n (padding bits, zero or not, and the zero-filled bytes): in no category
         out[:, :, -1] &= np.uint64((1 << rem) - 1)
@@ -968,7 +978,7 @@ def clump_plink(
                 o[5][t] = ok[at:at + t.size]
                 at += t.size
         for gi, iv, sure, und, _, res in open_:
-            members = np.union1d(sure, und[res > 0]) if und.size else sure
+            members = np.sort(np.concatenate([sure, und[res > 0]])) if und.size else sure  # disjoint
             if not allow_overlap:
                 members = members[~taken[members]]
                 taken[members] = True
@@ -1042,6 +1052,12 @@ def _sum8(c: np.ndarray) -> np.ndarray:
     """Sum of each run of 8 uint8 popcounts (last axis, length 8) as int64: byte-lane arithmetic is much
     faster than a reduction over such a short axis."""
     v = np.ascontiguousarray(c).view(np.uint64)[..., 0]
+    s = (v & _M8) + ((v >> np.uint64(8)) & _M8)
+    return ((s * np.uint64(0x0001000100010001)) >> np.uint64(48)).astype(np.int64)
+
+
+def _hsum8(v: np.ndarray) -> np.ndarray:
+    """Sum of the 8 byte lanes of each uint64 (k,) as int64 (lanes up to 255)."""
     s = (v & _M8) + ((v >> np.uint64(8)) & _M8)
     return ((s * np.uint64(0x0001000100010001)) >> np.uint64(48)).astype(np.int64)
 
@@ -1213,13 +1229,22 @@ class _Block:
             np.bitwise_and(src[s:e], ivec, out=x[:e - s])
             np.bitwise_count(x[:e - s], out=pc[s:e])
         if W % 8 == 0:
-            sums = _sum8(pc.reshape(k, 3, W // 8, 8))
-            sums = sums[:, :, 0] if W == 8 else sums.sum(axis=2)
+            # byte-lane arithmetic on 8 word popcounts at a time (each <= 64): v0 + (64 - v2) <= 128 per lane
+            v = pc.view(np.uint64).reshape(k, 3, W // 8)
+            k11 = _hsum8(v[:, 0] + (np.uint64(0x4040404040404040) - v[:, 2]))
+            c = _hsum8(v[:, 1])
+            if W == 8:
+                k11, c = k11[:, 0], c[:, 0]
+            else:
+                k11, c = k11.sum(axis=1), c.sum(axis=1)
+            k11 += int(self.cnt[ii, 0]) - 64 * W
         else:
             sums = pc.sum(axis=2, dtype=np.int64)
+            k11, c = sums[:, 0] - sums[:, 2] + self.cnt[ii, 0], sums[:, 1]
         if dense:
-            sums = sums[cand - c0]
-        return sums[:, 0] - sums[:, 2] + self.cnt[ii, 0], sums[:, 1]
+            pick = cand - c0
+            return k11[pick], c[pick]
+        return k11, c
 
     def classify(self, ii: int, cand: np.ndarray, r2min: float, n: int
                  ) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
