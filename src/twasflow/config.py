@@ -68,6 +68,12 @@ def _describe(schema: Mapping[str, Any]) -> str:
             parts.append(f"{word} {schema[k]}")
     if "pattern" in schema:
         parts.append(f"matching {schema['pattern']}")
+    if "minItems" in schema:
+        parts.append(f"of at least {schema['minItems']} item{'s' if schema['minItems'] != 1 else ''}")
+    if schema.get("uniqueItems"):
+        parts.append("without repeats")
+    if isinstance(schema.get("items"), Mapping) and "enum" in schema["items"]:
+        parts.append("from " + ", ".join(repr(v) for v in schema["items"]["enum"]))
     if "description" in schema:
         parts.append(f"({schema['description']})")
     return " ".join(parts) or "a valid value"
@@ -211,6 +217,9 @@ def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") ->
     Files under ``simulate.out_dir`` are not checked when ``simulate.enabled`` (the workflow makes them).
     Returns a :class:`RunConfig`; the config mapping has every default filled in.
     """
+    if not isinstance(config, Mapping):
+        raise ConfigError.at("the configuration is not a mapping of keys", file="config",
+                             found=f"a YAML {type(config).__name__}", expected="key: value pairs")
     cfg = validate(copy.deepcopy(dict(config)), load_schema("config"), "config")
     base = Path(base_dir)
     sim_dir = (base / cfg["simulate"]["out_dir"]).resolve() if cfg["simulate"]["enabled"] else None

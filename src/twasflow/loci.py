@@ -37,6 +37,8 @@ def read_clumped(path: str | Path) -> pd.DataFrame:
     An empty file (PLINK writes none when nothing clumps; twasflow writes an empty one) gives an empty table.
     """
     path = Path(path)
+    if not path.is_file():
+        raise InputError.at(".clumped file not found", file=path, expected="the clump rule's output")
     text = path.read_text()
     rows = [ln.split() for ln in text.splitlines() if ln.strip()]
     if not rows:
@@ -50,6 +52,16 @@ def read_clumped(path: str | Path) -> pd.DataFrame:
                             expected="header with CHR F SNP BP P ...")
     idx = {c: header.index(c) for c in need}
     body = rows[1:]
+    for i, r in enumerate(body, start=1):
+        if len(r) <= max(idx.values()):
+            raise InputError.at("row too short", file=path, row=i, found=f"{len(r)} fields",
+                                expected=f"at least {max(idx.values()) + 1} (header: {' '.join(header)})")
+        for col, conv, what in (("BP", int, "an integer position"), ("P", float, "a p-value")):
+            try:
+                conv(r[idx[col]])
+            except ValueError:
+                raise InputError.at("not a number", file=path, column=col, row=i, found=repr(r[idx[col]]),
+                                    expected=what) from None
     return pd.DataFrame({
         "chrom": [r[idx["CHR"]] for r in body],
         "pos": np.array([int(r[idx["BP"]]) for r in body], dtype=np.int64),
@@ -176,5 +188,13 @@ def assign_chunks(loci: pd.DataFrame, loci_per_chunk: int = 25, max_chunks: int 
 
 
 def read_loci(path: str | Path) -> pd.DataFrame:
-    """Read a loci table written by the `loci` checkpoint."""
-    return pd.read_csv(path, sep="\t", dtype={"chrom": str, "chunk": str, "locus_id": str})
+    """Read a loci table written by the `loci` checkpoint (columns :data:`LOCI_COLUMNS`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError.at("loci table not found", file=path, expected="the loci checkpoint's TSV")
+    df = pd.read_csv(path, sep="\t", dtype={"chrom": str, "chunk": str, "locus_id": str})
+    missing = [c for c in LOCI_COLUMNS if c not in df.columns]
+    if missing:
+        raise InputError.at("not a loci table", file=path, column=missing[0], found=f"columns {list(df.columns)}",
+                            expected=f"columns {LOCI_COLUMNS}")
+    return df

@@ -82,6 +82,25 @@ def read_bim(prefix: str | os.PathLike[str]) -> "pd.DataFrame":
     return df
 
 
+def _bim_parse_error(path: Path, exc: Exception) -> PanelError:
+    """The first .bim row (1-based, blank lines not counted) that does not parse, named with its column."""
+    with open(path) as fh:
+        rows = (ln.split() for ln in fh)
+        for i, tok in enumerate((t for t in rows if t), start=1):
+            if len(tok) != 6:
+                return PanelError.at("wrong number of fields in .bim", file=path, row=i, found=f"{len(tok)} fields",
+                                     expected="6 columns: chrom id cm pos A1 A2")
+            for col, j, conv, what in (("cm", 2, float, "a number (centimorgans)"),
+                                       ("pos", 3, int, "an integer base-pair position")):
+                try:
+                    conv(tok[j])
+                except ValueError:
+                    return PanelError.at("not a number in .bim", file=path, column=col, row=i, found=repr(tok[j]),
+                                         expected=what)
+    return PanelError.at("cannot parse .bim", file=path, found=str(exc).splitlines()[0],
+                         expected="6 whitespace-separated columns: chrom id cm pos A1 A2")
+
+
 def _read_bim_pandas(path: Path) -> "pd.DataFrame":
     """Whitespace-delimited .bim through pandas (any spacing); errors name the file and row."""
     import pandas as pd
@@ -97,10 +116,11 @@ def _read_bim_pandas(path: Path) -> "pd.DataFrame":
             engine="c",
         )
     except (ValueError, pd.errors.ParserError) as e:
-        raise PanelError.at("cannot parse .bim", file=path, found=str(e).splitlines()[0],
-                            expected="6 whitespace-separated columns: chrom id cm pos A1 A2") from e
-    if df.isna().any().any():
-        bad = int(np.flatnonzero(df.isna().any(axis=1).to_numpy())[0]) + 1
+        raise _bim_parse_error(path, e) from None
+    # with keep_default_na=False a short row reads its absent string fields as "" rather than NaN
+    short = (df.isna().any(axis=1) | (df[["chrom", "id", "a1", "a2"]] == "").any(axis=1)).to_numpy()
+    if short.any():
+        bad = int(np.flatnonzero(short)[0]) + 1
         raise PanelError.at("missing field in .bim", file=path, row=bad, expected="6 columns")
     df["chrom"] = norm_chrom(df["chrom"])
     return df

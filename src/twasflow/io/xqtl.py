@@ -145,6 +145,8 @@ def read_eqtl_catalogue_batches(path: str | Path, *, sheet_n: float | None) -> I
         if sheet_n is None and an is not None:
             b.numbers["n"] = an / 2.0
         b.extra["phenotype_id"] = b.extra.pop("molecular_trait_id")
+        if "gene_id" not in b.extra:  # optional column: the gene then comes from the phenotype id
+            b.extra["gene_id"] = pa.nulls(len(b.extra["phenotype_id"]), pa.string())
         b.strings["chrom"] = pc.if_else(pc.is_null(b.extra["phenotype_id"]), pa.scalar(None, pa.string()),
                                         b.strings["chrom"])
         yield b
