@@ -198,10 +198,11 @@ def _finite(z: np.ndarray, col: str, file: Any) -> np.ndarray:
 
 
 def _unique(ids: np.ndarray, col: str, file: Any) -> None:
-    s = pd.Series(ids)
-    dup = s.duplicated()
+    if len(set(ids.tolist())) == ids.size:  # the common case, fast on object arrays
+        return
+    dup = pd.Series(ids, dtype=object).duplicated().to_numpy()
     if dup.any():
-        i = int(np.flatnonzero(dup.to_numpy())[0])
+        i = int(np.flatnonzero(dup)[0])
         raise InputError.at("duplicated id (each variable belongs to one region)", file=file, column=col, row=i + 1,
                             found=ids[i], expected="unique ids")
 
