@@ -965,7 +965,12 @@ def clump_plink(
     # clumps whose members are not final yet: (position in PLINK order, index row, sure members, undecided
     # partners, their haplotype counts, their decisions: -1 not solved yet, 0 no, 1 yes)
     open_: list[tuple[int, int, np.ndarray, np.ndarray, tuple[np.ndarray, ...], np.ndarray]] = []
-    und_of: dict[int, list[tuple[int, int]]] = {}  # partner row -> (open clump, position) of undecided pairs
+    # undecided pairs by partner row, as linked lists in numpy arrays (appended clump by clump, no Python
+    # loop over pairs): entry e = (open clump e_clump[e], position e_at[e]); head[row] is the row's latest
+    # entry, e_next[e] the one before it (-1 ends the list)
+    head = np.full(M, -1, dtype=np.int64)
+    entries_ = np.empty((3, 4096), dtype=np.int64)  # e_clump, e_at, e_next
+    n_ent = 0
     taken = np.zeros(M, dtype=bool)  # final members so far (allow_overlap off)
 
     def flush() -> None:
@@ -984,12 +989,18 @@ def clump_plink(
                 taken[members] = True
             recs_by_pos[gi] = _record(iv, members)
         open_.clear()
-        und_of.clear()
 
     def absorbed(iv: int) -> bool:
         """Whether an open clump absorbs ``iv``, an undecided partner there: its pairs are solved one by one
         (scalar EM, PLINK's arithmetic) in clump order until one passes."""
-        for j, at in und_of.pop(iv, ()):
+        chain = []
+        e = int(head[iv])
+        while e >= 0:
+            chain.append(e)
+            e = int(entries_[2, e])
+        head[iv] = -1
+        for e in reversed(chain):  # earliest clump first
+            j, at = int(entries_[0, e]), int(entries_[1, e])
             kk, res = open_[j][4], open_[j][5]
             res[at] = abs(_haplotype_r2_one_k(*(int(x[at]) for x in kk))) > r2
             if res[at]:
@@ -1000,7 +1011,7 @@ def clump_plink(
         iv = int(index_rows[gi])
         if clumped[iv]:
             continue
-        if iv in und_of and absorbed(iv):
+        if head[iv] >= 0 and absorbed(iv):
             clumped[iv] = True
             continue
         blk = block_data(int(block_order[gi]))
@@ -1025,8 +1036,17 @@ def clump_plink(
         if cand.size and haplotype:
             sure_i, und_i, kk = blk.classify(ii, cand, r2, n_samples)
             sure, und = rows[sure_i], rows[und_i]
-            for at, r in enumerate(und.tolist()):
-                und_of.setdefault(r, []).append((len(open_), at))
+            if und.size:
+                m = und.size
+                if n_ent + m > entries_.shape[1]:
+                    entries_ = np.concatenate([entries_, np.empty((3, max(n_ent + m, 2 * entries_.shape[1])),
+                                                                  dtype=np.int64)], axis=1)
+                ids_ = np.arange(n_ent, n_ent + m)
+                entries_[0, ids_] = len(open_)
+                entries_[1, ids_] = np.arange(m)
+                entries_[2, ids_] = head[und]  # rows are unique within a clump
+                head[und] = ids_
+                n_ent += m
         elif cand.size:
             counts = _window_counts(blk.bits, blk.cnt, blk.miss, ii, cand, n_samples)
             with np.errstate(invalid="ignore"):
