@@ -344,9 +344,9 @@ def fit(
         vinit = _variant_init(zz, RR, n_eff, opts, pw[Pm:].mean(axis=1), Pm) if run_variant else None
         if vinit is not None:
             _fit_draws(jb, draws, n_eff, opts, pw, init=vinit, kept=kept)
-        ref, active_ref = _reference_fit(jb, draws, n_eff, opts, pw.mean(axis=1), vinit)
+        ref = _reference_fit(jb, draws, n_eff, opts, pw.mean(axis=1), vinit)
         caught = [str(w.message) for w in wlist]
-    res = _summarize(kept, ref, active_ref, opts, P, M, modelled, pnames, vnames)
+    res = _summarize(kept, ref, opts, P, M, modelled, pnames, vnames)
     res.locus.update(n_draws=D, variant_init_run=run_variant, n_variant_init_kept=int(kept.variant_init.sum()),
                      seconds=time.perf_counter() - t0)
     res.warnings = list(dict.fromkeys(caught))
@@ -369,7 +369,7 @@ def _fit_draws(jb: JointBuilder, draws: Draws, n: float, opts: TgfmOptions, pw: 
 
 
 def _reference_fit(jb: JointBuilder, draws: Draws, n: float, opts: TgfmOptions, pw: np.ndarray,
-                   vinit: Any) -> tuple[SusieFit, np.ndarray]:
+                   vinit: Any) -> SusieFit:
     """SuSiE with credible sets on the draw-averaged standardized weights (the higher-ELBO start when the
     variant-only start was run)."""
     acc = sp.csr_matrix((jb.Pm, jb.M))
@@ -385,10 +385,10 @@ def _reference_fit(jb: JointBuilder, draws: Draws, n: float, opts: TgfmOptions, 
         g = _susie(zj, J, n, opts, w, vinit, sets=True, check_R=False)
         if float(g.elbo[-1]) > float(f.elbo[-1]):
             f = g
-    return f, active
+    return f
 
 
-def _summarize(kept: _Kept, ref: SusieFit, active_ref: np.ndarray, opts: TgfmOptions, P: int, M: int,
+def _summarize(kept: _Kept, ref: SusieFit, opts: TgfmOptions, P: int, M: int,
                modelled: np.ndarray, pnames: list[str], vnames: list[str]) -> TgfmResult:
     Pm = modelled.size
     pip = kept.pip.mean(axis=0)
