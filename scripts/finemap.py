@@ -6,4 +6,6 @@ stages.snakemake_main(smk, stages.finemap, trait=smk.wildcards.trait, method=smk
                       bundles_manifest=smk.input.bundles, weights_manifest=smk.input.weights,
                       prescreen_table=smk.input.prescreen, out_prefix=smk.params.out_prefix,
                       log_dir=smk.params.log_dir, options=smk.params.options,
-                      genes=smk.input.genes[0] if smk.input.genes else None, plot_dir=smk.output.plots)
+                      genes=smk.input.genes[0] if smk.input.genes else None, plot_dir=smk.output.plots,
+                      ctwas_params_json=smk.input.ctwas_params[0] if smk.input.ctwas_params else None,
+                      seed=smk.params.seed)

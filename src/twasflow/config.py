@@ -27,7 +27,7 @@ SCHEMA_DIR = Path(str(resources.files("twasflow") / "schemas"))
 MHC_DEFAULT = {"GRCh37": "6:25000000-34000000", "GRCh38": "6:28510120-33480577"}
 
 # fine-mapping methods the finemap rule can run today (the schema lists every planned method)
-IMPLEMENTED_METHODS = ("tgvis",)
+IMPLEMENTED_METHODS = ("tgvis", "ctwas", "tgfm")
 
 GWAS_COLMAP_KEYS = ("chrom", "pos", "ea", "oa", "beta", "se", "z", "p", "n", "eaf", "rsid")
 

@@ -402,26 +402,145 @@ def coloc(trait: str, bundles_manifest: str | Path, pairs_tables: Mapping[str, s
     return table
 
 
-def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manifest: str | Path,
-            prescreen_table: str | Path, out_prefix: str | Path, log_dir: str | Path, options: Mapping[str, Any],
-            genes: str | Path | None = None, plot_dir: str | Path | None = None, locus: str | None = None
-            ) -> dict[str, pd.DataFrame]:
-    """Rule ``finemap``: one fine-mapping method on every locus of a chunk (pairs that pass the prescreen).
+def _locus_weights(wdir: Path, lid: str) -> dict[str, Any]:
+    import numpy as np
 
-    Writes ``{out_prefix}.variables.parquet``, ``.sets.parquet`` and ``.loci.parquet`` (SPEC §4; a failing locus
-    is a ``failed`` row in ``loci`` with its log path) and, with ``plot_dir``, one locus plot per locus.
+    with np.load(wdir / f"{lid}.weights.npz", allow_pickle=False) as w:
+        return {k: w[k] for k in w.files}
+
+
+def ctwas_params(trait: str, chunks: list[Mapping[str, str | Path]], out: str | Path,
+                 options: Mapping[str, Any]) -> dict[str, Any]:
+    """Rule ``ctwas_params``: cTWAS's genome-wide EM of group priors and prior variances for one trait.
+
+    ``chunks``: per chunk ``{"bundles": manifest, "weights": manifest}``. Every locus is one cTWAS region
+    (loci snap to LD blocks with ``loci.ld_blocks``); its variants are the region's SNPs and every pair with
+    stage-1 weights is a gene of its ``tissue|qtl_type`` group, with z = w'z / sqrt(w'Rw) from the bundle's
+    LD (``twasflow.methods.ctwas.region_tables``). Writes ``params.json``
+    (``CtwasParams.to_dict()`` plus the counts of regions, SNPs and genes used).
     """
     import numpy as np
 
+    from .io.tables import write_json
+    from .locus import read_bundle
+    from .methods import ctwas
+
+    em_keys = ("group_prior_var_structure", "min_group_size", "niter", "niter_prefit", "min_p_single_effect",
+               "EM_tol", "null_method")
+    em_opts = {k: options[k] for k in em_keys if options.get(k) is not None}
+    snps, genes = [], []
+    for ch in chunks:
+        bdir, wdir = Path(ch["bundles"]).parent, Path(ch["weights"]).parent
+        for rec in chunk_loci(ch["bundles"], None):
+            lid = rec["locus_id"]
+            if rec["status"] != "ok" or not (wdir / f"{lid}.weights.npz").exists():
+                continue
+            b = read_bundle(bdir, lid)
+            if b.M == 0:
+                continue
+            w = _locus_weights(wdir, lid)
+            B, ids = w["B"], [str(x) for x in w["pair_ids"]]
+            cols = np.flatnonzero(np.any(B != 0, axis=0))
+            snp_z, gene_z = ctwas.region_tables(b, B[:, cols], [ids[j] for j in cols], lid, trait=trait)
+            snps.append(snp_z)
+            genes.append(gene_z)
+    if not snps:
+        raise InputError.at(f"no locus of trait {trait} has variants: nothing to estimate cTWAS parameters from",
+                            column="locus_id", found=0, expected=">= 1 locus with variants")
+    snp_z, gene_z = pd.concat(snps, ignore_index=True), pd.concat(genes, ignore_index=True)
+    # a variant in two overlapping loci is one SNP of the first region (cTWAS regions are disjoint)
+    snp_z = snp_z.drop_duplicates("id", keep="first")
+    gene_z = gene_z.drop_duplicates("id", keep="first")
+    # cTWAS removes groups too small for reliable parameters; their pairs are not fine-mapped by cTWAS
+    min_size = int(em_opts.get("min_group_size", 100))
+    size = gene_z["group"].value_counts()
+    dropped = {str(g): int(k) for g, k in size.items() if k < min_size}
+    if dropped:
+        log.warning("%s: cTWAS groups with fewer than %d pairs are left out (min_group_size): %s", trait, min_size,
+                    dropped)
+        gene_z = gene_z[~gene_z["group"].isin(list(dropped))]
+    log.info("%s: cTWAS EM over %d regions, %d SNPs, %d genes in %d groups (%s)", trait,
+             snp_z["region_id"].nunique(), len(snp_z), len(gene_z), gene_z["group"].nunique(), em_opts)
+    n_regions = int(snp_z["region_id"].nunique())
+    if n_regions < 50:
+        log.warning("%s: cTWAS estimates its priors from %d regions only; cTWAS is designed for genome-wide "
+                    "region sets (hundreds to thousands of LD blocks), so treat these parameters with care",
+                    trait, n_regions)
+    params = ctwas.estimate_params(snp_z, gene_z, **em_opts)
+    d = params.to_dict()
+    d.update(trait=trait, n_regions=int(snp_z["region_id"].nunique()), n_snps=int(len(snp_z)),
+             n_genes=int(len(gene_z)), dropped_groups=dropped)
+    write_json(d, out)
+    log.info("%s: group_prior %s; group_prior_var %s", trait, d["group_prior"], d["group_prior_var"])
+    return d
+
+
+def _method_runner(method: str, trait: str, options: Mapping[str, Any], ctwas_params_json: str | Path | None,
+                   seed: int) -> Callable[..., Any]:
+    """``run(bundle, weights, pair_ids)`` for one fine-mapping method (same inputs, same result schema)."""
+    if method == "tgvis":
+        from .methods import tgvis
+
+        def run_tgvis(b: Any, w: Mapping[str, Any], ids: list[str], cols: list[int]) -> Any:
+            return tgvis.fit_bundle(b, w["B"][:, cols], ids, trait=trait, options=dict(options))
+
+        return run_tgvis
+    if method == "ctwas":
+        import json
+
+        from .methods import ctwas
+
+        if ctwas_params_json is None:
+            raise InputError.at("cTWAS fine-mapping needs the trait's ctwas_params output", column="ctwas_params",
+                                found=None, expected="results/ctwas/{trait}/params.json")
+        with open(ctwas_params_json) as fh:
+            priors = ctwas.CtwasParams.from_dict(json.load(fh))
+        fine_opts = {k: v for k, v in options.items() if k in ("L", "min_abs_corr", "coverage", "null_method",
+                                                               "causal_rule", "pip_min")}
+
+        def run_ctwas(b: Any, w: Mapping[str, Any], ids: list[str], cols: list[int]) -> Any:
+            # pairs of groups without parameters (too small for the EM: params.json dropped_groups) are left out
+            meta = b.pairs.set_index("pair_id")
+            ok = [k for k, p in enumerate(ids)
+                  if f"{meta.at[p, 'tissue']}|{meta.at[p, 'qtl_type']}" in priors.group_prior]
+            if len(ok) < len(ids):
+                log.info("  %s: %d of %d pairs in groups without cTWAS parameters left out", b.locus_id,
+                         len(ids) - len(ok), len(ids))
+            return ctwas.fit_bundle(b, w["B"][:, [cols[k] for k in ok]], [ids[k] for k in ok], trait=trait,
+                                    priors=priors, options=fine_opts)
+
+        return run_ctwas
+    if method == "tgfm":
+        from .methods import tgfm
+
+        fine_opts = {k: v for k, v in options.items() if k != "tissue_prior"}
+
+        def run_tgfm(b: Any, w: Mapping[str, Any], ids: list[str], cols: list[int]) -> Any:
+            eff = tgfm.effects_for_pairs(w, ids)
+            return tgfm.fit_bundle(b, eff, ids, trait=trait, options=fine_opts, seed=seed)
+
+        return run_tgfm
+    raise InputError.at(f"unknown fine-mapping method {method!r}", column="methods", found=method,
+                        expected=("tgvis", "ctwas", "tgfm"))
+
+
+def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manifest: str | Path,
+            prescreen_table: str | Path, out_prefix: str | Path, log_dir: str | Path, options: Mapping[str, Any],
+            genes: str | Path | None = None, plot_dir: str | Path | None = None, locus: str | None = None,
+            ctwas_params_json: str | Path | None = None, seed: int = 1) -> dict[str, pd.DataFrame]:
+    """Rule ``finemap``: one fine-mapping method (tgvis, ctwas, tgfm) on every locus of a chunk, on the pairs
+    that pass the prescreen.
+
+    Writes ``{out_prefix}.variables.parquet``, ``.sets.parquet`` and ``.loci.parquet`` (SPEC §4; a failing locus
+    is a ``failed`` row in ``loci`` with its log path) and, with ``plot_dir``, one locus plot per locus.
+    ``ctwas_params_json``: the trait's ``ctwas_params`` output (method ctwas). ``seed``: config seed (TGFM's
+    draws, seeded per trait and locus).
+    """
     from .io.tables import write_parquet
     from .locus import read_bundle
     from .methods.result import failed_result
 
-    if method != "tgvis":
-        raise InputError.at(f"fine-mapping method {method!r} is not available yet", column="methods",
-                            found=method, expected="tgvis")
-    from .methods.tgvis import fit_bundle
-
+    run_method = _method_runner(method, trait, options, ctwas_params_json, seed)
     bdir, wdir = Path(bundles_manifest).parent, Path(weights_manifest).parent
     pre = pd.read_parquet(prescreen_table)
     gene_table = pd.read_csv(genes, sep="\t", dtype={"chrom": str}) if genes else None
@@ -439,11 +558,11 @@ def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manif
                               log=rec.get("log") or ""), lid)
             return {"status": rec["status"], "reason": rec.get("reason", "")}
         b = read_bundle(bdir, lid)
-        with np.load(wdir / f"{lid}.weights.npz", allow_pickle=False) as w:
-            B, ids = w["B"], [str(p) for p in w["pair_ids"]]
+        w = _locus_weights(wdir, lid)
+        ids = [str(p) for p in w["pair_ids"]]
         keep = set(pre.loc[(pre["locus_id"] == lid) & pre["kept"], "pair_id"])
         cols = [j for j, p in enumerate(ids) if p in keep]
-        res = fit_bundle(b, B[:, cols], [ids[j] for j in cols], trait=trait, options=dict(options))
+        res = run_method(b, w, [ids[j] for j in cols], cols)
         if plot_dir is not None:
             from .plots import locus_plot
 

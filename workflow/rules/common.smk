@@ -89,3 +89,19 @@ all_locus_inputs = per_chunk("locus_inputs", "{trait}", "{chunk}", "manifest.jso
 all_prescreen = per_chunk("prescreen", "{trait}", "{chunk}.parquet")
 all_coloc = per_chunk("coloc", "{trait}", "{chunk}.parquet")
 all_finemap = [per_chunk("finemap", m, "{trait}", "{chunk}.loci.parquet") for m in METHODS]
+
+
+def ctwas_params_input(wildcards):
+    if wildcards.method == "ctwas":
+        return [os.path.join(OUT, "ctwas", wildcards.trait, "params.json")]
+    return []
+
+
+def trait_chunk_files(*parts):
+    """Input function: one path per chunk of the wildcard trait."""
+
+    def files(wildcards):
+        pattern = os.path.join(OUT, *parts)
+        return [pattern.format(trait=wildcards.trait, chunk=c) for c in chunks_of(wildcards.trait)]
+
+    return files

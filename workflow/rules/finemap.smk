@@ -1,4 +1,29 @@
-# Fine-mapping of gene–tissue pairs and variants per chunk, one job per method listed in config `methods`.
+# Fine-mapping of gene–tissue pairs and variants per chunk, one job per method listed in config `methods`
+# (tgvis, ctwas, tgfm: same inputs, same output schema). cTWAS first estimates its group priors once per
+# trait over all loci (rule ctwas_params).
+
+
+rule ctwas_params:
+    input:
+        bundles=trait_chunk_files("locus_inputs", "{trait}", "{chunk}", "manifest.json"),
+        weights=trait_chunk_files("weights", "{trait}", "{chunk}", "manifest.json"),
+    output:
+        params=os.path.join(OUT, "ctwas", "{trait}", "params.json"),
+    params:
+        options=config["ctwas"],
+    log:
+        os.path.join(LOGS, "ctwas_params", "{trait}.log"),
+    benchmark:
+        os.path.join(BENCH, "ctwas_params", "{trait}.tsv")
+    threads: threads("ctwas_params")
+    resources:
+        mem_mb=mem_mb("ctwas_params"),
+        runtime=runtime("ctwas_params"),
+        slurm_partition=partition("ctwas_params"),
+    conda:
+        ENV
+    script:
+        "../../scripts/ctwas_params.py"
 
 
 rule finemap:
@@ -7,6 +32,7 @@ rule finemap:
         weights=os.path.join(OUT, "weights", "{trait}", "{chunk}", "manifest.json"),
         prescreen=os.path.join(OUT, "prescreen", "{trait}", "{chunk}.parquet"),
         genes=gene_annotation_input,
+        ctwas_params=ctwas_params_input,
     output:
         variables=os.path.join(OUT, "finemap", "{method}", "{trait}", "{chunk}.variables.parquet"),
         sets=os.path.join(OUT, "finemap", "{method}", "{trait}", "{chunk}.sets.parquet"),
@@ -16,6 +42,7 @@ rule finemap:
         out_prefix=lambda wc, output: output.loci.removesuffix(".loci.parquet"),
         options=lambda wc: config[wc.method],
         log_dir=lambda wc: os.path.join(LOGS, "finemap", wc.method, wc.trait, wc.chunk),
+        seed=config["seed"],
     log:
         os.path.join(LOGS, "finemap", "{method}", "{trait}", "{chunk}.log"),
     benchmark:
