@@ -1283,7 +1283,12 @@ class _Block:
                 return cand[:0], cand[:0], ()
             k11, c = self.k11_c(ii, cand)
             b = self.acount[cand]
-            need = np.flatnonzero(_table_bound(k11, c, a, b, tot) * (1 + 1e-9) + 1e-12 > r2min)
+            # _table_bound(...) * (1 + 1e-9) + 1e-12 > r2min without the division: d^2 > r2s * den
+            r2s = (r2min - 1e-12) / (1 + 1e-9)
+            dlo = k11 - (a / tot) * b
+            dhi = dlo + c
+            den = (b * (tot - b)) * (a * (tot - a) / (tot * tot))
+            need = np.flatnonzero((np.maximum(dlo * dlo, dhi * dhi) > r2s * den) & (den > 0))
             k11, c, b = k11[need], c[need], b[need]
             kk = (k11, a - k11 - c, b - k11 - c, tot - a - b + k11, c)
         else:
