@@ -331,6 +331,22 @@ def test_fit_L1_is_the_ser_closed_form_with_ld():
     np.testing.assert_allclose(res.variables["gene_pip"].to_numpy()[:P], a[:P], rtol=1e-9)
 
 
+def test_fit_L1_null_methods_susie_and_none():
+    rng = np.random.default_rng(6)
+    M = 12
+    R = _ld(rng, M)
+    z = rng.normal(0, 2, M)
+    pri = {"group_prior": {"SNP": 0.03}, "group_prior_var": {"SNP": 20.0}}
+    bf = np.exp(-0.5 * np.log1p(20.0) + 0.5 * z**2 * 20.0 / 21.0)
+    pi = np.full(M, 0.03)
+    got = ctwas.fit(z, R, 1e4, np.zeros((M, 0)), [], pri, L=1, null_method="susie").variables["pip"]
+    nw = 1 - pi.sum()  # susie: prior weights pi and a null weight 1 - sum(pi)
+    # PIP = 1 - (1 - alpha): absolute precision ~1e-16 for small alphas
+    np.testing.assert_allclose(got, pi * bf / (nw + (pi * bf).sum()), rtol=1e-10, atol=1e-15)
+    got = ctwas.fit(z, R, 1e4, np.zeros((M, 0)), [], pri, L=1, null_method="none").variables["pip"]
+    np.testing.assert_allclose(got, bf / bf.sum(), rtol=1e-10, atol=1e-15)
+
+
 # ------------------------------------------------------------------------------------------------
 # per-locus fit: schema, invariances, empty and bad input
 

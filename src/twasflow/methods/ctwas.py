@@ -427,8 +427,9 @@ def fit(z: Any, R: Any, n: Any, B: Any, groups: Any, priors: Any = None, **optio
     if opts.null_method == "ctwas":
         pw, nw = pi / (1.0 - pi), 0.5
     elif opts.null_method == "susie":
+        # set_region_susie_priors: pi / (1 - w0), which susie_rss scales back by (1 - w0): weights pi, w0
         nw = max(0.0, 1.0 - float(pi.sum()))
-        pw = pi
+        pw = pi / (1.0 - nw) if nw < 1.0 else pi
     else:
         pw, nw = pi, None
     if not np.any(pw > 0):
