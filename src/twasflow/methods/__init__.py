@@ -1,6 +1,8 @@
 """Fine-mapping methods over gene–tissue pairs and variants, with one result schema (SPEC §4).
 
 - :mod:`twasflow.methods.tgvis` — TGVIS (joint SuSiE + infinitesimal effects + Pratt index);
+- :mod:`twasflow.methods.ctwas` — cTWAS (genome-wide EM of group priors, then SuSiE per locus);
+- :mod:`twasflow.methods.tgfm` — TGFM (SuSiE averaged over draws of the stage-1 xQTL posteriors);
 - :mod:`twasflow.methods.result` — :class:`FinemapResult` and the ``variables`` / ``sets`` / ``loci`` tables.
 """
 
