@@ -31,6 +31,7 @@ import argparse
 import math
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -172,21 +173,28 @@ def main(argv: list[str] | None = None) -> int:
     if not (a.keep and (run / "results" / "loci").is_dir()):
         t = time.perf_counter()
         build(run, a.traits, a.loci, a.datasets, a.loci_per_chunk, a.max_chunks)
-        print(f"built {run} in {time.perf_counter() - t:.1f} s")
+        print(f"built {run} in {time.perf_counter() - t:.1f} s", flush=True)
     args = ["-n", "--cores", "2", "--quiet", "rules"]
-    times = []
+    times, cpus = [], []
     for i in range(a.runs):
         shutil.rmtree(run / ".snakemake", ignore_errors=True)
+        up = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+        c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         r = subprocess.run(snakemake_cmd(run, args, not a.no_patch), cwd=run, capture_output=True, text=True)
         times.append(time.perf_counter() - t)
+        c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # CPU time (user + system) of the snakemake process: the fair number on a shared, loaded machine
+        cpus.append((c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime))
         if r.returncode != 0:
             print(r.stdout[-3000:], r.stderr[-5000:])
             return 1
         total, per = count_jobs(r.stdout + r.stderr)
-        print(f"run {i + 1}: {times[-1]:.2f} s, {total} jobs {per}")
+        print(f"run {i + 1}: wall {times[-1]:.2f} s, CPU {cpus[-1]:.2f} s, {total} jobs {per}; before: {up}",
+              flush=True)
     up = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    print(f"median {statistics.median(times):.2f} s over {a.runs} runs {[round(x, 2) for x in times]}; "
+    print(f"median wall {statistics.median(times):.2f} s, median CPU {statistics.median(cpus):.2f} s over "
+          f"{a.runs} runs (wall {[round(x, 2) for x in times]}, CPU {[round(x, 2) for x in cpus]}); "
           f"{a.traits} traits x {a.loci} loci x {len(METHODS)} methods, {a.datasets} xQTL data sets; "
           f"{platform.node()}, {os.cpu_count()} cores; uptime: {up}")
     if a.profile:

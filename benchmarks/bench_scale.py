@@ -101,9 +101,19 @@ def run_workflow(run: Path, cores: int) -> dict:
         r = subprocess.run(timer + cmd, cwd=run, stdout=out, stderr=err, env=ENV)
     wall = time.perf_counter() - t0
     text = (run / "snakemake.err").read_text()
+    return {"returncode": r.returncode, "wall_s": wall, **time_v(text), "command": " ".join(cmd), "code": str(REPO)}
+
+
+def time_v(text: str) -> dict:
+    """Peak RSS of the largest process and total CPU (user + system, every waited-for job included) from
+    ``/usr/bin/time -v`` output."""
+    out: dict = {}
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
-    return {"returncode": r.returncode, "wall_s": wall, "snakemake_max_rss_mb": int(m.group(1)) / 1024 if m else None,
-            "command": " ".join(cmd), "code": str(REPO)}
+    out["snakemake_max_rss_mb"] = int(m.group(1)) / 1024 if m else None
+    u = re.search(r"User time \(seconds\): ([\d.]+)", text)
+    sy = re.search(r"System time \(seconds\): ([\d.]+)", text)
+    out["total_cpu_s"] = float(u.group(1)) + float(sy.group(1)) if u and sy else None
+    return out
 
 
 def rule_table(run: Path) -> pd.DataFrame:
@@ -147,10 +157,15 @@ def loci_counts(run: Path) -> dict:
 def summarize(run: Path, info: dict) -> str:
     jobs = rule_table(run)
     per = jobs.groupby("rule").agg(jobs=("s", "size"), wall_sum_s=("s", "sum"), wall_median_s=("s", "median"),
-                                   wall_max_s=("s", "max"), max_rss_mb=("max_rss_mb", "max"))
+                                   wall_max_s=("s", "max"), cpu_sum_s=("cpu_time", "sum"),
+                                   max_rss_mb=("max_rss_mb", "max"))
     per = per.sort_values("wall_sum_s", ascending=False)
     lc = loci_counts(run)
+    err = run / "snakemake.err"
+    if info.get("total_cpu_s") is None and err.exists():
+        info.update(time_v(err.read_text()))
     info = {**info, "jobs_total": int(len(jobs)), "job_wall_sum_s": float(jobs["s"].sum()),
+            "job_cpu_sum_s": float(jobs["cpu_time"].sum()),
             "peak_job_rss_mb": float(jobs["max_rss_mb"].max()), **lc,
             "per_rule": per.reset_index().to_dict("records")}
     (run / "scale_summary.json").write_text(json.dumps(info, indent=1, sort_keys=True, default=float))
@@ -160,6 +175,11 @@ def summarize(run: Path, info: dict) -> str:
         f"- data generation: {info.get('generate_s', 0):.0f} s; workflow wall time **{info['wall_s'] / 60:.1f} min** "
         f"(exit {info['returncode']}); jobs run: **{info['jobs_total']}**; sum of job wall times "
         f"{info['job_wall_sum_s'] / 60:.1f} min",
+        f"- CPU time of the whole run (`/usr/bin/time -v` user + system, all jobs and Snakemake): "
+        f"**{(info.get('total_cpu_s') or float('nan')) / 60:.1f} min**, i.e. at least "
+        f"{(info.get('total_cpu_s') or float('nan')) / 120:.1f} min of wall time on 2 idle cores; sum of the jobs' "
+        f"sampled `cpu_time` {info['job_cpu_sum_s'] / 60:.1f} min (Snakemake samples it periodically, so short "
+        f"jobs are undercounted; the per-rule CPU column below uses it)",
         f"- peak memory: largest single job max RSS **{info['peak_job_rss_mb']:.0f} MB**; snakemake's own process "
         f"(`/usr/bin/time -v`, the largest process of the tree) {info.get('snakemake_max_rss_mb') or float('nan'):.0f} MB",
         f"- loci per trait {lc['loci']}, chunks per trait {lc['chunks']}; locus status {lc.get('status')}; "
@@ -167,12 +187,12 @@ def summarize(run: Path, info: dict) -> str:
         f"{lc.get('P_median')} (max {lc.get('P_max')}); bundle pairs median {lc.get('bundle_P_median')} "
         f"(max {lc.get('bundle_P_max')})",
         "",
-        "| rule | jobs | wall sum (s) | median (s) | max (s) | max RSS (MB) |",
-        "|---|---|---|---|---|---|",
+        "| rule | jobs | wall sum (s) | wall median (s) | wall max (s) | CPU sum (s) | max RSS (MB) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for rule, r in per.iterrows():
         lines.append(f"| {rule} | {int(r.jobs)} | {r.wall_sum_s:.1f} | {r.wall_median_s:.1f} | {r.wall_max_s:.1f} | "
-                     f"{r.max_rss_mb:.0f} |")
+                     f"{r.cpu_sum_s:.1f} | {r.max_rss_mb:.0f} |")
     text = "\n".join(lines) + "\n"
     (run / "scale_summary.md").write_text(text)
     return text
