@@ -409,25 +409,59 @@ def _locus_weights(wdir: Path, lid: str) -> dict[str, Any]:
         return {k: w[k] for k in w.files}
 
 
-def ctwas_params(trait: str, chunks: list[Mapping[str, str | Path]], out: str | Path,
-                 options: Mapping[str, Any]) -> dict[str, Any]:
-    """Rule ``ctwas_params``: cTWAS's genome-wide EM of group priors and prior variances for one trait.
-
-    ``chunks``: per chunk ``{"bundles": manifest, "weights": manifest}``. Every locus is one cTWAS region
-    (loci snap to LD blocks with ``loci.ld_blocks``); its variants are the region's SNPs and every pair with
-    stage-1 weights is a gene of its ``tissue|qtl_type`` group, with z = w'z / sqrt(w'Rw) from the bundle's
-    LD (``twasflow.methods.ctwas.region_tables``). Writes ``params.json``
-    (``CtwasParams.to_dict()`` plus the counts of regions, SNPs and genes used).
-    """
+def _genome_snp_regions(gwas: str | Path, loci_tsv: str | Path, thin: float, region_kb: float,
+                        seed: int = 99) -> pd.DataFrame:
+    """cTWAS's SNP side of the EM: a random ``thin`` fraction of every harmonized GWAS variant, each in one
+    region — its locus when it lies in one, else a ``region_kb`` window of its chromosome
+    (``{chrom}_bg{k}``), so the null genome informs the SNP prior as in cTWAS's genome-wide run."""
     import numpy as np
 
+    from .methods.ctwas import thin_snps
+
+    g = pd.read_parquet(gwas, columns=["variant_id", "chrom", "pos", "z"])
+    g = g[np.isfinite(g["z"].to_numpy(dtype=np.float64))]
+    g = thin_snps(g.reset_index(drop=True), thin, seed=seed)
+    loci = pd.read_csv(loci_tsv, sep="\t", dtype={"chrom": str})
+    chrom = g["chrom"].astype(str).to_numpy(dtype=object)
+    pos = g["pos"].to_numpy(dtype=np.int64)
+    window = (pos // int(region_kb * 1000)).astype(str)
+    region = np.char.add(np.char.add(chrom.astype(str), "_bg"), window).astype(object)
+    for c, lc in loci.groupby("chrom", sort=False):
+        lc = lc.sort_values("start")
+        on = np.flatnonzero(chrom == str(c))
+        starts, ends = lc["start"].to_numpy(np.int64), lc["end"].to_numpy(np.int64)
+        k = np.searchsorted(starts, pos[on], side="right") - 1
+        inside = (k >= 0) & (pos[on] <= ends[np.clip(k, 0, None)])
+        region[on[inside]] = lc["locus_id"].to_numpy(dtype=object)[k[inside]]
+    return pd.DataFrame({"id": g["variant_id"].astype(object).to_numpy(), "z": g["z"].to_numpy(np.float64),
+                         "region_id": region})
+
+
+def ctwas_params(trait: str, chunks: list[Mapping[str, str | Path]], out: str | Path,
+                 options: Mapping[str, Any], gwas: str | Path | None = None,
+                 loci_tsv: str | Path | None = None) -> dict[str, Any]:
+    """Rule ``ctwas_params``: cTWAS's EM of group priors and prior variances for one trait.
+
+    ``chunks``: per chunk ``{"bundles": manifest, "weights": manifest}``. Every locus is one cTWAS region
+    (loci snap to LD blocks with ``loci.ld_blocks``) and every pair with stage-1 weights is a gene of its
+    ``tissue|qtl_type`` group in its locus's region, with z = w'z / sqrt(w'Rw) from the bundle's LD
+    (``twasflow.methods.ctwas.region_tables``). SNPs: with ``gwas`` and ``loci_tsv``, a random ``thin``
+    fraction (config ``ctwas.thin``, cTWAS's 0.1) of all harmonized GWAS variants genome-wide, in their
+    locus's region or in ``region_kb`` background windows (cTWAS estimates over the whole genome, and most
+    regions carry no signal); without them, the bundles' variants only (priors biased upwards).
+    Writes ``params.json`` (``CtwasParams.to_dict()`` plus the counts of regions, SNPs and genes used).
+    """
     from .io.tables import write_json
     from .locus import read_bundle
     from .methods import ctwas
 
+    import numpy as np
+
     em_keys = ("group_prior_var_structure", "min_group_size", "niter", "niter_prefit", "min_p_single_effect",
                "EM_tol", "null_method")
     em_opts = {k: options[k] for k in em_keys if options.get(k) is not None}
+    genome_wide = gwas is not None and loci_tsv is not None
+    thin = float(options.get("thin", 0.1)) if genome_wide else 1.0
     snps, genes = [], []
     for ch in chunks:
         bdir, wdir = Path(ch["bundles"]).parent, Path(ch["weights"]).parent
@@ -444,12 +478,15 @@ def ctwas_params(trait: str, chunks: list[Mapping[str, str | Path]], out: str | 
             snp_z, gene_z = ctwas.region_tables(b, B[:, cols], [ids[j] for j in cols], lid, trait=trait)
             snps.append(snp_z)
             genes.append(gene_z)
-    if not snps:
-        raise InputError.at(f"no locus of trait {trait} has variants: nothing to estimate cTWAS parameters from",
-                            column="locus_id", found=0, expected=">= 1 locus with variants")
-    snp_z, gene_z = pd.concat(snps, ignore_index=True), pd.concat(genes, ignore_index=True)
-    # a variant in two overlapping loci is one SNP of the first region (cTWAS regions are disjoint)
-    snp_z = snp_z.drop_duplicates("id", keep="first")
+    if genome_wide:
+        snps = [_genome_snp_regions(gwas, loci_tsv, thin, float(options.get("region_kb", 1500)))]
+    if not snps or not sum(len(t) for t in snps):
+        raise InputError.at(f"no variants for trait {trait}: nothing to estimate cTWAS parameters from",
+                            column="variant_id", found=0, expected=">= 1 variant")
+    snp_z = pd.concat(snps, ignore_index=True).drop_duplicates("id", keep="first")
+    gene_z = (pd.concat(genes, ignore_index=True) if genes else
+              pd.DataFrame({"id": [], "z": [], "group": [], "region_id": [], "molecular_id": []}))
+    # a pair in two overlapping loci is one gene of the first region (cTWAS regions are disjoint)
     gene_z = gene_z.drop_duplicates("id", keep="first")
     # cTWAS removes groups too small for reliable parameters; their pairs are not fine-mapped by cTWAS
     min_size = int(em_opts.get("min_group_size", 100))
@@ -459,17 +496,17 @@ def ctwas_params(trait: str, chunks: list[Mapping[str, str | Path]], out: str | 
         log.warning("%s: cTWAS groups with fewer than %d pairs are left out (min_group_size): %s", trait, min_size,
                     dropped)
         gene_z = gene_z[~gene_z["group"].isin(list(dropped))]
-    log.info("%s: cTWAS EM over %d regions, %d SNPs, %d genes in %d groups (%s)", trait,
-             snp_z["region_id"].nunique(), len(snp_z), len(gene_z), gene_z["group"].nunique(), em_opts)
     n_regions = int(snp_z["region_id"].nunique())
+    log.info("%s: cTWAS EM over %d regions, %d SNPs (thin %g), %d genes in %d groups (%s)", trait, n_regions,
+             len(snp_z), thin, len(gene_z), gene_z["group"].nunique(), em_opts)
     if n_regions < 50:
         log.warning("%s: cTWAS estimates its priors from %d regions only; cTWAS is designed for genome-wide "
                     "region sets (hundreds to thousands of LD blocks), so treat these parameters with care",
                     trait, n_regions)
-    params = ctwas.estimate_params(snp_z, gene_z, **em_opts)
+    params = ctwas.estimate_params(snp_z, gene_z, thin=thin, **em_opts)
     d = params.to_dict()
-    d.update(trait=trait, n_regions=int(snp_z["region_id"].nunique()), n_snps=int(len(snp_z)),
-             n_genes=int(len(gene_z)), dropped_groups=dropped)
+    d.update(trait=trait, n_regions=n_regions, n_snps=int(len(snp_z)), n_genes=int(len(gene_z)), thin=thin,
+             genome_wide=genome_wide, dropped_groups=dropped)
     write_json(d, out)
     log.info("%s: group_prior %s; group_prior_var %s", trait, d["group_prior"], d["group_prior_var"])
     return d
