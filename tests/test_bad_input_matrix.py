@@ -591,7 +591,24 @@ CLI: list[Cli] = [
     Cli("check-config: config file is not a mapping",
         lambda t: (write(t, "config/config.yaml", "- a\n- b\n"), ["check-config"])[1],
         'twasflow check-config: error: config: the configuration is not a mapping of keys (found a YAML list; expected key: value pairs)'),
+    Cli("check-config: config file is not valid YAML",
+        lambda t: (write(t, "config/config.yaml", "outdir: [a\n"), ["check-config"])[1],
+        "twasflow check-config: error: config/config.yaml: not valid YAML: while parsing a flow sequence   in "
+        "\"config/config.yaml\", line 1, column 9 expected ',' or ']', but got '<stream end>'   in "
+        "\"config/config.yaml\", line 2, column 1"),
 ]
+
+
+def test_locus_inputs_names_a_chunk_that_does_not_exist(tmp_path: Path) -> None:
+    from twasflow.stages import locus_inputs
+
+    loci = tmp_path / "T.tsv"
+    loci.write_text("locus_id\tchrom\tstart\tend\tlead_variant\tlead_p\tn_index_variants\tchunk\n"
+                    "T.1_1_100\t1\t1\t100\t1:50:A:G\t1e-9\t1\tc000\n")
+    with pytest.raises(InputError) as e:
+        locus_inputs("T", loci, "c999", tmp_path / "g.parquet", {}, tmp_path / "panel", tmp_path / "out",
+                     tmp_path / "m.json", tmp_path / "logs", {})
+    assert str(e.value) == f"{loci}: column 'chunk': no such chunk (found 'c999'; expected one of ['c000'])"
 
 
 # ------------------------------------------------------------------------------------------------ tests

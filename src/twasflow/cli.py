@@ -36,8 +36,13 @@ def _load_config(path: str) -> Any:
 
     from .config import load_run_config
 
+    from .errors import ConfigError
+
     with open(path) as fh:
-        cfg = yaml.safe_load(fh) or {}
+        try:
+            cfg = yaml.safe_load(fh) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}".replace("\n", " ")) from None
     return load_run_config(cfg, base_dir=Path.cwd())
 
 

@@ -166,7 +166,11 @@ def locus_inputs(trait: str, loci_tsv: str | Path, chunk: str | None, gwas: str 
         if table.empty:
             raise InputError.at("no such locus", file=loci_tsv, column="locus_id", found=repr(locus))
     elif chunk is not None:
+        chunks = sorted(set(table["chunk"].astype(str)))
         table = table[table["chunk"] == chunk]
+        if table.empty:
+            raise InputError.at("no such chunk", file=loci_tsv, column="chunk", found=repr(chunk),
+                                expected=f"one of {chunks}" if chunks else "no chunk: the trait has no loci")
     pnl = Panel(panel_dir)
     log.info("%s: building %d locus bundles into %s", trait, len(table), out_dir)
     return run_chunk(table, out_dir, log_dir, manifest, gwas_path=gwas, xqtl_dirs=xqtl_dirs, panel=pnl,
