@@ -65,9 +65,10 @@ def _why_no_slurm() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def slurm_env() -> dict[str, str]:
-    """Environment for running Snakemake against the cluster (SLURM_CONF set when a non-default one is used)."""
+    """(Session scope and listed first, so a missing cluster skips before `example_run` is built.)
+    Environment for running Snakemake against the cluster (SLURM_CONF set when a non-default one is used)."""
     reason = _why_no_slurm()
     if reason is not None:
         if os.environ.get("TWASFLOW_REQUIRE_SLURM") == "1":
@@ -213,8 +214,8 @@ def test_compare_runs_reports_every_difference(tmp_path: Path) -> None:
 # On the real scheduler
 
 
-def test_example_on_slurm_equals_the_local_run(example_run: Path, tmp_path: Path,
-                                               slurm_env: dict[str, str]) -> None:
+def test_example_on_slurm_equals_the_local_run(slurm_env: dict[str, str], example_run: Path,
+                                               tmp_path: Path) -> None:
     """The README example through --profile profiles/slurm: every job submitted to SLURM, every output file
     identical to the local run's (finemap loci tables: all but their timing column)."""
     root = copy_workflow(tmp_path / "slurm")

@@ -29,6 +29,10 @@ if [ -s "$DIR/slurmctld.pid" ] && kill -0 "$(cat "$DIR/slurmctld.pid")" 2>/dev/n
   echo "twasflow CI SLURM: already running (state in $DIR)"; exit 0
 fi
 
+# a previous CI cluster's state is discarded; anything else at that path is left alone
+if [ -e "$DIR" ] && [ ! -e "$DIR/slurm.conf" ] && [ -n "$(ls -A "$DIR" 2>/dev/null)" ]; then
+  echo "twasflow CI SLURM: $DIR exists and is not a CI cluster's state; set TWASFLOW_SLURM_DIR" >&2; exit 1
+fi
 rm -rf "$DIR"
 mkdir -p "$DIR/munge" "$DIR/ctld" "$DIR/slurmd"
 chmod 700 "$DIR/munge"
