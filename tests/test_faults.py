@@ -152,8 +152,6 @@ def test_a_failing_locus_is_reported_with_its_log_and_spares_the_other_loci(exam
     assert [d for d in _differences(example_run, root) if "BMI_sim" in d["path"]] == []
 
 
-@pytest.mark.xfail(strict=True, reason="stages.ctwas_params takes locus status from the locus_inputs manifest "
-                   "and reads every bundle without per-locus isolation: one corrupt bundle fails the trait")
 def test_a_failing_locus_does_not_stop_ctwas(example_run: Path, tmp_path: Path) -> None:
     """cTWAS estimates its priors over all loci of a trait (rule ctwas_params): a locus whose stage 1 failed
     must be left out of that estimate (counted), not crash it, and get its own `failed` row."""
@@ -166,8 +164,6 @@ def test_a_failing_locus_does_not_stop_ctwas(example_run: Path, tmp_path: Path) 
     assert (loci.loc[good, "status"] == "ok").all()
 
 
-@pytest.mark.xfail(strict=True, reason="io.tables.atomic_path does not yet remove the '.{name}.*.tmp' files a "
-                   "SIGKILLed writer leaves beside per-locus outputs that are not Snakemake outputs themselves")
 def test_temporary_files_of_a_killed_writer_are_gone_after_the_chunk_reruns(example_run: Path,
                                                                            tmp_path: Path) -> None:
     """A job killed inside an atomic write leaves its temporary file (no Python cleanup runs on SIGKILL or on

@@ -214,6 +214,7 @@ def test_compare_runs_reports_every_difference(tmp_path: Path) -> None:
 # On the real scheduler
 
 
+@pytest.mark.slow  # ~10 min of SLURM polling on 2 cores: .ci/run runs it as its own step after the default suite
 def test_example_on_slurm_equals_the_local_run(slurm_env: dict[str, str], example_run: Path,
                                                tmp_path: Path) -> None:
     """The README example through --profile profiles/slurm: every job submitted to SLURM, every output file

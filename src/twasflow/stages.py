@@ -467,11 +467,15 @@ def ctwas_params(trait: str, chunks: list[Mapping[str, str | Path]], out: str | 
     genome_wide = gwas is not None and loci_tsv is not None
     thin = float(options.get("thin", 0.1)) if genome_wide else 1.0
     snps, genes = [], []
+    left_out: dict[str, str] = {}
     for ch in chunks:
         bdir, wdir = Path(ch["bundles"]).parent, Path(ch["weights"]).parent
-        for rec in chunk_loci(ch["bundles"], None):
+        # the weights manifest says which loci have usable stage-1 weights (a failed or empty locus is left
+        # out of the estimate and counted; its finemap row reports the failure)
+        for rec in chunk_loci(ch["weights"], None):
             lid = rec["locus_id"]
-            if rec["status"] != "ok" or not (wdir / f"{lid}.weights.npz").exists():
+            if rec["status"] != "ok":
+                left_out[lid] = f"{rec['status']}: {rec.get('reason', '')}"
                 continue
             b = read_bundle(bdir, lid)
             if b.M == 0:
@@ -482,6 +486,10 @@ def ctwas_params(trait: str, chunks: list[Mapping[str, str | Path]], out: str | 
             snp_z, gene_z = ctwas.region_tables(b, B[:, cols], [ids[j] for j in cols], lid, trait=trait)
             snps.append(snp_z)
             genes.append(gene_z)
+    failed = {k: v for k, v in left_out.items() if v.startswith("failed")}
+    if failed:
+        log.warning("%s: %d loci without stage-1 weights (failed upstream) left out of the cTWAS EM: %s", trait,
+                    len(failed), ", ".join(sorted(failed)))
     if genome_wide:
         snps = [_genome_snp_regions(gwas, loci_tsv, thin, float(options.get("region_kb", 1500)))]
     if not snps or not sum(len(t) for t in snps):
@@ -510,7 +518,7 @@ def ctwas_params(trait: str, chunks: list[Mapping[str, str | Path]], out: str | 
     params = ctwas.estimate_params(snp_z, gene_z, thin=thin, **em_opts)
     d = params.to_dict()
     d.update(trait=trait, n_regions=n_regions, n_snps=int(len(snp_z)), n_genes=int(len(gene_z)), thin=thin,
-             genome_wide=genome_wide, dropped_groups=dropped)
+             genome_wide=genome_wide, dropped_groups=dropped, loci_left_out=dict(sorted(left_out.items())))
     write_json(d, out)
     log.info("%s: group_prior %s; group_prior_var %s", trait, d["group_prior"], d["group_prior_var"])
     return d

@@ -8,6 +8,7 @@ without timestamps in metadata, JSON with sorted keys, ``.npz`` with fixed membe
 from __future__ import annotations
 
 import contextlib
+import glob
 import gzip
 import json
 import os
@@ -32,6 +33,11 @@ def atomic_path(path: PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    # a writer killed by SIGKILL leaves its temporary file; every output has one writing job, so any such
+    # leftover beside this path is stale (Snakemake only removes a rerun job's declared outputs)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)

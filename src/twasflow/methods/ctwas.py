@@ -37,7 +37,7 @@ from ._ctwas_em import NULL_METHODS, VAR_STRUCTURES, CtwasParams, est_param
 from ._ctwas_nold import combine_gene_pips, finemap_regions_noLD, screen_regions
 from ._ctwas_regions import GENE_COLUMNS, SNP, RegionData, assign_genes_to_regions, require_columns, thin_snps
 from ._ctwas_susie import VSusieFit, susie_rss_fixed_v
-from .result import STATUS_OK, FinemapResult, credible_set_tables, empty_result
+from .result import STATUS_OK, FinemapResult, attach_pair_meta, bundle_pair_meta, credible_set_tables, empty_result
 
 METHOD = "ctwas"
 CAUSAL_RULES = ("pip", "cs")
@@ -533,24 +533,13 @@ def fit_bundle(bundle: Any, B: Any, pair_ids: Sequence[str], *, trait: str, prio
     groups = [f"{t}|{q}" for t, q in zip(meta["tissue"], meta["qtl_type"])]
     res = fit(bundle.z, bundle.R, bundle.n, BB, groups, priors, pair_names=pair_ids,
               variant_names=[str(v) for v in bundle.variant_ids], gene_ids=list(meta["gene_id"]), **(options or {}))
-    v = res.variables
-    P = len(pair_ids)
-    for col in ("gene_id", "gene_name", "tissue", "qtl_type"):
-        vals = np.full(len(v), None, dtype=object)
-        if P and col in meta.columns:
-            vals[:P] = meta[col].astype(object).to_numpy()
-        v[col] = vals
-    v["pair_id"] = np.where(v["type"].to_numpy() == "pair", v["name"].to_numpy(), None)
+    attach_pair_meta(res.variables, meta.set_axis(pair_ids), pair_ids)
     res.locus["seconds"] = time.perf_counter() - t0
     return res
 
 
 def _pair_meta(bundle: Any, pair_ids: list[str], trait: str) -> pd.DataFrame:
-    meta = bundle.pairs.set_index("pair_id") if len(bundle.pairs) else pd.DataFrame()
-    missing = [p for p in pair_ids if p not in meta.index]
-    if missing:
-        raise InputError.at(f"pair not in the bundle of locus {bundle.locus_id} ({trait})", column="pair_id",
-                            found=missing[0], expected="a pair_id of the bundle's pairs table")
+    meta = bundle_pair_meta(bundle, pair_ids, trait)
     if not pair_ids:
         return pd.DataFrame({"gene_id": [], "gene_name": [], "tissue": [], "qtl_type": []})
     out = meta.loc[pair_ids, ["gene_id", "gene_name", "tissue", "qtl_type"]].astype(object).reset_index(drop=True)

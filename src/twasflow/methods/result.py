@@ -243,3 +243,27 @@ def compare_to_truth(variables: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFra
     out = pd.DataFrame(rows, columns=TRUTH_COLUMNS)
     out["cs"] = pd.array(out["cs"], dtype="Int64")
     return out
+
+
+def bundle_pair_meta(bundle: Any, pair_ids: Sequence[str], trait: str) -> pd.DataFrame:
+    """The bundle's pairs table indexed by ``pair_id``; every id of ``pair_ids`` must be in it (else InputError)."""
+    from twasflow.errors import InputError
+
+    meta = bundle.pairs.set_index("pair_id") if len(bundle.pairs) else pd.DataFrame()
+    missing = [p for p in pair_ids if p not in meta.index]
+    if missing:
+        raise InputError.at(f"pair not in the bundle of locus {bundle.locus_id} ({trait})", column="pair_id",
+                            found=missing[0], expected="a pair_id of the bundle's pairs table")
+    return meta
+
+
+def attach_pair_meta(variables: pd.DataFrame, meta: pd.DataFrame, pair_ids: Sequence[str]) -> None:
+    """Fill ``gene_id, gene_name, tissue, qtl_type`` of the first ``len(pair_ids)`` rows (the pairs, in
+    ``pair_ids`` order) from ``meta`` and ``pair_id`` of every pair row, in place."""
+    P = len(pair_ids)
+    for col in ("gene_id", "gene_name", "tissue", "qtl_type"):
+        vals = np.full(len(variables), None, dtype=object)
+        if P and col in meta.columns:
+            vals[:P] = meta.loc[list(pair_ids), col].astype(object).to_numpy()
+        variables[col] = vals
+    variables["pair_id"] = np.where(variables["type"].to_numpy() == "pair", variables["name"].to_numpy(), None)

@@ -43,7 +43,8 @@ from twasflow.susie import PreparedR, SusieFit, susie_rss
 
 from ._tgfm_draws import Draws, JointBuilder, draw_effects, effect_keys, posterior_from
 from ._tgfm_prior import VARIANT, TissuePrior, learn_tissue_prior
-from .result import STATUS_OK, FinemapResult, credible_set_tables, empty_result
+from .result import (STATUS_OK, FinemapResult, attach_pair_meta, bundle_pair_meta, credible_set_tables,
+                     empty_result)
 
 METHOD = "tgfm"
 CAUSAL_RULES = ("pip", "cs")
@@ -545,11 +546,7 @@ def fit_bundle(bundle: Any, effects: Any, pair_ids: Sequence[str], *, trait: str
     if M == 0:
         res = empty_result(METHOD, bundle.reason or "no variants", M=0, P=len(pair_ids))
         return TgfmResult(res.method, res.variables, res.sets, res.locus)
-    meta = bundle.pairs.set_index("pair_id") if len(bundle.pairs) else pd.DataFrame()
-    missing = [p for p in pair_ids if p not in meta.index]
-    if missing:
-        raise InputError.at(f"pair not in the bundle of locus {bundle.locus_id} ({trait})", column="pair_id",
-                            found=missing[0], expected="a pair_id of the bundle's pairs table")
+    meta = bundle_pair_meta(bundle, pair_ids, trait)
     eff = dict(effects)
     eff["pair_ids"] = pair_ids
     # tissue_prior is the pipeline's switch for learn_tissue_prior (priors arrive as pair_prior/variant_prior)
@@ -557,13 +554,6 @@ def fit_bundle(bundle: Any, effects: Any, pair_ids: Sequence[str], *, trait: str
     res = fit(bundle.z, bundle.R, bundle.n, eff, pair_names=pair_ids,
               variant_names=[str(v) for v in bundle.variant_ids], seed=locus_seed(seed, trait, bundle.locus_id),
               pair_prior=pair_prior, variant_prior=variant_prior, **opts)
-    v = res.variables
-    P = len(pair_ids)
-    for col in ("gene_id", "gene_name", "tissue", "qtl_type"):
-        vals = np.full(len(v), None, dtype=object)
-        if P and col in meta.columns:
-            vals[:P] = meta.loc[pair_ids, col].astype(object).to_numpy()
-        v[col] = vals
-    v["pair_id"] = np.where(v["type"].to_numpy() == "pair", v["name"].to_numpy(), None)
+    attach_pair_meta(res.variables, meta, pair_ids)
     res.locus["seconds"] = time.perf_counter() - t0
     return res

@@ -38,7 +38,8 @@ from twasflow.errors import ConfigError, InputError
 from twasflow.susie import PreparedR, SusieFit, prepare_R, susie_rss
 
 from . import _inf
-from .result import STATUS_OK, FinemapResult, credible_set_tables, empty_result
+from .result import (STATUS_OK, FinemapResult, attach_pair_meta, bundle_pair_meta, credible_set_tables,
+                     empty_result)
 
 METHOD = "tgvis"
 INF_MODES = ("reml", "fixed", "none")
@@ -541,21 +542,10 @@ def fit_bundle(bundle: Any, B: Any, pair_ids: Sequence[str], *, trait: str, opti
     if M == 0:
         res = empty_result(METHOD, bundle.reason or "no variants", M=0, P=len(pair_ids))
         return TgvisResult(res.method, res.variables, res.sets, res.locus)
-    meta = bundle.pairs.set_index("pair_id") if len(bundle.pairs) else pd.DataFrame()
-    missing = [p for p in pair_ids if p not in meta.index]
-    if missing:
-        raise InputError.at(f"pair not in the bundle of locus {bundle.locus_id} ({trait})", column="pair_id",
-                            found=missing[0], expected="a pair_id of the bundle's pairs table")
+    meta = bundle_pair_meta(bundle, pair_ids, trait)
     BB = np.zeros((M, 0)) if not pair_ids else B
     res = fit(bundle.z, bundle.R, bundle.n, BB, pair_names=pair_ids,
               variant_names=[str(v) for v in bundle.variant_ids], **(options or {}))
-    v = res.variables
-    P = len(pair_ids)
-    for col in ("gene_id", "gene_name", "tissue", "qtl_type"):
-        vals = np.full(len(v), None, dtype=object)
-        if P and col in meta.columns:
-            vals[:P] = meta.loc[pair_ids, col].astype(object).to_numpy()
-        v[col] = vals
-    v["pair_id"] = np.where(v["type"].to_numpy() == "pair", v["name"].to_numpy(), None)
+    attach_pair_meta(res.variables, meta, pair_ids)
     res.locus["seconds"] = time.perf_counter() - t0
     return res
