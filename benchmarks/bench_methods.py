@@ -13,7 +13,8 @@ L = 3, on the reference LD) → on the same inputs:
   prior weights 1/p per pair and 1/M per variant (the paper's Methods), fixed prior variance
   ``--ctwas-prior-var`` (z scale) for every group, L = 5, purity 0.1;
 * TGFM (``twasflow.methods.tgfm.fit``, 100 draws from the stage-1 posteriors, variant-only start when a
-  pair's PIP > 0.2, uniform priors 1/p and 1/M).
+  pair's PIP > 0.2, priors 1/p per pair and 1/M per variant (``pair_prior_share="auto"``, the paper's
+  setting for every method)).
 
 "Selected" = in a 95% credible set (the paper's criterion for all three). Writes one row per (scenario,
 replicate, method) and prints one table per scenario plus the averages over scenarios.
@@ -42,8 +43,8 @@ PAPER_FIG2_TGVIS = {"tnr": 0.614, "tpr": 0.667, "n_direct_none": 0.92, "n_direct
 METRICS = ["tnr", "tnr_gene", "tpr", "n_direct", "theta_mse", "gamma_cor", "seconds"]
 
 
-def _one(task: tuple[str, int, int, float, int]) -> list[dict]:
-    scenario, n_eqtl, seed, ctwas_v, n_draws = task
+def _one(task: tuple[str, int, int, float, int, tuple[str, ...]]) -> list[dict]:
+    scenario, n_eqtl, seed, ctwas_v, n_draws, methods = task
     rep = tgvis_paper(scenario, n_eqtl, seed=seed)
     B, fits = stage1(rep.xqtl_z, rep.R, rep.xqtl_n)
     P, M = B.shape[1], rep.z.size
@@ -56,9 +57,10 @@ def _one(task: tuple[str, int, int, float, int]) -> list[dict]:
         "ctwas": lambda: ctwas.fit(rep.z, rep.R, rep.n_gwas, B, groups, priors, pair_names=rep.pair_names,
                                    gene_ids=[name.split("_")[0] for name in rep.pair_names]),
         "tgfm": lambda: tgfm.fit(rep.z, rep.R, rep.n_gwas, fits, pair_names=rep.pair_names, seed=seed,
-                                 n_draws=n_draws),
+                                 n_draws=n_draws, pair_prior_share="auto", causal_rule="cs"),
     }
-    for method, run in runs.items():
+    for method in methods:
+        run = runs[method]
         t0 = time.perf_counter()
         res = run()
         m = score_replicate(rep, res)
@@ -80,17 +82,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed0", type=int, default=1)
     ap.add_argument("--ctwas-prior-var", type=float, default=50.0)
     ap.add_argument("--n-draws", type=int, default=100)
+    ap.add_argument("--methods", nargs="+", default=["tgvis", "ctwas", "tgfm"], choices=["tgvis", "ctwas", "tgfm"])
     ap.add_argument("--out", default="")
     args = ap.parse_args(argv)
     # replicate-major order: a run cut short still has balanced scenarios (results are saved every 20)
-    tasks = [(sc, n, args.seed0 + 1000 * k + r, args.ctwas_prior_var, args.n_draws)
+    tasks = [(sc, n, args.seed0 + 1000 * k + r, args.ctwas_prior_var, args.n_draws, tuple(args.methods))
              for n in args.n_eqtl for r in range(args.reps) for k, sc in enumerate(SCENARIOS)]
     t0 = time.perf_counter()
     out: list[dict] = []
     with mp.get_context("spawn").Pool(max(args.workers, 1)) as pool:
         for k, rows in enumerate(pool.imap(_one, tasks, chunksize=1), start=1):
             out.extend(rows)
-            if k % 20 == 0:
+            if k % 4 == 0:
                 print(f"# {k}/{len(tasks)} replicates, {time.perf_counter() - t0:.0f} s", flush=True)
                 if args.out:
                     pd.DataFrame(out).to_csv(args.out, sep="\t", index=False)
