@@ -115,21 +115,32 @@ def test_summary_numbers_come_from_the_result_tables(example_run: Path) -> None:
     res = example_run / "results"
     for trait in TRAITS:
         s = json.loads((res / "summary" / trait / "summary.json").read_text())
-        var = pd.concat([pd.read_parquet(p) for p in sorted((res / "finemap" / "tgvis" / trait).glob("*.variables.parquet"))])
-        loci = pd.concat([pd.read_parquet(p) for p in sorted((res / "finemap" / "tgvis" / trait).glob("*.loci.parquet"))])
-        causal = var[var["causal"]]
-        ov = s["overview"][0]
-        # recounted here directly from the fine-mapping tables
-        assert ov["n_causal_pairs"] == int((causal["type"] == "pair").sum())
-        assert ov["n_direct_variants"] == int((causal["type"] == "variant").sum())
-        assert ov["n_loci_ok"] == int((loci["status"] == "ok").sum())
-        n_sets = causal.assign(cs=causal["cs"].astype("Int64").astype(str)).groupby(["locus_id", "cs"]).ngroups
-        assert ov["n_causal_sets"] == n_sets
-        # tissue shares of one method sum to one; coloc counts recomputed from the coloc tables
-        assert sum(t["share"] for t in s["tissues"]) == pytest.approx(1.0, abs=1e-12)
-        co = pd.concat([pd.read_parquet(p) for p in sorted((res / "coloc" / trait).glob("*.parquet"))])
-        per_set = co.groupby(["locus_id", "cs"])["colocalized"].agg(lambda x: bool(x.fillna(False).any()))
-        assert s["coloc"][0]["n_coloc_any"] == int(per_set.sum())
+        co_all = pd.concat([pd.read_parquet(p) for p in sorted((res / "coloc" / trait).glob("*.parquet"))])
+        assert sorted(o["method"] for o in s["overview"]) == sorted(s["methods"])
+        for method in s["methods"]:
+            fm = res / "finemap" / method / trait
+            var = pd.concat([pd.read_parquet(p) for p in sorted(fm.glob("*.variables.parquet"))])
+            loci = pd.concat([pd.read_parquet(p) for p in sorted(fm.glob("*.loci.parquet"))])
+            causal = var[var["causal"]]
+            ov = next(o for o in s["overview"] if o["method"] == method)
+            # recounted here directly from the fine-mapping tables
+            assert ov["n_causal_pairs"] == int((causal["type"] == "pair").sum())
+            assert ov["n_direct_variants"] == int((causal["type"] == "variant").sum())
+            assert ov["n_loci_ok"] == int((loci["status"] == "ok").sum())
+            # a causal variable outside every credible set (TGFM/cTWAS PIP rules) is a set of its own
+            key = [f"{lid}:cs{int(cs)}" if pd.notna(cs) else f"{lid}:{vid}"
+                   for lid, cs, vid in zip(causal["locus_id"], causal["cs"], causal["variable_id"])]
+            n_sets = len(set(key))
+            assert ov["n_causal_sets"] == n_sets
+            # tissue shares of one method sum to one (when it called pairs); coloc counts from the coloc tables
+            shares = [t["share"] for t in s["tissues"] if t["method"] == method]
+            if ov["n_causal_pairs"]:
+                assert sum(shares) == pytest.approx(1.0, abs=1e-12)
+            else:
+                assert shares == []
+            co = co_all[co_all["method"] == method]
+            per_set = co.groupby(["locus_id", "cs"])["colocalized"].agg(lambda x: bool(x.fillna(False).any()))
+            assert next(c for c in s["coloc"] if c["method"] == method)["n_coloc_any"] == int(per_set.sum())
         # the example's own gene lists exercise the enrichment sections
         assert s["silver_standard"] is not None and s["drug_targets"] is not None
         page = (res / "summary" / trait / "summary.html").read_text()
@@ -141,7 +152,8 @@ def test_summary_numbers_come_from_the_result_tables(example_run: Path) -> None:
     assert ldl["n_silver"].iloc[0] + ldl["n_nearby"].iloc[0] >= 1 and 0 <= ldl["precision"].iloc[0] <= 1
     across = res / "summary" / "across_traits"
     ov = pd.read_csv(across / "overview.tsv", sep="\t")
-    assert sorted(ov["trait"]) == sorted(TRAITS)
+    # one row per trait and method
+    assert sorted(zip(ov["trait"], ov["method"])) == sorted((t, m) for t in TRAITS for m in ("tgvis", "ctwas", "tgfm"))
     for f in ("overview.svg", "heatmap.tgvis.svg", *(f"../{t}/{n}.svg" for t in TRAITS for n in ("tissues", "pratt", "agreement"))):
         assert ET.parse(across / f).getroot().tag.endswith("svg"), f
     for t in TRAITS:
