@@ -37,6 +37,7 @@ from ._ctwas_em import NULL_METHODS, VAR_STRUCTURES, CtwasParams, est_param
 from ._ctwas_nold import combine_gene_pips, finemap_regions_noLD, screen_regions
 from ._ctwas_regions import GENE_COLUMNS, SNP, RegionData, assign_genes_to_regions, require_columns, thin_snps
 from ._ctwas_susie import VSusieFit, susie_rss_fixed_v
+from ._inputs import locus_arrays, weight_matrix
 from .result import STATUS_OK, FinemapResult, attach_pair_meta, bundle_pair_meta, credible_set_tables, empty_result
 
 METHOD = "ctwas"
@@ -313,25 +314,11 @@ def _variable_priors(priors: tuple[dict[str, float], dict[str, float]] | None, g
 
 def _as_inputs(z: Any, R: Any, n: Any, B: Any, groups: Any) -> tuple[np.ndarray, np.ndarray, float, np.ndarray,
                                                                      np.ndarray]:
-    zz = np.asarray(z, dtype=np.float64).reshape(-1)
+    zz, RR, n_eff = locus_arrays(z, R, n)
     M = zz.size
-    bad = np.flatnonzero(~np.isfinite(zz))
-    if bad.size:
-        raise InputError.at("GWAS z must be finite", column="z", row=int(bad[0]) + 1, found=zz[bad[0]],
-                            expected="a finite number")
-    RR = np.ascontiguousarray(np.asarray(R, dtype=np.float64))
-    if RR.shape != (M, M):
-        raise InputError.at("LD matrix has the wrong shape", column="R", found=RR.shape, expected=(M, M))
-    if not np.all(np.isfinite(RR)):
-        raise InputError.at("LD matrix must be finite", column="R", found="NaN/Inf entries")
     if M and not np.allclose(RR, RR.T, rtol=0.0, atol=1e-8 * max(1.0, float(np.abs(np.diag(RR)).max()))):
         raise InputError.at("LD matrix must be symmetric", column="R", found="R != R'", expected="symmetric")
-    BB = np.asarray(B, dtype=np.float64)
-    if BB.ndim == 1:
-        BB = BB[:, None]
-    if BB.ndim != 2 or BB.shape[0] != M:
-        raise InputError.at("weight matrix B must be M x P", column="B", found=BB.shape, expected=f"({M}, P)")
-    BB = np.where(np.isfinite(BB), BB, 0.0)
+    BB = weight_matrix(B, M)
     gg = np.asarray([str(g) for g in (groups if groups is not None else [])], dtype=object)
     if gg.size != BB.shape[1]:
         raise InputError.at("groups must give one group per pair (column of B)", column="groups", found=gg.size,
@@ -339,12 +326,6 @@ def _as_inputs(z: Any, R: Any, n: Any, B: Any, groups: Any) -> tuple[np.ndarray,
     if np.any(gg == SNP):
         raise InputError.at("a pair cannot be in the group 'SNP'", column="groups", found=SNP,
                             expected="'tissue|qtl_type'")
-    nn = np.asarray(n, dtype=np.float64).reshape(-1)
-    if nn.size == 0 or not np.all(np.isfinite(nn)):
-        raise InputError.at("GWAS sample size must be finite", column="n", found=n)
-    n_eff = float(np.median(nn))
-    if not n_eff > 2:
-        raise InputError.at("GWAS sample size must exceed 2", column="n", found=n_eff, expected="> 2")
     return zz, RR, n_eff, BB, gg
 
 

@@ -43,6 +43,7 @@ from twasflow.susie import PreparedR, SusieFit, susie_rss
 
 from ._tgfm_draws import Draws, JointBuilder, draw_effects, effect_keys, posterior_from
 from ._tgfm_prior import VARIANT, TissuePrior, learn_tissue_prior
+from ._inputs import locus_arrays
 from .result import (STATUS_OK, FinemapResult, attach_pair_meta, bundle_pair_meta, credible_set_tables,
                      empty_result)
 
@@ -148,25 +149,7 @@ class TgfmResult(FinemapResult):
 
 
 def _as_inputs(z: Any, R: Any, n: Any) -> tuple[np.ndarray, np.ndarray, float]:
-    zz = np.asarray(z, dtype=np.float64).reshape(-1)
-    M = zz.size
-    if not np.all(np.isfinite(zz)):
-        i = int(np.flatnonzero(~np.isfinite(zz))[0])
-        raise InputError.at("GWAS z must be finite", column="z", row=i + 1, found=zz[i], expected="a finite number")
-    RR = np.ascontiguousarray(np.asarray(R, dtype=np.float64))
-    if RR.shape != (M, M):
-        raise InputError.at("LD matrix has the wrong shape", column="R", found=RR.shape, expected=(M, M))
-    if not np.all(np.isfinite(RR)):
-        i, k = np.argwhere(~np.isfinite(RR))[0]
-        raise InputError.at(f"LD matrix has a non-finite entry at [{i}, {k}] (0-based)", column="R",
-                            found=RR[i, k], expected="finite correlations")
-    nn = np.asarray(n, dtype=np.float64).reshape(-1)
-    if nn.size == 0 or not np.all(np.isfinite(nn)):
-        raise InputError.at("GWAS sample size must be finite", column="n", found=n)
-    n_eff = float(np.median(nn))
-    if not n_eff > 2:
-        raise InputError.at("GWAS sample size must exceed 2", column="n", found=n_eff, expected="> 2")
-    return zz, RR, n_eff
+    return locus_arrays(z, R, n)
 
 
 def _seed(seed: Any) -> list[int]:

@@ -38,6 +38,7 @@ from twasflow.errors import ConfigError, InputError
 from twasflow.susie import PreparedR, SusieFit, prepare_R, susie_rss
 
 from . import _inf
+from ._inputs import locus_arrays, weight_matrix
 from .result import (STATUS_OK, FinemapResult, attach_pair_meta, bundle_pair_meta, credible_set_tables,
                      empty_result)
 
@@ -342,29 +343,8 @@ def _profile(S: JointSystem, n: float, L: int, opts: TgvisOptions, pw: np.ndarra
 
 
 def _as_inputs(z: Any, R: Any, n: Any, B: Any) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
-    zz = np.asarray(z, dtype=np.float64).reshape(-1)
-    M = zz.size
-    if not np.all(np.isfinite(zz)):
-        i = int(np.flatnonzero(~np.isfinite(zz))[0])
-        raise InputError.at("GWAS z must be finite", column="z", row=i + 1, found=zz[i], expected="a finite number")
-    RR = np.ascontiguousarray(np.asarray(R, dtype=np.float64))
-    if RR.shape != (M, M):
-        raise InputError.at("LD matrix has the wrong shape", column="R", found=RR.shape, expected=(M, M))
-    if not np.all(np.isfinite(RR)):
-        raise InputError.at("LD matrix must be finite", column="R", found="NaN/Inf entries")
-    BB = np.asarray(B, dtype=np.float64)
-    if BB.ndim == 1:
-        BB = BB[:, None]
-    if BB.ndim != 2 or BB.shape[0] != M:
-        raise InputError.at("weight matrix B must be M x P", column="B", found=BB.shape, expected=f"({M}, P)")
-    BB = np.where(np.isfinite(BB), BB, 0.0)
-    nn = np.asarray(n, dtype=np.float64).reshape(-1)
-    if nn.size == 0 or not np.all(np.isfinite(nn)):
-        raise InputError.at("GWAS sample size must be finite", column="n", found=n)
-    n_eff = float(np.median(nn))
-    if not n_eff > 2:
-        raise InputError.at("GWAS sample size must exceed 2", column="n", found=n_eff, expected="> 2")
-    return zz, RR, n_eff, BB
+    zz, RR, n_eff = locus_arrays(z, R, n)
+    return zz, RR, n_eff, weight_matrix(B, zz.size)
 
 
 def fit(
