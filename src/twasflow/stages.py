@@ -455,11 +455,11 @@ def ctwas_params(trait: str, chunks: list[Mapping[str, str | Path]], out: str | 
     regions carry no signal); without them, the bundles' variants only (priors biased upwards).
     Writes ``params.json`` (``CtwasParams.to_dict()`` plus the counts of regions, SNPs and genes used).
     """
+    import numpy as np
+
     from .io.tables import write_json
     from .locus import read_bundle
     from .methods import ctwas
-
-    import numpy as np
 
     em_keys = ("group_prior_var_structure", "min_group_size", "niter", "niter_prefit", "min_p_single_effect",
                "EM_tol", "null_method")
@@ -484,7 +484,8 @@ def ctwas_params(trait: str, chunks: list[Mapping[str, str | Path]], out: str | 
             B, ids = w["B"], [str(x) for x in w["pair_ids"]]
             cols = np.flatnonzero(np.any(B != 0, axis=0))
             snp_z, gene_z = ctwas.region_tables(b, B[:, cols], [ids[j] for j in cols], lid, trait=trait)
-            snps.append(snp_z)
+            if not genome_wide:  # the genome-wide SNP table below replaces the bundles' variants
+                snps.append(snp_z)
             genes.append(gene_z)
     failed = {k: v for k, v in left_out.items() if v.startswith("failed")}
     if failed:

@@ -97,11 +97,14 @@ def ctwas_params_input(wildcards):
     return []
 
 
-def trait_chunk_files(*parts):
-    """Input function: one path per chunk of the wildcard trait."""
+def trait_chunks(*parts, methods=None):
+    """Input function: one path per chunk of the wildcard trait (and per method when ``methods``)."""
 
-    def files(wildcards):
+    def targets(wildcards):
+        cs = chunks_of(wildcards.trait)
         pattern = os.path.join(OUT, *parts)
-        return [pattern.format(trait=wildcards.trait, chunk=c) for c in chunks_of(wildcards.trait)]
+        if methods is None:
+            return [pattern.format(trait=wildcards.trait, chunk=c) for c in cs]
+        return [pattern.format(method=m, trait=wildcards.trait, chunk=c) for m in methods for c in cs]
 
-    return files
+    return targets

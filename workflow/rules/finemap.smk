@@ -5,8 +5,8 @@
 
 rule ctwas_params:
     input:
-        bundles=trait_chunk_files("locus_inputs", "{trait}", "{chunk}", "manifest.json"),
-        weights=trait_chunk_files("weights", "{trait}", "{chunk}", "manifest.json"),
+        bundles=trait_chunks("locus_inputs", "{trait}", "{chunk}", "manifest.json"),
+        weights=trait_chunks("weights", "{trait}", "{chunk}", "manifest.json"),
         gwas=os.path.join(OUT, "harmonized", "gwas", "{trait}.parquet"),
         loci=os.path.join(OUT, "loci", "{trait}.tsv"),
     output:

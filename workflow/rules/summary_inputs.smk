@@ -34,19 +34,6 @@ def gene_positions():
     return None
 
 
-def trait_chunks(*parts, methods=None):
-    """Input function: one path per chunk of the wildcard trait (and per method when ``methods``)."""
-
-    def targets(wildcards):
-        cs = chunks_of(wildcards.trait)
-        pattern = os.path.join(OUT, *parts)
-        if methods is None:
-            return [pattern.format(trait=wildcards.trait, chunk=c) for c in cs]
-        return [pattern.format(method=m, trait=wildcards.trait, chunk=c) for m in methods for c in cs]
-
-    return targets
-
-
 def plot_dirs(wildcards):
     return {m: trait_chunks("finemap", "{method}", "{trait}", "{chunk}.plots", methods=[m])(wildcards)
             for m in METHODS}
