@@ -36,16 +36,16 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from twasflow.methods import ctwas, tgfm, tgvis  # noqa: E402
-from twasflow.simulate.paper import SCENARIOS, score_replicate, tgvis_paper  # noqa: E402
+from twasflow.simulate.paper import SCENARIOS, SESSION2_DESIGN, score_replicate, tgvis_paper  # noqa: E402
 from twasflow.weights import stage1  # noqa: E402
 
 PAPER_FIG2_TGVIS = {"tnr": 0.614, "tpr": 0.667, "n_direct_none": 0.92, "n_direct_two": 2.86}
 METRICS = ["tnr", "tnr_gene", "tpr", "n_direct", "theta_mse", "gamma_cor", "seconds"]
 
 
-def _one(task: tuple[str, int, int, float, int, tuple[str, ...]]) -> list[dict]:
-    scenario, n_eqtl, seed, ctwas_v, n_draws, methods = task
-    rep = tgvis_paper(scenario, n_eqtl, seed=seed)
+def _one(task: tuple[str, int, int, float, int, tuple[str, ...], dict]) -> list[dict]:
+    scenario, n_eqtl, seed, ctwas_v, n_draws, methods, sim_kw = task
+    rep = tgvis_paper(scenario, n_eqtl, seed=seed, **sim_kw)
     B, fits = stage1(rep.xqtl_z, rep.R, rep.xqtl_n)
     P, M = B.shape[1], rep.z.size
     groups = [f"{name.split('_')[1]}|eQTL" for name in rep.pair_names]
@@ -83,10 +83,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--ctwas-prior-var", type=float, default=50.0)
     ap.add_argument("--n-draws", type=int, default=100)
     ap.add_argument("--methods", nargs="+", default=["tgvis", "ctwas", "tgfm"], choices=["tgvis", "ctwas", "tgfm"])
+    ap.add_argument("--n-ref", type=int, default=None, help="reference-panel size (default: the simulator's)")
+    ap.add_argument("--n-gwas-ld", type=int, default=None, help="GWAS-LD cohort size (default: the simulator's)")
+    ap.add_argument("--design", choices=["authors", "session2"], default="authors",
+                    help="simulator defaults (the authors' script) or the session-2 design (SESSION2_DESIGN)")
     ap.add_argument("--out", default="")
     args = ap.parse_args(argv)
+    sim_kw = {k: v for k, v in (("n_ref", args.n_ref), ("n_gwas_ld", args.n_gwas_ld)) if v is not None}
+    if args.design == "session2":
+        sim_kw.update(SESSION2_DESIGN)
     # replicate-major order: a run cut short still has balanced scenarios (results are saved every 20)
-    tasks = [(sc, n, args.seed0 + 1000 * k + r, args.ctwas_prior_var, args.n_draws, tuple(args.methods))
+    tasks = [(sc, n, args.seed0 + 1000 * k + r, args.ctwas_prior_var, args.n_draws, tuple(args.methods), sim_kw)
              for n in args.n_eqtl for r in range(args.reps) for k, sc in enumerate(SCENARIOS)]
     t0 = time.perf_counter()
     out: list[dict] = []

@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from twasflow.methods import tgvis  # noqa: E402
-from twasflow.simulate.paper import SCENARIOS, score_replicate, tgvis_paper  # noqa: E402
+from twasflow.simulate.paper import SCENARIOS, SESSION2_DESIGN, score_replicate, tgvis_paper  # noqa: E402
 from twasflow.weights import stage1  # noqa: E402
 
 PAPER_FIG2 = {"tnr": 0.614, "tpr": 0.667, "n_direct_none": 0.92, "n_direct_two": 2.86}
@@ -63,7 +63,9 @@ def _one(task: tuple[str, int, int, dict]) -> list[dict]:
 
 
 def run_sim(args: argparse.Namespace) -> pd.DataFrame:
-    kw = {"n_ref": args.n_ref}
+    kw = {k: v for k, v in (("n_ref", args.n_ref), ("n_gwas_ld", args.n_gwas_ld)) if v is not None}
+    if args.design == "session2":
+        kw.update(SESSION2_DESIGN)
     tasks = [(sc, args.n_eqtl, args.seed0 + 1000 * k + r, kw) for k, sc in enumerate(SCENARIOS)
              for r in range(args.reps)]
     t0 = time.perf_counter()
@@ -158,7 +160,10 @@ def main(argv: list[str] | None = None) -> None:
     s = sub.add_parser("sim")
     s.add_argument("--reps", type=int, default=100)
     s.add_argument("--n-eqtl", type=int, default=200)
-    s.add_argument("--n-ref", type=int, default=2000)
+    s.add_argument("--n-ref", type=int, default=None, help="reference-panel size (default: the simulator's)")
+    s.add_argument("--n-gwas-ld", type=int, default=None, help="GWAS-LD cohort size (default: the simulator's)")
+    s.add_argument("--design", choices=["authors", "session2"], default="authors",
+                    help="simulator defaults (the authors' script) or the session-2 design (SESSION2_DESIGN)")
     s.add_argument("--workers", type=int, default=2)
     s.add_argument("--seed0", type=int, default=1)
     s.add_argument("--out", default="")

@@ -76,3 +76,22 @@ def test_score_replicate_perfect_and_empty(reps):
     Res.variables = v.assign(cs=np.nan, estimate=0.0, causal=False)
     m0 = score_replicate(r, Res())
     assert m0["tnr"] == 1.0 and m0["tpr"] == 0.0 and m0["theta_mse"] == pytest.approx(2.0 / P)
+
+
+def test_ld_shrinkage_and_pruning_follow_the_authors_script():
+    """ld_shrink mixes genotypes with noise: population LD (1 - s) R + s I; ld_prune_r caps |r|."""
+    kw = dict(n_ref=400, n_gwas_ld=400, M=100, n_genes=4, n_tissues=2, ld_prune_r=None)
+    raw = tgvis_paper("none", 100, seed=3, ld_shrink=0.0, **kw)
+    shr = tgvis_paper("none", 100, seed=3, ld_shrink=0.25, **kw)
+    iu = np.triu_indices(100, 1)
+    a, b = raw.R_gwas[iu], shr.R_gwas[iu]
+    slope = float(a @ b / (a @ a))
+    # same people and SNVs: off-diagonals shrink by 0.75, up to sampling noise (SD ~ 1/sqrt(400) = 0.05)
+    assert 0.70 < slope < 0.80, slope
+    assert np.mean(np.abs(b - 0.75 * a)) < 0.05
+    pruned = tgvis_paper("none", 100, seed=3, n_ref=400, n_gwas_ld=400, M=100, n_genes=4, n_tissues=2,
+                         ld_prune_r=0.9, ld_shrink=0.0)
+    off = np.abs(pruned.R_gwas[iu])
+    assert off.max() < 0.9 + 0.1  # pruned at haplotype |r| 0.9 in the whole sample; + sampling noise
+    with pytest.raises(ValueError, match="ld_shrink"):
+        tgvis_paper("none", 100, seed=1, ld_shrink=1.0)

@@ -25,6 +25,7 @@ Numerical module: no I/O.
 
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,9 @@ import numpy as np
 from .stats import gwas_z, marginal_ols, standardize_columns
 
 SCENARIOS = ("none", "direct", "inf", "both")
+# the session-2 design (coalescent LD as simulated, 1.5 Mb, pairs correlated AR(0.5) genes x 0.5 tissues),
+# kept for comparison with the numbers recorded then: tgvis_paper(..., **SESSION2_DESIGN)
+SESSION2_DESIGN = {"ld_prune_r": None, "ld_shrink": 0.0, "segment_length": 1_500_000, "pair_ar": None}
 N_EQTL_GRID = (100, 200, 400, 800)
 
 
@@ -82,8 +86,23 @@ def _ms_seed(seed: int, name: str) -> int:
     return int(ss.generate_state(1)[0] % (2**31 - 2)) + 1
 
 
-def _genotypes(seed: int, n_people: int, M: int, maf_min: float, length: int) -> np.ndarray:
-    """(n_people, M) ALT dosages of M common SNVs (MAF >= maf_min in the whole sample), coalescent LD."""
+def _prune(h: np.ndarray, r_max: float, rng: np.random.Generator) -> np.ndarray:
+    """Indices (sorted) of a greedy LD pruning of haplotype rows ``h`` (sites x haplotypes): sites in a random
+    order, each kept unless its |r| with an already kept site exceeds ``r_max``."""
+    x = h - h.mean(axis=1, keepdims=True)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    r = np.abs(x @ x.T)
+    kept: list[int] = []
+    for i in rng.permutation(h.shape[0]):
+        if not kept or r[i, kept].max() <= r_max:
+            kept.append(int(i))
+    return np.sort(np.asarray(kept, dtype=np.int64))
+
+
+def _genotypes(seed: int, n_people: int, M: int, maf_min: float, length: int,
+               prune_r: float | None = None) -> np.ndarray:
+    """(n_people, M) ALT dosages of M common SNVs (MAF >= maf_min in the whole sample), coalescent LD;
+    with ``prune_r`` the candidates are first pruned so no two kept SNVs have |r| > prune_r (haplotype r)."""
     while True:
         ts = msprime.sim_ancestry(samples=n_people, ploidy=2, sequence_length=length, recombination_rate=1e-8,
                                   population_size=10_000, discrete_genome=True,
@@ -93,12 +112,22 @@ def _genotypes(seed: int, n_people: int, M: int, maf_min: float, length: int) ->
         hap = mts.genotype_matrix()
         f = hap.mean(axis=1)
         common = np.flatnonzero(np.minimum(f, 1.0 - f) >= maf_min)
+        if prune_r is not None and common.size >= M:
+            common = common[_prune(hap[common].astype(np.float64), prune_r, _rng(seed, f"prune/{length}"))]
         if common.size >= M:
             break
         length = int(length * 1.5)  # too few common sites: a longer segment (deterministic given seed)
     keep = np.sort(_rng(seed, "thin").choice(common, size=M, replace=False))
     h = hap[keep].astype(np.float64)
     return (h[:, 0::2] + h[:, 1::2]).T
+
+
+def _shrink_ld(G: np.ndarray, shrink: float, rng: np.random.Generator) -> np.ndarray:
+    """Standardized genotypes mixed with independent noise, ``sqrt(1 - s) g + sqrt(s) e``: the population LD
+    becomes ``(1 - s) R + s I`` (the authors' linear shrinkage of the LD matrix), and every cohort drawn from
+    the rows keeps its own sampling noise."""
+    gs, _, _ = standardize_columns(G)
+    return math.sqrt(1.0 - shrink) * gs + math.sqrt(shrink) * rng.standard_normal(gs.shape)
 
 
 def _ld(g: np.ndarray) -> np.ndarray:
@@ -123,12 +152,15 @@ def tgvis_paper(
     pool_size: int = 6,
     tissue_effect_corr: float = 0.5,
     gene_effect_corr: float = 0.5,
+    pair_ar: float | None = -0.5,
     eqtl_design: str = "topk",
     n_direct: int = 2,
     n_ref: int = 2000,
     n_gwas_ld: int = 2000,
     maf_min: float = 0.05,
-    segment_length: int = 1_500_000,
+    segment_length: int = 1_100_000,
+    ld_prune_r: float | None = 0.9,
+    ld_shrink: float = 0.25,
 ) -> PaperReplicate:
     """Simulate one replicate of the TGVIS paper's design (see the module docstring).
 
@@ -151,11 +183,21 @@ def tgvis_paper(
     gene_effect_corr : topk: correlation between neighbouring genes in one tissue, decaying as
         ``gene_effect_corr ** |g - g'|`` (an AR(1) over genes, as the authors' ``ARcov``), times
         ``tissue_effect_corr`` across tissues.
+    pair_ar : topk: when set (default -0.5), the pairs' correlation is the authors' ``ARcov(p, -0.5)`` over
+        the P pairs in gene-major order (``pair_ar ** |j - j'|``: adjacent tissues of a gene -0.5, two apart
+        +0.25, and so on across the gene boundary), replacing the ``tissue_effect_corr`` x ``gene_effect_corr``
+        product (``None``).
     p_neighbour_share, pool_size : pool design only (probability that a gene's pool includes one eQTL of the
         previous gene; candidate eQTLs per gene).
     n_direct : direct causal variants in ``direct`` / ``both``.
     n_ref, n_gwas_ld : reference-panel and GWAS-LD cohort sizes (disjoint from the eQTL cohort).
     maf_min : minimum MAF of the simulated variants. segment_length : bp simulated (grown if too short).
+    ld_prune_r, ld_shrink : the LD treatment of the authors' simulation script (``example/simulation.R``:
+        LD blocks whose largest correlation is 0.9, then ``0.75 R + 0.25 I`` "as the correlation may be very
+        high"): candidate SNVs are pruned to |r| <= ``ld_prune_r`` (None: no pruning) and every person's
+        standardized genotypes are mixed with independent noise so the population LD is
+        ``(1 - ld_shrink) R + ld_shrink I`` (0: raw coalescent LD). All cohorts, the reference panel included,
+        come from the same mixed genotypes, so the method still gets a separate sample's LD.
 
     Returns
     -------
@@ -165,9 +207,17 @@ def tgvis_paper(
         raise ValueError(f"scenario must be one of {SCENARIOS}, got {scenario!r}")
     if eqtl_design not in ("topk", "pool"):
         raise ValueError(f"eqtl_design must be 'topk' or 'pool', got {eqtl_design!r}")
+    if pair_ar is not None and not -1.0 < pair_ar < 1.0:
+        raise ValueError(f"pair_ar must lie in (-1, 1) or be None, got {pair_ar!r}")
+    if not 0.0 <= ld_shrink < 1.0:
+        raise ValueError(f"ld_shrink must lie in [0, 1), got {ld_shrink!r}")
+    if ld_prune_r is not None and not 0.0 < ld_prune_r <= 1.0:
+        raise ValueError(f"ld_prune_r must lie in (0, 1] or be None, got {ld_prune_r!r}")
     P = n_genes * n_tissues
     n_people = n_eqtl + n_ref + n_gwas_ld
-    G = _genotypes(seed, n_people, M, maf_min, segment_length)
+    G = _genotypes(seed, n_people, M, maf_min, segment_length, ld_prune_r)
+    if ld_shrink > 0:
+        G = _shrink_ld(G, ld_shrink, _rng(seed, "ld_shrink"))
     idx = _rng(seed, "cohorts").permutation(n_people)
     g_eqtl, g_ref, g_gwas = G[idx[:n_eqtl]], G[idx[n_eqtl:n_eqtl + n_ref]], G[idx[n_eqtl + n_ref:]]
     R_ref, R_gwas = _ld(g_ref), _ld(g_gwas)
@@ -178,7 +228,12 @@ def tgvis_paper(
         b_true = _eqtl_pool(rng, gs_pop, M, n_genes, n_tissues, h2_eqtl, p_neighbour_share, pool_size,
                             tissue_effect_corr)
     else:
-        b_true = _eqtl_topk(rng, gs_pop, M, n_genes, n_tissues, h2_eqtl, tissue_effect_corr, gene_effect_corr)
+        if pair_ar is None:
+            C = pair_correlation(n_genes, n_tissues, tissue_effect_corr, gene_effect_corr)
+        else:
+            j = np.arange(P)
+            C = float(pair_ar) ** np.abs(j[:, None] - j[None, :])
+        b_true = _eqtl_topk(rng, gs_pop, M, C, h2_eqtl)
 
     # --- eQTL summary statistics (one cohort, every tissue)
     rng_x = _rng(seed, "eqtl_noise")
@@ -273,12 +328,12 @@ def pair_correlation(n_genes: int, n_tissues: int, tissue_corr: float, gene_corr
     return np.kron(A, T)
 
 
-def _eqtl_topk(rng: np.random.Generator, gs_pop: np.ndarray, M: int, n_genes: int, n_tissues: int,
-               h2_eqtl: tuple[float, float], tissue_corr: float, gene_corr: float) -> np.ndarray:
+def _eqtl_topk(rng: np.random.Generator, gs_pop: np.ndarray, M: int, C: np.ndarray,
+               h2_eqtl: tuple[float, float]) -> np.ndarray:
     """(M, P) effects as the authors' generator makes them: per variant, latent scores and effect sizes
-    ~ N(0, C) across pairs; pair j's k_j ~ U{1..4} eQTLs are the variants with the top-k_j scores."""
-    P = n_genes * n_tissues
-    chol = np.linalg.cholesky(pair_correlation(n_genes, n_tissues, tissue_corr, gene_corr))
+    ~ N(0, C) across the P pairs; pair j's k_j ~ U{1..4} eQTLs are the variants with the top-k_j scores."""
+    P = C.shape[0]
+    chol = np.linalg.cholesky(C)
     effects = rng.standard_normal((M, P)) @ chol.T
     scores = rng.standard_normal((M, P)) @ chol.T
     k = rng.integers(1, 5, size=P)
