@@ -83,6 +83,30 @@ PROBE = r"""
 """
 
 
+def test_truth_comparison_is_written_per_method(example_run: Path) -> None:
+    """The gwas sheet's truth column: every planted pair/variant once per method (TP iff called causal), every
+    causal call that was not planted as FP, recounted here from the fine-mapping tables."""
+    res = example_run / "results"
+    for trait in TRAITS:
+        s = json.loads((res / "summary" / trait / "summary.json").read_text())
+        tab = pd.read_csv(res / "summary" / trait / "truth.tsv", sep="\t")
+        truth = pd.read_csv(example_run / "resources" / "example" / "gwas" / f"{trait}.truth.tsv", sep="\t")
+        truth = truth[truth["kind"].isin(["pair", "variant"])]
+        planted = set(np.where(truth["kind"] == "pair", truth["pair_id"], truth["variant_id"]))
+        for method in s["methods"]:
+            var = pd.concat([pd.read_parquet(p) for p in sorted((res / "finemap" / method / trait).glob("*.variables.parquet"))])
+            called = set(var.loc[var["causal"].astype(bool), "variable_id"])
+            t = tab[tab["method"] == method]
+            assert set(t.loc[t["planted"], "variable_id"]) == planted and t["planted"].sum() == len(planted)
+            assert set(t.loc[t["outcome"] == "TP", "variable_id"]) == planted & called
+            assert set(t.loc[t["outcome"] == "FP", "variable_id"]) == called - planted
+            for c in s["truth_counts"]:
+                if c["method"] == method:
+                    assert c["TP"] + c["FN"] == int((truth["kind"] == c["type"]).sum())
+                    assert c["FP"] == int(((t["outcome"] == "FP") & (t["type"] == c["type"])).sum())
+        assert ">Planted truth</h2>" in (res / "summary" / trait / "summary.html").read_text()
+
+
 @pytest.fixture(scope="module")
 def report_html(example_run: Path) -> Path:
     """`snakemake --report report.html` after the example run (Snakemake 9 writes one self-contained HTML file)."""

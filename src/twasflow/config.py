@@ -254,7 +254,7 @@ def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") ->
     gwas = read_sheet(base / cfg["gwas_sheet"], "gwas")
     xqtl = read_sheet(base / cfg["xqtl_sheet"], "xqtl")
     for sheet, df, cols in (
-        (cfg["gwas_sheet"], gwas, ("path",)),
+        (cfg["gwas_sheet"], gwas, ("path", "truth")),
         (cfg["xqtl_sheet"], xqtl, ("path", "covariance", "gene_map")),
     ):
         for i, rec in enumerate(df.to_dict("records"), start=1):

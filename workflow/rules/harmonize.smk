@@ -9,7 +9,8 @@ rule harmonize_gwas:
         parquet=os.path.join(OUT, "harmonized", "gwas", "{trait}.parquet"),
         qc=os.path.join(OUT, "harmonized", "gwas", "{trait}.qc.json"),
     params:
-        row=lambda wc: RUN.gwas_row(wc.trait),
+        # the truth column only feeds the summary: editing it must not re-harmonize the trait
+        row=lambda wc: {k: v for k, v in RUN.gwas_row(wc.trait).items() if k != "truth"},
         harmonize=config["harmonize"],
         build=config["genome_build"],
     log:

@@ -14,6 +14,7 @@ rule summarize:
         prescreen=trait_chunks("prescreen", "{trait}", "{chunk}.parquet"),
         loci_tsv=lambda wc: loci_table(wc.trait),
         lists=gene_list_inputs,
+        truth=truth_inputs,
     output:
         html=report(os.path.join(SUMMARY, "{trait}", "summary.html"), caption="../report/summary.rst",
                     category="{trait}", subcategory="1 summary", labels={"content": "summary tables"}),
@@ -33,7 +34,7 @@ rule summarize:
                            category="{trait}", subcategory="4 tables", labels={"table": "causal credible sets"}),
         tables=[os.path.join(SUMMARY, "{trait}", f"{t}.tsv") for t in
                 ("overview", "tissues", "coloc", "missed_by_twas", "pratt_loci", "pratt", "agreement", "silver",
-                 "silver_sets", "drug_targets")],
+                 "silver_sets", "drug_targets", "truth")],
         svgs=[os.path.join(SUMMARY, "{trait}", f"{f}.svg") for f in ("tissues", "pratt", "agreement")],
         json=os.path.join(SUMMARY, "{trait}", "summary.json"),
     params:
@@ -43,6 +44,7 @@ rule summarize:
         genes=gene_positions(),
         silver=gene_list("silver_standard"),
         drugs=gene_list("drug_targets"),
+        truth=lambda wc: truth_table(wc.trait),
         options=config["enrichment"],
     log:
         os.path.join(LOGS, "summarize", "{trait}.log"),

@@ -26,8 +26,8 @@ from .tables import TWAS_P_MAX, causal_sets, causal_variables
 
 log = logging.getLogger("twasflow")
 
-TRAIT_TABLES = ("causal_variables", "causal_sets", "overview", "tissues", "coloc", "missed_by_twas", "pratt_loci",
-                "pratt", "agreement", "silver", "silver_sets", "drug_targets")
+TRAIT_TABLES = ("truth", "causal_variables", "causal_sets", "overview", "tissues", "coloc", "missed_by_twas",
+                "pratt_loci", "pratt", "agreement", "silver", "silver_sets", "drug_targets")
 TRAIT_FIGURES = ("tissues", "pratt", "agreement")
 TRAIT_FILES = ([f"{t}.tsv" for t in TRAIT_TABLES] + [f"{f}.{e}" for f in TRAIT_FIGURES for e in ("png", "svg")]
                + ["summary.json", "summary.html"])
@@ -36,6 +36,34 @@ ACROSS_TABLES = ("overview", "tissue_matrix", "drug_targets", "drug_ttest", "sil
 ACROSS_FILES = ([f"{t}.tsv" for t in ACROSS_TABLES] + ["overview.png", "overview.svg", "summary.json",
                                                        "summary.html"])
 _ENSG = re.compile(r"ENSG\d+")
+
+
+def _truth(trait: str, methods: Sequence[str], v: pd.DataFrame, path: str | Path | None
+           ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per-variable TP/FN/FP rows of every method, counts per method and type) against a planted truth."""
+    from ..methods.result import TRUTH_COLUMNS, compare_to_truth
+
+    counts_cols = ["method", "type", "TP", "FN", "FP"]
+    if not path:
+        return pd.DataFrame(columns=TRUTH_COLUMNS), pd.DataFrame(columns=counts_cols)
+    t = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    need = ["trait", "kind", "pair_id", "variant_id"]
+    missing = [c for c in need if c not in t.columns]
+    if missing:
+        raise InputError.at("planted-truth table lacks a column", file=path, column=missing[0],
+                            found=" ".join(t.columns[:12]), expected=" ".join(need))
+    t = t[t["trait"] == trait]
+    parts, counts = [], []
+    cols = ["trait", "locus_id", "method", "variable_id", "type", "causal", "pip", "cs", "cs_pratt"]
+    for m in methods:
+        vm = v[v["method"] == m] if len(v) else pd.DataFrame(columns=cols)
+        c = compare_to_truth(vm, t).assign(method=m)
+        parts.append(c)
+        for typ in ("pair", "variant"):
+            o = c.loc[c["type"] == typ, "outcome"]
+            counts.append({"method": m, "type": typ, **{k: int((o == k).sum()) for k in ("TP", "FN", "FP")}})
+    tab = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=TRUTH_COLUMNS)
+    return tab, pd.DataFrame(counts, columns=counts_cols)
 
 
 def _read(paths: Sequence[str | Path]) -> pd.DataFrame:
@@ -86,7 +114,7 @@ def summarize(trait: str, methods: Sequence[str], variables: Sequence[str | Path
               plot_dirs: Mapping[str, Sequence[str | Path]] | None = None, loci_tsv: str | Path | None = None,
               genes: str | Path | None = None, silver_standard: str | Path | None = None,
               drug_targets_list: str | Path | None = None, twas_p_max: float = TWAS_P_MAX, top_loci: int = 5,
-              nearby_kb: float = 1000.0) -> dict[str, Any]:
+              nearby_kb: float = 1000.0, truth: str | Path | None = None) -> dict[str, Any]:
     """Rule ``summarize``: every summary of one trait, all methods (files :data:`TRAIT_FILES` and the
     directory ``top_loci/`` with copies of the top loci's locus plots, ``{method}.{rank}.{locus_id}.png/svg``).
 
@@ -100,6 +128,9 @@ def summarize(trait: str, methods: Sequence[str], variables: Sequence[str | Path
     silver_standard, drug_targets_list : gene lists (:func:`twasflow.summary.genes.read_gene_list`) or None.
     twas_p_max : S-PrediXcan significance (default 0.05 / 20,000).
     nearby_kb : radius defining genes near a silver-standard gene.
+    truth : planted-truth TSV of a simulated GWAS (``trait, kind, pair_id, variant_id``; gwas sheet column
+        ``truth``) or None: ``truth.tsv`` then lists every planted pair/variant per method (TP/FN) and every
+        causal call that was not planted (FP), and ``truth_counts`` in summary.json counts them.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -155,7 +186,10 @@ def summarize(trait: str, methods: Sequence[str], variables: Sequence[str | Path
             drug_tab = drug_targets(cv_a, dl, methods)
             drug_note = ""
 
-    tables = {"causal_variables": cv, "causal_sets": cs, "overview": overview, "tissues": tissues, "coloc": coloc_p,
+    truth_tab, truth_counts = _truth(trait, methods, v, truth)
+    truth_note = "" if truth else "no planted truth for this trait (gwas sheet column truth; simulated data only)"
+    tables = {"truth": truth_tab, "causal_variables": cv, "causal_sets": cs, "overview": overview, "tissues": tissues,
+              "coloc": coloc_p,
               "missed_by_twas": missed, "pratt_loci": pl, "pratt": ps, "agreement": agree, "silver": silver_tab,
               "silver_sets": silver_sets, "drug_targets": drug_tab}
     for name, t in tables.items():
@@ -174,7 +208,8 @@ def summarize(trait: str, methods: Sequence[str], variables: Sequence[str | Path
                "pratt": _records(ps), "tissues": _records(tissues),
                "silver_standard": _records(silver_tab) if not silver_note else None,
                "silver_standard_genes": _records(silver_genes_tab) if silver_genes_tab is not None else None,
-               "drug_targets": _records(drug_tab) if not drug_note else None}
+               "drug_targets": _records(drug_tab) if not drug_note else None,
+               "truth_counts": _records(truth_counts) if truth else None}
     write_json(summary, out / "summary.json")
     sections = [
         ("Overview", "Loci fitted and causal variables per method (causal = the method's own rule).",
@@ -193,6 +228,8 @@ def summarize(trait: str, methods: Sequence[str], variables: Sequence[str | Path
          "nearby).", table_html(silver_tab) + (table_html(silver_genes_tab) if silver_genes_tab is not None else "")),
         ("Drug targets", drug_note or "Distinct causal genes on the drug-target list; ratio = drug-target genes / "
          "causal genes.", table_html(drug_tab)),
+        ("Planted truth", truth_note or "Per method: planted pairs/variants called causal (TP) or not (FN), and "
+         "causal calls that were not planted (FP); rows in truth.tsv.", table_html(truth_counts)),
         ("Causal credible sets", "", table_html(cs.drop(columns="trait"))),
         ("Causal variables", "", table_html(cv.drop(columns="trait"))),
     ]
