@@ -482,3 +482,27 @@ def test_tissue_prior_inputs_from_a_fit(locus):
     assert set(cls[P:]) == {"variant"}
     with pytest.raises(InputError, match="no loci"):
         tgfm.learn_tissue_prior([])
+
+
+def test_reference_lbf_is_the_fit_on_posterior_mean_weights(locus):
+    """TGFM's fit without sampling: SuSiE on [W'z; z] with W = the stage-1 posterior means (dense, from scratch)."""
+    R, B, z = locus
+    M, P = B.shape
+    rng = np.random.default_rng(11)
+    post = _posterior(rng, M, P)
+    W = np.zeros((M, P))
+    for k, j in enumerate(post["effect_pair"]):
+        W[:, j] += post["alpha"][k] * post["mu"][k]
+    zj, J, _ = _dense_joint(z, R, W)
+    f = susie_rss(z=zj, R=J, n=N_GWAS, L=10, prior_weights=np.full(P + M, 1.0 / (P + M)), estimate_prior_method="EM")
+    tissues = ["Liver", "Blood"] * (P // 2)
+    got = tgfm.reference_lbf(z, R, N_GWAS, post, tissues)
+    assert got is not None and f.sets
+    lbf, cls = got
+    inc = f.V > 1e-9
+    np.testing.assert_allclose(lbf, f.lbf_variable[inc], rtol=1e-6, atol=1e-8)
+    assert list(cls[:P]) == tissues and set(cls[P:]) == {"variant"}
+    with pytest.raises(InputError, match="pair_tissues"):
+        tgfm.reference_lbf(z, R, N_GWAS, post, tissues[:-1])
+    # no signal, no credible set: the locus does not inform the prior
+    assert tgfm.reference_lbf(np.zeros(M), R, N_GWAS, post, tissues) is None

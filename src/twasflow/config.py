@@ -231,10 +231,6 @@ def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") ->
     if missing:
         raise ConfigError(f"config key 'methods': {', '.join(map(repr, missing))} not implemented yet "
                           f"(available: {', '.join(IMPLEMENTED_METHODS)})")
-    if "tgfm" in cfg["methods"] and cfg["tgfm"].get("tissue_prior"):
-        raise ConfigError("config key 'tgfm.tissue_prior': the learned tissue prior is available as "
-                          "twasflow.methods.tgfm.learn_tissue_prior but not wired into the workflow yet; set it "
-                          "to false")
     panel = cfg["panel"]
     if bool(panel["bfile"]) == bool(panel["vcf"]):
         raise ConfigError("config key 'panel': give exactly one of 'bfile' (PLINK prefix) or 'vcf' (VCF path/pattern)")

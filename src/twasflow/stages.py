@@ -525,8 +525,77 @@ def ctwas_params(trait: str, chunks: list[Mapping[str, str | Path]], out: str | 
     return d
 
 
+def tgfm_prior(trait: str, chunks: list[Mapping[str, str | Path]], out: str | Path, options: Mapping[str, Any],
+               seed: int = 1) -> dict[str, Any]:
+    """Rule ``tgfm_prior``: TGFM's tissue-specific prior learned over every locus of one trait.
+
+    ``chunks``: per chunk ``{"bundles", "weights", "prescreen"}``. At each locus with usable weights, TGFM's fit
+    without sampling on the prescreened pairs (:func:`twasflow.methods.tgfm.reference_lbf`) gives per-effect
+    log Bayes factors; loci without a credible set are not used (as TGFM). The prior is learned with
+    ``n_bootstraps`` = the config's ``n_draws`` (draw b of every locus then uses bootstrap b's prior) and seeded
+    by the config seed and the trait. Writes ``tissue_prior.json``: classes (``variant`` then the tissues),
+    per-bootstrap probabilities, their means, and the loci counted.
+    """
+    import zlib
+
+    from .io.tables import write_json
+    from .locus import read_bundle
+    from .methods import tgfm
+
+    fit_opts = {k: v for k, v in options.items() if k in ("L", "pair_prior_share")}
+    inputs, used, no_cs, left_out = [], [], [], {}
+    for ch in chunks:
+        bdir, wdir = Path(ch["bundles"]).parent, Path(ch["weights"]).parent
+        pre = pd.read_parquet(ch["prescreen"])
+        for rec in chunk_loci(ch["weights"], None):
+            lid = rec["locus_id"]
+            if rec["status"] != "ok":
+                left_out[lid] = f"{rec['status']}: {rec.get('reason', '')}"
+                continue
+            b = read_bundle(bdir, lid)
+            if b.M == 0:
+                continue
+            w = _locus_weights(wdir, lid)
+            keep = set(pre.loc[(pre["locus_id"] == lid) & pre["kept"], "pair_id"])
+            ids = [str(p) for p in w["pair_ids"] if str(p) in keep]
+            meta = b.pairs.set_index("pair_id")
+            one = tgfm.reference_lbf(b.z, b.R, b.n, tgfm.effects_for_pairs(w, ids),
+                                     [str(meta.at[p, "tissue"]) for p in ids], **fit_opts)
+            if one is None:
+                no_cs.append(lid)
+                continue
+            inputs.append(one)
+            used.append(lid)
+    if not inputs:
+        raise InputError.at(f"no locus of trait {trait} has a TGFM credible set: nothing to learn the tissue prior "
+                            "from (set tgfm.tissue_prior: false)", column="tgfm.tissue_prior", found=0,
+                            expected=">= 1 locus with a credible set")
+    B = int(options.get("n_draws", 100))
+    prior = tgfm.learn_tissue_prior(inputs, n_bootstraps=B, seed=[int(seed), zlib.crc32(trait.encode())])
+    d = {"trait": trait, "classes": list(prior.classes), "probs": prior.probs.tolist(), "mean": prior.mean,
+         "n_iter": prior.n_iter, "n_bootstraps": B, "loci_used": used, "loci_without_credible_set": no_cs,
+         "loci_left_out": dict(sorted(left_out.items()))}
+    write_json(d, out)
+    log.info("%s: TGFM tissue prior from %d loci (%d without a credible set, %d left out): %s", trait, len(used),
+             len(no_cs), len(left_out), {k: round(v, 4) for k, v in prior.mean.items()})
+    return d
+
+
+def _read_tissue_prior(path: str | Path) -> Any:
+    import json
+
+    import numpy as np
+
+    from .methods.tgfm import TissuePrior
+
+    with open(path) as fh:
+        d = json.load(fh)
+    probs = np.asarray(d["probs"], dtype=np.float64)
+    return TissuePrior(tuple(d["classes"]), probs, np.zeros((0, probs.shape[1])), int(d["n_iter"]))
+
+
 def _method_runner(method: str, trait: str, options: Mapping[str, Any], ctwas_params_json: str | Path | None,
-                   seed: int) -> Callable[..., Any]:
+                   seed: int, tgfm_prior_json: str | Path | None = None) -> Callable[..., Any]:
     """``run(bundle, weights, pair_ids)`` for one fine-mapping method (same inputs, same result schema)."""
     if method == "tgvis":
         from .methods import tgvis
@@ -564,10 +633,24 @@ def _method_runner(method: str, trait: str, options: Mapping[str, Any], ctwas_pa
         from .methods import tgfm
 
         fine_opts = {k: v for k, v in options.items() if k != "tissue_prior"}
+        prior = None
+        if options.get("tissue_prior"):
+            if tgfm_prior_json is None:
+                raise InputError.at("TGFM with tgfm.tissue_prior needs the trait's tgfm_prior output",
+                                    column="tgfm_prior", found=None, expected="results/tgfm/{trait}/tissue_prior.json")
+            prior = _read_tissue_prior(tgfm_prior_json)
+            if prior.probs.shape[1] != int(options.get("n_draws", 100)):
+                raise InputError.at("the tissue prior's bootstraps do not match tgfm.n_draws", file=tgfm_prior_json,
+                                    column="probs", found=prior.probs.shape[1], expected=options.get("n_draws", 100))
 
         def run_tgfm(b: Any, w: Mapping[str, Any], ids: list[str], cols: list[int]) -> Any:
             eff = tgfm.effects_for_pairs(w, ids)
-            return tgfm.fit_bundle(b, eff, ids, trait=trait, options=fine_opts, seed=seed)
+            pp = vp = None
+            if prior is not None:
+                meta = b.pairs.set_index("pair_id")
+                pp, vp = prior.weights([str(meta.at[p, "tissue"]) for p in ids], len(b.variant_ids))
+            return tgfm.fit_bundle(b, eff, ids, trait=trait, options=fine_opts, seed=seed, pair_prior=pp,
+                                   variant_prior=vp)
 
         return run_tgfm
     raise InputError.at(f"unknown fine-mapping method {method!r}", column="methods", found=method,
@@ -577,20 +660,22 @@ def _method_runner(method: str, trait: str, options: Mapping[str, Any], ctwas_pa
 def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manifest: str | Path,
             prescreen_table: str | Path, out_prefix: str | Path, log_dir: str | Path, options: Mapping[str, Any],
             genes: str | Path | None = None, plot_dir: str | Path | None = None, locus: str | None = None,
-            ctwas_params_json: str | Path | None = None, seed: int = 1) -> dict[str, pd.DataFrame]:
+            ctwas_params_json: str | Path | None = None, seed: int = 1,
+            tgfm_prior_json: str | Path | None = None) -> dict[str, pd.DataFrame]:
     """Rule ``finemap``: one fine-mapping method (tgvis, ctwas, tgfm) on every locus of a chunk, on the pairs
     that pass the prescreen.
 
     Writes ``{out_prefix}.variables.parquet``, ``.sets.parquet`` and ``.loci.parquet`` (SPEC §4; a failing locus
     is a ``failed`` row in ``loci`` with its log path) and, with ``plot_dir``, one locus plot per locus.
     ``ctwas_params_json``: the trait's ``ctwas_params`` output (method ctwas). ``seed``: config seed (TGFM's
-    draws, seeded per trait and locus).
+    draws, seeded per trait and locus). ``tgfm_prior_json``: the trait's ``tgfm_prior`` output (method tgfm
+    with ``tgfm.tissue_prior``).
     """
     from .io.tables import write_parquet
     from .locus import read_bundle
     from .methods.result import failed_result
 
-    run_method = _method_runner(method, trait, options, ctwas_params_json, seed)
+    run_method = _method_runner(method, trait, options, ctwas_params_json, seed, tgfm_prior_json)
     bdir, wdir = Path(bundles_manifest).parent, Path(weights_manifest).parent
     pre = pd.read_parquet(prescreen_table)
     gene_table = pd.read_csv(genes, sep="\t", dtype={"chrom": str}) if genes else None

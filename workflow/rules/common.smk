@@ -97,6 +97,12 @@ def ctwas_params_input(wildcards):
     return []
 
 
+def tgfm_prior_input(wildcards):
+    if wildcards.method == "tgfm" and config["tgfm"].get("tissue_prior"):
+        return [os.path.join(OUT, "tgfm", wildcards.trait, "tissue_prior.json")]
+    return []
+
+
 def trait_chunks(*parts, methods=None):
     """Input function: one path per chunk of the wildcard trait (and per method when ``methods``)."""
 

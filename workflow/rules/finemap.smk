@@ -1,6 +1,7 @@
 # Fine-mapping of gene–tissue pairs and variants per chunk, one job per method listed in config `methods`
 # (tgvis, ctwas, tgfm: same inputs, same output schema). cTWAS first estimates its group priors once per
-# trait over all loci (rule ctwas_params).
+# trait over all loci (rule ctwas_params); TGFM with `tgfm.tissue_prior` learns its tissue prior over all loci
+# of the trait first (rule tgfm_prior).
 
 
 rule ctwas_params:
@@ -28,6 +29,31 @@ rule ctwas_params:
         "../../scripts/ctwas_params.py"
 
 
+rule tgfm_prior:
+    input:
+        bundles=trait_chunks("locus_inputs", "{trait}", "{chunk}", "manifest.json"),
+        weights=trait_chunks("weights", "{trait}", "{chunk}", "manifest.json"),
+        prescreen=trait_chunks("prescreen", "{trait}", "{chunk}.parquet"),
+    output:
+        prior=os.path.join(OUT, "tgfm", "{trait}", "tissue_prior.json"),
+    params:
+        options=config["tgfm"],
+        seed=config["seed"],
+    log:
+        os.path.join(LOGS, "tgfm_prior", "{trait}.log"),
+    benchmark:
+        os.path.join(BENCH, "tgfm_prior", "{trait}.tsv")
+    threads: threads("tgfm_prior")
+    resources:
+        mem_mb=mem_mb("tgfm_prior"),
+        runtime=runtime("tgfm_prior"),
+        slurm_partition=partition("tgfm_prior"),
+    conda:
+        ENV
+    script:
+        "../../scripts/tgfm_prior.py"
+
+
 rule finemap:
     input:
         bundles=os.path.join(OUT, "locus_inputs", "{trait}", "{chunk}", "manifest.json"),
@@ -35,6 +61,7 @@ rule finemap:
         prescreen=os.path.join(OUT, "prescreen", "{trait}", "{chunk}.parquet"),
         genes=gene_annotation_input,
         ctwas_params=ctwas_params_input,
+        tgfm_prior=tgfm_prior_input,
     output:
         variables=os.path.join(OUT, "finemap", "{method}", "{trait}", "{chunk}.variables.parquet"),
         sets=os.path.join(OUT, "finemap", "{method}", "{trait}", "{chunk}.sets.parquet"),

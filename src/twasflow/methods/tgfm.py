@@ -50,7 +50,7 @@ from .result import (STATUS_OK, FinemapResult, attach_pair_meta, bundle_pair_met
 METHOD = "tgfm"
 CAUSAL_RULES = ("pip", "cs")
 __all__ = ["METHOD", "TgfmOptions", "TgfmResult", "TissuePrior", "effects_for_pairs", "fit", "fit_bundle",
-           "learn_tissue_prior", "locus_seed", "make_options", "tissue_prior_inputs"]
+           "learn_tissue_prior", "locus_seed", "make_options", "reference_lbf", "tissue_prior_inputs"]
 
 
 @dataclass(frozen=True)
@@ -457,6 +457,54 @@ def tissue_prior_inputs(res: TgfmResult, pair_tissues: Sequence[str],
         return None
     M = f.lbf_variable.shape[1] - res.modelled.size
     classes = np.array([str(pair_tissues[j]) for j in res.modelled] + [VARIANT] * M, dtype=object)
+    return f.lbf_variable[inc].copy(), classes
+
+
+def reference_lbf(z: Any, R: Any, n: Any, stage1_fits: Any, pair_tissues: Sequence[str], *, prior_tol: float = 1e-9,
+                  **options: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """One locus's input to :func:`learn_tissue_prior` from TGFM's fit without sampling.
+
+    TGFM learns its tissue prior from fits whose pair weights are the stage-1 posterior means (no draws),
+    with the default (uniform) prior, over the windows with at least one credible set. This runs that one
+    SuSiE-RSS fit: pair columns ``sum_k alpha_k mu_k`` of each pair's single effects (standardized to unit
+    predicted-expression variance), then the variants.
+
+    Parameters
+    ----------
+    z, R, n, stage1_fits : as :func:`fit`. pair_tissues : (P,) tissue of every pair (the prior's classes).
+    prior_tol : effects whose estimated prior variance is at most this are not counted (TGFM drops them).
+    **options : :class:`TgfmOptions` (L, coverage, purity, SuSiE controls; ``pair_prior_share``).
+
+    Returns
+    -------
+    ``(lbf, classes)``: (L', Pm + M) per-effect log Bayes factors of the modelled pairs then the variants, and
+    the (Pm + M,) classes (pair tissues, then ``variant``); None when the fit has no credible set.
+    """
+    opts = make_options(**options)
+    zz, RR, n_eff = _as_inputs(z, R, n)
+    M = zz.size
+    post = posterior_from(stage1_fits, M)
+    if len(pair_tissues) != post.P:
+        raise InputError.at("pair_tissues has the wrong length", column="pair_tissues", found=len(pair_tissues),
+                            expected=post.P)
+    modelled = np.flatnonzero(post.modelled)
+    Pm = modelled.size
+    jb = JointBuilder(zz, RR, post, modelled)
+    # posterior-mean weights: effect k adds alpha_k * mu_k to its pair's column
+    E = sp.csr_matrix((np.ones(post.K), (jb.eff_col, np.arange(post.K))), shape=(Pm, post.K))
+    Wt = sp.csr_matrix(E @ (post.alpha * post.mu))
+    if jb.fixed_t is not None:
+        Wt = Wt + jb.fixed_t
+    zj, J, active, _ = jb.system(Wt)
+    pw = _prior_weights(opts, Pm, M, 1, None, None)[:, 0]
+    pw[:Pm][~active] = 0.0
+    f = _susie(zj, J, n_eff, opts, pw, None, sets=True, check_R=True)
+    if not f.sets:
+        return None
+    inc = f.V > prior_tol
+    if not np.any(inc):
+        return None
+    classes = np.array([str(pair_tissues[j]) for j in modelled] + [VARIANT] * M, dtype=object)
     return f.lbf_variable[inc].copy(), classes
 
 
