@@ -9,7 +9,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import pandas as pd
 
@@ -413,6 +413,24 @@ def _locus_weights(wdir: Path, lid: str) -> dict[str, Any]:
         return {k: w[k] for k in w.files}
 
 
+def _trait_loci(chunks: list[Mapping[str, str | Path]], left_out: dict[str, str]) -> Iterator[tuple[Any, ...]]:
+    """``(chunk, locus_id, bundle, weights)`` of every locus with usable stage-1 weights and variants, over the
+    chunks of a trait (gather rules). The weights manifest says which loci have them: a failed or empty locus
+    is recorded in ``left_out`` (its finemap row reports the failure)."""
+    from .locus import read_bundle
+
+    for ch in chunks:
+        bdir, wdir = Path(ch["bundles"]).parent, Path(ch["weights"]).parent
+        for rec in chunk_loci(ch["weights"], None):
+            lid = rec["locus_id"]
+            if rec["status"] != "ok":
+                left_out[lid] = f"{rec['status']}: {rec.get('reason', '')}"
+                continue
+            b = read_bundle(bdir, lid)
+            if b.M:
+                yield ch, lid, b, _locus_weights(wdir, lid)
+
+
 def _genome_snp_regions(gwas: str | Path, loci_tsv: str | Path, thin: float, region_kb: float,
                         seed: int = 99) -> pd.DataFrame:
     """cTWAS's SNP side of the EM: a random ``thin`` fraction of every harmonized GWAS variant, each in one
@@ -458,7 +476,6 @@ def ctwas_params(trait: str, chunks: list[Mapping[str, str | Path]], out: str | 
     import numpy as np
 
     from .io.tables import write_json
-    from .locus import read_bundle
     from .methods import ctwas
 
     em_keys = ("group_prior_var_structure", "min_group_size", "niter", "niter_prefit", "min_p_single_effect",
@@ -468,25 +485,13 @@ def ctwas_params(trait: str, chunks: list[Mapping[str, str | Path]], out: str | 
     thin = float(options.get("thin", 0.1)) if genome_wide else 1.0
     snps, genes = [], []
     left_out: dict[str, str] = {}
-    for ch in chunks:
-        bdir, wdir = Path(ch["bundles"]).parent, Path(ch["weights"]).parent
-        # the weights manifest says which loci have usable stage-1 weights (a failed or empty locus is left
-        # out of the estimate and counted; its finemap row reports the failure)
-        for rec in chunk_loci(ch["weights"], None):
-            lid = rec["locus_id"]
-            if rec["status"] != "ok":
-                left_out[lid] = f"{rec['status']}: {rec.get('reason', '')}"
-                continue
-            b = read_bundle(bdir, lid)
-            if b.M == 0:
-                continue
-            w = _locus_weights(wdir, lid)
-            B, ids = w["B"], [str(x) for x in w["pair_ids"]]
-            cols = np.flatnonzero(np.any(B != 0, axis=0))
-            snp_z, gene_z = ctwas.region_tables(b, B[:, cols], [ids[j] for j in cols], lid, trait=trait)
-            if not genome_wide:  # the genome-wide SNP table below replaces the bundles' variants
-                snps.append(snp_z)
-            genes.append(gene_z)
+    for _, lid, b, w in _trait_loci(chunks, left_out):
+        B, ids = w["B"], [str(x) for x in w["pair_ids"]]
+        cols = np.flatnonzero(np.any(B != 0, axis=0))
+        snp_z, gene_z = ctwas.region_tables(b, B[:, cols], [ids[j] for j in cols], lid, trait=trait)
+        if not genome_wide:  # the genome-wide SNP table below replaces the bundles' variants
+            snps.append(snp_z)
+        genes.append(gene_z)
     failed = {k: v for k, v in left_out.items() if v.startswith("failed")}
     if failed:
         log.warning("%s: %d loci without stage-1 weights (failed upstream) left out of the cTWAS EM: %s", trait,
@@ -539,33 +544,23 @@ def tgfm_prior(trait: str, chunks: list[Mapping[str, str | Path]], out: str | Pa
     import zlib
 
     from .io.tables import write_json
-    from .locus import read_bundle
     from .methods import tgfm
 
     fit_opts = {k: v for k, v in options.items() if k in ("L", "pair_prior_share")}
     inputs, used, no_cs, left_out = [], [], [], {}
-    for ch in chunks:
-        bdir, wdir = Path(ch["bundles"]).parent, Path(ch["weights"]).parent
-        pre = pd.read_parquet(ch["prescreen"])
-        for rec in chunk_loci(ch["weights"], None):
-            lid = rec["locus_id"]
-            if rec["status"] != "ok":
-                left_out[lid] = f"{rec['status']}: {rec.get('reason', '')}"
-                continue
-            b = read_bundle(bdir, lid)
-            if b.M == 0:
-                continue
-            w = _locus_weights(wdir, lid)
-            keep = set(pre.loc[(pre["locus_id"] == lid) & pre["kept"], "pair_id"])
-            ids = [str(p) for p in w["pair_ids"] if str(p) in keep]
-            meta = b.pairs.set_index("pair_id")
-            one = tgfm.reference_lbf(b.z, b.R, b.n, tgfm.effects_for_pairs(w, ids),
-                                     [str(meta.at[p, "tissue"]) for p in ids], **fit_opts)
-            if one is None:
-                no_cs.append(lid)
-                continue
-            inputs.append(one)
-            used.append(lid)
+    pre: dict[str, pd.DataFrame] = {}
+    for ch, lid, b, w in _trait_loci(chunks, left_out):
+        p = pre.setdefault(str(ch["prescreen"]), pd.read_parquet(ch["prescreen"]))
+        keep = set(p.loc[(p["locus_id"] == lid) & p["kept"], "pair_id"])
+        ids = [str(x) for x in w["pair_ids"] if str(x) in keep]
+        meta = b.pairs.set_index("pair_id")
+        one = tgfm.reference_lbf(b.z, b.R, b.n, tgfm.effects_for_pairs(w, ids),
+                                 [str(meta.at[x, "tissue"]) for x in ids], **fit_opts)
+        if one is None:
+            no_cs.append(lid)
+            continue
+        inputs.append(one)
+        used.append(lid)
     if not inputs:
         raise InputError.at(f"no locus of trait {trait} has a TGFM credible set: nothing to learn the tissue prior "
                             "from (set tgfm.tissue_prior: false)", column="tgfm.tissue_prior", found=0,
