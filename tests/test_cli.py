@@ -46,6 +46,8 @@ def test_ld_square_like_plink(tmp_path: Path) -> None:
         (["clump", "--bfile", "/nonexistent/panel", "--clump", "x.assoc"], "/nonexistent/panel"),
         (["ld", "--bfile", "/nonexistent/panel", "--r", "triangle"], "only the 'square' matrix shape"),
         (["check-config", "--config", "config/config.yaml"], "config_sheet"),
+        (["finemap", "--trait", "T", "--locus", "x", "--method", "tgvis", "--config", "no.yaml"],
+         "no.yaml: config file not found"),
     ],
 )
 def test_errors_are_one_clean_line(tmp_path: Path, args: list[str], message: str) -> None:
@@ -77,3 +79,26 @@ def test_panel_and_harmonize_gwas_subcommands(tmp_path: Path) -> None:
     assert qc["n_input"] == 82448 == qc["n_kept"] + sum(qc["dropped"].values())
     # chr22: 2608 rows in the window, all matching a panel variant (README facts); swaps fixed, none flipped
     assert qc["swapped_alleles"] > 2000 and qc["flipped_strand"] == 0
+
+
+def test_finemap_cli_is_the_rule_on_one_locus(example_run: Path, tmp_path: Path) -> None:
+    """`twasflow finemap --locus` runs the rule's function on one locus: the same rows as the workflow's chunk."""
+    import pandas as pd
+
+    trait = "LDL_sim"
+    loci = pd.read_csv(example_run / "results" / "loci" / f"{trait}.tsv", sep="\t")
+    lid = str(loci["locus_id"].iloc[0])
+    for method in ("tgvis", "ctwas"):
+        prefix = tmp_path / method
+        r = _run("finemap", "--trait", trait, "--locus", lid, "--method", method, "--out", str(prefix),
+                 cwd=example_run)
+        assert r.returncode == 0, r.stderr[-2000:]
+        got = pd.read_parquet(f"{prefix}.variables.parquet")
+        chunk = str(loci["chunk"].iloc[0])
+        ref = pd.read_parquet(example_run / "results" / "finemap" / method / trait / f"{chunk}.variables.parquet")
+        ref = ref[ref["locus_id"] == lid].reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, ref)
+        assert (Path(f"{prefix}.plots") / f"{lid}.png").is_file()
+    r = _run("tgfm-prior", "--trait", trait, "--out", str(tmp_path / "tp.json"), cwd=example_run)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "loci used" in r.stdout

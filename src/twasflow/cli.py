@@ -38,6 +38,9 @@ def _load_config(path: str) -> Any:
 
     from .errors import ConfigError
 
+    if not Path(path).is_file():
+        raise ConfigError(f"{path}: config file not found (give --config PATH, default config/config.yaml "
+                          "relative to the working directory)")
     with open(path) as fh:
         try:
             cfg = yaml.safe_load(fh) or {}
@@ -178,6 +181,68 @@ def cmd_coloc(a: argparse.Namespace) -> None:
     print(f"wrote {dst}: {len(t)} pairs, {int(t['colocalized'].fillna(False).astype(bool).sum())} colocalized")
 
 
+def _trait_chunks(out: Path, trait: str) -> list[dict[str, Path]]:
+    """The per-chunk inputs of a trait's gather stages (chunks from ``results/loci/{trait}.tsv``)."""
+    from .loci import read_loci
+
+    loci = read_loci(out / "loci" / f"{trait}.tsv")
+    return [{"bundles": out / "locus_inputs" / trait / c / "manifest.json",
+             "weights": out / "weights" / trait / c / "manifest.json",
+             "prescreen": out / "prescreen" / trait / f"{c}.parquet"}
+            for c in sorted(set(loci["chunk"].astype(str)))]
+
+
+def _need(path: Path, what: str) -> Path:
+    if not path.exists():
+        raise InputError(f"{path}: not found; {what}")
+    return path
+
+
+def cmd_ctwas_params(a: argparse.Namespace) -> None:
+    run = _load_config(a.config)
+    out = Path(run.config["outdir"])
+    dst = Path(a.out) if a.out else out / "ctwas" / a.trait / "params.json"
+    d = stages.ctwas_params(a.trait, _trait_chunks(out, a.trait), dst, run.config["ctwas"],
+                            gwas=out / "harmonized" / "gwas" / f"{a.trait}.parquet",
+                            loci_tsv=out / "loci" / f"{a.trait}.tsv")
+    print(f"wrote {dst}: {d['n_regions']} regions, {d['n_genes']} pairs in {len(d['group_prior']) - 1} groups")
+
+
+def cmd_tgfm_prior(a: argparse.Namespace) -> None:
+    run = _load_config(a.config)
+    out = Path(run.config["outdir"])
+    dst = Path(a.out) if a.out else out / "tgfm" / a.trait / "tissue_prior.json"
+    d = stages.tgfm_prior(a.trait, _trait_chunks(out, a.trait), dst, run.config["tgfm"], seed=run.config["seed"])
+    print(f"wrote {dst}: {len(d['loci_used'])} loci used; mean prior " +
+          ", ".join(f"{k} {v:.3g}" for k, v in d["mean"].items()))
+
+
+def cmd_finemap(a: argparse.Namespace) -> None:
+    run, out, chunk = _outdir_paths(a)
+    cfg = run.config
+    if a.method not in cfg["methods"]:
+        raise InputError(f"--method {a.method!r}: not in the config's methods ({', '.join(cfg['methods'])})")
+    prefix = Path(a.out) if a.out else out / "finemap" / a.method / a.trait / (a.locus or chunk)
+    ctwas_json = tgfm_json = None
+    if a.method == "ctwas":
+        ctwas_json = _need(out / "ctwas" / a.trait / "params.json", "run `twasflow ctwas-params` first")
+    if a.method == "tgfm" and cfg["tgfm"].get("tissue_prior"):
+        tgfm_json = _need(out / "tgfm" / a.trait / "tissue_prior.json", "run `twasflow tgfm-prior` first")
+    genes = cfg["enrichment"]["gene_annotation"]
+    if not genes and cfg["simulate"]["enabled"]:
+        genes = str(Path(cfg["simulate"]["out_dir"]) / "genes.tsv")
+    res = stages.finemap(a.trait, a.method, out / "locus_inputs" / a.trait / chunk / "manifest.json",
+                         out / "weights" / a.trait / chunk / "manifest.json",
+                         out / "prescreen" / a.trait / f"{chunk}.parquet", prefix,
+                         Path("logs") / "finemap" / a.method / a.trait / (a.locus or chunk), cfg[a.method],
+                         genes=genes, plot_dir=None if cfg["locus_plots"] == "none" else f"{prefix}.plots",
+                         locus=a.locus, ctwas_params_json=ctwas_json, seed=cfg["seed"], tgfm_prior_json=tgfm_json,
+                         plot_mode=cfg["locus_plots"])
+    v = res["variables"]
+    n_causal = int(v["causal"].sum()) if len(v) else 0
+    print(f"wrote {prefix}.variables.parquet (+ .sets, .loci): {len(res['loci'])} loci, {n_causal} causal variables")
+
+
 def _locus_opts(p: argparse.ArgumentParser, out_help: str) -> None:
     p.add_argument("--config", default="config/config.yaml")
     p.add_argument("--trait", required=True)
@@ -309,6 +374,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("coloc", help="coloc-SuSiE + coloc-ABF of one chunk or locus (rule coloc)")
     _locus_opts(p, "output table (default: <outdir>/coloc/{trait}/{chunk}.parquet)")
     p.set_defaults(fn=cmd_coloc)
+
+    p = sub.add_parser("ctwas-params", help="cTWAS's EM of group priors over all loci of a trait (rule ctwas_params)")
+    p.add_argument("--config", default="config/config.yaml")
+    p.add_argument("--trait", required=True)
+    p.add_argument("--out", help="default: <outdir>/ctwas/{trait}/params.json")
+    p.set_defaults(fn=cmd_ctwas_params)
+
+    p = sub.add_parser("tgfm-prior", help="TGFM's tissue prior over all loci of a trait (rule tgfm_prior)")
+    p.add_argument("--config", default="config/config.yaml")
+    p.add_argument("--trait", required=True)
+    p.add_argument("--out", help="default: <outdir>/tgfm/{trait}/tissue_prior.json")
+    p.set_defaults(fn=cmd_tgfm_prior)
+
+    p = sub.add_parser("finemap", help="one fine-mapping method on one locus or chunk (rule finemap)")
+    _locus_opts(p, "output table prefix (default: <outdir>/finemap/{method}/{trait}/{locus or chunk})")
+    p.add_argument("--method", required=True, choices=["tgvis", "ctwas", "tgfm"])
+    p.set_defaults(fn=cmd_finemap)
     return ap
 
 

@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator, Mapping
 
 import pandas as pd
 
-from .errors import InputError
+from .errors import ConfigError, InputError
 from .chunks import chunk_loci, run_loci, summarize
 from .io.tables import write_tsv
 from .logs import setup_logging
@@ -656,12 +656,14 @@ def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manif
             prescreen_table: str | Path, out_prefix: str | Path, log_dir: str | Path, options: Mapping[str, Any],
             genes: str | Path | None = None, plot_dir: str | Path | None = None, locus: str | None = None,
             ctwas_params_json: str | Path | None = None, seed: int = 1,
-            tgfm_prior_json: str | Path | None = None) -> dict[str, pd.DataFrame]:
+            tgfm_prior_json: str | Path | None = None, plot_mode: str = "all") -> dict[str, pd.DataFrame]:
     """Rule ``finemap``: one fine-mapping method (tgvis, ctwas, tgfm) on every locus of a chunk, on the pairs
     that pass the prescreen.
 
     Writes ``{out_prefix}.variables.parquet``, ``.sets.parquet`` and ``.loci.parquet`` (SPEC §4; a failing locus
-    is a ``failed`` row in ``loci`` with its log path) and, with ``plot_dir``, one locus plot per locus.
+    is a ``failed`` row in ``loci`` with its log path) and, with ``plot_dir``, locus plots: every locus
+    (``plot_mode="all"``), only loci with a causal call (``"causal"``) or none (``"none"``; the directory is
+    still made).
     ``ctwas_params_json``: the trait's ``ctwas_params`` output (method ctwas). ``seed``: config seed (TGFM's
     draws, seeded per trait and locus). ``tgfm_prior_json``: the trait's ``tgfm_prior`` output (method tgfm
     with ``tgfm.tissue_prior``).
@@ -670,7 +672,11 @@ def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manif
     from .locus import read_bundle
     from .methods.result import failed_result
 
+    if plot_mode not in ("all", "causal", "none"):
+        raise ConfigError(f"config key 'locus_plots': found {plot_mode!r}; expected all, causal or none")
     run_method = _method_runner(method, trait, options, ctwas_params_json, seed, tgfm_prior_json)
+    if plot_dir is not None:
+        Path(plot_dir).mkdir(parents=True, exist_ok=True)
     bdir, wdir = Path(bundles_manifest).parent, Path(weights_manifest).parent
     pre = pd.read_parquet(prescreen_table)
     gene_table = pd.read_csv(genes, sep="\t", dtype={"chrom": str}) if genes else None
@@ -693,7 +699,7 @@ def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manif
         keep = set(pre.loc[(pre["locus_id"] == lid) & pre["kept"], "pair_id"])
         cols = [j for j, p in enumerate(ids) if p in keep]
         res = run_method(b, w, [ids[j] for j in cols], cols)
-        if plot_dir is not None:
+        if plot_dir is not None and (plot_mode == "all" or (plot_mode == "causal" and res.variables["causal"].any())):
             from .plots import locus_plot
 
             v, _, _ = res.tables(trait, lid)

@@ -72,6 +72,7 @@ rule finemap:
         options=lambda wc: config[wc.method],
         log_dir=lambda wc: os.path.join(LOGS, "finemap", wc.method, wc.trait, wc.chunk),
         seed=config["seed"],
+        plot_mode=config["locus_plots"],
     log:
         os.path.join(LOGS, "finemap", "{method}", "{trait}", "{chunk}.log"),
     benchmark:
