@@ -164,6 +164,22 @@ def test_a_failing_locus_does_not_stop_ctwas(example_run: Path, tmp_path: Path) 
     assert (loci.loc[good, "status"] == "ok").all()
 
 
+def test_a_failing_locus_does_not_stop_the_tgfm_tissue_prior(example_run: Path, tmp_path: Path) -> None:
+    """TGFM's tissue prior is learned over all loci of a trait (rule tgfm_prior): a locus whose stage 1 failed is
+    listed as left out of the prior, and TGFM still fine-maps the other loci with it."""
+    root, bad, good = _corrupt_one_bundle(example_run, tmp_path / "run")
+    (root / "prior.yaml").write_text("tgfm:\n  tissue_prior: true\n")
+    table = str(Path("results") / "finemap" / "tgfm" / TRAIT / f"{CHUNK}.loci.parquet")
+    r = _snakemake(root, table, "--configfile", "config/config.yaml", "prior.yaml", "--forcerun", "xqtl_weights")
+    assert r.returncode == 0, r.stderr[-3000:]
+    prior = json.loads((root / "results" / "tgfm" / TRAIT / "tissue_prior.json").read_text())
+    assert bad in prior["loci_left_out"] and prior["loci_left_out"][bad].startswith("failed")
+    assert bad not in prior["loci_used"]
+    loci = pd.read_parquet(root / table).set_index("locus_id")
+    assert loci.loc[bad, "status"] == "failed"
+    assert (loci.loc[good, "status"] == "ok").all()
+
+
 def test_temporary_files_of_a_killed_writer_are_gone_after_the_chunk_reruns(example_run: Path,
                                                                            tmp_path: Path) -> None:
     """A job killed inside an atomic write leaves its temporary file (no Python cleanup runs on SIGKILL or on
