@@ -102,3 +102,11 @@ def test_finemap_cli_is_the_rule_on_one_locus(example_run: Path, tmp_path: Path)
     r = _run("tgfm-prior", "--trait", trait, "--out", str(tmp_path / "tp.json"), cwd=example_run)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "loci used" in r.stdout
+
+
+def test_summarize_cli_writes_the_rule_tables(example_run: Path, tmp_path: Path) -> None:
+    r = _run("summarize", "--trait", "LDL_sim", "--out-dir", str(tmp_path / "s"), cwd=example_run)
+    assert r.returncode == 0, r.stderr[-2000:]
+    ref = example_run / "results" / "summary" / "LDL_sim"
+    for name in ("causal_sets.tsv", "causal_variables.tsv", "truth.tsv", "overview.tsv", "tissues.tsv"):
+        assert (tmp_path / "s" / name).read_bytes() == (ref / name).read_bytes(), name

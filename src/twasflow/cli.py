@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import __version__
+from . import workflow_helpers as wh
 from .errors import InputError
 from .logs import setup_logging
 
@@ -228,9 +229,7 @@ def cmd_finemap(a: argparse.Namespace) -> None:
         ctwas_json = _need(out / "ctwas" / a.trait / "params.json", "run `twasflow ctwas-params` first")
     if a.method == "tgfm" and cfg["tgfm"].get("tissue_prior"):
         tgfm_json = _need(out / "tgfm" / a.trait / "tissue_prior.json", "run `twasflow tgfm-prior` first")
-    genes = cfg["enrichment"]["gene_annotation"]
-    if not genes and cfg["simulate"]["enabled"]:
-        genes = str(Path(cfg["simulate"]["out_dir"]) / "genes.tsv")
+    genes = wh.gene_annotation_path(cfg)
     res = stages.finemap(a.trait, a.method, out / "locus_inputs" / a.trait / chunk / "manifest.json",
                          out / "weights" / a.trait / chunk / "manifest.json",
                          out / "prescreen" / a.trait / f"{chunk}.parquet", prefix,
@@ -241,6 +240,34 @@ def cmd_finemap(a: argparse.Namespace) -> None:
     v = res["variables"]
     n_causal = int(v["causal"].sum()) if len(v) else 0
     print(f"wrote {prefix}.variables.parquet (+ .sets, .loci): {len(res['loci'])} loci, {n_causal} causal variables")
+
+
+def cmd_summarize(a: argparse.Namespace) -> None:
+    from .loci import read_loci
+    from .summary import summarize
+
+    run = _load_config(a.config)
+    cfg, out = run.config, Path(run.config["outdir"])
+    if a.trait not in run.traits:
+        raise InputError(f"--trait {a.trait!r}: not in {cfg['gwas_sheet']} (have {', '.join(run.traits)})")
+    loci_tsv = out / "loci" / f"{a.trait}.tsv"
+    chunks = sorted(set(read_loci(loci_tsv)["chunk"].astype(str)))
+    methods = list(cfg["methods"])
+
+    def fm(m: str, suffix: str) -> list[Path]:
+        return [_need(out / "finemap" / m / a.trait / f"{c}{suffix}", "run the finemap stage first") for c in chunks]
+
+    opt = cfg["enrichment"]
+    dst = Path(a.out_dir) if a.out_dir else out / "summary" / a.trait
+    s = summarize(a.trait, methods, [p for m in methods for p in fm(m, ".variables.parquet")],
+                  [p for m in methods for p in fm(m, ".loci.parquet")],
+                  [out / "coloc" / a.trait / f"{c}.parquet" for c in chunks],
+                  [out / "prescreen" / a.trait / f"{c}.parquet" for c in chunks], dst,
+                  plot_dirs={m: fm(m, ".plots") for m in methods}, loci_tsv=loci_tsv,
+                  genes=wh.gene_annotation_path(cfg), silver_standard=wh.gene_list_path(cfg, "silver_standard"),
+                  drug_targets_list=wh.gene_list_path(cfg, "drug_targets"), twas_p_max=opt["twas_p_max"],
+                  top_loci=opt["top_loci"], nearby_kb=opt["nearby_kb"], truth=run.gwas_row(a.trait).get("truth"))
+    print(f"wrote {dst}/summary.html and {len(s.get('overview') or [])} method rows of summary.json")
 
 
 def _locus_opts(p: argparse.ArgumentParser, out_help: str) -> None:
@@ -386,6 +413,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trait", required=True)
     p.add_argument("--out", help="default: <outdir>/tgfm/{trait}/tissue_prior.json")
     p.set_defaults(fn=cmd_tgfm_prior)
+
+    p = sub.add_parser("summarize", help="summary tables, figures and HTML of one trait (rule summarize)")
+    p.add_argument("--config", default="config/config.yaml")
+    p.add_argument("--trait", required=True)
+    p.add_argument("--out-dir", help="default: <outdir>/summary/{trait}")
+    p.set_defaults(fn=cmd_summarize)
 
     p = sub.add_parser("finemap", help="one fine-mapping method on one locus or chunk (rule finemap)")
     _locus_opts(p, "output table prefix (default: <outdir>/finemap/{method}/{trait}/{locus or chunk})")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import glob
 from typing import Any, Iterable, Mapping
 
@@ -36,3 +37,28 @@ def chunk_ids(lines: Iterable[str]) -> list[str]:
     """Sorted distinct values of the ``chunk`` column of a loci table (an open TSV file)."""
     reader = csv.DictReader(lines, delimiter="\t")
     return sorted({row["chunk"] for row in reader})
+
+
+# the simulated example writes its own gene lists (derived from its planted truth, with decoys)
+EXAMPLE_GENE_LISTS = {
+    "silver_standard": "gene_lists/silver_standard.tsv",
+    "drug_targets": "gene_lists/drug_targets.tsv",
+}
+
+
+def gene_list_path(config: Mapping[str, Any], key: str) -> str | None:
+    """A gene list path: config ``enrichment.<key>``, else the simulated example's own list, else None."""
+    if config["enrichment"][key]:
+        return str(config["enrichment"][key])
+    if config["simulate"]["enabled"]:
+        return os.path.join(config["simulate"]["out_dir"], EXAMPLE_GENE_LISTS[key])
+    return None
+
+
+def gene_annotation_path(config: Mapping[str, Any]) -> str | None:
+    """Gene positions: config ``enrichment.gene_annotation``, else the example's genes.tsv, else None."""
+    if config["enrichment"]["gene_annotation"]:
+        return str(config["enrichment"]["gene_annotation"])
+    if config["simulate"]["enabled"]:
+        return os.path.join(config["simulate"]["out_dir"], "genes.tsv")
+    return None

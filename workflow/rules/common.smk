@@ -68,11 +68,8 @@ def static_targets():
 
 def gene_annotation_input(wildcards):
     """Gene positions for locus plots: config enrichment.gene_annotation, else the example's genes."""
-    if config["enrichment"]["gene_annotation"]:
-        return [config["enrichment"]["gene_annotation"]]
-    if config["simulate"]["enabled"]:
-        return [os.path.join(config["simulate"]["out_dir"], "genes.tsv")]
-    return []
+    p = wh.gene_annotation_path(config)
+    return [p] if p else []
 
 
 def per_chunk(*parts):

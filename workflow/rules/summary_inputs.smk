@@ -2,36 +2,24 @@
 
 SUMMARY = os.path.join(OUT, "summary")
 ACROSS = os.path.join(SUMMARY, "across_traits")
-# the simulated example writes its own gene lists (derived from its planted truth, with decoys)
-EXAMPLE_GENE_LISTS = {
-    "silver_standard": "gene_lists/silver_standard.tsv",
-    "drug_targets": "gene_lists/drug_targets.tsv",
-}
 
 
 def gene_list(key):
     """A gene list path: config enrichment.<key>, else the simulated example's own list, else None."""
-    if config["enrichment"][key]:
-        return config["enrichment"][key]
-    if config["simulate"]["enabled"]:
-        return os.path.join(config["simulate"]["out_dir"], EXAMPLE_GENE_LISTS[key])
-    return None
+    return wh.gene_list_path(config, key)
 
 
 def gene_list_inputs(wildcards):
     """Gene lists and positions given in the config; the example's own files come with its manifest (no rule
     names them as outputs, so they cannot be inputs themselves)."""
-    paths = [config["enrichment"][k] for k in (*EXAMPLE_GENE_LISTS, "gene_annotation") if config["enrichment"][k]]
+    keys = (*wh.EXAMPLE_GENE_LISTS, "gene_annotation")
+    paths = [config["enrichment"][k] for k in keys if config["enrichment"][k]]
     return paths + simulated_inputs()
 
 
 def gene_positions():
     """Gene positions: config enrichment.gene_annotation, else the example's genes.tsv, else None."""
-    if config["enrichment"]["gene_annotation"]:
-        return config["enrichment"]["gene_annotation"]
-    if config["simulate"]["enabled"]:
-        return os.path.join(config["simulate"]["out_dir"], "genes.tsv")
-    return None
+    return wh.gene_annotation_path(config)
 
 
 def truth_table(trait):
