@@ -289,7 +289,7 @@ def test_nonfounders_and_two_files_match_plink_at_runtime(tmp_path):
 def test_scalar_and_vector_em_paths_agree():
     """Small batches use a scalar glibc path, large ones the vectorised numpy path: same root choice and
     r2 up to the last bits (numpy's SIMD acos/cos/log may differ from glibc by an ulp)."""
-    from twasflow.clump import _haplotype_r2_one, _haplotype_r2_vec
+    from twasflow.clump.em import _haplotype_r2_one, _haplotype_r2_vec
 
     rng = np.random.default_rng(5)
     T = np.vstack([rng.integers(0, s, (3000, 9)) for s in (3, 10, 50, 200)])
@@ -312,7 +312,8 @@ def test_scalar_and_vector_em_paths_agree():
 def test_frequency_and_table_bounds_never_drop_a_member():
     """The two pre-filters of the clumping loop only drop pairs whose exact EM r2 is <= the threshold:
     r2 <= min(odds)/max(odds) of the minor-allele frequencies (no missing calls), and the table bound."""
-    from twasflow.clump import _freq_bound_allows, r2_upper_bound
+    from twasflow.clump.core import _freq_bound_allows
+    from twasflow.clump.em import r2_upper_bound
 
     rng = np.random.default_rng(12)
     T = np.vstack([rng.integers(0, s, (4000, 9)) for s in (4, 20, 120)])
@@ -346,7 +347,7 @@ def test_frequency_and_table_bounds_never_drop_a_member():
 
 
 def _haplotype_r2_vec_public(T):
-    from twasflow.clump import _haplotype_r2_vec
+    from twasflow.clump.em import _haplotype_r2_vec
 
     return _haplotype_r2_vec(np.asarray(T, dtype=np.int64))
 
@@ -394,7 +395,7 @@ def test_arrow_numpy_helpers_and_assoc_fast_path_agree_with_slow(tmp_path):
 
     import pyarrow as pa
 
-    from twasflow.clump import _read_assoc_any, _read_assoc_slow
+    from twasflow.clump.command import _read_assoc_any, _read_assoc_slow
     from twasflow.io.plink import arrow_to_numpy
 
     a = pa.array([1.5, None, 3.0, None, 5.0]).slice(1)
@@ -424,7 +425,7 @@ def test_arrow_numpy_helpers_and_assoc_fast_path_agree_with_slow(tmp_path):
 def test_id_matching_hash_join_and_duplicates():
     """Association ids -> .bim rows: shuffled subset with absent ids, the in-order fast path, the exact
     pyarrow fallback, and a duplicate .bim id (error naming the first repeated id)."""
-    from twasflow.clump import _match_ids, _match_ids_exact
+    from twasflow.clump.command import _match_ids, _match_ids_exact
     from twasflow.io.plink import StringColumn
 
     rng = np.random.default_rng(9)
@@ -460,7 +461,7 @@ def test_em_bracket_bounds_contain_plink_r2_and_decide_matches():
     """em_r2_bounds brackets PLINK's EM r2 (vector and scalar glibc paths) on random and degenerate tables
     (small counts, symmetric tables with exact double roots, many zero cells); em_r2_decide equals the
     full EM decision at several thresholds."""
-    from twasflow.clump import _haplotype_r2_one, _haplotype_r2_vec, em_r2_bounds, em_r2_decide, em_r2_exceeds
+    from twasflow.clump.em import _haplotype_r2_one, _haplotype_r2_vec, em_r2_bounds, em_r2_decide, em_r2_exceeds
 
     rng = np.random.default_rng(21)
     blocks = []
@@ -490,8 +491,8 @@ def test_em_bracket_bounds_contain_plink_r2_and_decide_matches():
 def test_decide_from_counts_matches_full_em_with_missing_calls():
     """The clumping loop's decision straight from window counts (bracket, then EM on the undecided) equals
     the full EM on the 3x3 tables, for partners with and without missing calls and an index with missing."""
-    from twasflow.clump import (_RAW_OF_CAT, _decide_from_counts, _full_tables, _window_counts, bit_counts,
-                                em_r2_exceeds, genotype_bits)
+    from twasflow.clump.em import _RAW_OF_CAT, _decide_from_counts, bit_counts, em_r2_exceeds, genotype_bits
+    from twasflow.clump.core import _full_tables, _window_counts
     from twasflow.io.plink import pack_codes
 
     rng = np.random.default_rng(31)
@@ -517,7 +518,7 @@ def _reference_clump(cat, chrom, pos, p, p1, r2, radius, allow_overlap, method):
     """Direct PLINK --clump greedy (one association row per variant, all p <= 0.05 loaded, p > 0.05 only
     NSIG): 3x3 tables counted person by person, scalar EM (or Pearson) r2 per pair, no bounds, no batching.
     Returns {index row: sorted member rows} in PLINK order."""
-    from twasflow.clump import _haplotype_r2_one
+    from twasflow.clump.em import _haplotype_r2_one
 
     M = cat.shape[0]
     # PLINK's orientation: allele 1 = minor among called people (a tie keeps it)
@@ -555,7 +556,8 @@ def test_clump_core_equals_direct_greedy(setting, monkeypatch):
     """clump_plink (frequency/table/EM-bracket bounds, exact EM deferred and batched, undecided partners
     solved on demand when they are index candidates) gives exactly the clumps of a direct pair-by-pair
     greedy with the scalar EM, on an LD-structured panel with thresholds that leave many pairs undecided."""
-    import twasflow.clump as C
+    import twasflow.clump.core as C  # the core's own names, so the monkeypatches below reach its calls
+    from twasflow.clump.em import _RAW_OF_CAT
     from twasflow.io.plink import pack_codes
 
     rng = np.random.default_rng({"low_r2": 1, "overlap": 2, "missing": 3, "high_r2": 4, "pearson": 5}[setting])
@@ -581,7 +583,7 @@ def test_clump_core_equals_direct_greedy(setting, monkeypatch):
                                "missing": (0.02, 300, False, "haplotype"), "high_r2": (0.5, 250, False, "haplotype"),
                                "pearson": (0.05, 300, False, "pearson")}[setting]
     p1 = 1e-2
-    packed = pack_codes(C._RAW_OF_CAT[cat])
+    packed = pack_codes(_RAW_OF_CAT[cat])
     marker = np.arange(M)
     entries = C.build_entries(marker, p, np.ones(M, dtype=np.int64), np.arange(1, M + 1), M, p1, 0.05)
     ids = np.array([f"v{i}" for i in range(M)], dtype=object)
@@ -606,7 +608,8 @@ def test_block_k11_c_and_classify_against_direct_tables():
     """Per-pair counts of the clumping core (three AND-popcounts, byte-lane sums for W % 8 == 0, dense span
     or gather) equal counts taken person by person, and its three-way split (sure / undecided / dropped)
     agrees with the full EM decision, for several panel widths."""
-    from twasflow.clump import _RAW_OF_CAT, _Block, _haplotype_r2_one
+    from twasflow.clump.em import _RAW_OF_CAT, _haplotype_r2_one
+    from twasflow.clump.core import _Block
     from twasflow.io.plink import pack_codes
 
     rng = np.random.default_rng(41)
