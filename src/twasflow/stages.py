@@ -546,11 +546,13 @@ def tgfm_prior(trait: str, chunks: list[Mapping[str, str | Path]], out: str | Pa
     from .io.tables import write_json
     from .methods import tgfm
 
-    fit_opts = {k: v for k, v in options.items() if k in ("L", "pair_prior_share")}
+    fit_opts = {k: v for k, v in options.items() if k != "tissue_prior"}
     inputs, used, no_cs, left_out = [], [], [], {}
     pre: dict[str, pd.DataFrame] = {}
     for ch, lid, b, w in _trait_loci(chunks, left_out):
-        p = pre.setdefault(str(ch["prescreen"]), pd.read_parquet(ch["prescreen"]))
+        if str(ch["prescreen"]) not in pre:
+            pre[str(ch["prescreen"])] = pd.read_parquet(ch["prescreen"])
+        p = pre[str(ch["prescreen"])]
         keep = set(p.loc[(p["locus_id"] == lid) & p["kept"], "pair_id"])
         ids = [str(x) for x in w["pair_ids"] if str(x) in keep]
         meta = b.pairs.set_index("pair_id")
