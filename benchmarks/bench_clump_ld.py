@@ -151,7 +151,7 @@ def cpu():
     return r.ru_utime + r.ru_stime
 c = [cpu()]
 import numpy as np, pyarrow, pyarrow.csv
-import twasflow.clump as C
+import twasflow.clump.command as C  # its namespace has the private steps and the core it calls
 import twasflow.io.plink as P
 c.append(cpu())
 bim = P.read_bim_columns({str(prefix)!r}); c.append(cpu())
