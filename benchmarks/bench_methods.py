@@ -14,7 +14,10 @@ L = 3, on the reference LD) → on the same inputs:
   ``--ctwas-prior-var`` (z scale) for every group, L = 5, purity 0.1;
 * TGFM (``twasflow.methods.tgfm.fit``, 100 draws from the stage-1 posteriors, variant-only start when a
   pair's PIP > 0.2, priors 1/p per pair and 1/M per variant (``pair_prior_share="auto"``, the paper's
-  setting for every method)).
+  setting for every method));
+* optionally ``ctwas_tgvispkg``: the "cTWAS" of the TGVIS authors' R package (``R/ctwas.R``), which is one joint
+  SuSiE-RSS over pairs and variants with L = 10, EM prior variance, priors 1/p and 1/M and no infinitesimal
+  term — i.e. ``tgvis.fit(..., L_grid=(10,), inf_mode="none")`` — to see what the paper compared against.
 
 "Selected" = in a 95% credible set (the paper's criterion for all three). Writes one row per (scenario,
 replicate, method) and prints one table per scenario plus the averages over scenarios.
@@ -56,6 +59,8 @@ def _one(task: tuple[str, int, int, float, int, tuple[str, ...], dict]) -> list[
         "tgvis": lambda: tgvis.fit(rep.z, rep.R, rep.n_gwas, B, pair_names=rep.pair_names),
         "ctwas": lambda: ctwas.fit(rep.z, rep.R, rep.n_gwas, B, groups, priors, pair_names=rep.pair_names,
                                    gene_ids=[name.split("_")[0] for name in rep.pair_names]),
+        "ctwas_tgvispkg": lambda: tgvis.fit(rep.z, rep.R, rep.n_gwas, B, pair_names=rep.pair_names, L_grid=(10,),
+                                            inf_mode="none"),
         "tgfm": lambda: tgfm.fit(rep.z, rep.R, rep.n_gwas, fits, pair_names=rep.pair_names, seed=seed,
                                  n_draws=n_draws, pair_prior_share="auto", causal_rule="cs"),
     }
@@ -82,7 +87,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed0", type=int, default=1)
     ap.add_argument("--ctwas-prior-var", type=float, default=50.0)
     ap.add_argument("--n-draws", type=int, default=100)
-    ap.add_argument("--methods", nargs="+", default=["tgvis", "ctwas", "tgfm"], choices=["tgvis", "ctwas", "tgfm"])
+    ap.add_argument("--methods", nargs="+", default=["tgvis", "ctwas", "tgfm"],
+                    choices=["tgvis", "ctwas", "tgfm", "ctwas_tgvispkg"])
     ap.add_argument("--n-ref", type=int, default=None, help="reference-panel size (default: the simulator's)")
     ap.add_argument("--n-gwas-ld", type=int, default=None, help="GWAS-LD cohort size (default: the simulator's)")
     ap.add_argument("--design", choices=["authors", "session2"], default="authors",
