@@ -129,7 +129,8 @@ if profile == "1":
     # CPU seconds per thread and per function (time.thread_time around wrapped functions): the reader,
     # the matcher (main thread) and the Parquet writer run concurrently, so a wall-clock profile misleads
     import collections, functools
-    import twasflow.harmonize as hz
+    from twasflow.harmonize import accumulate, codes, match, rows
+    from twasflow.harmonize import gwas as hgwas  # `gwas` is the input path here
     cpu_of = collections.defaultdict(float)
     def wrap(owner, name, label=None):
         f = getattr(owner, name)
@@ -141,13 +142,18 @@ if profile == "1":
             finally:
                 cpu_of[label or name] += time.thread_time() - c0
         setattr(owner, name, g)
+    # a function is wrapped in every module that calls it through its own global name (each call is counted
+    # once: through the wrapper of the module it is called from)
     for name in ("row_qc", "match_to_panel", "_finalize", "_gwas_table", "chrom_codes", "allele_codes"):
-        wrap(hz, name)
-    wrap(hz.PanelIndex, "build", "PanelIndex.build (main)")
-    wrap(hz._GwasStream, "push", "_GwasStream.push (main)")
-    wrap(hz._RowGroupWriter, "_work", "writer thread (table build + Parquet encode)")
-    wrap(hz._Prefetch, "_work", "reader thread (inflate + CSV parse + arrays)")
-    wrap(hz, "_consume", "_consume (main: row QC, matching, push)")
+        for m in (codes, match, rows, accumulate, hgwas):
+            if hasattr(m, name):
+                wrap(m, name)
+    wrap(match.PanelIndex, "build", "PanelIndex.build (main)")
+    wrap(hgwas._GwasStream, "push", "_GwasStream.push (main)")
+    wrap(hgwas._RowGroupWriter, "_work", "writer thread (table build + Parquet encode)")
+    wrap(accumulate._Prefetch, "_work", "reader thread (inflate + CSV parse + arrays)")
+    for m in (accumulate, hgwas):
+        wrap(m, "_consume", "_consume (main: row QC, matching, push)")
 r0 = resource.getrusage(resource.RUSAGE_SELF)
 c_main = time.thread_time()
 t0 = time.perf_counter()

@@ -1,0 +1,138 @@
+"""Row-level QC of one batch (malformed, missing, out-of-range values) and the derivation of z, beta, se, n."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+from ..io.gwas import RawBatch
+
+from .codes import _R, allele_codes, chrom_codes
+
+
+# --------------------------------------------------------------------------------------------------
+# Row-level QC and effect derivation
+
+
+@dataclass
+class Rows:
+    """Per-row values after row QC (arrays of length R aligned with the batch)."""
+
+    reason: np.ndarray  # int8
+    ccode: np.ndarray  # int16
+    pos: np.ndarray  # int64
+    ea: np.ndarray  # uint8
+    oa: np.ndarray  # uint8
+    z: np.ndarray
+    beta: np.ndarray
+    se: np.ndarray
+    p: np.ndarray
+    n: np.ndarray
+    eaf: np.ndarray
+    p_zero_kept: int = 0
+
+
+def _num(batch: RawBatch, role: str, r: int) -> np.ndarray:
+    v = batch.numbers.get(role)
+    return np.full(r, np.nan) if v is None else v
+
+
+def row_qc(batch: RawBatch, *, sheet_n: float | None) -> Rows:
+    """Derive z, beta, se, p, n, eaf and the first failing reason of every row of ``batch``."""
+    r = len(batch)
+    reason = np.zeros(r, dtype=np.int8)
+
+    def mark(mask: np.ndarray, name: str) -> None:
+        # most masks are empty in a clean file: one pass to find out, the assignment only when needed
+        if mask.any():
+            reason[(reason == 0) & mask] = _R[name]
+
+    for name, b in batch.flags.items():
+        mark(b, name)
+    for b in batch.bad.values():
+        mark(b, "non_numeric")
+    ccode = chrom_codes(batch.strings["chrom"])
+    posf = _num(batch, "pos", r)
+    ea, ea_kind = allele_codes(batch.strings["ea"])
+    oa, oa_kind = allele_codes(batch.strings["oa"])
+    kinds = ea_kind.any() or oa_kind.any()
+    mark((ccode < 0) | np.isnan(posf) | ((ea_kind == 1) | (oa_kind == 1) if kinds else False), "missing_value")
+    with np.errstate(invalid="ignore"):
+        badpos = ~((posf >= 1) & (posf < 2**32) & (posf == np.floor(posf)))
+    mark(badpos, "invalid_pos")
+    if kinds:
+        mark((ea_kind == 3) | (oa_kind == 3), "multiallelic")
+        mark((ea_kind == 2) | (oa_kind == 2), "indel")
+        mark((ea_kind == 4) | (oa_kind == 4), "invalid_allele")
+    mark(ea == oa, "invalid_allele")  # codes of non-bases are 0 = 0, already marked above
+    pos = (np.where(badpos, 0, posf) if badpos.any() else posf).astype(np.int64)
+
+    beta = _num(batch, "beta", r)
+    orr = batch.numbers.get("or")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if orr is not None and "beta" not in batch.numbers:
+            mark(orr <= 0, "invalid_effect")
+            beta = np.log(np.where(orr > 0, orr, np.nan))
+            mark(np.isinf(orr), "invalid_effect")
+        se = _num(batch, "se", r)
+        zg = batch.numbers.get("z")
+        p = _num(batch, "p", r)
+        lp = batch.numbers.get("lp")
+        se_ok = np.isfinite(se) & (se > 0)
+        beta_ok = np.isfinite(beta)
+        bse = beta_ok & se_ok
+        p_ok = (p > 0) & (p <= 1)
+        # p = 0 (underflow in the file) is kept when beta/se give z; p is then recomputed from z
+        p_zero = (p == 0) & bse
+        mark(~p_ok & ~np.isnan(p) & ~p_zero, "invalid_p")
+        lp_ok = None
+        if lp is not None:
+            use_lp = np.isnan(p) & ~np.isnan(lp)
+            mark(use_lp & ~(np.isfinite(lp) & (lp >= 0)), "invalid_p")
+            lp_ok = use_lp & np.isfinite(lp) & (lp >= 0)
+            p = np.where(lp_ok, np.maximum(np.power(10.0, -np.where(lp_ok, lp, 0.0)), np.nextafter(0.0, 1.0)), p)
+            p_ok = p_ok | lp_ok
+        mark(~np.isnan(se) & ~se_ok, "invalid_se")
+        mark(np.isinf(beta) if zg is None else (np.isinf(beta) | np.isinf(zg)), "invalid_effect")
+        eaf = _num(batch, "eaf", r)
+        mark(~np.isnan(eaf) & ~((eaf >= 0) & (eaf <= 1)), "invalid_freq")
+        nrow = batch.numbers.get("n")
+        if nrow is None:
+            n = np.full(r, np.nan if sheet_n is None else sheet_n)
+        else:
+            n = np.where(np.isnan(nrow), np.nan if sheet_n is None else sheet_n, nrow)
+        mark(np.isnan(n), "missing_value")
+        mark(~np.isnan(n) & ~(np.isfinite(n) & (n > 0)), "invalid_n")
+
+        z = beta / se
+        if not bse.all():
+            z[~bse] = np.nan
+        if zg is not None:
+            z = np.where(np.isfinite(zg), zg, z)
+        # the special functions run only on the rows that need them (usually none)
+        zn = np.isnan(z)
+        if zn.any():
+            need = np.flatnonzero(zn & beta_ok & p_ok)
+            if len(need):
+                # z from p in log space, so -log10 p far beyond the double range stays exact
+                logp = np.log(p[need])
+                if lp_ok is not None:
+                    logp = np.where(lp_ok[need], -lp[need] * np.log(10.0), logp)
+                z[need] = np.sign(beta[need]) * -special.ndtri_exp(logp - np.log(2.0))
+                zn[need] = np.isnan(z[need])
+            mark(zn, "missing_value")
+        # p of a row without one (or with p = 0 next to a usable beta/se) comes from z
+        p_out = p if lp is not None else p.copy()
+        need = np.flatnonzero(~p_ok & ~zn)
+        if len(need):
+            p_out[need] = np.maximum(np.exp(np.log(2.0) + special.log_ndtr(-np.abs(z[need]))),
+                                     np.nextafter(0.0, 1.0))
+    kept = reason == 0
+    return Rows(reason=reason, ccode=ccode, pos=pos, ea=ea, oa=oa, z=z,
+                beta=beta if beta_ok.all() else np.where(beta_ok, beta, np.nan),
+                se=se if se_ok.all() else np.where(se_ok, se, np.nan), p=p_out, n=n, eaf=eaf,
+                p_zero_kept=int((p_zero & kept).sum()) if p_zero.any() else 0)
+
+
