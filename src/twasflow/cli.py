@@ -402,23 +402,18 @@ def build_parser() -> argparse.ArgumentParser:
     _locus_opts(p, "output table (default: <outdir>/coloc/{trait}/{chunk}.parquet)")
     p.set_defaults(fn=cmd_coloc)
 
-    p = sub.add_parser("ctwas-params", help="cTWAS's EM of group priors over all loci of a trait (rule ctwas_params)")
-    p.add_argument("--config", default="config/config.yaml")
-    p.add_argument("--trait", required=True)
-    p.add_argument("--out", help="default: <outdir>/ctwas/{trait}/params.json")
-    p.set_defaults(fn=cmd_ctwas_params)
-
-    p = sub.add_parser("tgfm-prior", help="TGFM's tissue prior over all loci of a trait (rule tgfm_prior)")
-    p.add_argument("--config", default="config/config.yaml")
-    p.add_argument("--trait", required=True)
-    p.add_argument("--out", help="default: <outdir>/tgfm/{trait}/tissue_prior.json")
-    p.set_defaults(fn=cmd_tgfm_prior)
-
-    p = sub.add_parser("summarize", help="summary tables, figures and HTML of one trait (rule summarize)")
-    p.add_argument("--config", default="config/config.yaml")
-    p.add_argument("--trait", required=True)
-    p.add_argument("--out-dir", help="default: <outdir>/summary/{trait}")
-    p.set_defaults(fn=cmd_summarize)
+    for name, fn, out, help_ in (
+            ("ctwas-params", cmd_ctwas_params, "--out", "cTWAS's EM of group priors over all loci of a trait "
+             "(rule ctwas_params); default output <outdir>/ctwas/{trait}/params.json"),
+            ("tgfm-prior", cmd_tgfm_prior, "--out", "TGFM's tissue prior over all loci of a trait (rule tgfm_prior); "
+             "default output <outdir>/tgfm/{trait}/tissue_prior.json"),
+            ("summarize", cmd_summarize, "--out-dir", "summary tables, figures and HTML of one trait (rule summarize); "
+             "default output <outdir>/summary/{trait}")):
+        p = sub.add_parser(name, help=help_.split(";")[0], description=help_)
+        p.add_argument("--config", default="config/config.yaml")
+        p.add_argument("--trait", required=True)
+        p.add_argument(out, help="output path (default in the description)")
+        p.set_defaults(fn=fn)
 
     p = sub.add_parser("finemap", help="one fine-mapping method on one locus or chunk (rule finemap)")
     _locus_opts(p, "output table prefix (default: <outdir>/finemap/{method}/{trait}/{locus or chunk})")
