@@ -419,7 +419,8 @@ def _trait_loci(chunks: list[Mapping[str, str | Path]], left_out: dict[str, str]
     is recorded in ``left_out`` (its finemap row reports the failure)."""
     from .locus import read_bundle
 
-    for ch in chunks:
+    t0, n, last = time.perf_counter(), 0, time.perf_counter()
+    for k, ch in enumerate(chunks, start=1):
         bdir, wdir = Path(ch["bundles"]).parent, Path(ch["weights"]).parent
         for rec in chunk_loci(ch["weights"], None):
             lid = rec["locus_id"]
@@ -429,6 +430,10 @@ def _trait_loci(chunks: list[Mapping[str, str | Path]], left_out: dict[str, str]
             b = read_bundle(bdir, lid)
             if b.M:
                 yield ch, lid, b, _locus_weights(wdir, lid)
+                n += 1
+        if time.perf_counter() - last > 30:  # progress on long gathers (genome-wide: thousands of loci)
+            last = time.perf_counter()
+            log.info("  %d of %d chunks, %d loci, %.0f s", k, len(chunks), n, last - t0)
 
 
 def _genome_snp_regions(gwas: str | Path, loci_tsv: str | Path, thin: float, region_kb: float,
