@@ -452,12 +452,7 @@ def tissue_prior_inputs(res: TgfmResult, pair_tissues: Sequence[str],
     if len(pair_tissues) != P:
         raise InputError.at("pair_tissues has the wrong length", column="pair_tissues", found=len(pair_tissues),
                             expected=P)
-    inc = f.V > prior_tol
-    if not np.any(inc):
-        return None
-    M = f.lbf_variable.shape[1] - res.modelled.size
-    classes = np.array([str(pair_tissues[j]) for j in res.modelled] + [VARIANT] * M, dtype=object)
-    return f.lbf_variable[inc].copy(), classes
+    return _prior_input(f, res.modelled, pair_tissues, f.lbf_variable.shape[1] - res.modelled.size, prior_tol)
 
 
 def reference_lbf(z: Any, R: Any, n: Any, stage1_fits: Any, pair_tissues: Sequence[str], *, prior_tol: float = 1e-9,
@@ -499,7 +494,14 @@ def reference_lbf(z: Any, R: Any, n: Any, stage1_fits: Any, pair_tissues: Sequen
     pw = _prior_weights(opts, Pm, M, 1, None, None)[:, 0]
     pw[:Pm][~active] = 0.0
     f = _susie(zj, J, n_eff, opts, pw, None, sets=True, check_R=True)
-    if not f.sets:
+    return _prior_input(f, modelled, pair_tissues, M, prior_tol)
+
+
+def _prior_input(f: SusieFit | None, modelled: np.ndarray, pair_tissues: Sequence[str], M: int,
+                 prior_tol: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(lbf of the effects with V > prior_tol, element classes)`` of a joint fit over the ``modelled`` pairs
+    then M variants; None without a credible set or a non-null effect (the locus does not inform the prior)."""
+    if f is None or not f.sets:
         return None
     inc = f.V > prior_tol
     if not np.any(inc):
