@@ -120,12 +120,24 @@ def cmd_loci(a: argparse.Namespace) -> None:
                 blocks=a.blocks)
 
 
-def cmd_locus_inputs(a: argparse.Namespace) -> None:
+def _trait_run(a: argparse.Namespace) -> tuple[Any, Path]:
+    """The configured run and its outdir, with ``--trait`` checked against the gwas sheet."""
     run = _load_config(a.config)
-    cfg = run.config
-    out = Path(cfg["outdir"])
     if a.trait not in run.traits:
-        raise InputError(f"--trait {a.trait!r}: not in {cfg['gwas_sheet']} (have {', '.join(run.traits)})")
+        raise InputError(f"--trait {a.trait!r}: not in {run.config['gwas_sheet']} (have {', '.join(run.traits)})")
+    return run, Path(run.config["outdir"])
+
+
+def _chunk_ids(out: Path, trait: str) -> list[str]:
+    """The trait's chunk ids, from ``results/loci/{trait}.tsv``."""
+    from .loci import read_loci
+
+    return sorted(set(read_loci(out / "loci" / f"{trait}.tsv")["chunk"].astype(str)))
+
+
+def cmd_locus_inputs(a: argparse.Namespace) -> None:
+    run, out = _trait_run(a)
+    cfg = run.config
     target = Path(a.out_dir) if a.out_dir else out / "locus_inputs" / a.trait / (a.locus or a.chunk)
     summary = stages.locus_inputs(
         a.trait, out / "loci" / f"{a.trait}.tsv", a.chunk, out / "harmonized" / "gwas" / f"{a.trait}.parquet",
@@ -139,10 +151,7 @@ def _outdir_paths(a: argparse.Namespace) -> tuple[Any, Path, str]:
     """Config, outdir and the chunk holding ``--locus`` (or ``--chunk``) of a configured run."""
     from .loci import read_loci
 
-    run = _load_config(a.config)
-    out = Path(run.config["outdir"])
-    if a.trait not in run.traits:
-        raise InputError(f"--trait {a.trait!r}: not in {run.config['gwas_sheet']} (have {', '.join(run.traits)})")
+    run, out = _trait_run(a)
     chunk = a.chunk
     if a.locus:
         loci = read_loci(out / "loci" / f"{a.trait}.tsv")
@@ -184,13 +193,10 @@ def cmd_coloc(a: argparse.Namespace) -> None:
 
 def _trait_chunks(out: Path, trait: str) -> list[dict[str, Path]]:
     """The per-chunk inputs of a trait's gather stages (chunks from ``results/loci/{trait}.tsv``)."""
-    from .loci import read_loci
-
-    loci = read_loci(out / "loci" / f"{trait}.tsv")
     return [{"bundles": out / "locus_inputs" / trait / c / "manifest.json",
              "weights": out / "weights" / trait / c / "manifest.json",
              "prescreen": out / "prescreen" / trait / f"{c}.parquet"}
-            for c in sorted(set(loci["chunk"].astype(str)))]
+            for c in _chunk_ids(out, trait)]
 
 
 def _need(path: Path, what: str) -> Path:
@@ -200,8 +206,7 @@ def _need(path: Path, what: str) -> Path:
 
 
 def cmd_ctwas_params(a: argparse.Namespace) -> None:
-    run = _load_config(a.config)
-    out = Path(run.config["outdir"])
+    run, out = _trait_run(a)
     dst = Path(a.out) if a.out else out / "ctwas" / a.trait / "params.json"
     d = stages.ctwas_params(a.trait, _trait_chunks(out, a.trait), dst, run.config["ctwas"],
                             gwas=out / "harmonized" / "gwas" / f"{a.trait}.parquet",
@@ -210,8 +215,7 @@ def cmd_ctwas_params(a: argparse.Namespace) -> None:
 
 
 def cmd_tgfm_prior(a: argparse.Namespace) -> None:
-    run = _load_config(a.config)
-    out = Path(run.config["outdir"])
+    run, out = _trait_run(a)
     dst = Path(a.out) if a.out else out / "tgfm" / a.trait / "tissue_prior.json"
     d = stages.tgfm_prior(a.trait, _trait_chunks(out, a.trait), dst, run.config["tgfm"], seed=run.config["seed"])
     print(f"wrote {dst}: {len(d['loci_used'])} loci used; mean prior " +
@@ -243,15 +247,12 @@ def cmd_finemap(a: argparse.Namespace) -> None:
 
 
 def cmd_summarize(a: argparse.Namespace) -> None:
-    from .loci import read_loci
     from .summary import summarize
 
-    run = _load_config(a.config)
-    cfg, out = run.config, Path(run.config["outdir"])
-    if a.trait not in run.traits:
-        raise InputError(f"--trait {a.trait!r}: not in {cfg['gwas_sheet']} (have {', '.join(run.traits)})")
+    run, out = _trait_run(a)
+    cfg = run.config
     loci_tsv = out / "loci" / f"{a.trait}.tsv"
-    chunks = sorted(set(read_loci(loci_tsv)["chunk"].astype(str)))
+    chunks = _chunk_ids(out, a.trait)
     methods = list(cfg["methods"])
 
     def fm(m: str, suffix: str) -> list[Path]:

@@ -21,6 +21,7 @@ import pandas as pd
 import yaml
 
 from .errors import ConfigError
+from .workflow_helpers import made_by_simulator
 
 SCHEMA_DIR = Path(str(resources.files("twasflow") / "schemas"))
 
@@ -222,10 +223,9 @@ def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") ->
                              found=f"a YAML {type(config).__name__}", expected="key: value pairs")
     cfg = validate(copy.deepcopy(dict(config)), load_schema("config"), "config")
     base = Path(base_dir)
-    sim_dir = (base / cfg["simulate"]["out_dir"]).resolve() if cfg["simulate"]["enabled"] else None
 
     def simulated(p: str | None) -> bool:
-        return bool(p) and sim_dir is not None and sim_dir in (base / p).resolve().parents
+        return made_by_simulator(cfg, p, base)
 
     missing = [m for m in cfg["methods"] if m not in IMPLEMENTED_METHODS]
     if missing:

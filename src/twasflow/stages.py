@@ -9,7 +9,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import pandas as pd
 
@@ -413,6 +413,21 @@ def _locus_weights(wdir: Path, lid: str) -> dict[str, Any]:
         return {k: w[k] for k in w.files}
 
 
+def _kept_pairs(prescreen: pd.DataFrame, lid: str, weights: Mapping[str, Any]) -> tuple[list[str], list[int]]:
+    """The pairs fine-mapped at a locus — those its prescreen kept — as (pair ids, their columns in the weights
+    file), in the weights file's order. Every method and the TGFM prior see the same pairs."""
+    keep = set(prescreen.loc[(prescreen["locus_id"] == lid) & prescreen["kept"], "pair_id"])
+    ids = [str(p) for p in weights["pair_ids"]]
+    cols = [j for j, p in enumerate(ids) if p in keep]
+    return [ids[j] for j in cols], cols
+
+
+def _pair_tissues(bundle: Any, ids: Sequence[str]) -> list[str]:
+    """The tissue of each pair id (from the bundle's pairs table)."""
+    meta = bundle.pairs.set_index("pair_id")
+    return [str(meta.at[p, "tissue"]) for p in ids]
+
+
 def _trait_loci(chunks: list[Mapping[str, str | Path]], left_out: dict[str, str]) -> Iterator[tuple[Any, ...]]:
     """``(chunk, locus_id, bundle, weights)`` of every locus with usable stage-1 weights and variants, over the
     chunks of a trait (gather rules). The weights manifest says which loci have them: a failed or empty locus
@@ -558,11 +573,8 @@ def tgfm_prior(trait: str, chunks: list[Mapping[str, str | Path]], out: str | Pa
         if str(ch["prescreen"]) not in pre:
             pre[str(ch["prescreen"])] = pd.read_parquet(ch["prescreen"])
         p = pre[str(ch["prescreen"])]
-        keep = set(p.loc[(p["locus_id"] == lid) & p["kept"], "pair_id"])
-        ids = [str(x) for x in w["pair_ids"] if str(x) in keep]
-        meta = b.pairs.set_index("pair_id")
-        one = tgfm.reference_lbf(b.z, b.R, b.n, tgfm.effects_for_pairs(w, ids),
-                                 [str(meta.at[x, "tissue"]) for x in ids], **fit_opts)
+        ids, _ = _kept_pairs(p, lid, w)
+        one = tgfm.reference_lbf(b.z, b.R, b.n, tgfm.effects_for_pairs(w, ids), _pair_tissues(b, ids), **fit_opts)
         if one is None:
             no_cs.append(lid)
             continue
@@ -649,8 +661,7 @@ def _method_runner(method: str, trait: str, options: Mapping[str, Any], ctwas_pa
             eff = tgfm.effects_for_pairs(w, ids)
             pp = vp = None
             if prior is not None:
-                meta = b.pairs.set_index("pair_id")
-                pp, vp = prior.weights([str(meta.at[p, "tissue"]) for p in ids], len(b.variant_ids))
+                pp, vp = prior.weights(_pair_tissues(b, ids), len(b.variant_ids))
             return tgfm.fit_bundle(b, eff, ids, trait=trait, options=fine_opts, seed=seed, pair_prior=pp,
                                    variant_prior=vp)
 
@@ -702,10 +713,8 @@ def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manif
             return {"status": rec["status"], "reason": rec.get("reason", "")}
         b = read_bundle(bdir, lid)
         w = _locus_weights(wdir, lid)
-        ids = [str(p) for p in w["pair_ids"]]
-        keep = set(pre.loc[(pre["locus_id"] == lid) & pre["kept"], "pair_id"])
-        cols = [j for j, p in enumerate(ids) if p in keep]
-        res = run_method(b, w, [ids[j] for j in cols], cols)
+        ids, cols = _kept_pairs(pre, lid, w)
+        res = run_method(b, w, ids, cols)
         if plot_dir is not None and (plot_mode == "all" or (plot_mode == "causal" and res.variables["causal"].any())):
             from .plots import locus_plot
 

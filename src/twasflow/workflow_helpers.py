@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+from pathlib import Path
 import glob
 from typing import Any, Iterable, Mapping
 
@@ -44,6 +45,15 @@ EXAMPLE_GENE_LISTS = {
     "silver_standard": "gene_lists/silver_standard.tsv",
     "drug_targets": "gene_lists/drug_targets.tsv",
 }
+
+
+def made_by_simulator(config: Mapping[str, Any], path: str | None, base_dir: str | os.PathLike[str] = ".") -> bool:
+    """True when the example simulator writes ``path``: ``simulate.enabled`` and the path lies under
+    ``simulate.out_dir`` (such files do not exist before the run and are not checked or declared as inputs)."""
+    if not path or not config["simulate"]["enabled"]:
+        return False
+    base = Path(base_dir)
+    return (base / config["simulate"]["out_dir"]).resolve() in (base / path).resolve().parents
 
 
 def gene_list_path(config: Mapping[str, Any], key: str) -> str | None:

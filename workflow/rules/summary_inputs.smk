@@ -24,19 +24,13 @@ def gene_positions():
 
 def truth_table(trait):
     """The trait's planted-truth table (gwas sheet column ``truth``; simulated data only), else None."""
-    p = RUN.gwas_row(trait).get("truth") if "truth" in RUN.gwas.columns else None
-    return p or None
+    return RUN.gwas_row(trait).get("truth") or None
 
 
 def truth_inputs(wildcards):
     """The truth table as an input unless the example simulator writes it (it comes with the manifest)."""
     p = truth_table(wildcards.trait)
-    if not p:
-        return []
-    sim_dir = os.path.abspath(config["simulate"]["out_dir"]) + os.sep
-    if config["simulate"]["enabled"] and os.path.abspath(p).startswith(sim_dir):
-        return []
-    return [p]
+    return [p] if p and not wh.made_by_simulator(config, p) else []
 
 
 def plot_dirs(wildcards):
