@@ -43,7 +43,7 @@ from twasflow.simulate.paper import SCENARIOS, SESSION2_DESIGN, score_replicate,
 from twasflow.weights import stage1  # noqa: E402
 
 PAPER_FIG2_TGVIS = {"tnr": 0.614, "tpr": 0.667, "n_direct_none": 0.92, "n_direct_two": 2.86}
-METRICS = ["tnr", "tnr_gene", "tpr", "n_direct", "theta_mse", "gamma_cor", "seconds"]
+METRICS = ["tnr", "tnr_gene", "tnr_group", "tpr", "n_direct", "theta_mse", "gamma_cor", "seconds"]
 
 
 def _one(task: tuple[str, int, int, float, int, tuple[str, ...], dict]) -> list[dict]:

@@ -79,15 +79,14 @@ def run_sim(args: argparse.Namespace) -> pd.DataFrame:
     if args.out:
         df.to_csv(args.out, sep="\t", index=False)
     print(f"# {len(tasks)} replicates in {time.perf_counter() - t0:.0f} s with {args.workers} workers")
-    cols = ["theta_mse", "theta_mse_causal", "tnr", "tnr_gene", "tpr", "tnr_called", "tpr_called", "n_direct",
-            "n_direct_vars", "twin",
-            "n_direct_called", "gamma_cor", "upsilon_cor", "L", "fit_seconds"]
+    cols = ["theta_mse", "theta_mse_causal", "tnr", "tnr_gene", "tnr_group", "tpr", "tnr_called", "tpr_called",
+            "n_direct", "n_direct_vars", "twin", "n_direct_called", "gamma_cor", "upsilon_cor", "L", "fit_seconds"]
     summ = df.groupby(["mode", "scenario"], sort=False)[cols].mean()
     summ["inf_test_reject"] = df.groupby(["mode", "scenario"], sort=False)["inf_test_p"].apply(
         lambda p: float(np.mean(p < 0.05)))
     with pd.option_context("display.width", 250, "display.max_columns", 30, "display.precision", 3):
         print(summ)
-        print(df.groupby("mode")[["tnr", "tnr_gene", "tpr", "tnr_called", "tpr_called"]].mean())
+        print(df.groupby("mode")[["tnr", "tnr_gene", "tnr_group", "tpr", "tnr_called", "tpr_called"]].mean())
         print("TNR by twin (a non-causal pair's weights correlate > 0.99 with a causal pair's):")
         print(df.groupby(["mode", "twin"])["tnr"].agg(["mean", "size"]))
     return df

@@ -104,6 +104,13 @@ def test_truth_comparison_is_written_per_method(example_run: Path) -> None:
                 if c["method"] == method:
                     assert c["TP"] + c["FN"] == int((truth["kind"] == c["type"]).sum())
                     assert c["FP"] == int(((t["outcome"] == "FP") & (t["type"] == c["type"])).sum())
+                    fp_c = (t["outcome"] == "FP") & (t["type"] == c["type"]) & t["collinear_with_planted"]
+                    assert c["FP_collinear"] == int(fp_c.sum()) <= c["FP"]
+            # a flagged false call shares its collinear group with a planted variable of the same locus
+            for _, r in t[t["collinear_with_planted"]].iterrows():
+                g = var.loc[(var["locus_id"] == r["locus_id"]) & (var["variable_id"] == r["variable_id"]), "collinear_group"]
+                mates = var.loc[(var["locus_id"] == r["locus_id"]) & (var["collinear_group"] == g.iloc[0]), "variable_id"]
+                assert set(mates) & planted
         assert ">Planted truth</h2>" in (res / "summary" / trait / "summary.html").read_text()
 
 

@@ -76,6 +76,19 @@ def test_score_replicate_perfect_and_empty(reps):
     Res.variables = v.assign(cs=np.nan, estimate=0.0, causal=False)
     m0 = score_replicate(r, Res())
     assert m0["tnr"] == 1.0 and m0["tpr"] == 0.0 and m0["theta_mse"] == pytest.approx(2.0 / P)
+    # a non-causal pair in the first causal pair's set: a false pair; in its collinear group: not held against
+    # tnr_group; a selected non-causal pair in no group with a causal pair is
+    other = int(np.setdiff1d(np.arange(P), r.causal_pairs)[0])
+    cs2 = cs.copy()
+    cs2[other] = 1
+    group = np.full(P + M, None, dtype=object)
+    Res.variables = v.assign(cs=cs2)
+    m1 = score_replicate(r, Res())
+    assert m1["tnr"] == 0.0 and m1["tnr_group"] == 0.0
+    group[[r.causal_pairs[0], other]] = "G"
+    Res.variables = v.assign(cs=cs2, collinear_group=group)
+    m2 = score_replicate(r, Res())
+    assert m2["tnr"] == 0.0 and m2["tnr_group"] == 1.0 and m2["tpr"] == 1.0
 
 
 def test_ld_shrinkage_and_pruning_follow_the_authors_script():

@@ -361,6 +361,24 @@ def test_exact_collinearity_shares_a_credible_set():
     assert v.loc["pair2", "pip"] == pytest.approx(v.loc["pair3", "pip"], rel=1e-6)
     assert v.loc["pair2", "causal"] and v.loc["pair3", "causal"]
     assert len(res.sets) == 2
+    # ... and are reported as one collinear group per set (labelled by the group's highest-PIP member)
+    assert v.loc["pair1", "collinear_group"] == v.loc["variant13", "collinear_group"] == "pair1"
+    assert v.loc["pair2", "collinear_group"] == v.loc["pair3", "collinear_group"] in ("pair2", "pair3")
+    assert list(res.sets["n_groups"]) == [1, 1]
+    assert v.loc[v["cs"].isna(), "collinear_group"].isna().all()
+
+
+def test_collinear_groups_single_linkage_and_threshold():
+    from twasflow.methods.result import collinear_groups
+
+    c = np.eye(5)
+    c[0, 2] = c[2, 0] = 0.995  # 0 ~ 2
+    c[2, 4] = c[4, 2] = -0.999  # 2 ~ 4 (sign does not matter: callers pass |r|)
+    c[1, 3] = c[3, 1] = 0.98  # below 0.99: distinguishable
+    labels = collinear_groups(np.abs(c))
+    assert list(labels) == [0, 1, 0, 2, 0]
+    assert list(collinear_groups(np.abs(c), r_min=0.97)) == [0, 1, 0, 1, 0]
+    assert list(collinear_groups(np.ones((1, 1)))) == [0]
 
 
 def test_pairs_without_weights_are_reported_not_modelled(small):
@@ -453,6 +471,9 @@ def test_tables_follow_spec(small):
     assert v["pair_id"].iloc[P:].isna().all() and (v["variant_id"].iloc[P:] == v["variable_id"].iloc[P:]).all()
     assert loc["status"].iloc[0] == "ok" and loc["L"].iloc[0] == 2
     assert len(s) == int(v["cs"].nunique())
+    # extras after the SPEC columns: each set's number of distinguishable member groups, each member's group
+    assert str(s["n_groups"].dtype) == "Int64" and (s["n_groups"] >= 1).all() and (s["n_groups"] <= s["size"]).all()
+    assert "collinear_group" in v.columns[len(VARIABLE_COLUMNS):]
 
 
 def test_fit_bundle_carries_pair_metadata(small):
@@ -493,3 +514,12 @@ def test_compare_to_truth():
     got = dict(zip(out["variable_id"], out["outcome"]))
     assert got == {"g1|Liver|eQTL": "TP", "g9|Liver|eQTL": "FN", "1:9:C:T": "TP", "g1|Blood|eQTL": "FP"}
     assert out.loc[out["variable_id"] == "g9|Liver|eQTL", "locus_id"].isna().all()
+    assert not out["collinear_with_planted"].any()  # no collinear_group column: nothing flagged
+    # the false Blood pair has the planted Liver pair's weights (one collinear group): flagged, still an FP
+    v["collinear_group"] = ["g1|Liver|eQTL", "g1|Liver|eQTL", None, None, None]
+    out = compare_to_truth(v, truth).set_index("variable_id")
+    assert out.loc["g1|Blood|eQTL", "outcome"] == "FP" and out.loc["g1|Blood|eQTL", "collinear_with_planted"]
+    assert not out.drop(index="g1|Blood|eQTL")["collinear_with_planted"].any()
+    # a group label shared with a planted variable at another locus does not count
+    v["locus_id"] = ["L1", "L2", "L1", "L1", "L1"]
+    assert not compare_to_truth(v, truth)["collinear_with_planted"].any()

@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 
 from twasflow.errors import ConfigError, InputError
+from twasflow.susie.ibss import corr_from_matrix
+from twasflow.susie.sets import CorrFn
 
 from ._ctwas_em import NULL_METHODS, VAR_STRUCTURES, CtwasParams, est_param
 from ._ctwas_nold import combine_gene_pips, finemap_regions_noLD, screen_regions
@@ -421,20 +423,22 @@ def fit(z: Any, R: Any, n: Any, B: Any, groups: Any, priors: Any = None, **optio
     warns = [] if f.converged else [f"IBSS algorithm did not converge in {opts.max_iter} iterations!"]
     for w in warns:
         warnings.warn(w, stacklevel=2)
-    res = _summarize(f, active, sd, n_eff, opts, pnames, vnames, genes, gg, pi, V)
+    res = _summarize(f, active, sd, n_eff, opts, pnames, vnames, genes, gg, pi, V, corr=corr_from_matrix(J))
     res.locus.update({"M": M, "P": P, "seconds": time.perf_counter() - t0})
     res.warnings = warns
     return res
 
 
 def _summarize(f: VSusieFit, active: np.ndarray, sd: np.ndarray, n: float, opts: CtwasOptions, pnames: list[str],
-               vnames: list[str], genes: list[str], groups: np.ndarray, pi: np.ndarray, V: np.ndarray) -> CtwasResult:
+               vnames: list[str], genes: list[str], groups: np.ndarray, pi: np.ndarray, V: np.ndarray, *,
+               corr: CorrFn | None = None) -> CtwasResult:
     Pa, M, P = int(active.sum()), len(vnames), len(pnames)
     names_j = [p for p, a in zip(pnames, active) if a] + vnames
     types_j = np.array(["pair"] * Pa + ["variant"] * M, dtype=object)
     pip = f.pip
     nan = np.full(Pa + M, np.nan)
-    cols, sets_table = credible_set_tables(names_j, types_j, pip, nan, f.sets, causal_rule=lambda _p, _r: True)
+    cols, sets_table = credible_set_tables(names_j, types_j, pip, nan, f.sets, corr=corr,
+                                           causal_rule=lambda _p, _r: True)
     in_cs = np.isfinite(cols["cs"])
     causal = in_cs & (pip > opts.pip_min) if opts.causal_rule == "pip" else in_cs.copy()
     if len(sets_table):
@@ -472,6 +476,7 @@ def _summarize(f: VSusieFit, active: np.ndarray, sd: np.ndarray, n: float, opts:
         "se": full(np.where(in_cs, post_sd, 0.0), np.nan),
         "pratt": np.full(P + M, np.nan),
         "causal": full(causal, False).astype(bool),
+        "collinear_group": full(cols["collinear_group"], None),
         "posterior_mean": full(post_mean, np.nan),
         "posterior_sd": full(post_sd, np.nan),
         "gene_pip": full(gpip, np.nan),

@@ -39,6 +39,9 @@ LOCI_COLUMNS = [
 METHOD_VARIABLE_COLUMNS = ["name", "type", "pip", "cs", "cs_pip", "cs_pratt", "estimate", "se", "pratt", "causal"]
 PAIR_META = ["pair_id", "gene_id", "gene_name", "tissue", "qtl_type"]
 STATUS_OK, STATUS_EMPTY, STATUS_FAILED = "ok", "empty", "failed"
+SET_EXTRAS = ["n_groups"]  # written after SET_COLUMNS by every method
+# |r| between two fitted columns at or above which the data cannot tell them apart (collinear groups)
+COLLINEAR_R = 0.99
 
 _STRING_COLS = ["trait", "locus_id", "method", "variable_id", "type", *PAIR_META, "variant_id"]
 _LOCUS_DEFAULTS: dict[str, Any] = {
@@ -112,7 +115,7 @@ class FinemapResult:
         sets["causal"] = sets["causal"].astype(bool)
         sets["top_variable"] = sets["top_variable"].astype(object)
         for c in [c for c in s.columns if c not in SET_COLUMNS]:
-            sets[c] = s[c].to_numpy()
+            sets[c] = s[c].array  # keeps nullable dtypes (n_groups: Int64)
 
         rec = {**_LOCUS_DEFAULTS, **{k_: v_ for k_, v_ in self.locus.items() if k_ in _LOCUS_DEFAULTS}}
         loci = pd.DataFrame([{"trait": trait, "locus_id": locus_id, "method": self.method, **rec}])[LOCI_COLUMNS]
@@ -126,12 +129,14 @@ class FinemapResult:
 
 
 def _empty_variables() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=object if c in ("name", "type") else np.float64)
-                         for c in METHOD_VARIABLE_COLUMNS})
+    return pd.DataFrame({c: pd.Series(dtype=object if c in ("name", "type", "collinear_group") else np.float64)
+                         for c in [*METHOD_VARIABLE_COLUMNS, "collinear_group"]})
 
 
 def _empty_sets() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=np.float64) for c in SET_COLUMNS[3:]})
+    t = pd.DataFrame({c: pd.Series(dtype=np.float64) for c in SET_COLUMNS[3:]})
+    t["n_groups"] = pd.array([], dtype="Int64")
+    return t
 
 
 def failed_result(method: str, reason: str, *, M: int = 0, P: int = 0, log: str = "",
@@ -154,6 +159,8 @@ def credible_set_tables(
     sets: Sequence[Any],
     *,
     causal_rule: Callable[[float, float], bool],
+    corr: Callable[[np.ndarray], np.ndarray] | None = None,
+    collinear_r: float = COLLINEAR_R,
 ) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
     """Credible-set columns of the variables table and the sets table.
 
@@ -167,14 +174,21 @@ def credible_set_tables(
         variables), ``coverage``, ``purity_min``, ``purity_mean`` (``twasflow.susie.CredibleSet``).
         A variable in several sets is reported with the first (SuSiE's sets rarely overlap).
     causal_rule : ``(cs_pip, cs_pratt) -> bool``, the method's causal call for a set.
+    corr : ``idx -> (|idx|, |idx|)`` correlation of the fitted columns (the joint matrix of eq. 8); when
+        given, members are grouped into *collinear groups* (see :func:`collinear_groups`).
+    collinear_r : |r| at or above which two members are indistinguishable.
 
     Returns
     -------
     columns : ``cs`` (float, NaN outside; cast to Int64 by :meth:`FinemapResult.tables`), ``cs_pip``,
-        ``cs_pratt`` (NaN outside sets) and ``causal`` (bool) per variable.
+        ``cs_pratt`` (NaN outside sets) and ``causal`` (bool) per variable; with ``corr`` also
+        ``collinear_group`` (object, always present; None without ``corr``): the name of the highest-PIP member of the variable's group when the
+        group has two or more members (the data cannot tell them apart: identical xQTL weights in several
+        tissues, or a pair whose only xQTL is a variant of the set), else None.
     sets_table : the method columns of :data:`SET_COLUMNS`. ``cs_pip`` is the sum of the members' PIPs
         and ``cs_pratt`` the sum of their Pratt indices (eq. 19); ``top_variable`` the member with the
-        largest PIP.
+        largest PIP; extra column ``n_groups`` (null without ``corr``): how many distinguishable groups the
+        members form (a set of several members with ``n_groups`` 1 is one signal with several labels).
     """
     p = len(names)
     names_arr = np.asarray(names, dtype=object)
@@ -182,10 +196,20 @@ def credible_set_tables(
     cs_pip = np.full(p, np.nan)
     cs_pratt = np.full(p, np.nan)
     causal = np.zeros(p, dtype=bool)
+    group = np.full(p, None, dtype=object)
     rows = []
     for k, s in enumerate(sets, start=1):
         idx = np.asarray(s.variables, dtype=np.int64)
         free = idx[np.isnan(cs[idx])]
+        n_groups = None
+        if corr is not None:
+            labels = collinear_groups(np.abs(corr(idx)), collinear_r)
+            n_groups = int(labels.max()) + 1
+            for g in range(n_groups):
+                members = idx[labels == g]
+                if members.size > 1:
+                    top_g = str(names_arr[members[int(np.argmax(pip[members]))]])
+                    group[members[np.isin(members, free)]] = top_g
         sp = float(pip[idx].sum())
         spr = float(np.nansum(pratt[idx])) if np.any(np.isfinite(pratt[idx])) else math.nan
         call = bool(causal_rule(sp, spr))
@@ -195,13 +219,38 @@ def credible_set_tables(
         rows.append({"cs": k, "size": int(idx.size), "coverage": float(s.coverage), "purity_min": float(s.purity_min),
                      "purity_mean": float(s.purity_mean), "cs_pip": sp, "cs_pratt": spr,
                      "n_pairs": int(np.sum(t == "pair")), "n_variants": int(np.sum(t == "variant")),
-                     "top_variable": str(names_arr[top]), "causal": call})
-    table = pd.DataFrame(rows, columns=SET_COLUMNS[3:]) if rows else _empty_sets()
-    return {"cs": cs, "cs_pip": cs_pip, "cs_pratt": cs_pratt, "causal": causal}, table
+                     "top_variable": str(names_arr[top]), "causal": call, "n_groups": n_groups})
+    table = pd.DataFrame(rows, columns=SET_COLUMNS[3:] + SET_EXTRAS) if rows else _empty_sets()
+    table["n_groups"] = pd.array(table["n_groups"], dtype="Int64")
+    return {"cs": cs, "cs_pip": cs_pip, "cs_pratt": cs_pratt, "causal": causal, "collinear_group": group}, table
+
+
+def collinear_groups(abs_corr: np.ndarray, r_min: float = COLLINEAR_R) -> np.ndarray:
+    """Group labels (0-based, in order of first member) of variables linked by |r| >= ``r_min``.
+
+    Single linkage (connected components of the graph ``|r| >= r_min``): at the default 0.99 a chain of
+    near-copies is one group. ``abs_corr``: (k, k) absolute correlations. Returns (k,) int labels.
+    """
+    k = abs_corr.shape[0]
+    labels = np.full(k, -1, dtype=np.int64)
+    linked = abs_corr >= r_min
+    nxt = 0
+    for i in range(k):  # k = members of one credible set (small); a breadth-first walk per new group
+        if labels[i] >= 0:
+            continue
+        labels[i] = nxt
+        stack = [i]
+        while stack:
+            j = stack.pop()
+            new = np.flatnonzero(linked[j] & (labels < 0))
+            labels[new] = nxt
+            stack.extend(new.tolist())
+        nxt += 1
+    return labels
 
 
 TRUTH_COLUMNS = ["trait", "locus_id", "method", "variable_id", "type", "planted", "causal", "pip", "cs", "cs_pratt",
-                 "outcome"]
+                 "outcome", "collinear_with_planted"]
 
 
 def compare_to_truth(variables: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
@@ -216,10 +265,13 @@ def compare_to_truth(variables: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFra
     -------
     One row per planted pair/variant (``outcome`` ``TP`` when called causal at some locus, else ``FN``;
     ``locus_id`` null when it is in no fitted locus) and one per causal call that is not planted (``FP``),
-    with :data:`TRUTH_COLUMNS`.
+    with :data:`TRUTH_COLUMNS`. ``collinear_with_planted`` (FP rows; False elsewhere) is True when the false
+    call is in the same collinear group (``variables.collinear_group``: |r| >= 0.99 between the fitted
+    columns) as a planted variable of that locus: a call the data could not have told from the truth.
     """
     cols = ["trait", "locus_id", "method", "variable_id", "type", "causal", "pip", "cs", "cs_pratt"]
     v = variables[cols].copy()
+    v["group"] = variables["collinear_group"].to_numpy() if "collinear_group" in variables.columns else None
     t = truth[truth["kind"].isin(["pair", "variant"])].copy()
     t["variable_id"] = np.where(t["kind"] == "pair", t["pair_id"], t["variant_id"]).astype(str)
     planted = set(zip(t["trait"].astype(str), t["variable_id"]))
@@ -237,10 +289,14 @@ def compare_to_truth(variables: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFra
         rec["planted"] = True
         rec["outcome"] = "TP" if bool(rec["causal"]) else "FN"
         rows.append(rec)
+    grouped = v[v["planted"] & v["group"].notna()]
+    planted_groups = set(zip(grouped["trait"], grouped["locus_id"], grouped["group"]))
     fp = v[v["causal"].astype(bool) & ~v["planted"]]
     for _, r in fp.iterrows():
-        rows.append({**r.to_dict(), "outcome": "FP"})
+        twin = bool(pd.notna(r["group"])) and (r["trait"], r["locus_id"], r["group"]) in planted_groups
+        rows.append({**r.to_dict(), "outcome": "FP", "collinear_with_planted": bool(twin)})
     out = pd.DataFrame(rows, columns=TRUTH_COLUMNS)
+    out["collinear_with_planted"] = out["collinear_with_planted"].fillna(False).astype(bool)
     out["cs"] = pd.array(out["cs"], dtype="Int64")
     return out
 

@@ -384,10 +384,11 @@ def _summarize(kept: _Kept, ref: SusieFit, opts: TgfmOptions, P: int, M: int,
     nan = np.full(Pm + M, np.nan)
     if opts.causal_rule == "cs":
         cut = opts.cs_pip_min
-        cols, sets_table = credible_set_tables(names_j, types_j, pip, nan, ref.sets,
+        cols, sets_table = credible_set_tables(names_j, types_j, pip, nan, ref.sets, corr=ref.corr,
                                                causal_rule=lambda cs_pip, _pratt: bool(cs_pip > cut))
     else:
-        cols, sets_table = credible_set_tables(names_j, types_j, pip, nan, ref.sets, causal_rule=lambda *_: False)
+        cols, sets_table = credible_set_tables(names_j, types_j, pip, nan, ref.sets, corr=ref.corr,
+                                               causal_rule=lambda *_: False)
         cut = opts.pip_threshold
         cols["causal"] = pip > cut
         if len(sets_table):
@@ -414,6 +415,7 @@ def _summarize(kept: _Kept, ref: SusieFit, opts: TgfmOptions, P: int, M: int,
         "se": full(np.where(in_cs, sd, 0.0), np.nan),
         "pratt": np.full(P + M, np.nan),
         "causal": full(cols["causal"], False).astype(bool),
+        "collinear_group": full(cols["collinear_group"], None),
         "posterior_mean": full(mean, np.nan),
         "posterior_sd": full(sd, np.nan),
         "pip_draw_sd": full(pip_sd, np.nan),

@@ -449,7 +449,7 @@ def _summarize(S: JointSystem, lf: _LFit, n: float, opts: TgvisOptions, pnames: 
     names_j = [p for p, a in zip(pnames, S.active) if a] + vnames
     types_j = np.array(["pair"] * Pa + ["variant"] * M, dtype=object)
     cut = opts.cs_pratt_min
-    cols, sets_table = credible_set_tables(names_j, types_j, pip_j, pratt_j, fitL.sets,
+    cols, sets_table = credible_set_tables(names_j, types_j, pip_j, pratt_j, fitL.sets, corr=fitL.corr,
                                            causal_rule=lambda _pip, pr: bool(np.isfinite(pr) and pr > cut))
     # back to the paper's scales: theta per unit of B's column, gamma per SD of genotype
     unit = np.concatenate([1.0 / sd_pair, np.ones(M)])
@@ -478,6 +478,7 @@ def _summarize(S: JointSystem, lf: _LFit, n: float, opts: TgvisOptions, pnames: 
         "se": full(se, np.nan),
         "pratt": full(pratt_j, np.nan),
         "causal": full(cols["causal"], False).astype(bool),
+        "collinear_group": full(cols["collinear_group"], None),
         "posterior_mean": full(post_mean, np.nan),
         "posterior_sd": full(post_sd, np.nan),
     })

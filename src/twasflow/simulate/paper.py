@@ -366,7 +366,8 @@ def score_replicate(rep: PaperReplicate, result: Any) -> dict[str, float]:
     dict with ``theta_mse`` (mean over all pairs of (theta_hat / s - theta)^2, theta_hat = the estimate
     (0 outside credible sets)), ``theta_mse_causal`` (the two causal pairs), ``tnr`` / ``tpr`` (1 when no
     non-causal pair / both causal pairs are selected), ``tnr_gene`` (1 when no pair of a non-causal gene is
-    selected: other tissues of a causal gene do not count), ``tnr_called`` / ``tpr_called`` (same with causal
+    selected: other tissues of a causal gene do not count), ``tnr_group`` (1 when every selected non-causal
+    pair is in a collinear group with a causal pair: ``variables.collinear_group``), ``tnr_called`` / ``tpr_called`` (same with causal
     calls), ``n_direct`` (credible sets made only of variants: identified direct causal variants; a set
     shared with a pair is a pair signal), ``n_direct_vars`` (variants in any credible set),
     ``n_direct_called`` (variants called causal), ``gamma_cor`` (correlation of
@@ -385,6 +386,12 @@ def score_replicate(rep: PaperReplicate, result: Any) -> dict[str, float]:
     variant_only = set(var["cs"].dropna().astype(int)) - pair_sets  # credible sets of direct variants
     gene = np.array([name.split("_")[0] for name in rep.pair_names])
     other_gene = ~np.isin(gene, gene[rep.causal_pairs])
+    # a false pair in a collinear group with a causal pair (|r| >= 0.99: indistinguishable) is not held
+    # against "tnr_group"; collinear_group labels are per credible set, so they compare within a locus
+    group = pairs["collinear_group"].to_numpy(dtype=object) if "collinear_group" in pairs.columns \
+        else np.full(P, None, dtype=object)
+    causal_groups = {g for g in group[rep.causal_pairs] if g is not None and g == g}
+    twin_of_causal = np.array([g in causal_groups for g in group])
     gamma_hat = np.nan_to_num(var["estimate"].to_numpy(dtype=float))
     ups = np.asarray(getattr(result, "upsilon", np.zeros(rep.z.size)))
     return {
@@ -392,6 +399,7 @@ def score_replicate(rep: PaperReplicate, result: Any) -> dict[str, float]:
         "theta_mse_causal": float(np.mean((est[rep.causal_pairs] - rep.theta[rep.causal_pairs]) ** 2)),
         "tnr": float(not sel[noncausal].any()),
         "tnr_gene": float(not sel[other_gene].any()),
+        "tnr_group": float(not (sel & noncausal & ~twin_of_causal).any()),
         "tpr": float(sel[rep.causal_pairs].all()),
         "tnr_called": float(not call[noncausal].any()),
         "tpr_called": float(call[rep.causal_pairs].all()),

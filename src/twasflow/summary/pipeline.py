@@ -43,7 +43,7 @@ def _truth(trait: str, methods: Sequence[str], v: pd.DataFrame, path: str | Path
     """(per-variable TP/FN/FP rows of every method, counts per method and type) against a planted truth."""
     from ..methods.result import TRUTH_COLUMNS, compare_to_truth
 
-    counts_cols = ["method", "type", "TP", "FN", "FP"]
+    counts_cols = ["method", "type", "TP", "FN", "FP", "FP_collinear"]
     if not path:
         return pd.DataFrame(columns=TRUTH_COLUMNS), pd.DataFrame(columns=counts_cols)
     t = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
@@ -60,8 +60,10 @@ def _truth(trait: str, methods: Sequence[str], v: pd.DataFrame, path: str | Path
         c = compare_to_truth(vm, t).assign(method=m)
         parts.append(c)
         for typ in ("pair", "variant"):
-            o = c.loc[c["type"] == typ, "outcome"]
-            counts.append({"method": m, "type": typ, **{k: int((o == k).sum()) for k in ("TP", "FN", "FP")}})
+            ct = c[c["type"] == typ]
+            o = ct["outcome"]
+            counts.append({"method": m, "type": typ, **{k: int((o == k).sum()) for k in ("TP", "FN", "FP")},
+                           "FP_collinear": int(((o == "FP") & ct["collinear_with_planted"]).sum())})
     tab = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=TRUTH_COLUMNS)
     return tab, pd.DataFrame(counts, columns=counts_cols)
 
@@ -130,7 +132,8 @@ def summarize(trait: str, methods: Sequence[str], variables: Sequence[str | Path
     nearby_kb : radius defining genes near a silver-standard gene.
     truth : planted-truth TSV of a simulated GWAS (``trait, kind, pair_id, variant_id``; gwas sheet column
         ``truth``) or None: ``truth.tsv`` then lists every planted pair/variant per method (TP/FN) and every
-        causal call that was not planted (FP), and ``truth_counts`` in summary.json counts them.
+        causal call that was not planted (FP, flagged ``collinear_with_planted`` when it shares a collinear group
+        with a planted variable), and ``truth_counts`` in summary.json counts them (``FP_collinear``).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -229,7 +232,9 @@ def summarize(trait: str, methods: Sequence[str], variables: Sequence[str | Path
         ("Drug targets", drug_note or "Distinct causal genes on the drug-target list; ratio = drug-target genes / "
          "causal genes.", table_html(drug_tab)),
         ("Planted truth", truth_note or "Per method: planted pairs/variants called causal (TP) or not (FN), and "
-         "causal calls that were not planted (FP); rows in truth.tsv.", table_html(truth_counts)),
+         "causal calls that were not planted (FP), of which FP_collinear share a collinear group with a planted "
+         "variable (fitted columns correlated |r| >= 0.99: the data cannot tell them from the truth); rows in "
+         "truth.tsv.", table_html(truth_counts)),
         ("Causal credible sets", "", table_html(cs.drop(columns="trait"))),
         ("Causal variables", "", table_html(cv.drop(columns="trait"))),
     ]

@@ -76,6 +76,11 @@ class SusieFit:
     warnings: list[str] = field(default_factory=list)
     _corr: CorrFn | None = field(default=None, repr=False)
 
+    @property
+    def corr(self) -> CorrFn | None:
+        """Correlation submatrices of the matrix the model was fitted with (``idx -> |idx| x |idx|``)."""
+        return self._corr
+
     # -- susieR accessors --------------------------------------------------------------------
     def _included(self, prior_tol: float) -> np.ndarray:
         return np.flatnonzero(self.V > prior_tol)
