@@ -37,6 +37,9 @@ def test_locus_plot_writes_png_and_svg(tmp_path):
     assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     svg = paths[1].read_text()
     assert svg.lstrip().startswith("<?xml") and "CS1" in svg
+    # pair G0's only xQTL is a variant of its set: the legend says the two members are one group
+    assert v.loc[v["variable_id"] == pids[0], "collinear_group"].notna().all()
+    assert "n=2 in 1 distinguishable group" in svg
     assert not list((tmp_path / "sub").glob(".*tmp"))  # no temporary files left
     # no gene table, no credible sets: still draws
     v0 = v.assign(cs=pd.array([pd.NA] * len(v), dtype="Int64"), causal=False)

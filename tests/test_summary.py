@@ -135,6 +135,11 @@ def test_coloc_proportions_any_and_majority() -> None:
     assert r.loc["m", ["n_sets", "n_coloc_any", "n_coloc_majority"]].tolist() == [3, 2, 1]
     assert r.loc["m", "prop_coloc_any"] == pytest.approx(2 / 3) and r.loc["m", "prop_coloc_majority"] == pytest.approx(1 / 3)
     assert r.loc["other", "n_sets"] == 0 and np.isnan(r.loc["other", "prop_coloc_any"])
+    # without collinear groups every member is its own group; with them, grouped members count once
+    assert sets.set_index("set_id")["n_groups"].to_dict() == {"L1:cs1": 3, "L2:cs1": 2, "L3:cs1": 1, "L4:cs1": 1}
+    v["collinear_group"] = ["p1", "p1", None, "p4", "p4", None, None]
+    g = causal_sets(causal_variables(v, co)).set_index("set_id")["n_groups"]
+    assert g.to_dict() == {"L1:cs1": 2, "L2:cs1": 1, "L3:cs1": 1, "L4:cs1": 1}
 
 
 # ------------------------------------------------------------------------------------------------ TWAS

@@ -139,8 +139,14 @@ def locus_plot(
         members = v[v["cs"] == c]
         top = members.sort_values("pip", ascending=False)["variable_id"].iloc[0]
         pr = members["cs_pratt"].iloc[0]
+        size = f"n={len(members)}"
+        if "collinear_group" in members.columns:  # members the data cannot tell apart count once
+            g = members["collinear_group"]
+            n_groups = int(g.isna().sum()) + g.dropna().nunique()
+            if n_groups < len(members):
+                size += f" in {n_groups} distinguishable group{'s' if n_groups > 1 else ''}"
         handles.append(plt.Line2D([], [], marker="s", ls="", color=_PALETTE[(c - 1) % len(_PALETTE)],
-                                  label=f"CS{c}: {top} (n={len(members)}, CS-Pratt={pr:.2f})"))
+                                  label=f"CS{c}: {top} ({size}, CS-Pratt={pr:.2f})"))
     fig.legend(handles=handles, loc="lower left", ncol=2, fontsize=8, frameon=False, bbox_to_anchor=(0.06, 0.0))
     fig.tight_layout(rect=(0, 0.03 + 0.018 * (len(handles) + 1) // 2, 1, 1))
     out = Path(out_prefix)

@@ -18,11 +18,11 @@ TWAS_P_MAX = 0.05 / 20_000
 VARIABLE_OUT = [
     "trait", "method", "locus_id", "set_id", "cs", "type", "variable_id", "pair_id", "gene_id", "gene_name",
     "tissue", "qtl_type", "variant_id", "pip", "cs_pip", "cs_pratt", "estimate", "se", "pratt",
-    "coloc_pp_h4", "colocalized", "twas_z", "twas_p", "twas_significant",
+    "coloc_pp_h4", "colocalized", "twas_z", "twas_p", "twas_significant", "collinear_group",
 ]
 SET_OUT = [
     "trait", "method", "locus_id", "set_id", "cs", "n_pairs", "n_variants", "cs_pip", "cs_pratt", "top_variable",
-    "genes", "tissues", "n_pairs_colocalized", "coloc_any", "coloc_majority",
+    "genes", "tissues", "n_pairs_colocalized", "coloc_any", "coloc_majority", "n_groups",
 ]
 
 
@@ -60,6 +60,7 @@ def causal_variables(variables: pd.DataFrame, coloc: pd.DataFrame | None = None,
     for c in ("trait", "method", "locus_id", "type", "variable_id", "pair_id", "gene_id", "gene_name", "tissue",
               "qtl_type", "variant_id"):
         v[c] = _str(v[c]) if c in v.columns else None
+    v["collinear_group"] = _str(v["collinear_group"]) if "collinear_group" in v.columns else None
     if gene_names:
         blank = v["gene_name"].isna() | (v["gene_name"] == "")
         v.loc[blank, "gene_name"] = v.loc[blank, "gene_id"].map(gene_names)
@@ -103,6 +104,8 @@ def causal_sets(cv: pd.DataFrame) -> pd.DataFrame:
     ``n_pairs_colocalized`` counts pairs with ``colocalized`` true (untested pairs count as not colocalized);
     ``coloc_any``: at least one pair colocalized; ``coloc_majority``: more than half of the set's pairs
     colocalized (both false for sets without pairs). ``genes``/``tissues``: sorted, ``;``-joined.
+    ``n_groups``: distinguishable groups among the set's causal members (members sharing a
+    ``collinear_group`` count once; as many as members when the column is absent).
     """
     if not len(cv):
         return pd.DataFrame({c: pd.Series(dtype=object) for c in SET_OUT})
@@ -110,6 +113,8 @@ def causal_sets(cv: pd.DataFrame) -> pd.DataFrame:
     t["_pair"] = t["type"] == "pair"
     t["_coloc"] = t["colocalized"].fillna(False).astype(bool) & t["_pair"]
     t["_gene"] = t["gene_name"].where(t["gene_name"].notna() & (t["gene_name"] != ""), t["gene_id"])
+    grp = t["collinear_group"] if "collinear_group" in t.columns else pd.Series(None, index=t.index, dtype=object)
+    t["_group"] = grp.where(grp.notna(), "\0" + t["variable_id"].astype(str))  # ungrouped: a group of its own
     keys = ["trait", "method", "locus_id", "set_id"]
     g = t.groupby(keys, sort=True, dropna=False)
 
@@ -118,12 +123,13 @@ def causal_sets(cv: pd.DataFrame) -> pd.DataFrame:
 
     out = g.agg(cs=("cs", "first"), n_pairs=("_pair", "sum"), n_variants=("_pair", lambda s: int((~s).sum())),
                 cs_pip=("cs_pip", "first"), cs_pratt=("cs_pratt", "first"), n_pairs_colocalized=("_coloc", "sum"),
-                genes=("_gene", joined), tissues=("tissue", joined)).reset_index()
+                genes=("_gene", joined), tissues=("tissue", joined), n_groups=("_group", "nunique")).reset_index()
     top = t.sort_values("pip", ascending=False, kind="mergesort").drop_duplicates(keys)[keys + ["variable_id"]]
     out = out.merge(top.rename(columns={"variable_id": "top_variable"}), on=keys, how="left")
     out["n_pairs"] = out["n_pairs"].astype(np.int64)
     out["n_variants"] = out["n_variants"].astype(np.int64)
     out["n_pairs_colocalized"] = out["n_pairs_colocalized"].astype(np.int64)
+    out["n_groups"] = out["n_groups"].astype(np.int64)
     out["coloc_any"] = out["n_pairs_colocalized"] >= 1
     out["coloc_majority"] = (out["n_pairs"] > 0) & (out["n_pairs_colocalized"] > 0.5 * out["n_pairs"])
     return out[SET_OUT]
