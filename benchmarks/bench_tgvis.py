@@ -4,12 +4,16 @@ Usage (from the repository root; BLAS is pinned to one thread per worker):
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_tgvis.py sim --reps 100 --n-eqtl 200 --workers 2 \
         --out benchmarks/tgvis_sim.tsv
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_tgvis.py falsepairs --reps 100 --scenarios none inf
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_tgvis.py speed --runs 5
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_tgvis.py example --run-dir /tmp/exg   # after `snakemake` there
 
 ``sim``: per replicate, ``twasflow.simulate.tgvis_paper`` → stage-1 weights (``twasflow.weights.stage1``
 on the reference LD, L = 3) → TGVIS with ``inf_mode=reml`` (the paper) and ``inf_mode=none`` on the same
 inputs → ``score_replicate``. Writes one row per (scenario, replicate, mode) and prints the averages.
+``falsepairs``: the same replicates (same seeds) fitted with REML; every non-causal pair in a 95% set, classified:
+a twin of a causal pair (stage-1 column |r| > 0.99), a pair whose only xQTL is a variant of its own set, or other;
+for the second kind, whether that variant is a true eQTL of a causal pair and the causal pairs' expected |z| there.
 ``speed``: one locus with M = 1,000 variants and P = 500 pairs (coalescent LD, 2 causal pairs, 1 direct
 variant, infinitesimal effects), L grid 2–8, REML mode; prints every run and the median.
 ``example``: the bundled example's locus bundles from a finished workflow run → stage-1 weights → TGVIS
@@ -92,6 +96,61 @@ def run_sim(args: argparse.Namespace) -> pd.DataFrame:
     return df
 
 
+def _false_pairs(task: tuple[str, int, int, dict]) -> list[dict]:
+    """Every selected non-causal pair of one replicate (REML fit), with what the data offered to tell it apart."""
+    scenario, n_eqtl, seed, kw = task
+    rep = tgvis_paper(scenario, n_eqtl, seed=seed, **kw)
+    B, _ = stage1(rep.xqtl_z, rep.R, rep.xqtl_n)
+    RB = rep.R @ B
+    d = np.sqrt(np.maximum(np.einsum("mp,mp->p", B, RB), 1e-300))
+    corr = np.abs((B.T @ RB) / np.outer(d, d))
+    res = tgvis.fit(rep.z, rep.R, rep.n_gwas, B, pair_names=rep.pair_names, inf_mode="reml")
+    v = res.variables
+    P = rep.theta.size
+    cs = v["cs"].to_numpy(dtype=float)
+    cp = rep.causal_pairs
+    # the GWAS signal the causal pairs put on each variant (expected z) and their true eQTLs
+    beta = rep.b_true[:, cp] @ rep.theta[cp] * rep.theta_scale
+    ez = np.sqrt(rep.n_gwas) * (rep.R_gwas @ beta)
+    true_eqtl = np.any(rep.b_true[:, cp] != 0, axis=1)
+    rows = []
+    for j in np.flatnonzero(~np.isnan(cs[:P])):
+        if j in cp:
+            continue
+        in_set = np.flatnonzero(cs == cs[j])
+        xqtl = np.flatnonzero(B[:, j])
+        r_causal = float(corr[j, cp].max())
+        on_variant = xqtl.size == 1 and (P + xqtl[0]) in in_set
+        kind = "twin of a causal pair" if r_causal > 0.99 else (
+            "pair on one variant" if on_variant else ("other, |r| >= 0.5" if r_causal >= 0.5 else "other"))
+        m = int(xqtl[0]) if xqtl.size == 1 else -1
+        rows.append({"scenario": scenario, "seed": seed, "pair": rep.pair_names[j], "kind": kind,
+                     "pip": float(v["pip"].iloc[j]), "r_causal": r_causal, "set_pairs": int(np.sum(in_set < P)),
+                     "set_variants": int(np.sum(in_set >= P)),
+                     "m_true_causal_eqtl": bool(m >= 0 and true_eqtl[m]),
+                     "m_expected_abs_z": float(abs(ez[m])) if m >= 0 else float("nan")})
+    return rows
+
+
+def run_false_pairs(args: argparse.Namespace) -> pd.DataFrame:
+    scen = [sc for sc in SCENARIOS if sc in args.scenarios]
+    tasks = [(sc, args.n_eqtl, args.seed0 + 1000 * SCENARIOS.index(sc) + r, {}) for sc in scen
+             for r in range(args.reps)]
+    with mp.get_context("spawn").Pool(max(args.workers, 1)) as pool:
+        df = pd.DataFrame([r for rows in pool.imap(_false_pairs, tasks, chunksize=1) for r in rows])
+    if args.out:
+        df.to_csv(args.out, sep="\t", index=False)
+    with pd.option_context("display.width", 200, "display.precision", 3):
+        print(f"# {len(tasks)} replicates; {df['seed'].nunique() if len(df) else 0} with a selected non-causal pair")
+        print(df.groupby(["scenario", "kind"]).agg(pairs=("pair", "size"), replicates=("seed", "nunique"),
+                                                   median_pip=("pip", "median")))
+        on = df[df["kind"] == "pair on one variant"]
+        print("pairs on one variant m: m is a true eQTL of a causal pair (missed by stage 1):",
+              f"{int(on['m_true_causal_eqtl'].sum())} of {len(on)}; expected |z| at m from the causal pairs >= 3:",
+              f"{int((on['m_expected_abs_z'] >= 3).sum())} of {len(on)}")
+    return df
+
+
 def _speed_locus(seed: int = 7) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
     from twasflow.simulate.paper import _genotypes, _ld
     from twasflow.simulate.stats import gwas_z, standardize_columns
@@ -169,11 +228,20 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("speed")
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--prior", default="EM", choices=["EM", "optim"])
+    f = sub.add_parser("falsepairs", help="classify every non-causal pair TGVIS selects (REML)")
+    f.add_argument("--reps", type=int, default=100)
+    f.add_argument("--n-eqtl", type=int, default=200)
+    f.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=list(SCENARIOS))
+    f.add_argument("--workers", type=int, default=2)
+    f.add_argument("--seed0", type=int, default=1)
+    f.add_argument("--out", default="")
     e = sub.add_parser("example")
     e.add_argument("--run-dir", required=True)
     args = ap.parse_args(argv)
     if args.cmd == "sim":
         run_sim(args)
+    elif args.cmd == "falsepairs":
+        run_false_pairs(args)
     elif args.cmd == "example":
         run_example(args)
     else:
