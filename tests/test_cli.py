@@ -99,6 +99,13 @@ def test_finemap_cli_is_the_rule_on_one_locus(example_run: Path, tmp_path: Path)
         ref = ref[ref["locus_id"] == lid].reset_index(drop=True)
         pd.testing.assert_frame_equal(got, ref)
         assert (Path(f"{prefix}.plots") / f"{lid}.png").is_file()
+        # one line per credible set on stdout, members bracketed by collinear group
+        sets = pd.read_parquet(f"{prefix}.sets.parquet")
+        lines = [ln for ln in r.stdout.splitlines() if ln.startswith(f"{lid} CS")]
+        assert len(lines) == len(sets)
+        for line, (_, s) in zip(lines, sets.iterrows()):
+            assert f"{s['size']} members in {s['n_groups']} distinguishable group" in line
+            assert line.count("[") == s["n_groups"] and ("(causal)" in line) == bool(s["causal"])
     r = _run("tgfm-prior", "--trait", trait, "--out", str(tmp_path / "tp.json"), cwd=example_run)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "loci used" in r.stdout

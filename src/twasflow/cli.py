@@ -243,7 +243,31 @@ def cmd_finemap(a: argparse.Namespace) -> None:
                          plot_mode=cfg["locus_plots"])
     v = res["variables"]
     n_causal = int(v["causal"].sum()) if len(v) else 0
+    if a.locus:
+        for line in _describe_sets(v, res["sets"]):
+            print(line)
     print(f"wrote {prefix}.variables.parquet (+ .sets, .loci): {len(res['loci'])} loci, {n_causal} causal variables")
+
+
+def _describe_sets(v: Any, sets: Any, show: int = 4) -> list[str]:
+    """One line per credible set: call, size, CS-Pratt and the members by collinear group (members the data
+    cannot tell apart, fitted columns |r| >= 0.99, share brackets)."""
+    import pandas as pd
+
+    lines = []
+    for _, s in sets.iterrows():
+        mem = v[(v["locus_id"] == s["locus_id"]) & (v["cs"] == s["cs"])].sort_values("pip", ascending=False)
+        key = mem["collinear_group"].where(mem["collinear_group"].notna(), mem["variable_id"])
+        groups = []
+        for g in dict.fromkeys(key):
+            names = list(mem.loc[key == g, "variable_id"])
+            more = f", +{len(names) - show} more" if len(names) > show else ""
+            groups.append("[" + ", ".join(names[:show]) + more + "]")
+        pratt = "" if pd.isna(s["cs_pratt"]) else f", CS-Pratt {s['cs_pratt']:.3f}"
+        lines.append(f"{s['locus_id']} CS{s['cs']}{' (causal)' if s['causal'] else ''}: {s['size']} members in "
+                     f"{len(groups)} distinguishable group{'s' if len(groups) > 1 else ''}{pratt}, "
+                     f"PIP sum {s['cs_pip']:.3f}: " + " ".join(groups))
+    return lines
 
 
 def cmd_summarize(a: argparse.Namespace) -> None:
