@@ -182,12 +182,13 @@ def credible_set_tables(
     -------
     columns : ``cs`` (float, NaN outside; cast to Int64 by :meth:`FinemapResult.tables`), ``cs_pip``,
         ``cs_pratt`` (NaN outside sets) and ``causal`` (bool) per variable; with ``corr`` also
-        ``collinear_group`` (object, always present; None without ``corr``): the name of the highest-PIP member of the variable's group when the
+        ``collinear_group`` (object, always present; None without ``corr``): the name of the highest-PIP member
+        (ties: the smallest name) of the variable's group when the
         group has two or more members (the data cannot tell them apart: identical xQTL weights in several
         tissues, or a pair whose only xQTL is a variant of the set), else None.
     sets_table : the method columns of :data:`SET_COLUMNS`. ``cs_pip`` is the sum of the members' PIPs
         and ``cs_pratt`` the sum of their Pratt indices (eq. 19); ``top_variable`` the member with the
-        largest PIP; extra column ``n_groups`` (null without ``corr``): how many distinguishable groups the
+        largest PIP (ties: the smallest name); extra column ``n_groups`` (null without ``corr``): how many distinguishable groups the
         members form (a set of several members with ``n_groups`` 1 is one signal with several labels).
     """
     p = len(names)
@@ -208,21 +209,26 @@ def credible_set_tables(
             for g in range(n_groups):
                 members = idx[labels == g]
                 if members.size > 1:
-                    top_g = str(names_arr[members[int(np.argmax(pip[members]))]])
-                    group[members[np.isin(members, free)]] = top_g
+                    group[members[np.isin(members, free)]] = _top_name(members, pip, names_arr)
         sp = float(pip[idx].sum())
         spr = float(np.nansum(pratt[idx])) if np.any(np.isfinite(pratt[idx])) else math.nan
         call = bool(causal_rule(sp, spr))
         cs[free], cs_pip[free], cs_pratt[free], causal[free] = k, sp, spr, call
-        top = idx[int(np.argmax(pip[idx]))]
         t = np.asarray(types)[idx]
         rows.append({"cs": k, "size": int(idx.size), "coverage": float(s.coverage), "purity_min": float(s.purity_min),
                      "purity_mean": float(s.purity_mean), "cs_pip": sp, "cs_pratt": spr,
                      "n_pairs": int(np.sum(t == "pair")), "n_variants": int(np.sum(t == "variant")),
-                     "top_variable": str(names_arr[top]), "causal": call, "n_groups": n_groups})
+                     "top_variable": _top_name(idx, pip, names_arr), "causal": call, "n_groups": n_groups})
     table = pd.DataFrame(rows, columns=SET_COLUMNS[3:] + SET_EXTRAS) if rows else _empty_sets()
     table["n_groups"] = pd.array(table["n_groups"], dtype="Int64")
     return {"cs": cs, "cs_pip": cs_pip, "cs_pratt": cs_pratt, "causal": causal, "collinear_group": group}, table
+
+
+def _top_name(idx: np.ndarray, pip: np.ndarray, names: np.ndarray) -> str:
+    """The member with the largest PIP; ties (identical columns split PIP equally, up to rounding) go to the
+    smallest name, so the label does not depend on the order of the variables."""
+    p = pip[idx]
+    return str(min(names[idx[p >= p.max() - 1e-9]]))
 
 
 def collinear_groups(abs_corr: np.ndarray, r_min: float = COLLINEAR_R) -> np.ndarray:
