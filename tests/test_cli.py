@@ -104,11 +104,40 @@ def test_finemap_cli_is_the_rule_on_one_locus(example_run: Path, tmp_path: Path)
         lines = [ln for ln in r.stdout.splitlines() if ln.startswith(f"{lid} CS")]
         assert len(lines) == len(sets)
         for line, (_, s) in zip(lines, sets.iterrows()):
-            assert f"{s['size']} members in {s['n_groups']} distinguishable group" in line
+            assert f"{s['size']} member{'s' if s['size'] > 1 else ''} in {s['n_groups']} distinguishable group" in line
             assert line.count("[") == s["n_groups"] and ("(causal)" in line) == bool(s["causal"])
     r = _run("tgfm-prior", "--trait", trait, "--out", str(tmp_path / "tp.json"), cwd=example_run)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "loci used" in r.stdout
+
+
+def test_show_lists_every_method_at_a_locus(example_run: Path) -> None:
+    """`twasflow show`: per method a status line and one line per credible set, then the agreement of causal pairs."""
+    import pandas as pd
+
+    trait = "LDL_sim"
+    loci = pd.read_csv(example_run / "results" / "loci" / f"{trait}.tsv", sep="\t")
+    lid, chunk = str(loci["locus_id"].iloc[0]), str(loci["chunk"].iloc[0])
+    r = _run("show", "--trait", trait, "--locus", lid, cwd=example_run)
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = r.stdout.splitlines()
+    called = {}
+    for method in ("tgvis", "ctwas", "tgfm"):
+        res = example_run / "results" / "finemap" / method / trait
+        sets = pd.read_parquet(res / f"{chunk}.sets.parquet")
+        v = pd.read_parquet(res / f"{chunk}.variables.parquet")
+        v = v[v["locus_id"] == lid]
+        head = [ln for ln in out if ln.startswith(f"{method}: ok")]
+        assert len(head) == 1 and f"{int((sets['locus_id'] == lid).sum())} credible set" in head[0]
+        called[method] = set(v.loc[v["causal"] & (v["type"] == "pair"), "variable_id"])
+    every = set.intersection(*called.values())
+    agree = [ln for ln in out if ln.startswith("pairs called causal by every method")]
+    assert len(agree) == 1 and all(p in agree[0] for p in every) and (bool(every) or agree[0].endswith("none"))
+    assert len([ln for ln in out if ln.startswith(f"  {lid} CS")]) == sum(
+        int((pd.read_parquet(example_run / "results" / "finemap" / m / trait / f"{chunk}.sets.parquet")["locus_id"]
+             == lid).sum()) for m in called)
+    bad = _run("show", "--trait", trait, "--locus", "nope", cwd=example_run)
+    assert bad.returncode == 1 and "no such locus" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_summarize_cli_writes_the_rule_tables(example_run: Path, tmp_path: Path) -> None:

@@ -249,6 +249,38 @@ def cmd_finemap(a: argparse.Namespace) -> None:
     print(f"wrote {prefix}.variables.parquet (+ .sets, .loci): {len(res['loci'])} loci, {n_causal} causal variables")
 
 
+def cmd_show(a: argparse.Namespace) -> None:
+    """Every configured method's result at one locus of a finished run, side by side."""
+    import pandas as pd
+
+    run, out, chunk = _outdir_paths(a)
+    called: dict[str, set[str]] = {}
+    for m in run.config["methods"]:
+        base = out / "finemap" / m / a.trait / chunk
+        tabs = {k: pd.read_parquet(_need(Path(f"{base}.{k}.parquet"), "run the workflow (or `twasflow finemap`) first"))
+                for k in ("variables", "sets", "loci")}
+        v, sets, loc = (t[t["locus_id"] == a.locus] for t in (tabs["variables"], tabs["sets"], tabs["loci"]))
+        if loc.empty:
+            print(f"{m}: no record of {a.locus} in {base}.loci.parquet")
+            continue
+        r = loc.iloc[0]
+        extra = "" if m != "tgvis" or r["status"] != "ok" else (
+            f", sigma2_inf {r['sigma2_inf']:.3g} (score test p {r['inf_test_p']:.3g}), Pratt pairs / variants / inf "
+            f"{r['pratt_pairs']:.3f} / {r['pratt_variants']:.3f} / {r['pratt_inf']:.3f}")
+        print(f"{m}: {r['status']}{' (' + r['reason'] + ')' if r['reason'] else ''}, M={r['M']} P={r['P']} "
+              f"L={r['L']}, {len(sets)} credible set{'s' if len(sets) != 1 else ''}{extra}")
+        for line in _describe_sets(v, sets):
+            print("  " + line)
+        called[m] = set(v.loc[v["causal"].astype(bool) & (v["type"] == "pair"), "variable_id"])
+    every = set.intersection(*called.values()) if called else set()
+    print(f"pairs called causal by every method ({', '.join(called)}): "
+          + (", ".join(sorted(every)) if every else "none"))
+    for m, c in called.items():
+        only = c - set().union(*(o for k, o in called.items() if k != m))
+        if only:
+            print(f"  only {m}: {', '.join(sorted(only))}")
+
+
 def _describe_sets(v: Any, sets: Any, show: int = 4) -> list[str]:
     """One line per credible set: call, size, CS-Pratt and the members by collinear group (members the data
     cannot tell apart, fitted columns |r| >= 0.99, share brackets)."""
@@ -264,7 +296,8 @@ def _describe_sets(v: Any, sets: Any, show: int = 4) -> list[str]:
             more = f", +{len(names) - show} more" if len(names) > show else ""
             groups.append("[" + ", ".join(names[:show]) + more + "]")
         pratt = "" if pd.isna(s["cs_pratt"]) else f", CS-Pratt {s['cs_pratt']:.3f}"
-        lines.append(f"{s['locus_id']} CS{s['cs']}{' (causal)' if s['causal'] else ''}: {s['size']} members in "
+        lines.append(f"{s['locus_id']} CS{s['cs']}{' (causal)' if s['causal'] else ''}: {s['size']} "
+                     f"member{'s' if s['size'] != 1 else ''} in "
                      f"{len(groups)} distinguishable group{'s' if len(groups) > 1 else ''}{pratt}, "
                      f"PIP sum {s['cs_pip']:.3f}: " + " ".join(groups))
     return lines
@@ -444,6 +477,12 @@ def build_parser() -> argparse.ArgumentParser:
     _locus_opts(p, "output table prefix (default: <outdir>/finemap/{method}/{trait}/{locus or chunk})")
     p.add_argument("--method", required=True, choices=["tgvis", "ctwas", "tgfm"])
     p.set_defaults(fn=cmd_finemap)
+
+    p = sub.add_parser("show", help="every method's credible sets at one locus of a finished run, side by side")
+    p.add_argument("--config", default="config/config.yaml")
+    p.add_argument("--trait", required=True)
+    p.add_argument("--locus", required=True, help="locus_id from results/loci/{trait}.tsv")
+    p.set_defaults(fn=cmd_show, chunk=None)
     return ap
 
 
