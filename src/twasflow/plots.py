@@ -149,8 +149,13 @@ def locus_plot(
                                   label=f"CS{c}: {top} ({size}, CS-Pratt={pr:.2f})"))
     fig.legend(handles=handles, loc="lower left", ncol=2, fontsize=8, frameon=False, bbox_to_anchor=(0.06, 0.0))
     fig.tight_layout(rect=(0, 0.03 + 0.018 * (len(handles) + 1) // 2, 1, 1))
+    Path(out_prefix).parent.mkdir(parents=True, exist_ok=True)
+    return save_figure(fig, out_prefix)
+
+
+def save_figure(fig: plt.Figure, out_prefix: str | Path) -> list[Path]:
+    """Write ``{out_prefix}.png`` (110 dpi) and ``.svg`` atomically, byte-identical across runs; close the figure."""
     out = Path(out_prefix)
-    out.parent.mkdir(parents=True, exist_ok=True)
     paths = []
     for ext, kw in (("png", {"dpi": 110}), ("svg", {"metadata": {"Date": None}})):
         p = out.with_name(out.name + f".{ext}")

@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from scipy.cluster import hierarchy  # noqa: E402
 
-from ..io.tables import atomic_path  # noqa: E402
+from ..plots import save_figure  # noqa: E402
 from .enrich import ward_order  # noqa: E402
 
 _COLOURS = {"pairs": "#1f77b4", "variants": "#ff7f0e", "infinitesimal": "#2ca02c"}
@@ -25,17 +25,8 @@ _METHOD_COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b"]
 
 
 def save(fig: plt.Figure, out_prefix: str | Path) -> list[Path]:
-    """Write ``{out_prefix}.png`` and ``.svg`` and close the figure."""
-    out = Path(out_prefix)
-    paths = []
-    for ext, kw in (("png", {"dpi": 110}), ("svg", {"metadata": {"Date": None}})):
-        p = out.with_name(out.name + f".{ext}")
-        # fixed hash salt: the SVG's generated ids, and so the file, are identical across runs
-        with atomic_path(p) as tmp, plt.rc_context({"svg.hashsalt": "twasflow"}):
-            fig.savefig(tmp, format=ext, **kw)
-        paths.append(p)
-    plt.close(fig)
-    return paths
+    """Write ``{out_prefix}.png`` and ``.svg`` and close the figure (:func:`twasflow.plots.save_figure`)."""
+    return save_figure(fig, out_prefix)
 
 
 def _empty(ax: plt.Axes, msg: str) -> None:
