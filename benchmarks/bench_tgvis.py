@@ -9,8 +9,8 @@ Usage (from the repository root; BLAS is pinned to one thread per worker):
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_tgvis.py example --run-dir /tmp/exg   # after `snakemake` there
 
 ``sim``: per replicate, ``twasflow.simulate.tgvis_paper`` → stage-1 weights (``twasflow.weights.stage1``
-on the reference LD, L = 3) → TGVIS with ``inf_mode=reml`` (the paper) and ``inf_mode=none`` on the same
-inputs → ``score_replicate``. Writes one row per (scenario, replicate, mode) and prints the averages.
+on the reference LD, L = 3; ``--weights oracle``: the true eQTL effects instead, a diagnostic) → TGVIS with
+``inf_mode=reml`` (the paper) and ``inf_mode=none`` on the same inputs → ``score_replicate``. Writes one row per (scenario, replicate, mode) and prints the averages.
 ``falsepairs``: the same replicates (same seeds) fitted with REML; every non-causal pair in a 95% set, classified:
 a twin of a causal pair (stage-1 column |r| > 0.99), a pair whose only xQTL is a variant of its own set, or other;
 for the second kind, whether that variant is a true eQTL of a causal pair and the causal pairs' expected |z| there.
@@ -42,11 +42,12 @@ from twasflow.weights import stage1  # noqa: E402
 PAPER_FIG2 = {"tnr": 0.614, "tpr": 0.667, "n_direct_none": 0.92, "n_direct_two": 2.86}
 
 
-def _one(task: tuple[str, int, int, dict]) -> list[dict]:
-    scenario, n_eqtl, seed, kw = task
+def _one(task: tuple[str, int, int, dict, str]) -> list[dict]:
+    scenario, n_eqtl, seed, kw, weights = task
     t0 = time.perf_counter()
     rep = tgvis_paper(scenario, n_eqtl, seed=seed, **kw)
-    B, _ = stage1(rep.xqtl_z, rep.R, rep.xqtl_n)
+    # "oracle": the true standardized eQTL effects instead of stage 1 (a diagnostic: the fit with perfect weights)
+    B = rep.b_true.copy() if weights == "oracle" else stage1(rep.xqtl_z, rep.R, rep.xqtl_n)[0]
     # a non-causal pair whose weight column is (almost) a causal pair's: not identifiable from the data
     RB = rep.R @ B
     d = np.sqrt(np.maximum(np.einsum("mp,mp->p", B, RB), 1e-300))
@@ -70,7 +71,7 @@ def run_sim(args: argparse.Namespace) -> pd.DataFrame:
     kw = {k: v for k, v in (("n_ref", args.n_ref), ("n_gwas_ld", args.n_gwas_ld)) if v is not None}
     if args.design == "session2":
         kw.update(SESSION2_DESIGN)
-    tasks = [(sc, args.n_eqtl, args.seed0 + 1000 * k + r, kw) for k, sc in enumerate(SCENARIOS)
+    tasks = [(sc, args.n_eqtl, args.seed0 + 1000 * k + r, kw, args.weights) for k, sc in enumerate(SCENARIOS)
              for r in range(args.reps)]
     t0 = time.perf_counter()
     out = []
@@ -222,6 +223,8 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--n-gwas-ld", type=int, default=None, help="GWAS-LD cohort size (default: the simulator's)")
     s.add_argument("--design", choices=["authors", "session2"], default="authors",
                     help="simulator defaults (the authors' script) or the session-2 design (SESSION2_DESIGN)")
+    s.add_argument("--weights", choices=["stage1", "oracle"], default="stage1",
+                   help="stage-1 SuSiE weights (the paper) or the true eQTL effects (diagnostic)")
     s.add_argument("--workers", type=int, default=2)
     s.add_argument("--seed0", type=int, default=1)
     s.add_argument("--out", default="")
