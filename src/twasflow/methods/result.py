@@ -180,16 +180,15 @@ def credible_set_tables(
 
     Returns
     -------
-    columns : ``cs`` (float, NaN outside; cast to Int64 by :meth:`FinemapResult.tables`), ``cs_pip``,
-        ``cs_pratt`` (NaN outside sets) and ``causal`` (bool) per variable; with ``corr`` also
-        ``collinear_group`` (object, always present; None without ``corr``): the name of the highest-PIP member
-        (ties: the smallest name) of the variable's group when the
-        group has two or more members (the data cannot tell them apart: identical xQTL weights in several
-        tissues, or a pair whose only xQTL is a variant of the set), else None.
+    columns : per variable ``cs`` (float, NaN outside; cast to Int64 by :meth:`FinemapResult.tables`),
+        ``cs_pip``, ``cs_pratt`` (NaN outside sets), ``causal`` (bool) and ``collinear_group`` (object): the
+        name of the highest-PIP member (ties: the smallest name) of the variable's collinear group when that
+        group has two or more members — the data cannot tell them apart (identical xQTL weights in several
+        tissues, or a pair whose only xQTL is a variant of the set) — else None (always None without ``corr``).
     sets_table : the method columns of :data:`SET_COLUMNS`. ``cs_pip`` is the sum of the members' PIPs
         and ``cs_pratt`` the sum of their Pratt indices (eq. 19); ``top_variable`` the member with the
-        largest PIP (ties: the smallest name); extra column ``n_groups`` (null without ``corr``): how many distinguishable groups the
-        members form (a set of several members with ``n_groups`` 1 is one signal with several labels).
+        largest PIP (ties: the smallest name). Extra column ``n_groups`` (Int64, null without ``corr``): how
+        many distinguishable groups the members form (several members in one group: one signal, several labels).
     """
     p = len(names)
     names_arr = np.asarray(names, dtype=object)
@@ -241,7 +240,7 @@ def collinear_groups(abs_corr: np.ndarray, r_min: float = COLLINEAR_R) -> np.nda
     labels = np.full(k, -1, dtype=np.int64)
     linked = abs_corr >= r_min
     nxt = 0
-    for i in range(k):  # k = members of one credible set (small); a breadth-first walk per new group
+    for i in range(k):  # k = members of one credible set (small); one graph walk per new group
         if labels[i] >= 0:
             continue
         labels[i] = nxt
