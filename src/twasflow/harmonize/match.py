@@ -196,38 +196,3 @@ def match_to_panel(index: PanelIndex, ccode: np.ndarray, pos: np.ndarray, ea: np
             todo = todo[~found[todo]]
     status[hit & ~found] = _R["allele_mismatch"]
     return Match(pidx, status, sign, flipped, palin)
-    lo = np.searchsorted(index.keys, key, "left")
-    loc = np.minimum(lo, len(index) - 1)
-    hit = chrom_ok & (index.keys[loc] == key)
-    status[chrom_ok & ~hit] = _R["not_in_panel"]
-    found = np.zeros(r, dtype=bool)
-    # each pass works on the rows still unmatched: first the direct pass over all hits, then the rare rest
-    todo = np.flatnonzero(hit)
-    for flip_pass in (False, True):
-        if flip_pass:
-            todo = todo[~palin[todo]]  # a palindromic pair reads the same on both strands
-        for k in range(index.max_run):
-            if not len(todo):
-                break
-            cand = loc[todo] + k
-            ok = cand < index.run_end[loc[todo]]
-            rows, cand = todo[ok], cand[ok]
-            a, b = ea[rows], oa[rows]
-            if flip_pass:
-                a, b = (5 - a).astype(np.uint8), (5 - b).astype(np.uint8)
-            pcnt = index.counted[cand]
-            poth = index.other[cand]
-            same = (a == pcnt) & (b == poth)
-            swap = (a == poth) & (b == pcnt)
-            m = same | swap
-            pidx[rows[m]] = cand[m]
-            sign[rows[same]] = 1
-            sign[rows[swap]] = -1
-            flipped[rows[m]] = flip_pass
-            found[rows[m]] = True
-            todo = todo[~found[todo]]
-        todo = np.flatnonzero(hit & ~found)
-    status[hit & ~found] = _R["allele_mismatch"]
-    return Match(pidx, status, sign, flipped, palin)
-
-
