@@ -286,10 +286,12 @@ def _describe_sets(v: Any, sets: Any, show: int = 4) -> list[str]:
     cannot tell apart, fitted columns |r| >= 0.99, share brackets)."""
     import pandas as pd
 
+    from .methods.result import group_keys
+
     lines = []
     for _, s in sets.iterrows():
         mem = v[(v["locus_id"] == s["locus_id"]) & (v["cs"] == s["cs"])].sort_values("pip", ascending=False)
-        key = mem["collinear_group"].where(mem["collinear_group"].notna(), mem["variable_id"])
+        key = group_keys(mem)
         groups = []
         for g in dict.fromkeys(key):
             names = list(mem.loc[key == g, "variable_id"])

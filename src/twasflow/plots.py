@@ -20,6 +20,7 @@ import pandas as pd  # noqa: E402
 from scipy.special import log_ndtr  # noqa: E402
 
 from .io.tables import atomic_path  # noqa: E402
+from .methods.result import group_keys  # noqa: E402
 
 _PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
 _GREY = "#b0b0b0"
@@ -140,11 +141,9 @@ def locus_plot(
         top = members.sort_values("pip", ascending=False)["variable_id"].iloc[0]
         pr = members["cs_pratt"].iloc[0]
         size = f"n={len(members)}"
-        if "collinear_group" in members.columns:  # members the data cannot tell apart count once
-            g = members["collinear_group"]
-            n_groups = int(g.isna().sum()) + g.dropna().nunique()
-            if n_groups < len(members):
-                size += f" in {n_groups} distinguishable group{'s' if n_groups > 1 else ''}"
+        n_groups = group_keys(members).nunique()  # members the data cannot tell apart count once
+        if n_groups < len(members):
+            size += f" in {n_groups} distinguishable group{'s' if n_groups > 1 else ''}"
         handles.append(plt.Line2D([], [], marker="s", ls="", color=_PALETTE[(c - 1) % len(_PALETTE)],
                                   label=f"CS{c}: {top} ({size}, CS-Pratt={pr:.2f})"))
     fig.legend(handles=handles, loc="lower left", ncol=2, fontsize=8, frameon=False, bbox_to_anchor=(0.06, 0.0))

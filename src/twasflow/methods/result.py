@@ -230,6 +230,17 @@ def _top_name(idx: np.ndarray, pip: np.ndarray, names: np.ndarray) -> str:
     return str(min(names[idx[p >= p.max() - 1e-9]]))
 
 
+def group_keys(variables: pd.DataFrame) -> pd.Series:
+    """Per row of a ``variables`` table, the key of its collinear group: ``collinear_group`` where set, else the
+    row's own ``variable_id`` (a member the data can tell from the others is a group of one; a label is a
+    member's id, so it never equals another row's own id). Without the column every row is its own group."""
+    own = variables["variable_id"].astype(object)
+    if "collinear_group" not in variables.columns:
+        return own
+    g = variables["collinear_group"]
+    return g.where(g.notna(), own).astype(object)
+
+
 def collinear_groups(abs_corr: np.ndarray, r_min: float = COLLINEAR_R) -> np.ndarray:
     """Group labels (0-based, in order of first member) of variables linked by |r| >= ``r_min``.
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..methods.result import group_keys
+
 #: Univariable S-PrediXcan significance used by the TGVIS paper (0.05 / 20,000 genes, tissues not counted).
 TWAS_P_MAX = 0.05 / 20_000
 
@@ -113,8 +115,7 @@ def causal_sets(cv: pd.DataFrame) -> pd.DataFrame:
     t["_pair"] = t["type"] == "pair"
     t["_coloc"] = t["colocalized"].fillna(False).astype(bool) & t["_pair"]
     t["_gene"] = t["gene_name"].where(t["gene_name"].notna() & (t["gene_name"] != ""), t["gene_id"])
-    grp = t["collinear_group"] if "collinear_group" in t.columns else pd.Series(None, index=t.index, dtype=object)
-    t["_group"] = grp.where(grp.notna(), "\0" + t["variable_id"].astype(str))  # ungrouped: a group of its own
+    t["_group"] = group_keys(t)
     keys = ["trait", "method", "locus_id", "set_id"]
     g = t.groupby(keys, sort=True, dropna=False)
 
