@@ -42,6 +42,13 @@ from twasflow.weights import stage1  # noqa: E402
 PAPER_FIG2 = {"tnr": 0.614, "tpr": 0.667, "n_direct_none": 0.92, "n_direct_two": 2.86}
 
 
+def _weight_corr(B: np.ndarray, R: np.ndarray) -> np.ndarray:
+    """(P, P) |correlation| of the pairs' predicted expression B_j'x under LD R (0 for pairs without weights)."""
+    RB = R @ B
+    d = np.sqrt(np.maximum(np.einsum("mp,mp->p", B, RB), 1e-300))
+    return np.abs((B.T @ RB) / np.outer(d, d))
+
+
 def _one(task: tuple[str, int, int, dict, str]) -> list[dict]:
     scenario, n_eqtl, seed, kw, weights = task
     t0 = time.perf_counter()
@@ -49,9 +56,7 @@ def _one(task: tuple[str, int, int, dict, str]) -> list[dict]:
     # "oracle": the true standardized eQTL effects instead of stage 1 (a diagnostic: the fit with perfect weights)
     B = rep.b_true.copy() if weights == "oracle" else stage1(rep.xqtl_z, rep.R, rep.xqtl_n)[0]
     # a non-causal pair whose weight column is (almost) a causal pair's: not identifiable from the data
-    RB = rep.R @ B
-    d = np.sqrt(np.maximum(np.einsum("mp,mp->p", B, RB), 1e-300))
-    corr = np.abs((B[:, rep.causal_pairs].T @ RB) / np.outer(d[rep.causal_pairs], d))
+    corr = _weight_corr(B, rep.R)[rep.causal_pairs]
     corr[:, rep.causal_pairs] = 0.0
     corr[:, ~np.any(B != 0, axis=0)] = 0.0
     twin = float(np.any(corr > 0.99))
@@ -102,9 +107,7 @@ def _false_pairs(task: tuple[str, int, int, dict]) -> list[dict]:
     scenario, n_eqtl, seed, kw = task
     rep = tgvis_paper(scenario, n_eqtl, seed=seed, **kw)
     B, _ = stage1(rep.xqtl_z, rep.R, rep.xqtl_n)
-    RB = rep.R @ B
-    d = np.sqrt(np.maximum(np.einsum("mp,mp->p", B, RB), 1e-300))
-    corr = np.abs((B.T @ RB) / np.outer(d, d))
+    corr = _weight_corr(B, rep.R)
     res = tgvis.fit(rep.z, rep.R, rep.n_gwas, B, pair_names=rep.pair_names, inf_mode="reml")
     v = res.variables
     P = rep.theta.size
