@@ -2,5 +2,4 @@
 from twasflow import stages
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
-stages.snakemake_main(smk, stages.clump, gwas=smk.input.gwas, panel_dir=smk.params.panel_dir,
-                      out=smk.output.clumped, **smk.params.clump)
+stages.snakemake_main(smk, stages.clump, **smk.params.args)

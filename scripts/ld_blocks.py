@@ -2,5 +2,4 @@
 from twasflow import stages
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
-stages.snakemake_main(smk, stages.ld_blocks, panel_dir=smk.params.panel_dir, out_bed=smk.output.bed,
-                      target_kb=smk.params.target_kb)
+stages.snakemake_main(smk, stages.ld_blocks, **smk.params.args)

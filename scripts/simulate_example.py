@@ -2,4 +2,4 @@
 from twasflow import stages
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
-stages.snakemake_main(smk, stages.simulate_example, out_dir=smk.params.out_dir, seed=smk.params.seed)
+stages.snakemake_main(smk, stages.simulate_example, **smk.params.args)

@@ -2,7 +2,4 @@
 from twasflow import stages
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
-stages.snakemake_main(smk, stages.tgfm_prior, trait=smk.wildcards.trait,
-                      chunks=[{"bundles": b, "weights": w, "prescreen": p}
-                              for b, w, p in zip(smk.input.bundles, smk.input.weights, smk.input.prescreen)],
-                      out=smk.output.prior, options=smk.params.options, seed=smk.params.seed)
+stages.snakemake_main(smk, stages.tgfm_prior, **smk.params.args)

@@ -2,6 +2,4 @@
 from twasflow import stages
 
 smk = snakemake  # noqa: F821 - injected by Snakemake
-stages.snakemake_main(smk, stages.xqtl_weights, trait=smk.wildcards.trait, bundles_manifest=smk.input.bundles,
-                      out_dir=smk.params.out_dir, manifest=smk.output.manifest, log_dir=smk.params.log_dir,
-                      weights=smk.params.weights)
+stages.snakemake_main(smk, stages.xqtl_weights, **smk.params.args)

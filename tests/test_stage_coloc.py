@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from twasflow import stages
+from twasflow.coloc import COLOC_COLUMNS
 from twasflow.io.tables import write_json, write_parquet
 from twasflow.locus import LocusBundle, write_bundle
 
@@ -40,7 +41,7 @@ def test_coloc_stage_sumstats_and_model_pairs(tmp_path: Path) -> None:
     out = stages.coloc("T", chunk / "manifest.json", {"tgvis": tmp_path / "v.parquet"}, tmp_path / "c.parquet",
                        tmp_path / "logs", {"gwas_p": 5e-5, "prune_r2": 0.81, "p1": 1e-4, "p2": 1e-4, "p12": 5e-6,
                                            "h4_min": 0.5})
-    assert list(out.columns) == stages.COLOC_COLUMNS
+    assert list(out.columns) == COLOC_COLUMNS
     got = out.set_index("pair_id")
     assert got.loc["G1|Liver|eQTL", "PP.H4"] > 0.8 and got.loc["G1|Liver|eQTL", "colocalized"]
     assert not got.loc["G2|Liver_model|eQTL", "colocalized"]

@@ -1,4 +1,4 @@
-"""The ctwas_params stage: genome-wide SNP regions for cTWAS's EM (hand-made case with a known answer)."""
+"""cTWAS's genome-wide SNP regions for cTWAS's EM (hand-made case with a known answer)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from twasflow.stages import _genome_snp_regions
+from twasflow.methods.ctwas import genome_snp_regions
+
+
+def _genome_snp_regions(g: Path, lt: Path, **kw: float) -> pd.DataFrame:
+    return genome_snp_regions(pd.read_parquet(g), pd.read_csv(lt, sep="\t", dtype={"chrom": str}), **kw)
 
 
 def _write(tmp_path: Path) -> tuple[Path, Path]:

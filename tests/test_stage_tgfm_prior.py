@@ -41,8 +41,8 @@ def test_tgfm_prior_is_learned_seeded_and_used(example_run: Path, tmp_path: Path
     c = chunks[0]
     lid = json.loads(Path(c["weights"]).read_text())["loci"][0]["locus_id"]
     common = dict(trait=TRAIT, method="tgfm", bundles_manifest=c["bundles"], weights_manifest=c["weights"],
-                  prescreen_table=c["prescreen"], log_dir=tmp_path / "logs", locus=lid, seed=1)
-    out0 = stages.finemap(out_prefix=tmp_path / "zero", options=opts, tgfm_prior_json=tmp_path / "zero.json",
+                  prescreen_table=c["prescreen"], log_dir=tmp_path / "logs", locus=lid, seed=1, plot_mode="none")
+    out0 = stages.finemap(out_prefix=tmp_path / "zero", options=opts, trait_inputs={"tgfm_prior": tmp_path / "zero.json"},
                           **common)
     outu = stages.finemap(out_prefix=tmp_path / "unif", options=dict(opts, tissue_prior=False), **common)
     pairs0 = out0["variables"][out0["variables"]["type"] == "pair"]

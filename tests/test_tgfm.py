@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from twasflow.errors import ConfigError, InputError
+from twasflow.locus_weights import LocusWeights
 from twasflow.methods import tgfm
 from twasflow.methods._tgfm_draws import draw_effects, effect_keys, posterior_from
 from twasflow.methods.result import LOCI_COLUMNS, SET_COLUMNS, VARIABLE_COLUMNS
@@ -303,10 +304,12 @@ def test_fit_bundle_tables_and_restriction(locus):
     bundle = SimpleNamespace(locus_id="tr.1_1_100", z=z, n=np.array(N_GWAS), R=R,
                              variant_ids=np.array([f"1:{i}:A:G" for i in range(M)]), pairs=pairs, reason="")
     pm = _point_mass(B)
-    weights = {"pair_ids": np.array(ids), "B": B, "effect_pair": pm["effect_pair"], "alpha": pm["alpha"],
-               "mu": pm["mu"], "mu2": pm["mu2"], "V": np.ones(pm["effect_pair"].size)}
+    K = pm["effect_pair"].size
+    weights = LocusWeights(B=B, pair_ids=np.array(ids), kept=B != 0, pair_status=np.full(P, "ok"), pip=np.zeros((M, P)),
+                           effect_pair=pm["effect_pair"], effect_l=np.zeros(K, np.int64), alpha=pm["alpha"],
+                           mu=pm["mu"], mu2=pm["mu2"], V=np.ones(K))
     keep = [ids[3], ids[0], ids[5]]
-    eff = tgfm.effects_for_pairs(weights, keep)
+    eff = weights.select(keep).effects()
     res = tgfm.fit_bundle(bundle, eff, keep, trait="tr", options={"n_draws": 3, "pip_init_threshold": 1.0}, seed=1)
     v, s, lo = res.tables("tr", bundle.locus_id)
     assert list(v.columns[: len(VARIABLE_COLUMNS)]) == VARIABLE_COLUMNS
@@ -318,7 +321,7 @@ def test_fit_bundle_tables_and_restriction(locus):
                       seed=tgfm.locus_seed(1, "tr", bundle.locus_id))
     np.testing.assert_allclose(res.variables["pip"].to_numpy(), direct.variables["pip"].to_numpy(), atol=1e-12)
     with pytest.raises(InputError, match="not in the weights"):
-        tgfm.effects_for_pairs(weights, ["nope"])
+        weights.select(["nope"])
     empty = SimpleNamespace(locus_id="x", z=np.zeros(0), n=np.array(N_GWAS), R=np.zeros((0, 0)),
                             variant_ids=np.array([]), pairs=pairs.iloc[:0], reason="no variants")
     assert tgfm.fit_bundle(empty, eff, [], trait="tr").locus["status"] == "empty"

@@ -128,7 +128,7 @@ def test_example_finemap_tables_follow_the_spec_and_find_planted_genes(example_r
 
 
 def test_example_coloc_joins_finemap_on_pair_id(example_run: Path) -> None:
-    from twasflow.stages import COLOC_COLUMNS
+    from twasflow.coloc import COLOC_COLUMNS
 
     for trait in ("LDL_sim", "BMI_sim"):
         coloc = _chunks(example_run, "coloc", trait)

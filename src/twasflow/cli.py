@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from . import __version__
-from . import workflow_helpers as wh
 from .errors import InputError
 from .logs import setup_logging
 
@@ -81,7 +80,7 @@ def cmd_harmonize_gwas(a: argparse.Namespace) -> None:
 
 def cmd_harmonize_xqtl(a: argparse.Namespace) -> None:
     row = {"dataset": a.dataset, "tissue": a.tissue, "qtl_type": a.qtl_type, "path": a.input, "format": a.format,
-           "n": a.n, "build": a.build, "gene_map": a.gene_map}
+           "n": a.n, "build": a.build, "gene_map": a.gene_map, "covariance": a.covariance}
     stages.harmonize_xqtl(row, a.panel, a.out_dir, a.qc, _harmonize_cfg(a), a.build)
 
 
@@ -120,144 +119,109 @@ def cmd_loci(a: argparse.Namespace) -> None:
                 blocks=a.blocks)
 
 
-def _trait_run(a: argparse.Namespace) -> tuple[Any, Path]:
-    """The configured run and its outdir, with ``--trait`` checked against the gwas sheet."""
+def _trait_run(a: argparse.Namespace) -> tuple[Any, Any]:
+    """The configured run and its stage-argument builder, with ``--trait`` checked against the gwas sheet."""
+    from .stage_args import StageArgs
+
     run = _load_config(a.config)
     if a.trait not in run.traits:
         raise InputError(f"--trait {a.trait!r}: not in {run.config['gwas_sheet']} (have {', '.join(run.traits)})")
-    return run, Path(run.config["outdir"])
+    return run, StageArgs.of(run)
 
 
-def _chunk_ids(out: Path, trait: str) -> list[str]:
-    """The trait's chunk ids, from ``results/loci/{trait}.tsv``."""
+def _locus_chunk(a: argparse.Namespace) -> tuple[Any, Any, str]:
+    """Config, stage-argument builder and the chunk holding ``--locus`` (or ``--chunk``) of a configured run."""
     from .loci import read_loci
 
-    return sorted(set(read_loci(out / "loci" / f"{trait}.tsv")["chunk"].astype(str)))
+    run, args = _trait_run(a)
+    chunk = a.chunk
+    if a.locus:
+        loci_tsv = args.layout.loci(a.trait)
+        loci = read_loci(loci_tsv)
+        hit = loci.loc[loci["locus_id"] == a.locus, "chunk"]
+        if hit.empty:
+            raise InputError.at("no such locus", file=loci_tsv, column="locus_id", found=repr(a.locus))
+        chunk = str(hit.iloc[0])
+    return run, args, chunk
 
 
 def cmd_locus_inputs(a: argparse.Namespace) -> None:
-    run, out = _trait_run(a)
-    cfg = run.config
-    target = Path(a.out_dir) if a.out_dir else out / "locus_inputs" / a.trait / (a.locus or a.chunk)
-    summary = stages.locus_inputs(
-        a.trait, out / "loci" / f"{a.trait}.tsv", a.chunk, out / "harmonized" / "gwas" / f"{a.trait}.parquet",
-        {d: out / "harmonized" / "xqtl" / d for d in run.datasets}, out / "panel", target,
-        target / "manifest.json", Path("logs") / "locus_inputs" / a.trait, cfg["locus_variants"], locus=a.locus)
+    _, args, chunk = _locus_chunk(a)
+    summary = stages.locus_inputs(**args.locus_inputs(a.trait, chunk, locus=a.locus, out_dir=a.out_dir))
     for rec in summary["loci"]:
         print(f"{rec['locus_id']}\t{rec['status']}\tM={rec['M']}\tP={rec['P']}\t{rec['reason']}")
 
 
-def _outdir_paths(a: argparse.Namespace) -> tuple[Any, Path, str]:
-    """Config, outdir and the chunk holding ``--locus`` (or ``--chunk``) of a configured run."""
-    from .loci import read_loci
-
-    run, out = _trait_run(a)
-    chunk = a.chunk
-    if a.locus:
-        loci = read_loci(out / "loci" / f"{a.trait}.tsv")
-        hit = loci.loc[loci["locus_id"] == a.locus, "chunk"]
-        if hit.empty:
-            raise InputError.at("no such locus", file=out / "loci" / f"{a.trait}.tsv", column="locus_id",
-                                found=repr(a.locus))
-        chunk = str(hit.iloc[0])
-    return run, out, chunk
-
-
 def cmd_xqtl_weights(a: argparse.Namespace) -> None:
-    run, out, chunk = _outdir_paths(a)
-    target = Path(a.out_dir) if a.out_dir else out / "weights" / a.trait / chunk
-    summary = stages.xqtl_weights(a.trait, out / "locus_inputs" / a.trait / chunk / "manifest.json", target,
-                                  target / "manifest.json", Path("logs") / "xqtl_weights" / a.trait,
-                                  run.config["weights"], locus=a.locus)
+    _, args, chunk = _locus_chunk(a)
+    summary = stages.xqtl_weights(**args.xqtl_weights(a.trait, chunk, locus=a.locus, out_dir=a.out_dir))
     for rec in summary["loci"]:
         print(f"{rec['locus_id']}\t{rec['status']}\tpairs kept={rec.get('n_pairs_kept', 0)}\t{rec['reason']}")
 
 
 def cmd_prescreen(a: argparse.Namespace) -> None:
-    run, out, chunk = _outdir_paths(a)
-    dst = Path(a.out) if a.out else out / "prescreen" / a.trait / f"{chunk}.parquet"
-    t = stages.prescreen(a.trait, out / "locus_inputs" / a.trait / chunk / "manifest.json",
-                         out / "weights" / a.trait / chunk / "manifest.json", dst, Path("logs") / "prescreen" / a.trait,
-                         p_max=run.config["prescreen"]["p_max"], locus=a.locus)
-    print(f"wrote {dst}: {len(t)} pairs, {int(t['kept'].sum())} kept")
+    _, args, chunk = _locus_chunk(a)
+    kw = args.prescreen(a.trait, chunk, locus=a.locus, out=a.out)
+    t = stages.prescreen(**kw)
+    print(f"wrote {kw['out']}: {len(t)} pairs, {int(t['kept'].sum())} kept")
 
 
 def cmd_coloc(a: argparse.Namespace) -> None:
-    run, out, chunk = _outdir_paths(a)
-    dst = Path(a.out) if a.out else out / "coloc" / a.trait / f"{chunk}.parquet"
-    tables = {m: out / "finemap" / m / a.trait / f"{chunk}.variables.parquet" for m in run.config["methods"]}
-    t = stages.coloc(a.trait, out / "locus_inputs" / a.trait / chunk / "manifest.json", tables, dst,
-                     Path("logs") / "coloc" / a.trait, run.config["coloc"], locus=a.locus)
-    print(f"wrote {dst}: {len(t)} pairs, {int(t['colocalized'].fillna(False).astype(bool).sum())} colocalized")
+    _, args, chunk = _locus_chunk(a)
+    kw = args.coloc(a.trait, chunk, locus=a.locus, out=a.out)
+    t = stages.coloc(**kw)
+    print(f"wrote {kw['out']}: {len(t)} pairs, {int(t['colocalized'].fillna(False).astype(bool).sum())} colocalized")
 
 
-def _trait_chunks(out: Path, trait: str) -> list[dict[str, Path]]:
-    """The per-chunk inputs of a trait's gather stages (chunks from ``results/loci/{trait}.tsv``)."""
-    return [{"bundles": out / "locus_inputs" / trait / c / "manifest.json",
-             "weights": out / "weights" / trait / c / "manifest.json",
-             "prescreen": out / "prescreen" / trait / f"{c}.parquet"}
-            for c in _chunk_ids(out, trait)]
-
-
-def _need(path: Path, what: str) -> Path:
-    if not path.exists():
+def _need(path: str | Path, what: str) -> Path:
+    if not Path(path).exists():
         raise InputError(f"{path}: not found; {what}")
-    return path
+    return Path(path)
 
 
 def cmd_ctwas_params(a: argparse.Namespace) -> None:
-    run, out = _trait_run(a)
-    dst = Path(a.out) if a.out else out / "ctwas" / a.trait / "params.json"
-    d = stages.ctwas_params(a.trait, _trait_chunks(out, a.trait), dst, run.config["ctwas"],
-                            gwas=out / "harmonized" / "gwas" / f"{a.trait}.parquet",
-                            loci_tsv=out / "loci" / f"{a.trait}.tsv")
-    print(f"wrote {dst}: {d['n_regions']} regions, {d['n_genes']} pairs in {len(d['group_prior']) - 1} groups")
+    _, args = _trait_run(a)
+    kw = args.ctwas_params(a.trait, out=a.out)
+    d = stages.ctwas_params(**kw)
+    print(f"wrote {kw['out']}: {d['n_regions']} regions, {d['n_genes']} pairs in {len(d['group_prior']) - 1} groups")
 
 
 def cmd_tgfm_prior(a: argparse.Namespace) -> None:
-    run, out = _trait_run(a)
-    dst = Path(a.out) if a.out else out / "tgfm" / a.trait / "tissue_prior.json"
-    d = stages.tgfm_prior(a.trait, _trait_chunks(out, a.trait), dst, run.config["tgfm"], seed=run.config["seed"])
-    print(f"wrote {dst}: {len(d['loci_used'])} loci used; mean prior " +
+    _, args = _trait_run(a)
+    kw = args.tgfm_prior(a.trait, out=a.out)
+    d = stages.tgfm_prior(**kw)
+    print(f"wrote {kw['out']}: {len(d['loci_used'])} loci used; mean prior " +
           ", ".join(f"{k} {v:.3g}" for k, v in d["mean"].items()))
 
 
 def cmd_finemap(a: argparse.Namespace) -> None:
-    run, out, chunk = _outdir_paths(a)
+    run, args, chunk = _locus_chunk(a)
     cfg = run.config
     if a.method not in cfg["methods"]:
         raise InputError(f"--method {a.method!r}: not in the config's methods ({', '.join(cfg['methods'])})")
-    prefix = Path(a.out) if a.out else out / "finemap" / a.method / a.trait / (a.locus or chunk)
-    ctwas_json = tgfm_json = None
-    if a.method == "ctwas":
-        ctwas_json = _need(out / "ctwas" / a.trait / "params.json", "run `twasflow ctwas-params` first")
-    if a.method == "tgfm" and cfg["tgfm"].get("tissue_prior"):
-        tgfm_json = _need(out / "tgfm" / a.trait / "tissue_prior.json", "run `twasflow tgfm-prior` first")
-    genes = wh.gene_annotation_path(cfg)
-    res = stages.finemap(a.trait, a.method, out / "locus_inputs" / a.trait / chunk / "manifest.json",
-                         out / "weights" / a.trait / chunk / "manifest.json",
-                         out / "prescreen" / a.trait / f"{chunk}.parquet", prefix,
-                         Path("logs") / "finemap" / a.method / a.trait / (a.locus or chunk), cfg[a.method],
-                         genes=genes, plot_dir=None if cfg["locus_plots"] == "none" else f"{prefix}.plots",
-                         locus=a.locus, ctwas_params_json=ctwas_json, seed=cfg["seed"], tgfm_prior_json=tgfm_json,
-                         plot_mode=cfg["locus_plots"])
+    kw = args.finemap(a.method, a.trait, chunk, locus=a.locus, out_prefix=a.out)
+    for name, path in kw["trait_inputs"].items():
+        _need(path, f"run `twasflow {name.replace('_', '-')}` first")
+    res = stages.finemap(**kw)
     v = res["variables"]
     n_causal = int(v["causal"].sum()) if len(v) else 0
     if a.locus:
         for line in _describe_sets(v, res["sets"]):
             print(line)
-    print(f"wrote {prefix}.variables.parquet (+ .sets, .loci): {len(res['loci'])} loci, {n_causal} causal variables")
+    print(f"wrote {kw['out_prefix']}.variables.parquet (+ .sets, .loci): {len(res['loci'])} loci, "
+          f"{n_causal} causal variables")
 
 
 def cmd_show(a: argparse.Namespace) -> None:
     """Every configured method's result at one locus of a finished run, side by side."""
     import pandas as pd
 
-    run, out, chunk = _outdir_paths(a)
+    run, args, chunk = _locus_chunk(a)
     called: dict[str, set[str]] = {}
     for m in run.config["methods"]:
-        base = out / "finemap" / m / a.trait / chunk
-        tabs = {k: pd.read_parquet(_need(Path(f"{base}.{k}.parquet"), "run the workflow (or `twasflow finemap`) first"))
+        base = args.layout.finemap_prefix(m, a.trait, chunk)
+        tabs = {k: pd.read_parquet(_need(args.layout.finemap(m, a.trait, chunk, k),
+                                         "run the workflow (or `twasflow finemap`) first"))
                 for k in ("variables", "sets", "loci")}
         v, sets, loc = (t[t["locus_id"] == a.locus] for t in (tabs["variables"], tabs["sets"], tabs["loci"]))
         if loc.empty:
@@ -308,34 +272,64 @@ def _describe_sets(v: Any, sets: Any, show: int = 4) -> list[str]:
 def cmd_summarize(a: argparse.Namespace) -> None:
     from .summary import summarize
 
-    run, out = _trait_run(a)
-    cfg = run.config
-    loci_tsv = out / "loci" / f"{a.trait}.tsv"
-    chunks = _chunk_ids(out, a.trait)
-    methods = list(cfg["methods"])
+    _, args = _trait_run(a)
+    kw = args.summarize(a.trait, out_dir=a.out_dir)
+    for path in (*kw["variables"], *kw["loci"], *(p for ps in kw["plot_dirs"].values() for p in ps)):
+        _need(path, "run the finemap stage first")
+    s = summarize(**kw)
+    print(f"wrote {kw['out_dir']}/summary.html and {len(s.get('overview') or [])} method rows of summary.json")
 
-    def fm(m: str, suffix: str) -> list[Path]:
-        return [_need(out / "finemap" / m / a.trait / f"{c}{suffix}", "run the finemap stage first") for c in chunks]
 
-    opt = cfg["enrichment"]
-    dst = Path(a.out_dir) if a.out_dir else out / "summary" / a.trait
-    s = summarize(a.trait, methods, [p for m in methods for p in fm(m, ".variables.parquet")],
-                  [p for m in methods for p in fm(m, ".loci.parquet")],
-                  [out / "coloc" / a.trait / f"{c}.parquet" for c in chunks],
-                  [out / "prescreen" / a.trait / f"{c}.parquet" for c in chunks], dst,
-                  plot_dirs={m: fm(m, ".plots") for m in methods}, loci_tsv=loci_tsv,
-                  genes=wh.gene_annotation_path(cfg), silver_standard=wh.gene_list_path(cfg, "silver_standard"),
-                  drug_targets_list=wh.gene_list_path(cfg, "drug_targets"), twas_p_max=opt["twas_p_max"],
-                  top_loci=opt["top_loci"], nearby_kb=opt["nearby_kb"], truth=run.gwas_row(a.trait).get("truth"))
-    print(f"wrote {dst}/summary.html and {len(s.get('overview') or [])} method rows of summary.json")
+def cmd_across_traits(a: argparse.Namespace) -> None:
+    from .stage_args import StageArgs
+    from .summary import enrichment
+
+    args = StageArgs.of(_load_config(a.config))
+    kw = args.across_traits(out_dir=a.out_dir)
+    for t, d in kw["summary_dirs"].items():
+        _need(Path(d) / "summary.json", f"run `twasflow summarize --trait {t}` first")
+    enrichment(**kw)
+    print(f"wrote {kw['out_dir']}/summary.html")
+
+
+def _schema_default(block: str, key: str) -> Any:
+    """The config schema's default of ``block.key`` (the schema is the one source of defaults)."""
+    from .config import load_schema
+
+    return load_schema("config")["properties"][block]["properties"][key]["default"]
+
+
+def _sheet_formats(sheet: str) -> list[str]:
+    """The ``format`` values a sample sheet accepts (its schema), so the CLI takes exactly what the rules take."""
+    from .config import load_schema
+
+    return list(load_schema(sheet)["properties"]["format"]["enum"])
+
+
+class _Help(argparse.HelpFormatter):
+    """``--help`` shows each option's default (required options and options without a default say nothing)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (action.default not in (None, False, argparse.SUPPRESS) and not action.required
+                and "%(default)" not in text and action.option_strings):
+            text += " (default: %(default)s)"
+        return text
+
+
+CONFIG_HELP = "the run's config file (paths come from its outdir, options from its blocks)"
+
+
+def _config_opt(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default="config/config.yaml", help=CONFIG_HELP)
 
 
 def _locus_opts(p: argparse.ArgumentParser, out_help: str) -> None:
-    p.add_argument("--config", default="config/config.yaml")
-    p.add_argument("--trait", required=True)
+    _config_opt(p)
+    p.add_argument("--trait", required=True, help="trait of the gwas sheet")
     g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--locus", help="locus_id from results/loci/{trait}.tsv")
-    g.add_argument("--chunk", help="chunk id, e.g. c000")
+    g.add_argument("--locus", help="one locus_id from <outdir>/loci/{trait}.tsv")
+    g.add_argument("--chunk", help="one chunk id of <outdir>/loci/{trait}.tsv, e.g. c000")
     p.add_argument("--out" if "table" in out_help else "--out-dir", help=out_help)
 
 
@@ -344,40 +338,54 @@ def _harmonize_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--panel", required=True, help="genotype store directory (output of `twasflow panel`)")
     p.add_argument("--build", required=True, choices=["GRCh37", "GRCh38"], help="build of the file and panel")
     p.add_argument("--n", type=float, help="sample size when the file has none")
-    p.add_argument("--palindromic", default="align_by_freq", choices=["align_by_freq", "drop"])
-    p.add_argument("--maf-palindromic-max", type=float, default=0.4)
-    p.add_argument("--build-check-min-match", type=float, default=0.7)
-    p.add_argument("--strand-consensus-max-flip", type=float, default=0.01)
+    p.add_argument("--palindromic", default=_schema_default("harmonize", "palindromic"),
+                   choices=["align_by_freq", "drop"], help="palindromic (A/T, C/G) variants: orient by allele "
+                   "frequency or drop them (config harmonize.palindromic)")
+    p.add_argument("--maf-palindromic-max", type=float, default=_schema_default("harmonize", "maf_palindromic_max"),
+                   help="palindromic variants with MAF above this are dropped (too close to 0.5 to orient)")
+    p.add_argument("--build-check-min-match", type=float,
+                   default=_schema_default("harmonize", "build_check_min_match"),
+                   help="fraction of variants that must match the panel by position, else a build mismatch error")
+    p.add_argument("--strand-consensus-max-flip", type=float,
+                   default=_schema_default("harmonize", "strand_consensus_max_flip"),
+                   help="a file complementing at most this fraction of non-palindromic variants is on the panel's "
+                   "strand")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="twasflow", description=__doc__.splitlines()[0])
+    from .methods.registry import method_names
+
+    ap = argparse.ArgumentParser(prog="twasflow", description=__doc__.splitlines()[0], formatter_class=_Help)
     ap.add_argument("--version", action="version", version=f"twasflow {__version__}")
     ap.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = ap.add_subparsers(dest="cmd", required=True, metavar="STAGE")
 
-    p = sub.add_parser("check-config", help="validate config/config.yaml and both sheets")
-    p.add_argument("--config", default="config/config.yaml")
+    def add(name: str, help_: str, description: str | None = None) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_, description=description or help_, formatter_class=_Help)
+
+    p = add("check-config", "validate config/config.yaml and both sheets")
+    _config_opt(p)
     p.set_defaults(fn=cmd_check_config)
 
-    p = sub.add_parser("simulate", help="write the bundled example (rule simulate_example)")
-    p.add_argument("--out", default="resources/example")
-    p.add_argument("--seed", type=int, default=20240601)
+    p = add("simulate", "write the bundled example (rule simulate_example)")
+    p.add_argument("--out", default=_schema_default("simulate", "out_dir"), help="output directory")
+    p.add_argument("--seed", type=int, default=_schema_default("simulate", "seed"), help="simulation seed")
     p.set_defaults(fn=cmd_simulate)
 
-    p = sub.add_parser("panel", help="PLINK bed or VCF → genotype store (rule panel)")
+    p = add("panel", "PLINK bed or VCF → genotype store (rule panel)")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--bfile", help="PLINK fileset prefix")
     g.add_argument("--vcf", help="bgzipped, indexed VCF; may contain {chrom}")
     p.add_argument("--keep", help="file of sample IDs to keep")
-    p.add_argument("--maf-min", type=float, default=0.01)
+    p.add_argument("--maf-min", type=float, default=_schema_default("panel", "maf_min"),
+                   help="variants with a lower minor-allele frequency in the panel are left out")
     p.add_argument("--out", required=True, help="output directory")
     p.set_defaults(fn=cmd_panel)
 
-    p = sub.add_parser("harmonize-gwas", help="GWAS summary statistics → panel alleles (rule harmonize_gwas)")
-    p.add_argument("--input", required=True)
-    p.add_argument("--format", required=True, choices=["gwas-ssf", "gwas-vcf", "table"])
-    p.add_argument("--trait", default="trait")
+    p = add("harmonize-gwas", "GWAS summary statistics → panel alleles (rule harmonize_gwas)")
+    p.add_argument("--input", required=True, help="GWAS file")
+    p.add_argument("--format", required=True, choices=_sheet_formats("gwas_sheet"), help="file format")
+    p.add_argument("--trait", default="trait", help="trait name written to the output")
     for k in ("chrom", "pos", "ea", "oa", "beta", "se", "z", "p", "n", "eaf", "rsid"):
         p.add_argument(f"--col-{k}", dest=f"col_{k}", help=f"column holding {k} (format table)")
     p.add_argument("--out", required=True, help="harmonized Parquet")
@@ -385,80 +393,80 @@ def build_parser() -> argparse.ArgumentParser:
     _harmonize_opts(p)
     p.set_defaults(fn=cmd_harmonize_gwas)
 
-    p = sub.add_parser("harmonize-xqtl", help="xQTL summary statistics → panel alleles (rule harmonize_xqtl)")
+    p = add("harmonize-xqtl", "xQTL summary statistics or prediction models → panel alleles (rule harmonize_xqtl)")
     p.add_argument("--input", required=True, help="file, or pattern with {chrom}")
-    p.add_argument("--format", required=True, choices=["gtex-parquet", "eqtl-catalogue"])
-    p.add_argument("--dataset", required=True)
-    p.add_argument("--tissue", required=True)
-    p.add_argument("--qtl-type", required=True)
-    p.add_argument("--gene-map")
-    p.add_argument("--out-dir", required=True)
-    p.add_argument("--qc", required=True)
+    p.add_argument("--format", required=True, choices=_sheet_formats("xqtl_sheet"), help="file format")
+    p.add_argument("--dataset", required=True, help="dataset name (pair ids carry its tissue and qtl type)")
+    p.add_argument("--tissue", required=True, help="tissue of the dataset")
+    p.add_argument("--qtl-type", required=True, help="e.g. eQTL, sQTL")
+    p.add_argument("--gene-map", help="table mapping phenotype ids to gene ids and names")
+    p.add_argument("--covariance", help="prediction models: the models' covariance file (PredictDB)")
+    p.add_argument("--out-dir", required=True, help="output directory")
+    p.add_argument("--qc", required=True, help="QC JSON")
     _harmonize_opts(p)
     p.set_defaults(fn=cmd_harmonize_xqtl)
 
-    p = sub.add_parser("clump", help="C+T clumping, a drop-in for plink1.9 --clump (rule clump)")
-    p.add_argument("--bfile", required=True)
+    p = add("clump", "C+T clumping, a drop-in for plink1.9 --clump (rule clump); defaults are PLINK's")
+    p.add_argument("--bfile", required=True, help="PLINK fileset prefix")
     p.add_argument("--clump", required=True, nargs="+", help="association file(s)")
-    p.add_argument("--clump-p1", type=float, default=1e-4)
-    p.add_argument("--clump-p2", type=float, default=0.01)
-    p.add_argument("--clump-r2", type=float, default=0.5)
-    p.add_argument("--clump-kb", type=float, default=250)
-    p.add_argument("--clump-snp-field", default="SNP")
-    p.add_argument("--clump-field", default="P")
-    p.add_argument("--clump-allow-overlap", action="store_true")
+    p.add_argument("--clump-p1", type=float, default=1e-4, help="index variant p-value threshold")
+    p.add_argument("--clump-p2", type=float, default=0.01, help="clumped variant p-value threshold")
+    p.add_argument("--clump-r2", type=float, default=0.5, help="r2 threshold")
+    p.add_argument("--clump-kb", type=float, default=250, help="window (kb)")
+    p.add_argument("--clump-snp-field", default="SNP", help="variant id column")
+    p.add_argument("--clump-field", default="P", help="p-value column")
+    p.add_argument("--clump-allow-overlap", action="store_true", help="a variant may join several clumps")
     p.add_argument("--r2-method", default="haplotype", choices=["haplotype", "pearson"],
-                   help="haplotype = PLINK's EM r2 (default); pearson = genotype correlation")
-    p.add_argument("--out", default="plink")
+                   help="haplotype = PLINK's EM r2; pearson = genotype correlation")
+    p.add_argument("--out", default="plink", help="output prefix (.clumped)")
     p.set_defaults(fn=cmd_clump)
 
-    p = sub.add_parser("ld", help="LD matrix like plink1.9 --r/--r2 square")
-    p.add_argument("--bfile", required=True)
+    p = add("ld", "LD matrix like plink1.9 --r/--r2 square")
+    p.add_argument("--bfile", required=True, help="PLINK fileset prefix")
     p.add_argument("--r", nargs="*", help="square [gz]")
     p.add_argument("--r2", nargs="*", help="square [gz]")
     p.add_argument("--extract", help="file of variant IDs")
     p.add_argument("--keep", help="file of FID IID to keep")
-    p.add_argument("--keep-allele-order", action="store_true")
-    p.add_argument("--out", default="plink")
+    p.add_argument("--keep-allele-order", action="store_true", help="keep the .bim A1 allele as counted")
+    p.add_argument("--out", default="plink", help="output prefix (.ld)")
     p.set_defaults(fn=cmd_ld)
 
-    p = sub.add_parser("ld-blocks", help="LD blocks built from the panel (rule ld_blocks)")
-    p.add_argument("--panel", required=True)
+    p = add("ld-blocks", "LD blocks built from the panel (rule ld_blocks)")
+    p.add_argument("--panel", required=True, help="genotype store directory")
     p.add_argument("--out", required=True, help="BED file")
-    p.add_argument("--target-kb", type=float, default=1500)
+    p.add_argument("--target-kb", type=float, default=_schema_default("loci", "block_target_kb"),
+                   help="typical block width (kb)")
     p.set_defaults(fn=cmd_ld_blocks)
 
-    p = sub.add_parser("loci", help="loci from a .clumped file (checkpoint loci)")
-    p.add_argument("--trait", required=True)
-    p.add_argument("--clumped", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--build", default="GRCh38", choices=["GRCh37", "GRCh38"])
-    p.add_argument("--radius-kb", type=float, default=1000)
-    p.add_argument("--keep-mhc", action="store_true")
+    p = add("loci", "loci from a .clumped file (checkpoint loci)")
+    p.add_argument("--trait", required=True, help="trait name (locus ids start with it)")
+    p.add_argument("--clumped", required=True, help=".clumped file")
+    p.add_argument("--out", required=True, help="loci TSV")
+    p.add_argument("--build", default="GRCh38", choices=["GRCh37", "GRCh38"], help="genome build (its MHC)")
+    p.add_argument("--radius-kb", type=float, default=_schema_default("loci", "radius_kb"),
+                   help="locus radius around each index variant (kb)")
+    p.add_argument("--keep-mhc", action="store_true", help="keep loci overlapping the MHC")
     p.add_argument("--mhc", help="chrom:start-end (default: the build's MHC)")
     p.add_argument("--blocks", help="LD blocks BED to snap to")
-    p.add_argument("--loci-per-chunk", type=int, default=25)
-    p.add_argument("--max-chunks", type=int, default=200)
+    p.add_argument("--loci-per-chunk", type=int, default=_schema_default("chunking", "loci_per_chunk"),
+                   help="loci per chunk (one job per chunk)")
+    p.add_argument("--max-chunks", type=int, default=_schema_default("chunking", "max_chunks"),
+                   help="at most this many chunks per trait")
     p.set_defaults(fn=cmd_loci)
 
-    p = sub.add_parser("locus-inputs", help="per-locus bundles of one chunk or one locus (rule locus_inputs)")
-    p.add_argument("--config", default="config/config.yaml")
-    p.add_argument("--trait", required=True)
-    g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--locus", help="locus_id from results/loci/{trait}.tsv")
-    g.add_argument("--chunk", help="chunk id, e.g. c000")
-    p.add_argument("--out-dir", help="default: <outdir>/locus_inputs/{trait}/{locus or chunk}")
+    p = add("locus-inputs", "per-locus bundles of one chunk or one locus (rule locus_inputs)")
+    _locus_opts(p, "output directory (default: <outdir>/locus_inputs/{trait}/{locus or chunk})")
     p.set_defaults(fn=cmd_locus_inputs)
 
-    p = sub.add_parser("xqtl-weights", help="TGVIS stage-1 weights of one chunk or locus (rule xqtl_weights)")
+    p = add("xqtl-weights", "TGVIS stage-1 weights of one chunk or locus (rule xqtl_weights)")
     _locus_opts(p, "output directory (default: <outdir>/weights/{trait}/{chunk})")
     p.set_defaults(fn=cmd_xqtl_weights)
 
-    p = sub.add_parser("prescreen", help="S-PrediXcan prescreen of one chunk or locus (rule prescreen)")
+    p = add("prescreen", "S-PrediXcan prescreen of one chunk or locus (rule prescreen)")
     _locus_opts(p, "output table (default: <outdir>/prescreen/{trait}/{chunk}.parquet)")
     p.set_defaults(fn=cmd_prescreen)
 
-    p = sub.add_parser("coloc", help="coloc-SuSiE + coloc-ABF of one chunk or locus (rule coloc)")
+    p = add("coloc", "coloc-SuSiE + coloc-ABF of one chunk or locus (rule coloc)")
     _locus_opts(p, "output table (default: <outdir>/coloc/{trait}/{chunk}.parquet)")
     p.set_defaults(fn=cmd_coloc)
 
@@ -469,21 +477,28 @@ def build_parser() -> argparse.ArgumentParser:
              "default output <outdir>/tgfm/{trait}/tissue_prior.json"),
             ("summarize", cmd_summarize, "--out-dir", "summary tables, figures and HTML of one trait (rule summarize); "
              "default output <outdir>/summary/{trait}")):
-        p = sub.add_parser(name, help=help_.split(";")[0], description=help_)
-        p.add_argument("--config", default="config/config.yaml")
-        p.add_argument("--trait", required=True)
+        p = add(name, help_.split(";")[0], help_)
+        _config_opt(p)
+        p.add_argument("--trait", required=True, help="trait of the gwas sheet")
         p.add_argument(out, help="output path (default in the description)")
         p.set_defaults(fn=fn)
 
-    p = sub.add_parser("finemap", help="one fine-mapping method on one locus or chunk (rule finemap)")
+    p = add("across-traits", "across-trait tables, figures and enrichment tests (rule across_traits)",
+            "across-trait tables, figures and enrichment tests (rule across_traits); default output "
+            "<outdir>/summary/across_traits")
+    _config_opt(p)
+    p.add_argument("--out-dir", help="output directory (default in the description)")
+    p.set_defaults(fn=cmd_across_traits)
+
+    p = add("finemap", "one fine-mapping method on one locus or chunk (rule finemap)")
     _locus_opts(p, "output table prefix (default: <outdir>/finemap/{method}/{trait}/{locus or chunk})")
-    p.add_argument("--method", required=True, choices=["tgvis", "ctwas", "tgfm"])
+    p.add_argument("--method", required=True, choices=method_names(), help="fine-mapping method")
     p.set_defaults(fn=cmd_finemap)
 
-    p = sub.add_parser("show", help="every method's credible sets at one locus of a finished run, side by side")
-    p.add_argument("--config", default="config/config.yaml")
-    p.add_argument("--trait", required=True)
-    p.add_argument("--locus", required=True, help="locus_id from results/loci/{trait}.tsv")
+    p = add("show", "every method's credible sets at one locus of a finished run, side by side")
+    _config_opt(p)
+    p.add_argument("--trait", required=True, help="trait of the gwas sheet")
+    p.add_argument("--locus", required=True, help="locus_id from <outdir>/loci/{trait}.tsv")
     p.set_defaults(fn=cmd_show, chunk=None)
     return ap
 

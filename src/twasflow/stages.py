@@ -191,8 +191,9 @@ def xqtl_weights(trait: str, bundles_manifest: str | Path, out_dir: str | Path, 
     """
     import numpy as np
 
-    from .io.tables import write_json, write_npz
+    from .io.tables import write_json
     from .locus import read_bundle
+    from .locus_weights import LocusWeights, weights_path
     from .weights import stage1
 
     bdir, out_dir = Path(bundles_manifest).parent, Path(out_dir)
@@ -211,12 +212,9 @@ def xqtl_weights(trait: str, bundles_manifest: str | Path, out_dir: str | Path, 
         mkept = b.model_W != 0
         mstatus = np.where(mkept.any(axis=0), "ok", "no_weight_in_locus")
         if M == 0 or P == 0:
-            write_npz(out_dir / f"{lid}.weights.npz", B=np.zeros((M, P)), pair_ids=pair_ids,
-                      kept=np.zeros((M, P), dtype=bool),
-                      pair_status=np.concatenate([np.full(P - b.Q, "no_tested_variant"),
-                                                  np.full(b.Q, "no_weight_in_locus")]),
-                      pip=np.zeros((M, P)), effect_pair=np.zeros(0, np.int64), effect_l=np.zeros(0, np.int64),
-                      alpha=np.zeros((0, M)), mu=np.zeros((0, M)), mu2=np.zeros((0, M)), V=np.zeros(0))
+            LocusWeights.empty(M, pair_ids, np.concatenate([np.full(P - b.Q, "no_tested_variant"),
+                                                            np.full(b.Q, "no_weight_in_locus")])
+                               ).write(weights_path(out_dir, lid))
             return {"status": "empty", "reason": b.reason or "no variants or no pairs", "M": M, "P": P,
                     "n_pairs_kept": 0, "pairs_dropped": {}}
         if Ps:
@@ -229,13 +227,12 @@ def xqtl_weights(trait: str, bundles_manifest: str | Path, out_dir: str | Path, 
         else:
             Bs, skept, spip, n_nc = np.zeros((M, 0)), np.zeros((M, 0), bool), np.zeros((M, 0)), 0
             sstatus = np.zeros(0, str)
-            eff = dict(effect_pair=np.zeros(0, np.int64), effect_l=np.zeros(0, np.int64), alpha=np.zeros((0, M)),
-                       mu=np.zeros((0, M)), mu2=np.zeros((0, M)), V=np.zeros(0))
+            eff = LocusWeights.no_effects(M)
         status = np.concatenate([sstatus, mstatus]).astype(str)
         # effect_pair indexes pair_ids; summary-statistic pairs come first, so stage 1's indices stay valid
-        write_npz(out_dir / f"{lid}.weights.npz", B=np.hstack([Bs, b.model_W]), pair_ids=pair_ids,
-                  kept=np.hstack([skept, mkept]), pair_status=status, pip=np.hstack([spip, np.zeros((M, b.Q))]),
-                  **eff)
+        LocusWeights(B=np.hstack([Bs, b.model_W]), pair_ids=pair_ids, kept=np.hstack([skept, mkept]),
+                     pair_status=status, pip=np.hstack([spip, np.zeros((M, b.Q))]), **eff
+                     ).write(weights_path(out_dir, lid))
         st = pd.Series(status).value_counts()
         dropped = {str(k): int(v) for k, v in st.items() if k != "ok"}
         if n_nc:
@@ -269,8 +266,9 @@ def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | 
 
     from .io.tables import write_parquet
     from .locus import read_bundle
+    from .locus_weights import read_locus_weights, weights_path
     from .models import read_model_covariance
-    from .twas import PRESCREEN_COLUMNS, prescreen_table, spredixcan_z
+    from .twas import PRESCREEN_COLUMNS, model_covariance_z, prescreen_table
 
     if covariance not in ("panel", "model"):
         raise InputError.at("unknown prescreen covariance", column="prescreen.covariance", found=repr(covariance),
@@ -290,13 +288,13 @@ def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | 
     def one(rec: dict[str, Any]) -> dict[str, Any]:
         nonlocal n_model_cov
         lid = rec["locus_id"]
-        if rec["status"] == "failed" or not (wdir / f"{lid}.weights.npz").exists():
+        if rec["status"] == "failed" or not weights_path(wdir, lid).exists():
             return {"status": "failed" if rec["status"] == "failed" else "empty", "reason": rec.get("reason", "")}
         b = read_bundle(bdir, lid)
-        with np.load(wdir / f"{lid}.weights.npz", allow_pickle=False) as w:
-            B, ids, status = w["B"], w["pair_ids"], w["pair_status"]
+        w = read_locus_weights(wdir, lid)
+        B, ids, status = w.B, w.pair_ids, w.pair_status
         if list(ids) != b.pairs["pair_id"].tolist():
-            raise InputError.at("weights and bundle list different pairs", file=wdir / f"{lid}.weights.npz",
+            raise InputError.at("weights and bundle list different pairs", file=weights_path(wdir, lid),
                                 column="pair_ids", expected=f"the pairs of {bdir / lid}.pairs.parquet")
         if b.P == 0:
             return {"status": "empty", "reason": "no pairs"}
@@ -305,19 +303,8 @@ def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | 
         nmodel = np.where(is_model, b.pairs["n_model"].to_numpy(np.int64), np.count_nonzero(B, axis=0))
         z_given = None
         if model_cov:
-            z_given = np.full(b.P, np.nan)
-            sd = np.sqrt(2.0 * b.freq * (1.0 - b.freq))
-            for j in np.flatnonzero(is_model):
-                entry = model_cov.get(str(ids[j]))
-                idx = np.flatnonzero(B[:, j])
-                if entry is None or idx.size == 0:
-                    continue
-                k = pd.Index(entry[0]).get_indexer(b.variant_ids[idx])
-                if (k < 0).any():
-                    continue
-                # per-allele weights of the counted alleles, the model covariance of the same variants
-                z_given[j] = spredixcan_z(b.z[idx], B[idx, j] / sd[idx], entry[1][np.ix_(k, k)])
-                n_model_cov += 1
+            z_given, n = model_covariance_z(b.variant_ids, b.z, b.freq, B, ids, is_model, model_cov)
+            n_model_cov += n
         t = prescreen_table(lid, b.pairs, b.z, b.R, B, p_max=p_max, n_weights_model=nmodel, drop_reason=reason,
                             z_given=z_given)
         tables.append(t)
@@ -339,36 +326,20 @@ def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | 
     return table
 
 
-COLOC_COLUMNS = ["trait", "locus_id", "method", "cs", "pair_id", "nsnps", "susie_hit1", "susie_hit2", "PP.H0",
-                 "PP.H1", "PP.H2", "PP.H3", "PP.H4", "abf_PP.H0", "abf_PP.H1", "abf_PP.H2", "abf_PP.H3",
-                 "abf_PP.H4", "colocalized", "reason"]
-
-
 def coloc(trait: str, bundles_manifest: str | Path, pairs_tables: Mapping[str, str | Path], out: str | Path,
           log_dir: str | Path, coloc_cfg: Mapping[str, Any], locus: str | None = None) -> pd.DataFrame:
     """Rule ``coloc``: coloc-SuSiE and coloc-ABF between the GWAS and each selected pair's xQTL, per locus.
 
-    ``pairs_tables`` maps a method name to the table of pairs to test: a fine-mapping ``variables`` table (pairs
-    in a causal credible set, with their ``cs``), or, under the name ``prescreen``, the prescreen table (pairs
-    with ``kept``). Each pair is tested once per locus; rows repeat per method. Writes ``out`` (Parquet,
-    :data:`COLOC_COLUMNS`).
+    ``pairs_tables`` maps a method name to the table of pairs to test (:func:`twasflow.coloc.select_pairs`: a
+    fine-mapping ``variables`` table, or under the name ``prescreen`` the prescreen table). Each pair is tested
+    once per locus; rows repeat per method. Writes ``out`` (Parquet, :data:`twasflow.coloc.COLOC_COLUMNS`).
     """
-    from .coloc import coloc_locus
+    from .coloc import COLOC_COLUMNS, coloc_locus, select_pairs
     from .io.tables import write_parquet
     from .locus import read_bundle
 
     bdir = Path(bundles_manifest).parent
-    sels = []
-    for method, path in sorted(pairs_tables.items()):
-        t = pd.read_parquet(path)
-        if method == "prescreen":
-            t = t.loc[t["kept"], ["locus_id", "pair_id"]].assign(cs=pd.NA)
-        elif len(t):
-            t = t.loc[(t["type"] == "pair") & t["causal"], ["locus_id", "pair_id", "cs"]]
-        else:
-            t = pd.DataFrame(columns=["locus_id", "pair_id", "cs"])
-        sels.append(t.assign(method=method))
-    sel = pd.concat(sels, ignore_index=True)
+    sel = select_pairs({m: pd.read_parquet(path) for m, path in pairs_tables.items()})
     recs = chunk_loci(bundles_manifest, locus)
     tables: list[pd.DataFrame] = []
 
@@ -406,26 +377,11 @@ def coloc(trait: str, bundles_manifest: str | Path, pairs_tables: Mapping[str, s
     return table
 
 
-def _locus_weights(wdir: Path, lid: str) -> dict[str, Any]:
-    import numpy as np
-
-    with np.load(wdir / f"{lid}.weights.npz", allow_pickle=False) as w:
-        return {k: w[k] for k in w.files}
-
-
-def _kept_pairs(prescreen: pd.DataFrame, lid: str, weights: Mapping[str, Any]) -> tuple[list[str], list[int]]:
-    """The pairs fine-mapped at a locus — those its prescreen kept — as (pair ids, their columns in the weights
-    file), in the weights file's order. Every method and the TGFM prior see the same pairs."""
+def _kept_pairs(prescreen: pd.DataFrame, lid: str, weights: Any) -> list[str]:
+    """The pairs fine-mapped at a locus — those its prescreen kept — in the weights file's order. Every method
+    and the TGFM prior see the same pairs."""
     keep = set(prescreen.loc[(prescreen["locus_id"] == lid) & prescreen["kept"], "pair_id"])
-    ids = [str(p) for p in weights["pair_ids"]]
-    cols = [j for j, p in enumerate(ids) if p in keep]
-    return [ids[j] for j in cols], cols
-
-
-def _pair_tissues(bundle: Any, ids: Sequence[str]) -> list[str]:
-    """The tissue of each pair id (from the bundle's pairs table)."""
-    meta = bundle.pairs.set_index("pair_id")
-    return [str(meta.at[p, "tissue"]) for p in ids]
+    return [str(p) for p in weights.pair_ids if str(p) in keep]
 
 
 def _trait_loci(chunks: list[Mapping[str, str | Path]], left_out: dict[str, str]) -> Iterator[tuple[Any, ...]]:
@@ -433,6 +389,7 @@ def _trait_loci(chunks: list[Mapping[str, str | Path]], left_out: dict[str, str]
     chunks of a trait (gather rules). The weights manifest says which loci have them: a failed or empty locus
     is recorded in ``left_out`` (its finemap row reports the failure)."""
     from .locus import read_bundle
+    from .locus_weights import read_locus_weights
 
     t0, n, last = time.perf_counter(), 0, time.perf_counter()
     for k, ch in enumerate(chunks, start=1):
@@ -444,39 +401,11 @@ def _trait_loci(chunks: list[Mapping[str, str | Path]], left_out: dict[str, str]
                 continue
             b = read_bundle(bdir, lid)
             if b.M:
-                yield ch, lid, b, _locus_weights(wdir, lid)
+                yield ch, lid, b, read_locus_weights(wdir, lid)
                 n += 1
         if time.perf_counter() - last > 30:  # progress on long gathers (genome-wide: thousands of loci)
             last = time.perf_counter()
             log.info("  %d of %d chunks, %d loci, %.0f s", k, len(chunks), n, last - t0)
-
-
-def _genome_snp_regions(gwas: str | Path, loci_tsv: str | Path, thin: float, region_kb: float,
-                        seed: int = 99) -> pd.DataFrame:
-    """cTWAS's SNP side of the EM: a random ``thin`` fraction of every harmonized GWAS variant, each in one
-    region — its locus when it lies in one, else a ``region_kb`` window of its chromosome
-    (``{chrom}_bg{k}``), so the null genome informs the SNP prior as in cTWAS's genome-wide run."""
-    import numpy as np
-
-    from .methods.ctwas import thin_snps
-
-    g = pd.read_parquet(gwas, columns=["variant_id", "chrom", "pos", "z"])
-    g = g[np.isfinite(g["z"].to_numpy(dtype=np.float64))]
-    g = thin_snps(g.reset_index(drop=True), thin, seed=seed)
-    loci = pd.read_csv(loci_tsv, sep="\t", dtype={"chrom": str})
-    chrom = g["chrom"].astype(str).to_numpy(dtype=object)
-    pos = g["pos"].to_numpy(dtype=np.int64)
-    window = (pos // int(region_kb * 1000)).astype(str)
-    region = np.char.add(np.char.add(chrom.astype(str), "_bg"), window).astype(object)
-    for c, lc in loci.groupby("chrom", sort=False):
-        lc = lc.sort_values("start")
-        on = np.flatnonzero(chrom == str(c))
-        starts, ends = lc["start"].to_numpy(np.int64), lc["end"].to_numpy(np.int64)
-        k = np.searchsorted(starts, pos[on], side="right") - 1
-        inside = (k >= 0) & (pos[on] <= ends[np.clip(k, 0, None)])
-        region[on[inside]] = lc["locus_id"].to_numpy(dtype=object)[k[inside]]
-    return pd.DataFrame({"id": g["variant_id"].astype(object).to_numpy(), "z": g["z"].to_numpy(np.float64),
-                         "region_id": region})
 
 
 def ctwas_params(trait: str, chunks: list[Mapping[str, str | Path]], out: str | Path,
@@ -489,8 +418,8 @@ def ctwas_params(trait: str, chunks: list[Mapping[str, str | Path]], out: str | 
     ``tissue|qtl_type`` group in its locus's region, with z = w'z / sqrt(w'Rw) from the bundle's LD
     (``twasflow.methods.ctwas.region_tables``). SNPs: with ``gwas`` and ``loci_tsv``, a random ``thin``
     fraction (config ``ctwas.thin``, cTWAS's 0.1) of all harmonized GWAS variants genome-wide, in their
-    locus's region or in ``region_kb`` background windows (cTWAS estimates over the whole genome, and most
-    regions carry no signal); without them, the bundles' variants only (priors biased upwards).
+    locus's region or in ``region_kb`` background windows (:func:`twasflow.methods.ctwas.genome_snp_regions`);
+    without them, the bundles' variants only (priors biased upwards).
     Writes ``params.json`` (``CtwasParams.to_dict()`` plus the counts of regions, SNPs and genes used).
     """
     import numpy as np
@@ -502,13 +431,12 @@ def ctwas_params(trait: str, chunks: list[Mapping[str, str | Path]], out: str | 
                "EM_tol", "null_method")
     em_opts = {k: options[k] for k in em_keys if options.get(k) is not None}
     genome_wide = gwas is not None and loci_tsv is not None
-    thin = float(options.get("thin", 0.1)) if genome_wide else 1.0
+    thin = float(options["thin"]) if genome_wide else 1.0
     snps, genes = [], []
     left_out: dict[str, str] = {}
     for _, lid, b, w in _trait_loci(chunks, left_out):
-        B, ids = w["B"], [str(x) for x in w["pair_ids"]]
-        cols = np.flatnonzero(np.any(B != 0, axis=0))
-        snp_z, gene_z = ctwas.region_tables(b, B[:, cols], [ids[j] for j in cols], lid, trait=trait)
+        cols = np.flatnonzero(np.any(w.B != 0, axis=0))
+        snp_z, gene_z = ctwas.region_tables(b, w.B[:, cols], [str(w.pair_ids[j]) for j in cols], lid, trait=trait)
         if not genome_wide:  # the genome-wide SNP table below replaces the bundles' variants
             snps.append(snp_z)
         genes.append(gene_z)
@@ -517,7 +445,9 @@ def ctwas_params(trait: str, chunks: list[Mapping[str, str | Path]], out: str | 
         log.warning("%s: %d loci without stage-1 weights (failed upstream) left out of the cTWAS EM: %s", trait,
                     len(failed), ", ".join(sorted(failed)))
     if genome_wide:
-        snps = [_genome_snp_regions(gwas, loci_tsv, thin, float(options.get("region_kb", 1500)))]
+        g = pd.read_parquet(gwas, columns=["variant_id", "chrom", "pos", "z"])
+        loci = pd.read_csv(loci_tsv, sep="\t", dtype={"chrom": str})
+        snps = [ctwas.genome_snp_regions(g, loci, thin, float(options["region_kb"]))]
     if not snps or not sum(len(t) for t in snps):
         raise InputError.at(f"no variants for trait {trait}: nothing to estimate cTWAS parameters from",
                             column="variant_id", found=0, expected=">= 1 variant")
@@ -527,7 +457,7 @@ def ctwas_params(trait: str, chunks: list[Mapping[str, str | Path]], out: str | 
     # a pair in two overlapping loci is one gene of the first region (cTWAS regions are disjoint)
     gene_z = gene_z.drop_duplicates("id", keep="first")
     # cTWAS removes groups too small for reliable parameters; their pairs are not fine-mapped by cTWAS
-    min_size = int(em_opts.get("min_group_size", 100))
+    min_size = int(options["min_group_size"])
     size = gene_z["group"].value_counts()
     dropped = {str(g): int(k) for g, k in size.items() if k < min_size}
     if dropped:
@@ -551,7 +481,7 @@ def ctwas_params(trait: str, chunks: list[Mapping[str, str | Path]], out: str | 
 
 
 def tgfm_prior(trait: str, chunks: list[Mapping[str, str | Path]], out: str | Path, options: Mapping[str, Any],
-               seed: int = 1) -> dict[str, Any]:
+               seed: int) -> dict[str, Any]:
     """Rule ``tgfm_prior``: TGFM's tissue-specific prior learned over every locus of one trait.
 
     ``chunks``: per chunk ``{"bundles", "weights", "prescreen"}``. At each locus with usable weights, TGFM's fit
@@ -572,9 +502,10 @@ def tgfm_prior(trait: str, chunks: list[Mapping[str, str | Path]], out: str | Pa
     for ch, lid, b, w in _trait_loci(chunks, left_out):
         if str(ch["prescreen"]) not in pre:
             pre[str(ch["prescreen"])] = pd.read_parquet(ch["prescreen"])
-        p = pre[str(ch["prescreen"])]
-        ids, _ = _kept_pairs(p, lid, w)
-        one = tgfm.reference_lbf(b.z, b.R, b.n, tgfm.effects_for_pairs(w, ids), _pair_tissues(b, ids), **fit_opts)
+        ids = _kept_pairs(pre[str(ch["prescreen"])], lid, w)
+        meta = b.pairs.set_index("pair_id")
+        one = tgfm.reference_lbf(b.z, b.R, b.n, w.select(ids).effects(), [str(meta.at[p, "tissue"]) for p in ids],
+                                 **fit_opts)
         if one is None:
             no_cs.append(lid)
             continue
@@ -584,10 +515,10 @@ def tgfm_prior(trait: str, chunks: list[Mapping[str, str | Path]], out: str | Pa
         raise InputError.at(f"no locus of trait {trait} has a TGFM credible set: nothing to learn the tissue prior "
                             "from (set tgfm.tissue_prior: false)", column="tgfm.tissue_prior", found=0,
                             expected=">= 1 locus with a credible set")
-    B = int(options.get("n_draws", 100))
-    prior = tgfm.learn_tissue_prior(inputs, n_bootstraps=B, seed=[int(seed), zlib.crc32(trait.encode())])
+    n_boot = int(options["n_draws"])
+    prior = tgfm.learn_tissue_prior(inputs, n_bootstraps=n_boot, seed=[int(seed), zlib.crc32(trait.encode())])
     d = {"trait": trait, "classes": list(prior.classes), "probs": prior.probs.tolist(), "mean": prior.mean,
-         "n_iter": prior.n_iter, "n_bootstraps": B, "loci_used": used, "loci_without_credible_set": no_cs,
+         "n_iter": prior.n_iter, "n_bootstraps": n_boot, "loci_used": used, "loci_without_credible_set": no_cs,
          "loci_left_out": dict(sorted(left_out.items()))}
     write_json(d, out)
     log.info("%s: TGFM tissue prior from %d loci (%d without a credible set, %d left out): %s", trait, len(used),
@@ -595,104 +526,32 @@ def tgfm_prior(trait: str, chunks: list[Mapping[str, str | Path]], out: str | Pa
     return d
 
 
-def _read_tissue_prior(path: str | Path) -> Any:
-    import json
-
-    import numpy as np
-
-    from .methods.tgfm import TissuePrior
-
-    with open(path) as fh:
-        d = json.load(fh)
-    probs = np.asarray(d["probs"], dtype=np.float64)
-    return TissuePrior(tuple(d["classes"]), probs, np.zeros((0, probs.shape[1])), int(d["n_iter"]))
-
-
-def _method_runner(method: str, trait: str, options: Mapping[str, Any], ctwas_params_json: str | Path | None,
-                   seed: int, tgfm_prior_json: str | Path | None = None) -> Callable[..., Any]:
-    """``run(bundle, weights, pair_ids)`` for one fine-mapping method (same inputs, same result schema)."""
-    if method == "tgvis":
-        from .methods import tgvis
-
-        def run_tgvis(b: Any, w: Mapping[str, Any], ids: list[str], cols: list[int]) -> Any:
-            return tgvis.fit_bundle(b, w["B"][:, cols], ids, trait=trait, options=dict(options))
-
-        return run_tgvis
-    if method == "ctwas":
-        import json
-
-        from .methods import ctwas
-
-        if ctwas_params_json is None:
-            raise InputError.at("cTWAS fine-mapping needs the trait's ctwas_params output", column="ctwas_params",
-                                found=None, expected="results/ctwas/{trait}/params.json")
-        with open(ctwas_params_json) as fh:
-            priors = ctwas.CtwasParams.from_dict(json.load(fh))
-        fine_opts = {k: v for k, v in options.items() if k in ("L", "min_abs_corr", "coverage", "null_method",
-                                                               "causal_rule", "pip_min")}
-
-        def run_ctwas(b: Any, w: Mapping[str, Any], ids: list[str], cols: list[int]) -> Any:
-            # pairs of groups without parameters (too small for the EM: params.json dropped_groups) are left out
-            meta = b.pairs.set_index("pair_id")
-            ok = [k for k, p in enumerate(ids)
-                  if f"{meta.at[p, 'tissue']}|{meta.at[p, 'qtl_type']}" in priors.group_prior]
-            if len(ok) < len(ids):
-                log.info("  %s: %d of %d pairs in groups without cTWAS parameters left out", b.locus_id,
-                         len(ids) - len(ok), len(ids))
-            return ctwas.fit_bundle(b, w["B"][:, [cols[k] for k in ok]], [ids[k] for k in ok], trait=trait,
-                                    priors=priors, options=fine_opts)
-
-        return run_ctwas
-    if method == "tgfm":
-        from .methods import tgfm
-
-        fine_opts = {k: v for k, v in options.items() if k != "tissue_prior"}
-        prior = None
-        if options.get("tissue_prior"):
-            if tgfm_prior_json is None:
-                raise InputError.at("TGFM with tgfm.tissue_prior needs the trait's tgfm_prior output",
-                                    column="tgfm_prior", found=None, expected="results/tgfm/{trait}/tissue_prior.json")
-            prior = _read_tissue_prior(tgfm_prior_json)
-            if prior.probs.shape[1] != int(options.get("n_draws", 100)):
-                raise InputError.at("the tissue prior's bootstraps do not match tgfm.n_draws", file=tgfm_prior_json,
-                                    column="probs", found=prior.probs.shape[1], expected=options.get("n_draws", 100))
-
-        def run_tgfm(b: Any, w: Mapping[str, Any], ids: list[str], cols: list[int]) -> Any:
-            eff = tgfm.effects_for_pairs(w, ids)
-            pp = vp = None
-            if prior is not None:
-                pp, vp = prior.weights(_pair_tissues(b, ids), len(b.variant_ids))
-            return tgfm.fit_bundle(b, eff, ids, trait=trait, options=fine_opts, seed=seed, pair_prior=pp,
-                                   variant_prior=vp)
-
-        return run_tgfm
-    raise InputError.at(f"unknown fine-mapping method {method!r}", column="methods", found=method,
-                        expected=("tgvis", "ctwas", "tgfm"))
-
-
 def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manifest: str | Path,
             prescreen_table: str | Path, out_prefix: str | Path, log_dir: str | Path, options: Mapping[str, Any],
-            genes: str | Path | None = None, plot_dir: str | Path | None = None, locus: str | None = None,
-            ctwas_params_json: str | Path | None = None, seed: int = 1,
-            tgfm_prior_json: str | Path | None = None, plot_mode: str = "all") -> dict[str, pd.DataFrame]:
-    """Rule ``finemap``: one fine-mapping method (tgvis, ctwas, tgfm) on every locus of a chunk, on the pairs
-    that pass the prescreen.
+            seed: int, plot_mode: str, genes: str | Path | None = None, plot_dir: str | Path | None = None,
+            locus: str | None = None, trait_inputs: Mapping[str, str | Path] | None = None
+            ) -> dict[str, pd.DataFrame]:
+    """Rule ``finemap``: one fine-mapping method (:mod:`twasflow.methods.registry`) on every locus of a chunk,
+    on the pairs that pass the prescreen.
 
-    Writes ``{out_prefix}.variables.parquet``, ``.sets.parquet`` and ``.loci.parquet`` (SPEC §4; a failing locus
-    is a ``failed`` row in ``loci`` with its log path) and, with ``plot_dir``, locus plots: every locus
-    (``plot_mode="all"``), only loci with a causal call (``"causal"``) or none (``"none"``; the directory is
-    still made).
-    ``ctwas_params_json``: the trait's ``ctwas_params`` output (method ctwas). ``seed``: config seed (TGFM's
-    draws, seeded per trait and locus). ``tgfm_prior_json``: the trait's ``tgfm_prior`` output (method tgfm
-    with ``tgfm.tissue_prior``).
+    Writes ``{out_prefix}.variables.parquet``, ``.sets.parquet`` and ``.loci.parquet`` (docs/outputs.md
+    "finemap"; a failing locus is a ``failed`` row in ``loci`` with its log path) and, with ``plot_dir``, locus
+    plots: every locus (``plot_mode="all"``), only loci with a causal call (``"causal"``) or none (``"none"``;
+    the directory is still made).
+    ``trait_inputs``: the per-trait JSON files the method reads, by name (``ctwas_params``: the trait's
+    ``ctwas_params`` output; ``tgfm_prior``: the trait's ``tgfm_prior`` output with ``tgfm.tissue_prior``).
+    ``seed``: config seed (TGFM's draws, seeded per trait and locus).
     """
-    from .io.tables import write_parquet
+    from .io.tables import read_json, write_parquet
     from .locus import read_bundle
+    from .locus_weights import read_locus_weights
+    from .methods.registry import get_method
     from .methods.result import failed_result
 
     if plot_mode not in ("all", "causal", "none"):
         raise ConfigError(f"config key 'locus_plots': found {plot_mode!r}; expected all, causal or none")
-    run_method = _method_runner(method, trait, options, ctwas_params_json, seed, tgfm_prior_json)
+    fitter = get_method(method).prepare(trait, options, {k: read_json(p) for k, p in (trait_inputs or {}).items()},
+                                        seed)
     if plot_dir is not None:
         Path(plot_dir).mkdir(parents=True, exist_ok=True)
     bdir, wdir = Path(bundles_manifest).parent, Path(weights_manifest).parent
@@ -712,9 +571,8 @@ def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manif
                               log=rec.get("log") or ""), lid)
             return {"status": rec["status"], "reason": rec.get("reason", "")}
         b = read_bundle(bdir, lid)
-        w = _locus_weights(wdir, lid)
-        ids, cols = _kept_pairs(pre, lid, w)
-        res = run_method(b, w, ids, cols)
+        w = read_locus_weights(wdir, lid)
+        res = fitter.fit_locus(b, w.select(_kept_pairs(pre, lid, w)))
         if plot_dir is not None and (plot_mode == "all" or (plot_mode == "causal" and res.variables["causal"].any())):
             from .plots import locus_plot
 

@@ -10,7 +10,7 @@ per-allele weights ``w``, genotype covariance ``Γ`` and SDs ``σ_l = sqrt(Γ_ll
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -73,6 +73,39 @@ def spredixcan_z(z: Any, w: Any, cov: Any) -> float:
     if not var > 0:
         return float("nan")
     return float(np.sum(ww * sd * np.asarray(z, dtype=np.float64)) / np.sqrt(var))
+
+
+def model_covariance_z(variant_ids: np.ndarray, z: np.ndarray, freq: np.ndarray, B: np.ndarray,
+                       pair_ids: Sequence[str], is_model: np.ndarray,
+                       model_cov: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, int]:
+    """S-PrediXcan z of a locus's prediction-model pairs with each model's own covariance.
+
+    Parameters
+    ----------
+    variant_ids, z, freq : (M,) the locus variants, GWAS z and panel frequency of the counted alleles.
+    B : (M, P) standardized weights of every pair; pair_ids : (P,); is_model : (P,) bool, model pairs.
+    model_cov : ``{pair_id: (variant_ids (k,), cov (k, k))}`` (``twasflow.models.read_model_covariance``).
+
+    Returns
+    -------
+    ``z_given`` (P,): the z of every model pair whose weighted variants all have a covariance entry, NaN
+    elsewhere (those pairs use the panel LD); and the number of pairs given a z.
+    """
+    z_given = np.full(len(pair_ids), np.nan)
+    sd = np.sqrt(2.0 * freq * (1.0 - freq))
+    n = 0
+    for j in np.flatnonzero(is_model):
+        entry = model_cov.get(str(pair_ids[j]))
+        idx = np.flatnonzero(B[:, j])
+        if entry is None or idx.size == 0:
+            continue
+        k = pd.Index(entry[0]).get_indexer(variant_ids[idx])
+        if (k < 0).any():
+            continue
+        # per-allele weights of the counted alleles, the model covariance of the same variants
+        z_given[j] = spredixcan_z(z[idx], B[idx, j] / sd[idx], entry[1][np.ix_(k, k)])
+        n += 1
+    return z_given, n
 
 
 def z_to_p(z: Any) -> np.ndarray:

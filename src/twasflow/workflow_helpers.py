@@ -20,6 +20,16 @@ def resource(config: Mapping[str, Any], rule: str, key: str) -> int:
     return RESOURCE_DEFAULTS[key]
 
 
+def partition(config: Mapping[str, Any], rule: str) -> str:
+    """SLURM partition of ``rule``: ``resources.<rule>.slurm_partition``, else ``resources.default``'s, else ''."""
+    res = config.get("resources") or {}
+    for scope in (rule, "default"):
+        value = (res.get(scope) or {}).get("slurm_partition")
+        if value:
+            return str(value)
+    return ""
+
+
 def expand_pattern(path: str) -> list[str]:
     """The files a sheet path names: itself, or every file matching a ``{chrom}`` pattern."""
     if "{chrom}" in path:

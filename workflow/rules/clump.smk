@@ -3,22 +3,19 @@
 
 rule clump:
     input:
-        gwas=os.path.join(OUT, "harmonized", "gwas", "{trait}.parquet"),
-        panel=os.path.join(OUT, "panel", "panel.json"),
+        gwas=L.gwas("{trait}"),
+        panel=L.panel_meta,
     output:
-        clumped=os.path.join(OUT, "clump", "{trait}.clumped"),
+        clumped=L.clumped("{trait}"),
     params:
-        clump=config["clump"],
-        panel_dir=lambda wc, input: os.path.dirname(input.panel),
+        args=lambda wc: ARGS.clump(wc.trait),
     log:
-        os.path.join(LOGS, "clump", "{trait}.log"),
+        L.log("clump", "{trait}"),
     benchmark:
-        os.path.join(BENCH, "clump", "{trait}.tsv")
+        L.benchmark("clump", "{trait}"),
     threads: threads("clump")
     resources:
-        mem_mb=mem_mb("clump"),
-        runtime=runtime("clump"),
-        slurm_partition=partition("clump"),
+        **rule_resources("clump"),
     conda:
         ENV
     script:

@@ -4,26 +4,19 @@
 
 rule coloc:
     input:
-        bundles=os.path.join(OUT, "locus_inputs", "{trait}", "{chunk}", "manifest.json"),
-        variables=expand(
-            os.path.join(OUT, "finemap", "{method}", "{{trait}}", "{{chunk}}.variables.parquet"),
-            method=METHODS,
-        ),
+        bundles=L.bundles("{trait}", "{chunk}"),
+        variables=[L.finemap(m, "{trait}", "{chunk}", "variables") for m in METHODS],
     output:
-        table=os.path.join(OUT, "coloc", "{trait}", "{chunk}.parquet"),
+        table=L.coloc("{trait}", "{chunk}"),
     params:
-        coloc=config["coloc"],
-        tables=lambda wc, input: dict(zip(METHODS, input.variables)),
-        log_dir=lambda wc: os.path.join(LOGS, "coloc", wc.trait, wc.chunk),
+        args=lambda wc: ARGS.coloc(wc.trait, wc.chunk),
     log:
-        os.path.join(LOGS, "coloc", "{trait}", "{chunk}.log"),
+        L.log("coloc", "{trait}", "{chunk}"),
     benchmark:
-        os.path.join(BENCH, "coloc", "{trait}", "{chunk}.tsv")
+        L.benchmark("coloc", "{trait}", "{chunk}"),
     threads: threads("coloc")
     resources:
-        mem_mb=mem_mb("coloc"),
-        runtime=runtime("coloc"),
-        slurm_partition=partition("coloc"),
+        **rule_resources("coloc"),
     conda:
         ENV
     script:

@@ -3,6 +3,8 @@ import os
 
 from twasflow.config import load_run_config
 from twasflow.errors import ConfigError
+from twasflow.layout import Layout
+from twasflow.stage_args import StageArgs
 from twasflow import workflow_helpers as wh
 
 try:
@@ -12,15 +14,13 @@ except ConfigError as exc:
 config.update(RUN.config)
 
 OUT = config["outdir"]
-LOGS = "logs"
-BENCH = "benchmarks/rules"
+# every path from one Layout and every stage's arguments from one builder, shared with the `twasflow` CLI
+L = Layout(OUT)
+ARGS = StageArgs(RUN, L)
 TRAITS = RUN.traits
 DATASETS = RUN.datasets
 METHODS = config["methods"]
 ENV = "../../envs/twasflow.yaml"
-
-
-include: "resources.smk"
 
 
 wildcard_constraints:
@@ -49,21 +49,14 @@ def sheet_files(path):
     return wh.expand_pattern(path)
 
 
-def loci_table(trait):
-    return os.path.join(OUT, "loci", f"{trait}.tsv")
-
-
 def chunks_of(trait):
     """Chunk ids of a trait, read from the `loci` checkpoint's output."""
-    with checkpoints.loci.get(trait=trait).output.tsv.open() as fh:
-        return wh.chunk_ids(fh)
+    checkpoints.loci.get(trait=trait)
+    return L.chunks(trait)
 
 
 def static_targets():
-    targets = [loci_table(t) for t in TRAITS]
-    targets += [os.path.join(OUT, "harmonized", "gwas", f"{t}.qc.json") for t in TRAITS]
-    targets += [os.path.join(OUT, "harmonized", "xqtl", f"{d}.qc.json") for d in DATASETS]
-    return targets
+    return [L.loci(t) for t in TRAITS] + [L.gwas_qc(t) for t in TRAITS] + [L.xqtl_qc(d) for d in DATASETS]
 
 
 def gene_annotation_input(wildcards):
@@ -72,42 +65,54 @@ def gene_annotation_input(wildcards):
     return [p] if p else []
 
 
-def per_chunk(*parts):
-    """Input function: one path per chunk of every trait; ``parts`` may contain {trait} and {chunk}."""
+def per_chunk(path):
+    """Input function: one path per chunk of every trait; ``path(trait, chunk)`` is a Layout method."""
 
     def targets(wildcards):
-        pattern = os.path.join(OUT, *parts)
-        return [pattern.format(trait=t, chunk=c) for t in TRAITS for c in chunks_of(t)]
+        return [path(t, c) for t in TRAITS for c in chunks_of(t)]
 
     return targets
 
 
-all_locus_inputs = per_chunk("locus_inputs", "{trait}", "{chunk}", "manifest.json")
-all_prescreen = per_chunk("prescreen", "{trait}", "{chunk}.parquet")
-all_coloc = per_chunk("coloc", "{trait}", "{chunk}.parquet")
-all_finemap = [per_chunk("finemap", m, "{trait}", "{chunk}.loci.parquet") for m in METHODS]
+all_locus_inputs = per_chunk(L.bundles)
+all_prescreen = per_chunk(L.prescreen)
+all_coloc = per_chunk(L.coloc)
+all_finemap = [per_chunk(lambda t, c, m=m: L.finemap(m, t, c, "loci")) for m in METHODS]
 
 
-def ctwas_params_input(wildcards):
-    if wildcards.method == "ctwas":
-        return [os.path.join(OUT, "ctwas", wildcards.trait, "params.json")]
-    return []
+def trait_inputs(wildcards):
+    """The per-trait files of the wildcard method (cTWAS's params, TGFM's tissue prior; methods/registry.py)."""
+    return list(ARGS.trait_inputs(wildcards.method, wildcards.trait).values())
 
 
-def tgfm_prior_input(wildcards):
-    if wildcards.method == "tgfm" and config["tgfm"].get("tissue_prior"):
-        return [os.path.join(OUT, "tgfm", wildcards.trait, "tissue_prior.json")]
-    return []
-
-
-def trait_chunks(*parts, methods=None):
-    """Input function: one path per chunk of the wildcard trait (and per method when ``methods``)."""
+def trait_chunks(path, methods=None):
+    """Input function: one path per chunk of the wildcard trait (and per method when ``methods``); ``path`` is a
+    Layout method taking (trait, chunk), or (method, trait, chunk) with ``methods``."""
 
     def targets(wildcards):
         cs = chunks_of(wildcards.trait)
-        pattern = os.path.join(OUT, *parts)
         if methods is None:
-            return [pattern.format(trait=wildcards.trait, chunk=c) for c in cs]
-        return [pattern.format(method=m, trait=wildcards.trait, chunk=c) for m in methods for c in cs]
+            return [path(wildcards.trait, c) for c in cs]
+        return [path(m, wildcards.trait, c) for m in methods for c in cs]
 
     return targets
+
+
+# ---- inputs of the summary rules (workflow/rules/summary.smk)
+def gene_list_inputs(wildcards):
+    """Gene lists and positions given in the config; the example's own files come with its manifest (no rule
+    names them as outputs, so they cannot be inputs themselves)."""
+    keys = (*wh.EXAMPLE_GENE_LISTS, "gene_annotation")
+    paths = [config["enrichment"][k] for k in keys if config["enrichment"][k]]
+    return paths + simulated_inputs()
+
+
+def truth_table(trait):
+    """The trait's planted-truth table (gwas sheet column ``truth``; simulated data only), else None."""
+    return RUN.gwas_row(trait).get("truth") or None
+
+
+def truth_inputs(wildcards):
+    """The truth table as an input unless the example simulator writes it (it comes with the manifest)."""
+    p = truth_table(wildcards.trait)
+    return [p] if p and not wh.made_by_simulator(config, p) else []

@@ -1,28 +1,26 @@
 # Fine-mapping of gene–tissue pairs and variants per chunk, one job per method listed in config `methods`
-# (tgvis, ctwas, tgfm: same inputs, same output schema). cTWAS first estimates its group priors once per
+# (twasflow.methods.registry: same inputs, same output schema). cTWAS first estimates its group priors once per
 # trait over all loci (rule ctwas_params); TGFM with `tgfm.tissue_prior` learns its tissue prior over all loci
 # of the trait first (rule tgfm_prior).
 
 
 rule ctwas_params:
     input:
-        bundles=trait_chunks("locus_inputs", "{trait}", "{chunk}", "manifest.json"),
-        weights=trait_chunks("weights", "{trait}", "{chunk}", "manifest.json"),
-        gwas=os.path.join(OUT, "harmonized", "gwas", "{trait}.parquet"),
-        loci=os.path.join(OUT, "loci", "{trait}.tsv"),
+        bundles=trait_chunks(L.bundles),
+        weights=trait_chunks(L.weights),
+        gwas=L.gwas("{trait}"),
+        loci=L.loci("{trait}"),
     output:
-        params=os.path.join(OUT, "ctwas", "{trait}", "params.json"),
+        params=L.ctwas_params("{trait}"),
     params:
-        options=config["ctwas"],
+        args=lambda wc: ARGS.ctwas_params(wc.trait),
     log:
-        os.path.join(LOGS, "ctwas_params", "{trait}.log"),
+        L.log("ctwas_params", "{trait}"),
     benchmark:
-        os.path.join(BENCH, "ctwas_params", "{trait}.tsv")
+        L.benchmark("ctwas_params", "{trait}"),
     threads: threads("ctwas_params")
     resources:
-        mem_mb=mem_mb("ctwas_params"),
-        runtime=runtime("ctwas_params"),
-        slurm_partition=partition("ctwas_params"),
+        **rule_resources("ctwas_params"),
     conda:
         ENV
     script:
@@ -31,23 +29,20 @@ rule ctwas_params:
 
 rule tgfm_prior:
     input:
-        bundles=trait_chunks("locus_inputs", "{trait}", "{chunk}", "manifest.json"),
-        weights=trait_chunks("weights", "{trait}", "{chunk}", "manifest.json"),
-        prescreen=trait_chunks("prescreen", "{trait}", "{chunk}.parquet"),
+        bundles=trait_chunks(L.bundles),
+        weights=trait_chunks(L.weights),
+        prescreen=trait_chunks(L.prescreen),
     output:
-        prior=os.path.join(OUT, "tgfm", "{trait}", "tissue_prior.json"),
+        prior=L.tgfm_prior("{trait}"),
     params:
-        options=config["tgfm"],
-        seed=config["seed"],
+        args=lambda wc: ARGS.tgfm_prior(wc.trait),
     log:
-        os.path.join(LOGS, "tgfm_prior", "{trait}.log"),
+        L.log("tgfm_prior", "{trait}"),
     benchmark:
-        os.path.join(BENCH, "tgfm_prior", "{trait}.tsv")
+        L.benchmark("tgfm_prior", "{trait}"),
     threads: threads("tgfm_prior")
     resources:
-        mem_mb=mem_mb("tgfm_prior"),
-        runtime=runtime("tgfm_prior"),
-        slurm_partition=partition("tgfm_prior"),
+        **rule_resources("tgfm_prior"),
     conda:
         ENV
     script:
@@ -56,32 +51,25 @@ rule tgfm_prior:
 
 rule finemap:
     input:
-        bundles=os.path.join(OUT, "locus_inputs", "{trait}", "{chunk}", "manifest.json"),
-        weights=os.path.join(OUT, "weights", "{trait}", "{chunk}", "manifest.json"),
-        prescreen=os.path.join(OUT, "prescreen", "{trait}", "{chunk}.parquet"),
+        bundles=L.bundles("{trait}", "{chunk}"),
+        weights=L.weights("{trait}", "{chunk}"),
+        prescreen=L.prescreen("{trait}", "{chunk}"),
         genes=gene_annotation_input,
-        ctwas_params=ctwas_params_input,
-        tgfm_prior=tgfm_prior_input,
+        trait_inputs=trait_inputs,
     output:
-        variables=os.path.join(OUT, "finemap", "{method}", "{trait}", "{chunk}.variables.parquet"),
-        sets=os.path.join(OUT, "finemap", "{method}", "{trait}", "{chunk}.sets.parquet"),
-        loci=os.path.join(OUT, "finemap", "{method}", "{trait}", "{chunk}.loci.parquet"),
-        plots=directory(os.path.join(OUT, "finemap", "{method}", "{trait}", "{chunk}.plots")),
+        variables=L.finemap("{method}", "{trait}", "{chunk}", "variables"),
+        sets=L.finemap("{method}", "{trait}", "{chunk}", "sets"),
+        loci=L.finemap("{method}", "{trait}", "{chunk}", "loci"),
+        plots=directory(L.finemap_plots("{method}", "{trait}", "{chunk}")),
     params:
-        out_prefix=lambda wc, output: output.loci.removesuffix(".loci.parquet"),
-        options=lambda wc: config[wc.method],
-        log_dir=lambda wc: os.path.join(LOGS, "finemap", wc.method, wc.trait, wc.chunk),
-        seed=config["seed"],
-        plot_mode=config["locus_plots"],
+        args=lambda wc: ARGS.finemap(wc.method, wc.trait, wc.chunk),
     log:
-        os.path.join(LOGS, "finemap", "{method}", "{trait}", "{chunk}.log"),
+        L.log("finemap", "{method}", "{trait}", "{chunk}"),
     benchmark:
-        os.path.join(BENCH, "finemap", "{method}", "{trait}", "{chunk}.tsv")
+        L.benchmark("finemap", "{method}", "{trait}", "{chunk}"),
     threads: threads("finemap")
     resources:
-        mem_mb=mem_mb("finemap"),
-        runtime=runtime("finemap"),
-        slurm_partition=partition("finemap"),
+        **rule_resources("finemap"),
     conda:
         ENV
     script:

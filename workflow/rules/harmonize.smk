@@ -4,24 +4,19 @@
 rule harmonize_gwas:
     input:
         sheet_files_gwas=lambda wc: sheet_files(RUN.gwas_row(wc.trait)["path"]),
-        panel=os.path.join(OUT, "panel", "variants.parquet"),
+        panel=L.panel_variants,
     output:
-        parquet=os.path.join(OUT, "harmonized", "gwas", "{trait}.parquet"),
-        qc=os.path.join(OUT, "harmonized", "gwas", "{trait}.qc.json"),
+        parquet=L.gwas("{trait}"),
+        qc=L.gwas_qc("{trait}"),
     params:
-        # the truth column only feeds the summary: editing it must not re-harmonize the trait
-        row=lambda wc: {k: v for k, v in RUN.gwas_row(wc.trait).items() if k != "truth"},
-        harmonize=config["harmonize"],
-        build=config["genome_build"],
+        args=lambda wc: ARGS.harmonize_gwas(wc.trait),
     log:
-        os.path.join(LOGS, "harmonize_gwas", "{trait}.log"),
+        L.log("harmonize_gwas", "{trait}"),
     benchmark:
-        os.path.join(BENCH, "harmonize_gwas", "{trait}.tsv")
+        L.benchmark("harmonize_gwas", "{trait}"),
     threads: threads("harmonize_gwas")
     resources:
-        mem_mb=mem_mb("harmonize_gwas"),
-        runtime=runtime("harmonize_gwas"),
-        slurm_partition=partition("harmonize_gwas"),
+        **rule_resources("harmonize_gwas"),
     conda:
         ENV
     script:
@@ -35,25 +30,21 @@ rule harmonize_xqtl:
         covariance=lambda wc: sheet_files(RUN.xqtl_row(wc.dataset).get("covariance") or "")
         if RUN.xqtl_row(wc.dataset).get("covariance")
         else [],
-        panel=os.path.join(OUT, "panel", "variants.parquet"),
+        panel=L.panel_variants,
     output:
         # summary statistics: {chrom}.parquet per chromosome; prediction models (predictdb, weights-long):
         # models.parquet, models_report.tsv and, with a covariance file, covariance.npz
-        out_dir=directory(os.path.join(OUT, "harmonized", "xqtl", "{dataset}")),
-        qc=os.path.join(OUT, "harmonized", "xqtl", "{dataset}.qc.json"),
+        out_dir=directory(L.xqtl_dir("{dataset}")),
+        qc=L.xqtl_qc("{dataset}"),
     params:
-        row=lambda wc: RUN.xqtl_row(wc.dataset),
-        harmonize=config["harmonize"],
-        build=config["genome_build"],
+        args=lambda wc: ARGS.harmonize_xqtl(wc.dataset),
     log:
-        os.path.join(LOGS, "harmonize_xqtl", "{dataset}.log"),
+        L.log("harmonize_xqtl", "{dataset}"),
     benchmark:
-        os.path.join(BENCH, "harmonize_xqtl", "{dataset}.tsv")
+        L.benchmark("harmonize_xqtl", "{dataset}"),
     threads: threads("harmonize_xqtl")
     resources:
-        mem_mb=mem_mb("harmonize_xqtl"),
-        runtime=runtime("harmonize_xqtl"),
-        slurm_partition=partition("harmonize_xqtl"),
+        **rule_resources("harmonize_xqtl"),
     conda:
         ENV
     script:

@@ -1,34 +1,21 @@
 # Loci: ± radius around index variants, overlaps merged, MHC excluded, optional LD-block snapping, chunks.
 
 
-def ld_blocks_input(wildcards):
-    blocks = config["loci"]["ld_blocks"]
-    if blocks == "panel":
-        return [os.path.join(OUT, "ld_blocks", "blocks.bed")]
-    if blocks == "none":
-        return []
-    return [blocks]
-
-
 checkpoint loci:
     input:
-        clumped=os.path.join(OUT, "clump", "{trait}.clumped"),
-        blocks=ld_blocks_input,
+        clumped=L.clumped("{trait}"),
+        blocks=[ARGS.blocks_file()] if ARGS.blocks_file() else [],
     output:
-        tsv=os.path.join(OUT, "loci", "{trait}.tsv"),
+        tsv=L.loci("{trait}"),
     params:
-        loci=config["loci"],
-        mhc=RUN.mhc(),
-        chunking=config["chunking"],
+        args=lambda wc: ARGS.loci(wc.trait),
     log:
-        os.path.join(LOGS, "loci", "{trait}.log"),
+        L.log("loci", "{trait}"),
     benchmark:
-        os.path.join(BENCH, "loci", "{trait}.tsv")
+        L.benchmark("loci", "{trait}"),
     threads: threads("loci")
     resources:
-        mem_mb=mem_mb("loci"),
-        runtime=runtime("loci"),
-        slurm_partition=partition("loci"),
+        **rule_resources("loci"),
     conda:
         ENV
     script:

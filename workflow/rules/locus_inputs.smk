@@ -3,27 +3,21 @@
 
 rule locus_inputs:
     input:
-        loci=os.path.join(OUT, "loci", "{trait}.tsv"),
-        gwas=os.path.join(OUT, "harmonized", "gwas", "{trait}.parquet"),
-        xqtl=expand(os.path.join(OUT, "harmonized", "xqtl", "{dataset}.qc.json"), dataset=DATASETS),
-        panel=os.path.join(OUT, "panel", "panel.json"),
+        loci=L.loci("{trait}"),
+        gwas=L.gwas("{trait}"),
+        xqtl=[L.xqtl_qc(d) for d in DATASETS],
+        panel=L.panel_meta,
     output:
-        manifest=os.path.join(OUT, "locus_inputs", "{trait}", "{chunk}", "manifest.json"),
+        manifest=L.bundles("{trait}", "{chunk}"),
     params:
-        xqtl_dirs=lambda wc, input: {d: q.removesuffix(".qc.json") for d, q in zip(DATASETS, input.xqtl)},
-        panel_dir=lambda wc, input: os.path.dirname(input.panel),
-        out_dir=lambda wc, output: os.path.dirname(output.manifest),
-        locus_variants=config["locus_variants"],
-        log_dir=lambda wc: os.path.join(LOGS, "locus_inputs", wc.trait, wc.chunk),
+        args=lambda wc: ARGS.locus_inputs(wc.trait, wc.chunk),
     log:
-        os.path.join(LOGS, "locus_inputs", "{trait}", "{chunk}.log"),
+        L.log("locus_inputs", "{trait}", "{chunk}"),
     benchmark:
-        os.path.join(BENCH, "locus_inputs", "{trait}", "{chunk}.tsv")
+        L.benchmark("locus_inputs", "{trait}", "{chunk}"),
     threads: threads("locus_inputs")
     resources:
-        mem_mb=mem_mb("locus_inputs"),
-        runtime=runtime("locus_inputs"),
-        slurm_partition=partition("locus_inputs"),
+        **rule_resources("locus_inputs"),
     conda:
         ENV
     script:

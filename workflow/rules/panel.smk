@@ -5,20 +5,17 @@ rule panel:
     input:
         panel_source_files(),
     output:
-        variants=os.path.join(OUT, "panel", "variants.parquet"),
-        meta=os.path.join(OUT, "panel", "panel.json"),
+        variants=L.panel_variants,
+        meta=L.panel_meta,
     params:
-        panel=config["panel"],
-        out_dir=lambda wc, output: os.path.dirname(output.meta),
+        args=ARGS.panel(),
     log:
-        os.path.join(LOGS, "panel.log"),
+        L.log("panel"),
     benchmark:
-        os.path.join(BENCH, "panel.tsv")
+        L.benchmark("panel"),
     threads: threads("panel")
     resources:
-        mem_mb=mem_mb("panel"),
-        runtime=runtime("panel"),
-        slurm_partition=partition("panel"),
+        **rule_resources("panel"),
     conda:
         ENV
     script:
@@ -27,21 +24,18 @@ rule panel:
 
 rule ld_blocks:
     input:
-        meta=os.path.join(OUT, "panel", "panel.json"),
+        meta=L.panel_meta,
     output:
-        bed=os.path.join(OUT, "ld_blocks", "blocks.bed"),
+        bed=L.ld_blocks,
     params:
-        panel_dir=lambda wc, input: os.path.dirname(input.meta),
-        target_kb=config["loci"]["block_target_kb"],
+        args=ARGS.ld_blocks(),
     log:
-        os.path.join(LOGS, "ld_blocks.log"),
+        L.log("ld_blocks"),
     benchmark:
-        os.path.join(BENCH, "ld_blocks.tsv")
+        L.benchmark("ld_blocks"),
     threads: threads("ld_blocks")
     resources:
-        mem_mb=mem_mb("ld_blocks"),
-        runtime=runtime("ld_blocks"),
-        slurm_partition=partition("ld_blocks"),
+        **rule_resources("ld_blocks"),
     conda:
         ENV
     script:

@@ -1,7 +1,9 @@
-# Resources of each rule from the config's `resources` block (a key per rule name; `default` applies to all).
-# Memory and runtime grow with the attempt number, so a job that SLURM kills for memory or time comes back
-# with 2x, then 3x (the profiles set `retries`). Kept apart from common.smk so a test workflow can include
-# exactly these helpers (tests/test_slurm.py runs a job that exceeds its first allocation).
+# Resources of every rule, in one place = the config's `resources` block (a key per rule name, `default` applies
+# to all; src/twasflow/schemas/config.schema.yaml documents the keys). Each rule sets its threads with
+# threads("name") and its resources with **rule_resources("name"). Memory and runtime grow with the attempt number, so a job that SLURM
+# kills for memory or time comes back with 2x, then 3x (the profiles set `retries`). Kept apart from
+# common.smk so a test workflow can include exactly these helpers (tests/test_slurm.py runs a job that exceeds
+# its first allocation).
 from twasflow import workflow_helpers as wh
 
 
@@ -23,13 +25,13 @@ def threads(rule_name):
 
 
 def partition(rule_name):
-    """SLURM partition for a rule: resources.<rule>.slurm_partition, else resources.default's, else ''.
+    """SLURM partition for a rule = resources.<rule>.slurm_partition, else resources.default's, else ''.
 
     An empty string lets the executor plugin submit to the cluster's default partition; local runs ignore it.
     """
-    res = config.get("resources") or {}
-    for scope in (rule_name, "default"):
-        value = (res.get(scope) or {}).get("slurm_partition")
-        if value:
-            return str(value)
-    return ""
+    return wh.partition(config, rule_name)
+
+
+def rule_resources(rule_name):
+    """Every resource of a rule (memory, runtime, SLURM partition), spread into its resources directive."""
+    return {"mem_mb": mem_mb(rule_name), "runtime": runtime(rule_name), "slurm_partition": partition(rule_name)}

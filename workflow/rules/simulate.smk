@@ -5,17 +5,14 @@ rule simulate_example:
     output:
         manifest=os.path.join(config["simulate"]["out_dir"], "manifest.json"),
     params:
-        out_dir=lambda wc, output: os.path.dirname(output.manifest),
-        seed=config["simulate"]["seed"],
+        args=ARGS.simulate_example(),
     log:
-        os.path.join(LOGS, "simulate_example.log"),
+        L.log("simulate_example"),
     benchmark:
-        os.path.join(BENCH, "simulate_example.tsv")
+        L.benchmark("simulate_example"),
     threads: threads("simulate_example")
     resources:
-        mem_mb=mem_mb("simulate_example"),
-        runtime=runtime("simulate_example"),
-        slurm_partition=partition("simulate_example"),
+        **rule_resources("simulate_example"),
     conda:
         ENV
     script:

@@ -2,67 +2,64 @@
 # (one report category per trait, one for all traits). Numbers come from the result tables through
 # twasflow.summary; the captions in workflow/report/ only describe them.
 
-include: "summary_inputs.smk"
+SUMMARY = L.summary_dir("{trait}")
+ACROSS = L.across_dir
+
+
+all_summary = [os.path.join(ACROSS, "summary.json")]
 
 
 rule summarize:
     input:
-        variables=trait_chunks("finemap", "{method}", "{trait}", "{chunk}.variables.parquet", methods=METHODS),
-        loci=trait_chunks("finemap", "{method}", "{trait}", "{chunk}.loci.parquet", methods=METHODS),
-        plots=trait_chunks("finemap", "{method}", "{trait}", "{chunk}.plots", methods=METHODS),
-        coloc=trait_chunks("coloc", "{trait}", "{chunk}.parquet"),
-        prescreen=trait_chunks("prescreen", "{trait}", "{chunk}.parquet"),
-        loci_tsv=lambda wc: loci_table(wc.trait),
+        variables=trait_chunks(lambda m, t, c: L.finemap(m, t, c, "variables"), methods=METHODS),
+        loci=trait_chunks(lambda m, t, c: L.finemap(m, t, c, "loci"), methods=METHODS),
+        plots=trait_chunks(L.finemap_plots, methods=METHODS),
+        coloc=trait_chunks(L.coloc),
+        prescreen=trait_chunks(L.prescreen),
+        loci_tsv=L.loci("{trait}"),
         lists=gene_list_inputs,
         truth=truth_inputs,
     output:
-        html=report(os.path.join(SUMMARY, "{trait}", "summary.html"), caption="../report/summary.rst",
+        html=report(os.path.join(SUMMARY, "summary.html"), caption="../report/summary.rst",
                     category="{trait}", subcategory="1 summary", labels={"content": "summary tables"}),
-        tissues_png=report(os.path.join(SUMMARY, "{trait}", "tissues.png"), caption="../report/tissues.rst",
+        tissues_png=report(os.path.join(SUMMARY, "tissues.png"), caption="../report/tissues.rst",
                            category="{trait}", subcategory="2 figures", labels={"figure": "tissues of causal pairs"}),
-        pratt_png=report(os.path.join(SUMMARY, "{trait}", "pratt.png"), caption="../report/pratt.rst",
+        pratt_png=report(os.path.join(SUMMARY, "pratt.png"), caption="../report/pratt.rst",
                          category="{trait}", subcategory="2 figures", labels={"figure": "Pratt split"}),
-        agreement_png=report(os.path.join(SUMMARY, "{trait}", "agreement.png"), caption="../report/agreement.rst",
+        agreement_png=report(os.path.join(SUMMARY, "agreement.png"), caption="../report/agreement.rst",
                              category="{trait}", subcategory="2 figures", labels={"figure": "method agreement"}),
-        top_loci=report(directory(os.path.join(SUMMARY, "{trait}", "top_loci")), patterns=["{name}.png"],
+        top_loci=report(directory(os.path.join(SUMMARY, "top_loci")), patterns=["{name}.png"],
                         caption="../report/top_loci.rst", category="{trait}", subcategory="3 top loci",
                         labels={"locus plot": "{name}"}),
-        causal_variables=report(os.path.join(SUMMARY, "{trait}", "causal_variables.tsv"),
+        causal_variables=report(os.path.join(SUMMARY, "causal_variables.tsv"),
                                 caption="../report/causal_variables.rst", category="{trait}",
                                 subcategory="4 tables", labels={"table": "causal variables"}),
-        causal_sets=report(os.path.join(SUMMARY, "{trait}", "causal_sets.tsv"), caption="../report/causal_sets.rst",
+        causal_sets=report(os.path.join(SUMMARY, "causal_sets.tsv"), caption="../report/causal_sets.rst",
                            category="{trait}", subcategory="4 tables", labels={"table": "causal credible sets"}),
-        tables=[os.path.join(SUMMARY, "{trait}", f"{t}.tsv") for t in
+        tables=[os.path.join(SUMMARY, f"{t}.tsv") for t in
                 ("overview", "tissues", "coloc", "missed_by_twas", "pratt_loci", "pratt", "agreement", "silver",
                  "silver_sets", "drug_targets", "truth")],
-        svgs=[os.path.join(SUMMARY, "{trait}", f"{f}.svg") for f in ("tissues", "pratt", "agreement")],
-        json=os.path.join(SUMMARY, "{trait}", "summary.json"),
+        svgs=[os.path.join(SUMMARY, f"{f}.svg") for f in ("tissues", "pratt", "agreement")],
+        json=os.path.join(SUMMARY, "summary.json"),
     params:
-        methods=METHODS,
-        out_dir=lambda wc, output: os.path.dirname(output.json),
-        plot_dirs=plot_dirs,
-        genes=gene_positions(),
-        silver=gene_list("silver_standard"),
-        drugs=gene_list("drug_targets"),
-        truth=lambda wc: truth_table(wc.trait),
-        options=config["enrichment"],
+        args=lambda wc: ARGS.summarize(wc.trait),
     log:
-        os.path.join(LOGS, "summarize", "{trait}.log"),
+        L.log("summarize", "{trait}"),
     benchmark:
-        os.path.join(BENCH, "summarize", "{trait}.tsv")
+        L.benchmark("summarize", "{trait}"),
     threads: threads("summarize")
     resources:
-        mem_mb=mem_mb("summarize"),
-        runtime=runtime("summarize"),
+        **rule_resources("summarize"),
     conda:
         ENV
     script:
         "../../scripts/summarize.py"
 
 
-rule enrichment:
+# the across-trait summary (tables, heatmaps, enrichment tests over every trait)
+rule across_traits:
     input:
-        summaries=expand(os.path.join(SUMMARY, "{trait}", "summary.json"), trait=TRAITS),
+        summaries=expand(os.path.join(SUMMARY, "summary.json"), trait=TRAITS),
     output:
         *[report(os.path.join(ACROSS, f"heatmap.{m}.png"), caption="../report/heatmap.rst", category="across traits",
                  subcategory="2 figures", labels={"figure": f"trait x tissue heatmap ({m})"}) for m in METHODS],
@@ -77,20 +74,16 @@ rule enrichment:
         overview_svg=os.path.join(ACROSS, "overview.svg"),
         json=os.path.join(ACROSS, "summary.json"),
     params:
-        traits=TRAITS,
-        methods=METHODS,
-        out_dir=lambda wc, output: os.path.dirname(output.json),
-        summary_dirs={t: os.path.join(SUMMARY, t) for t in TRAITS},
+        args=ARGS.across_traits(),
     log:
-        os.path.join(LOGS, "enrichment.log"),
+        L.log("across_traits"),
     benchmark:
-        os.path.join(BENCH, "enrichment.tsv")
-    threads: threads("enrichment")
+        L.benchmark("across_traits"),
+    threads: threads("across_traits")
     resources:
-        mem_mb=mem_mb("enrichment"),
-        runtime=runtime("enrichment"),
+        **rule_resources("across_traits"),
     conda:
         ENV
     script:
-        "../../scripts/enrichment.py"
+        "../../scripts/across_traits.py"
 

@@ -12,16 +12,19 @@ coloc_susie(fit1, fit2, snps1=None, snps2=None, p1=1e-4, p2=1e-4, p12=5e-6, over
             trim_by_posterior=True) -> ColocSusieResult
 sensitivity(result, rule="H4 > 0.5", *, row=0, npoints=100, plot=None) -> pandas.DataFrame
 coloc_locus(gwas_z, gwas_n, R, xqtl_z, xqtl_n, pair_ids, variant_ids, config=None, *, L=10) -> DataFrame
+select_pairs(tables) -> DataFrame (the pairs rule coloc tests; COLOC_COLUMNS its output)
 ColocError (an InputError)
 """
 
 from ._common import PP_COLUMNS, ColocError, combine_log_bf, logsum
 from .abf import ColocAbfResult, Dataset, coloc_abf, finemap_abf, parse_dataset, sdY_est
 from .locus import OUTPUT_COLUMNS, coloc_locus, colocalized, run_susie
+from .select import COLOC_COLUMNS, select_pairs
 from .sensitivity import hypothesis_priors, parse_rule, plot_sensitivity, sensitivity
 from .susie import ColocSusieResult, coloc_bf_bf, coloc_susie
 
 __all__ = [
+    "COLOC_COLUMNS",
     "OUTPUT_COLUMNS",
     "PP_COLUMNS",
     "ColocAbfResult",
@@ -42,5 +45,6 @@ __all__ = [
     "plot_sensitivity",
     "run_susie",
     "sdY_est",
+    "select_pairs",
     "sensitivity",
 ]

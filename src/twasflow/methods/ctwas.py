@@ -566,3 +566,68 @@ def region_tables(bundle: Any, B: Any, pair_ids: Sequence[str], region_id: str, 
         "molecular_id": meta["gene_id"].to_numpy(dtype=object)[idx],
     })
     return snp, gene
+
+
+class CtwasMethod:
+    """cTWAS as a :class:`twasflow.methods.registry.FinemapMethod`: per trait, the group priors and prior
+    variances of rule ``ctwas_params``; pairs of groups without parameters (too small for the EM) are left out."""
+
+    name = METHOD
+    #: the config ``ctwas`` keys of the per-locus fit (the others configure the EM)
+    FIT_KEYS = ("L", "min_abs_corr", "coverage", "null_method", "causal_rule", "pip_min")
+
+    def __init__(self, trait: str, options: dict[str, Any], priors: CtwasParams) -> None:
+        self.trait, self.priors = trait, priors
+        self.options = {k: v for k, v in options.items() if k in self.FIT_KEYS}
+
+    @staticmethod
+    def trait_inputs(config: dict[str, Any]) -> tuple[str, ...]:
+        return ("ctwas_params",)
+
+    @classmethod
+    def prepare(cls, trait: str, options: dict[str, Any], inputs: dict[str, Any], seed: int) -> "CtwasMethod":
+        """``inputs["ctwas_params"]``: the trait's ``params.json`` content (``CtwasParams.to_dict()`` and counts)."""
+        if inputs.get("ctwas_params") is None:
+            raise InputError.at("cTWAS fine-mapping needs the trait's ctwas_params output", column="ctwas_params",
+                                found=None, expected="results/ctwas/{trait}/params.json")
+        return cls(trait, options, CtwasParams.from_dict(inputs["ctwas_params"]))
+
+    def fit_locus(self, bundle: Any, weights: Any) -> CtwasResult:
+        """cTWAS at one locus on the pairs of ``weights`` (a :class:`twasflow.locus_weights.LocusWeights`)."""
+        ids = [str(p) for p in weights.pair_ids]
+        meta = bundle.pairs.set_index("pair_id")
+        ok = [k for k, p in enumerate(ids)
+              if f"{meta.at[p, 'tissue']}|{meta.at[p, 'qtl_type']}" in self.priors.group_prior]
+        if len(ok) < len(ids):
+            import logging
+
+            logging.getLogger("twasflow").info("  %s: %d of %d pairs in groups without cTWAS parameters left out",
+                                               bundle.locus_id, len(ids) - len(ok), len(ids))
+        return fit_bundle(bundle, weights.B[:, ok], [ids[k] for k in ok], trait=self.trait, priors=self.priors,
+                          options=self.options)
+
+
+def genome_snp_regions(gwas: pd.DataFrame, loci: pd.DataFrame, thin: float, region_kb: float, seed: int = 99
+                       ) -> pd.DataFrame:
+    """cTWAS's SNP side of the EM over the genome: a random ``thin`` fraction of every GWAS variant with a finite
+    z, each in one region — its locus when it lies in one, else a ``region_kb`` window of its chromosome
+    (``{chrom}_bg{k}``), so the null genome informs the SNP prior as in cTWAS's genome-wide run.
+
+    ``gwas``: ``variant_id, chrom, pos, z`` (the harmonized GWAS); ``loci``: ``locus_id, chrom, start, end``.
+    Returns the SNP table of :func:`estimate_params` (``id, z, region_id``).
+    """
+    g = gwas[np.isfinite(gwas["z"].to_numpy(dtype=np.float64))]
+    g = thin_snps(g.reset_index(drop=True), thin, seed=seed)
+    chrom = g["chrom"].astype(str).to_numpy(dtype=object)
+    pos = g["pos"].to_numpy(dtype=np.int64)
+    window = (pos // int(region_kb * 1000)).astype(str)
+    region = np.char.add(np.char.add(chrom.astype(str), "_bg"), window).astype(object)
+    for c, lc in loci.groupby("chrom", sort=False):
+        lc = lc.sort_values("start")
+        on = np.flatnonzero(chrom == str(c))
+        starts, ends = lc["start"].to_numpy(np.int64), lc["end"].to_numpy(np.int64)
+        k = np.searchsorted(starts, pos[on], side="right") - 1
+        inside = (k >= 0) & (pos[on] <= ends[np.clip(k, 0, None)])
+        region[on[inside]] = lc["locus_id"].to_numpy(dtype=object)[k[inside]]
+    return pd.DataFrame({"id": g["variant_id"].astype(object).to_numpy(), "z": g["z"].to_numpy(np.float64),
+                         "region_id": region})

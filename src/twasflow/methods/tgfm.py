@@ -49,7 +49,7 @@ from .result import (STATUS_OK, FinemapResult, attach_pair_meta, bundle_pair_met
 
 METHOD = "tgfm"
 CAUSAL_RULES = ("pip", "cs")
-__all__ = ["METHOD", "TgfmOptions", "TgfmResult", "TissuePrior", "effects_for_pairs", "fit", "fit_bundle",
+__all__ = ["METHOD", "TgfmOptions", "TgfmResult", "TissuePrior", "fit", "fit_bundle",
            "learn_tissue_prior", "locus_seed", "make_options", "reference_lbf", "tissue_prior_inputs"]
 
 
@@ -521,39 +521,6 @@ def locus_seed(seed: int, trait: str, locus_id: str) -> list[int]:
     return [int(seed), zlib.crc32(trait.encode()), zlib.crc32(locus_id.encode()), zlib.crc32(METHOD.encode())]
 
 
-def effects_for_pairs(weights: Any, pair_ids: Sequence[str]) -> dict[str, np.ndarray]:
-    """Restrict the arrays of a ``{locus}.weights.npz`` to ``pair_ids`` (e.g. the prescreened pairs).
-
-    Parameters
-    ----------
-    weights : mapping with the npz arrays ``pair_ids`` (P,), ``B`` (M, P), ``effect_pair`` (K,) indexing
-        ``pair_ids``, ``alpha, mu, mu2`` (K, M) and optionally ``V`` (K,).
-    pair_ids : the pairs to keep, each in ``weights['pair_ids']``.
-
-    Returns
-    -------
-    The mapping :func:`fit_bundle` expects: ``effect_pair`` re-indexed into ``pair_ids``, the effects of
-    those pairs, and ``B`` (M, len(pair_ids)) in ``pair_ids`` order.
-    """
-    ids = [str(p) for p in weights["pair_ids"]]
-    where = {p: j for j, p in enumerate(ids)}
-    missing = [p for p in pair_ids if str(p) not in where]
-    if missing:
-        raise InputError.at("pair not in the weights file", column="pair_ids", found=missing[0],
-                            expected="a pair_id of the weights' pair_ids")
-    cols = np.array([where[str(p)] for p in pair_ids], dtype=np.int64)
-    new = np.full(len(ids), -1, dtype=np.int64)
-    new[cols] = np.arange(cols.size)
-    ep = np.asarray(weights["effect_pair"], dtype=np.int64)
-    keep = new[ep] >= 0 if ep.size else np.zeros(0, dtype=bool)
-    out = {"effect_pair": new[ep[keep]], "pair_ids": np.asarray([str(p) for p in pair_ids]),
-           "B": np.asarray(weights["B"], dtype=np.float64)[:, cols]}
-    for k in ("alpha", "mu", "mu2", "V"):
-        if k in weights:
-            out[k] = np.asarray(weights[k], dtype=np.float64)[keep]
-    return out
-
-
 def fit_bundle(bundle: Any, effects: Any, pair_ids: Sequence[str], *, trait: str,
                options: dict[str, Any] | None = None, seed: int = 0, pair_prior: Any = None,
                variant_prior: Any = None) -> TgfmResult:
@@ -562,8 +529,8 @@ def fit_bundle(bundle: Any, effects: Any, pair_ids: Sequence[str], *, trait: str
     Parameters
     ----------
     bundle : LocusBundle (uses ``locus_id, z, n, R, variant_ids, pairs``).
-    effects : mapping restricted to ``pair_ids`` (see :func:`effects_for_pairs`, which builds it from a
-        weights npz): ``effect_pair`` (K,) indices into ``pair_ids``, ``alpha, mu, mu2`` (K, M), optional
+    effects : mapping restricted to ``pair_ids`` (``LocusWeights.select(pair_ids).effects()`` of
+        :mod:`twasflow.locus_weights`): ``effect_pair`` (K,) indices into ``pair_ids``, ``alpha, mu, mu2`` (K, M), optional
         ``V`` (K,), and ``B`` (M, len(pair_ids)) whose columns are used as fixed weights for pairs without
         effects (prediction models).
     pair_ids : (P',) pair ids, each present in ``bundle.pairs.pair_id``.
@@ -592,3 +559,49 @@ def fit_bundle(bundle: Any, effects: Any, pair_ids: Sequence[str], *, trait: str
     attach_pair_meta(res.variables, meta, pair_ids)
     res.locus["seconds"] = time.perf_counter() - t0
     return res
+
+
+class TgfmMethod:
+    """TGFM as a :class:`twasflow.methods.registry.FinemapMethod`: with ``tgfm.tissue_prior``, per trait the
+    tissue prior of rule ``tgfm_prior`` (draw b uses bootstrap b)."""
+
+    name = METHOD
+
+    def __init__(self, trait: str, options: dict[str, Any], seed: int, prior: TissuePrior | None) -> None:
+        self.trait, self.seed, self.prior = trait, int(seed), prior
+        self.options = {k: v for k, v in options.items() if k != "tissue_prior"}
+
+    @staticmethod
+    def trait_inputs(config: dict[str, Any]) -> tuple[str, ...]:
+        return ("tgfm_prior",) if config["tgfm"]["tissue_prior"] else ()
+
+    @classmethod
+    def prepare(cls, trait: str, options: dict[str, Any], inputs: dict[str, Any], seed: int) -> "TgfmMethod":
+        """``inputs["tgfm_prior"]``: the trait's ``tissue_prior.json`` content (with ``tgfm.tissue_prior``)."""
+        prior = None
+        if options["tissue_prior"]:
+            if inputs.get("tgfm_prior") is None:
+                raise InputError.at("TGFM with tgfm.tissue_prior needs the trait's tgfm_prior output",
+                                    column="tgfm_prior", found=None, expected="results/tgfm/{trait}/tissue_prior.json")
+            prior = tissue_prior_from_dict(inputs["tgfm_prior"])
+            if prior.probs.shape[1] != int(options["n_draws"]):
+                raise InputError.at("the tissue prior's bootstraps do not match tgfm.n_draws",
+                                    file="tgfm_prior (tissue_prior.json)", column="probs",
+                                    found=prior.probs.shape[1], expected=options["n_draws"])
+        return cls(trait, options, seed, prior)
+
+    def fit_locus(self, bundle: Any, weights: Any) -> TgfmResult:
+        """TGFM at one locus on the pairs of ``weights`` (a :class:`twasflow.locus_weights.LocusWeights`)."""
+        ids = [str(p) for p in weights.pair_ids]
+        pp = vp = None
+        if self.prior is not None:
+            meta = bundle.pairs.set_index("pair_id")
+            pp, vp = self.prior.weights([str(meta.at[p, "tissue"]) for p in ids], len(bundle.variant_ids))
+        return fit_bundle(bundle, weights.effects(), ids, trait=self.trait, options=self.options, seed=self.seed,
+                          pair_prior=pp, variant_prior=vp)
+
+
+def tissue_prior_from_dict(d: dict[str, Any]) -> TissuePrior:
+    """The tissue prior of rule ``tgfm_prior``'s ``tissue_prior.json`` (``classes``, ``probs`` (C, B), ``n_iter``)."""
+    probs = np.asarray(d["probs"], dtype=np.float64)
+    return TissuePrior(tuple(d["classes"]), probs, np.zeros((0, probs.shape[1])), int(d["n_iter"]))

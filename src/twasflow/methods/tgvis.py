@@ -530,3 +530,24 @@ def fit_bundle(bundle: Any, B: Any, pair_ids: Sequence[str], *, trait: str, opti
     attach_pair_meta(res.variables, meta, pair_ids)
     res.locus["seconds"] = time.perf_counter() - t0
     return res
+
+
+class TgvisMethod:
+    """TGVIS as a :class:`twasflow.methods.registry.FinemapMethod` (no per-trait preparation)."""
+
+    name = METHOD
+
+    def __init__(self, trait: str, options: dict[str, Any]) -> None:
+        self.trait, self.options = trait, dict(options)
+
+    @staticmethod
+    def trait_inputs(config: dict[str, Any]) -> tuple[str, ...]:
+        return ()
+
+    @classmethod
+    def prepare(cls, trait: str, options: dict[str, Any], inputs: dict[str, Any], seed: int) -> "TgvisMethod":
+        return cls(trait, options)
+
+    def fit_locus(self, bundle: Any, weights: Any) -> TgvisResult:
+        """TGVIS at one locus on the pairs of ``weights`` (a :class:`twasflow.locus_weights.LocusWeights`)."""
+        return fit_bundle(bundle, weights.B, list(weights.pair_ids), trait=self.trait, options=dict(self.options))
