@@ -2,7 +2,7 @@
 
 :func:`harmonize_models` is what rule ``harmonize_xqtl`` runs for a sheet row with ``format: predictdb`` or
 ``weights-long``: it reads the models, orients every weight to the panel's counted allele
-(:func:`twasflow.io.predictdb.harmonize_model_weights`), puts it on the standardized genotype scale with the
+(:func:`twasflow.harmonize.models.harmonize_model_weights`), puts it on the standardized genotype scale with the
 panel SD ``sqrt(2 f (1 - f))`` and writes
 
 * ``{out_dir}/models.parquet`` — :data:`MODEL_COLUMNS`, one row per used (pair, variant), sorted by chrom, pos,
@@ -27,8 +27,8 @@ import pandas as pd
 
 from .errors import HarmonizeError, InputError
 from .harmonize import read_gene_map
-from .io.predictdb import (REASONS, harmonize_model_weights, oriented_covariance, predictdb_to_long,
-                           read_predictdb, read_predictdb_covariance, read_weights_long)
+from .harmonize.models import REASONS, harmonize_model_weights, oriented_covariance
+from .io.predictdb import predictdb_to_long, read_predictdb, read_predictdb_covariance, read_weights_long
 from .io.tables import write_json, write_npz, write_parquet, write_tsv
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def harmonize_model_table(models: pd.DataFrame, panel: pd.DataFrame, *, tissue: 
         counted_freq``).
     tissue, qtl_type : of the sheet row; ``pair_id = "{phenotype}|{tissue}|{qtl_type}"``.
     gene_map : phenotype id → gene id (default: the Ensembl id in the phenotype id, version stripped).
-    match_on : ``auto`` | ``position`` | ``rsid`` (see :func:`~twasflow.io.predictdb.harmonize_model_weights`).
+    match_on : ``auto`` | ``position`` | ``rsid`` (see :func:`~twasflow.harmonize.models.harmonize_model_weights`).
 
     Returns
     -------

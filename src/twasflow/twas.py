@@ -219,7 +219,7 @@ def spredixcan_models(used: pd.DataFrame, z: pd.Series, cov_of: Any) -> pd.DataF
     Parameters
     ----------
     used : harmonized rows (``model, variant_id, weight`` per counted allele, ...), e.g. from
-        ``twasflow.io.predictdb.harmonize_model_weights``.
+        ``twasflow.harmonize.models.harmonize_model_weights``.
     z : GWAS z-scores of the counted alleles indexed by ``variant_id``.
     cov_of : ``cov_of(model, rows) -> (m, m)`` covariance of the model's used variants in row order,
         oriented to the counted alleles (e.g. from the PredictDB covariance file, or the panel).
