@@ -1,5 +1,5 @@
 """cTWAS (twasflow.methods.ctwas): the EM against cTWAS's own numbers on LDL chr16, the SER / SuSiE fits
-against dense and independent computations, invariances, the SPEC tables and bad input."""
+against dense and independent computations, invariances, the docs/outputs.md tables and bad input."""
 
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from twasflow.summary.tables import TWAS_P_MAX, causal_sets, causal_variables
 
 
 def var_rows(rows: list[tuple]) -> pd.DataFrame:
-    """(method, locus, cs, type, id, gene_id, gene_name, tissue, pip, causal) -> SPEC-like variables table."""
+    """(method, locus, cs, type, id, gene_id, gene_name, tissue, pip, causal) -> docs/outputs.md-like variables table."""
     recs = []
     for m, lid, cs, typ, vid, gid, gname, tissue, pip, causal in rows:
         recs.append({"trait": "T", "locus_id": lid, "method": m, "variable_id": vid, "type": typ,

@@ -1,5 +1,5 @@
 """TGVIS (twasflow.methods.tgvis): each update equation against a dense computation, BIC, the score test's
-size and power, collinearity, options and the SPEC tables."""
+size and power, collinearity, options and the docs/outputs.md tables."""
 
 from __future__ import annotations
 
@@ -471,7 +471,7 @@ def test_tables_follow_spec(small):
     assert v["pair_id"].iloc[P:].isna().all() and (v["variant_id"].iloc[P:] == v["variable_id"].iloc[P:]).all()
     assert loc["status"].iloc[0] == "ok" and loc["L"].iloc[0] == 2
     assert len(s) == int(v["cs"].nunique())
-    # extras after the SPEC columns: each set's number of distinguishable member groups, each member's group
+    # extras after the docs/outputs.md columns: each set's number of distinguishable member groups, each member's group
     assert str(s["n_groups"].dtype) == "Int64" and (s["n_groups"] >= 1).all() and (s["n_groups"] <= s["size"]).all()
     assert "collinear_group" in v.columns[len(VARIABLE_COLUMNS):]
 

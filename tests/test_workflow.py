@@ -147,7 +147,7 @@ def test_example_coloc_joins_finemap_on_pair_id(example_run: Path) -> None:
 @pytest.mark.slow
 def test_second_run_is_byte_identical(example_run: Path, tmp_path: Path) -> None:
     """Same config and seed → the same bytes in every result file (except the wall-time `seconds` column of
-    the fine-mapping `loci` tables, which SPEC asks for)."""
+    the fine-mapping `loci` tables, which docs/outputs.md asks for)."""
     import hashlib
 
     import pandas as pd

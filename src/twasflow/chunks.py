@@ -1,7 +1,7 @@
 """Per-chunk loops over loci with failure isolation, shared by every per-locus rule.
 
 A chunk job loops over its loci; a locus that raises is recorded with its error and the path of a log holding
-its traceback, and the other loci proceed (SPEC §1). Timings go to the rule log, never to outputs, so reruns are
+its traceback, and the other loci proceed (docs/outputs.md "Shape"). Timings go to the rule log, never to outputs, so reruns are
 byte-identical.
 """
 

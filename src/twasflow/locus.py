@@ -290,7 +290,7 @@ def build_locus(
 
 
 def write_bundle(b: LocusBundle, out_dir: str | Path) -> None:
-    """Write ``{locus_id}.npz`` and ``{locus_id}.pairs.parquet`` (SPEC §4, locus bundle, plus ``model_W``)."""
+    """Write ``{locus_id}.npz`` and ``{locus_id}.pairs.parquet`` (docs/outputs.md "Locus bundle")."""
     out_dir = Path(out_dir)
     write_npz(out_dir / f"{b.locus_id}.npz", variant_ids=b.variant_ids.astype(str), pos=b.pos, z=b.z, n=b.n,
               R=b.R, freq=b.freq, xqtl_z=b.xqtl_z, xqtl_n=b.xqtl_n, model_W=b.model_W, reason=np.array(b.reason))

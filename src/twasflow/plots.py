@@ -1,7 +1,7 @@
 """Figures. The locus plot: GWAS -log10 p, a gene track, and the PIP and CS-Pratt of pairs and variants
 coloured by credible set (matplotlib, Agg backend; PNG and SVG).
 
-Inputs are plain tables (the SPEC ``variables`` table of one method at one locus, variant positions, GWAS
+Inputs are plain tables (the docs/outputs.md ``variables`` table of one method at one locus, variant positions, GWAS
 z, gene coordinates), so any method's result can be drawn.
 """
 
@@ -51,7 +51,7 @@ def locus_plot(
 
     Parameters
     ----------
-    variables : SPEC ``variables`` rows of one method at one locus (``variable_id, type, gene_id,
+    variables : docs/outputs.md ``variables`` rows of one method at one locus (``variable_id, type, gene_id,
         gene_name, tissue, pip, cs, cs_pratt, causal``; pair rows may lack gene columns).
     variant_pos, variant_ids, gwas_z : (M,) positions (bp), ids and GWAS z of the locus variants.
     genes : ``gene_id, gene_name, start, end`` (optional ``strand``) of genes in the window, or None.

@@ -83,7 +83,7 @@ def clump_table(
     ----------
     df : table with ``variant_id`` (panel ids) and ``p`` (``chrom``/``pos`` are taken from the panel).
     panel : the genotype store.
-    p1, p2, r2, kb, r2_method : clumping parameters (config ``clump`` block; defaults as SPEC §3).
+    p1, p2, r2, kb, r2_method : clumping parameters (config ``clump`` block; defaults: the config schema).
 
     Returns
     -------

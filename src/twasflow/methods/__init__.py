@@ -1,4 +1,4 @@
-"""Fine-mapping methods over gene–tissue pairs and variants, with one result schema (SPEC §4).
+"""Fine-mapping methods over gene–tissue pairs and variants, with one result schema (docs/outputs.md "Finemap").
 
 - :mod:`twasflow.methods.tgvis` — TGVIS (joint SuSiE + infinitesimal effects + Pratt index);
 - :mod:`twasflow.methods.ctwas` — cTWAS (genome-wide EM of group priors, then SuSiE per locus);

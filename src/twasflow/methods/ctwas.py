@@ -505,7 +505,7 @@ def fit_bundle(bundle: Any, B: Any, pair_ids: Sequence[str], *, trait: str, prio
     Returns
     -------
     CtwasResult whose ``variables`` carry the pair metadata (gene_id, gene_name, tissue, qtl_type);
-    ``result.tables(trait, bundle.locus_id)`` gives the SPEC tables. A bundle with M = 0 gives an
+    ``result.tables(trait, bundle.locus_id)`` gives the docs/outputs.md tables. A bundle with M = 0 gives an
     ``empty`` record.
     """
     t0 = time.perf_counter()

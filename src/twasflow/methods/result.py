@@ -1,7 +1,7 @@
-"""The fine-mapping result schema shared by every method (SPEC §4 "Fine-mapping outputs").
+"""The fine-mapping result schema shared by every method (docs/outputs.md "Finemap").
 
 A method returns a :class:`FinemapResult`: a per-variable table, a per-credible-set table and the locus
-fields. ``result.tables(trait, locus_id)`` turns it into the three SPEC tables (``variables``, ``sets``,
+fields. ``result.tables(trait, locus_id)`` turns it into the three docs/outputs.md tables (``variables``, ``sets``,
 ``loci``) with the exact column order, so methods compare by a join on ``(trait, locus_id, variable_id)``.
 
 Helpers:
@@ -61,7 +61,7 @@ class FinemapResult:
     variables : one row per variable (pairs first, then variants) with :data:`METHOD_VARIABLE_COLUMNS`
         (``name``: the pair_id or variant_id; ``type``: ``pair`` | ``variant``; ``cs``: nullable Int64,
         1-based set number, null outside credible sets), optionally the pair metadata columns
-        :data:`PAIR_META` and any extra columns (kept at the end of the SPEC table).
+        :data:`PAIR_META` and any extra columns (kept at the end of the table).
     sets : one row per credible set with the method columns of :data:`SET_COLUMNS`
         (``cs .. causal`` without trait/locus_id/method).
     locus : the ``loci`` fields (status, reason, M, P, L, bic, ...); missing keys take their defaults.
@@ -74,7 +74,7 @@ class FinemapResult:
     warnings: list[str] = field(default_factory=list)
 
     def tables(self, trait: str, locus_id: str) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-        """The SPEC ``variables``, ``sets`` and ``loci`` tables (exact column order, extras at the end)."""
+        """The docs/outputs.md ``variables``, ``sets`` and ``loci`` tables (exact column order, extras at the end)."""
         v = self.variables.copy()
         n = len(v)
         out = pd.DataFrame({"trait": [trait] * n, "locus_id": [locus_id] * n, "method": [self.method] * n})
@@ -274,7 +274,7 @@ def compare_to_truth(variables: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFra
 
     Parameters
     ----------
-    variables : SPEC ``variables`` rows of one method (any number of loci and traits).
+    variables : docs/outputs.md ``variables`` rows of one method (any number of loci and traits).
     truth : ``trait, kind (pair|variant|infinitesimal), pair_id, variant_id`` rows.
 
     Returns

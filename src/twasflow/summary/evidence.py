@@ -10,7 +10,7 @@
   locus, and their distribution across loci;
 * :func:`method_agreement` — causal pairs shared between methods (and univariable TWAS).
 
-Inputs are the tables of :mod:`twasflow.summary.tables` (and the SPEC ``loci`` table). Pure functions.
+Inputs are the tables of :mod:`twasflow.summary.tables` (and the docs/outputs.md ``loci`` table). Pure functions.
 """
 
 from __future__ import annotations

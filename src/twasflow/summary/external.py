@@ -1,4 +1,4 @@
-"""Results of other tools in the SPEC ``variables`` layout, so the summaries (e.g. silver-standard precision)
+"""Results of other tools in the docs/outputs.md ``variables`` layout, so the summaries (e.g. silver-standard precision)
 run on them unchanged.
 """
 
@@ -16,7 +16,7 @@ CTWAS_COLUMNS = ("id", "type", "context", "region_id", "susie_pip", "mu", "cs")
 
 
 def ctwas_finemap_variables(path: str | Path, trait: str, *, pip_min: float = 0.8) -> pd.DataFrame:
-    """cTWAS fine-mapping output (``finemap_res`` written as TSV) → SPEC ``variables`` rows.
+    """cTWAS fine-mapping output (``finemap_res`` written as TSV) → docs/outputs.md ``variables`` rows.
 
     cTWAS calls a gene when its PIP exceeds ``pip_min`` (0.8 in the cTWAS paper); ``causal`` follows that rule
     for genes and SNPs. Gene rows (``type`` other than ``SNP``) become pairs: ``gene_id`` = the Ensembl id of

@@ -122,7 +122,7 @@ def summarize(trait: str, methods: Sequence[str], variables: Sequence[str | Path
 
     Parameters
     ----------
-    variables, loci : per-chunk fine-mapping tables of every method of the trait (SPEC ``variables``, ``loci``).
+    variables, loci : per-chunk fine-mapping tables of every method of the trait (docs/outputs.md ``variables``, ``loci``).
     coloc, prescreen : per-chunk coloc and prescreen tables of the trait.
     plot_dirs : method -> the finemap rule's per-chunk plot directories (``{locus_id}.png``/``.svg``).
     loci_tsv : the trait's loci table (lead p ranks loci with equal CS-Pratt).

@@ -1,7 +1,7 @@
 """Per-trait tables of causal gene–tissue pairs and direct variants, one row per variable and one per
 credible set, with the coloc and univariable-TWAS evidence of each pair.
 
-Inputs are the SPEC tables (``variables``, ``coloc``, ``prescreen``) of one trait, every method stacked.
+Inputs are the docs/outputs.md tables (``variables``, ``coloc``, ``prescreen``) of one trait, every method stacked.
 A variable is *causal* by its method's own rule (the ``causal`` column). Causal variables are grouped into
 credible sets by ``(method, locus_id, cs)``; a causal variable outside every credible set (possible with a
 PIP rule) forms a set of its own. Pure functions, no I/O.
@@ -46,9 +46,9 @@ def causal_variables(variables: pd.DataFrame, coloc: pd.DataFrame | None = None,
 
     Parameters
     ----------
-    variables : SPEC ``variables`` rows (any number of methods and loci of one trait).
-    coloc : SPEC coloc rows (``method, locus_id, pair_id, PP.H4, colocalized``), or None.
-    prescreen : SPEC prescreen rows (``locus_id, pair_id, twas_z, twas_p``), or None.
+    variables : docs/outputs.md ``variables`` rows (any number of methods and loci of one trait).
+    coloc : docs/outputs.md coloc rows (``method, locus_id, pair_id, PP.H4, colocalized``), or None.
+    prescreen : docs/outputs.md prescreen rows (``locus_id, pair_id, twas_z, twas_p``), or None.
     twas_p_max : a pair is TWAS-significant when ``twas_p < twas_p_max``.
     gene_names : gene_id -> gene name, to fill blank ``gene_name`` values.
 
