@@ -35,7 +35,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import multiprocessing as mp  # noqa: E402
 
-import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from twasflow.methods import ctwas, tgfm, tgvis  # noqa: E402

@@ -488,9 +488,11 @@ def test_em_bracket_bounds_contain_plink_r2_and_decide_matches():
             assert np.array_equal(em_r2_decide(T, thr), em_r2_exceeds(T, thr)), thr
 
 
-def test_decide_from_counts_matches_full_em_with_missing_calls():
-    """The clumping loop's decision straight from window counts (bracket, then EM on the undecided) equals
-    the full EM on the 3x3 tables, for partners with and without missing calls and an index with missing."""
+def test_em_decide_from_window_counts_equals_full_table_em_with_missing_calls():
+    """``clump.em._decide_from_counts`` — the bracket-then-EM decision taken straight from window counts —
+    equals the full EM on the 3x3 tables, for partners with and without missing calls and an index with
+    missing. (The clumping loop itself takes its decisions through ``_classify_k`` / ``_em_exceeds_k``; its
+    end-to-end agreement with PLINK is checked by the reference-clump tests below.)"""
     from twasflow.clump.em import _RAW_OF_CAT, _decide_from_counts, bit_counts, em_r2_exceeds, genotype_bits
     from twasflow.clump.core import _full_tables, _window_counts
     from twasflow.io.plink import pack_codes

@@ -9,7 +9,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats as sst
-from scipy.cluster import hierarchy
 
 from twasflow.errors import InputError
 from twasflow.summary import evidence

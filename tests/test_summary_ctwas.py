@@ -5,7 +5,6 @@ positions. The counting rule itself is checked on a hand-made case in test_summa
 from __future__ import annotations
 
 import pandas as pd
-import pytest
 
 from conftest import DATA, needs_shared
 from twasflow.summary.enrich import gene_level_precision, silver_classes, silver_precision

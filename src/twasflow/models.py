@@ -328,10 +328,3 @@ def read_model_covariance(path: str | Path) -> dict[str, tuple[np.ndarray, np.nd
         out[str(p)] = (vids[off[i]:off[i + 1]], vals[c0:c0 + k * k].reshape(k, k))
         c0 += k * k
     return out
-
-
-def model_files(xqtl_dir: str | Path) -> Path | None:
-    """``models.parquet`` of a harmonized xQTL directory, or None for a summary-statistic dataset."""
-    p = Path(xqtl_dir) / "models.parquet"
-    return p if p.is_file() else None
-

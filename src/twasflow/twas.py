@@ -14,7 +14,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr
+
+from .pvalues import p_from_z
 
 PRESCREEN_COLUMNS = ["locus_id", "pair_id", "twas_z", "twas_p", "n_weights_used", "n_weights_model", "kept",
                      "reason", "acat_p"]
@@ -109,8 +110,8 @@ def model_covariance_z(variant_ids: np.ndarray, z: np.ndarray, freq: np.ndarray,
 
 
 def z_to_p(z: Any) -> np.ndarray:
-    """Two-sided normal p-value of z (NaN stays NaN)."""
-    return 2.0 * ndtr(-np.abs(np.asarray(z, dtype=np.float64)))
+    """Two-sided normal p-value of z (NaN stays NaN): :func:`twasflow.pvalues.p_from_z`."""
+    return p_from_z(z)
 
 
 def acat(p: Any, weights: Any = None) -> float:

@@ -11,10 +11,10 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtr
 
 from twasflow.clump import greedy_clump
 from twasflow.errors import InputError
+from twasflow.pvalues import p_from_z
 
 from ._common import PP_COLUMNS, ColocError
 from .abf import coloc_abf
@@ -155,7 +155,7 @@ def coloc_locus(
     p12_susie = cfg["p12"] if cfg["p12"] is not None else SUSIE_P12
     p12_abf = cfg["p12"] if cfg["p12"] is not None else ABF_P12
 
-    p = 2.0 * ndtr(-np.abs(z))
+    p = p_from_z(z)
     index, _ = greedy_clump(p, R=Rm, r2=float(cfg["prune_r2"]), p_max=float(cfg["gwas_p"]))
     selected = np.sort(np.asarray(index, dtype=np.int64))
 

@@ -184,10 +184,6 @@ def allele_codes(arr: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarra
     return codes, kind
 
 
-def _first(mask: np.ndarray) -> int:
-    return int(np.flatnonzero(mask)[0])
-
-
 def _blank(x: Any) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x)) or (isinstance(x, str) and x.strip() == "")
 
@@ -211,5 +207,3 @@ def normalize_build(b: Any) -> str | None:
     if _blank(b):
         return None
     return _BUILD_ALIASES.get(str(b).strip().lower(), str(b).strip())
-
-

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from twasflow.pvalues import p_from_z
+
 
 def standardize_columns(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Center and scale columns to mean 0, SD 1 (population SD, ddof 0).
@@ -119,5 +121,5 @@ def z_to_beta_se(z: np.ndarray, freq: np.ndarray, n: float) -> tuple[np.ndarray,
     ``se = 1 / sqrt(2 f (1 - f) N)``, ``beta = z se``.
     """
     se = 1.0 / np.sqrt(2.0 * freq * (1.0 - freq) * n)
-    p = 2.0 * stats.norm.sf(np.abs(z))
+    p = p_from_z(z)
     return z * se, se, p

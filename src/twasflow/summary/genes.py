@@ -11,7 +11,6 @@ I/O lives in :func:`read_gene_list` and :func:`read_gene_annotation`; :func:`nea
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 import pandas as pd
@@ -28,10 +27,6 @@ def gene_key(x: object) -> str:
     if s.startswith("ENSG") and "." in s:
         s = s.split(".", 1)[0]
     return s
-
-
-def _keys(values: Iterable[object]) -> list[str]:
-    return [gene_key(v) for v in values]
 
 
 def read_gene_list(path: str | Path, trait: str | None = None) -> frozenset[str]:
@@ -65,11 +60,6 @@ def read_gene_list(path: str | Path, trait: str | None = None) -> frozenset[str]
         vals = vals[(t == trait.lower()) | t.isin(ALL_TRAITS)]
     keys = {gene_key(v) for c in cols for v in vals[c] if v != ""}
     return frozenset(keys)
-
-
-def list_applies(path: str | Path, trait: str) -> bool:
-    """Whether a gene list has rows for ``trait`` (always true without a ``trait`` column)."""
-    return len(read_gene_list(path, trait)) > 0
 
 
 def read_gene_annotation(path: str | Path) -> pd.DataFrame:

@@ -65,11 +65,6 @@ def _log_weighted_sum(lbf: np.ndarray, prior_weights: np.ndarray) -> tuple[float
     return m + math.log(s), w, s
 
 
-def ser_loglik(V: float, betahat: np.ndarray, shat2: np.ndarray, prior_weights: np.ndarray) -> float:
-    """log of the prior-weighted average Bayes factor of the SER as a function of V."""
-    return _log_weighted_sum(log_bf(V, betahat, shat2), prior_weights)[0]
-
-
 def _loglik_prec(V: float, prec: np.ndarray, T2: np.ndarray, prior_weights: np.ndarray) -> float:
     if V == 0.0:
         return math.log(float(prior_weights.sum()))
