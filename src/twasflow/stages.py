@@ -218,10 +218,9 @@ def xqtl_weights(trait: str, bundles_manifest: str | Path, out_dir: str | Path, 
             return {"status": "empty", "reason": b.reason or "no variants or no pairs", "M": M, "P": P,
                     "n_pairs_kept": 0, "pairs_dropped": {}}
         if Ps:
-            Bs, fits = stage1(b.xqtl_z, b.R, b.xqtl_n, L=int(weights.get("L", 3)),
-                              coverage=float(weights.get("coverage", 0.95)),
-                              cs_pip_min=float(weights.get("cs_pip_min", 0.25)),
-                              pip_min=float(weights.get("pip_min", 0.5)))
+            # the config's weights block (defaults filled in by the config schema)
+            Bs, fits = stage1(b.xqtl_z, b.R, b.xqtl_n, L=int(weights["L"]), coverage=float(weights["coverage"]),
+                              cs_pip_min=float(weights["cs_pip_min"]), pip_min=float(weights["pip_min"]))
             eff, skept, sstatus, spip = fits.effects(), fits.kept, fits.status.astype(str), fits.pip
             n_nc = int(np.sum([m.startswith("IBSS") for m in fits.message]))
         else:

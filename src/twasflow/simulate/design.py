@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from twasflow.simulate.common import scale_to_h2
 from twasflow.simulate.genotypes import ChromGenotypes
 from twasflow.simulate.stats import ld_times
 
@@ -191,12 +192,6 @@ def _pick_variants(
     return np.sort(rng.choice(cand, size=min(k, cand.size), replace=False, p=w / w.sum()))
 
 
-def _scale_to_h2(z_pool_cols: np.ndarray, w: np.ndarray, h2: float) -> np.ndarray:
-    """Rescale raw effects ``w`` so the genetic value has variance ``h2`` in the whole population."""
-    v = float(np.var(z_pool_cols @ w))
-    return w * np.sqrt(h2 / v) if v > 0 else w * 0.0
-
-
 @dataclass(frozen=True)
 class XqtlDesignParams:
     """Knobs of the xQTL architecture (see :class:`twasflow.simulate.example.ExampleParams`)."""
@@ -287,7 +282,7 @@ def design_xqtl(
                 continue
             tissue = EQTL_TISSUES[t]
             h2 = float(h2c[t] if tissue in causal_tissues or shared_all else h2s[t])
-            b = _scale_to_h2(z_pool, w, h2)
+            b = scale_to_h2(z_pool, w, h2)
             nz = b != 0
             pid = f"{g['gene_id']}.{int(g['version'])}"
             out.append(
@@ -340,7 +335,7 @@ def design_xqtl(
                 order = np.argsort(idx_j)
                 idx_j, w = idx_j[order], w[order]
             zs = (gg.dosage_pooled(idx_j) - 2.0 * p_pop[idx_j]) / sd_pop[idx_j]
-            b = _scale_to_h2(zs, w, float(h2_i[j]))
+            b = scale_to_h2(zs, w, float(h2_i[j]))
             i_end = int(i_ends[j])
             pid = f"chr{chrom}:{i_start}:{i_end}:{cluster}:{g['gene_id']}.{int(g['version'])}"
             out.append(

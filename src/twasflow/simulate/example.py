@@ -19,7 +19,6 @@ See ``docs/example_data.md`` for the model. Same seed and parameters -> byte-ide
 from __future__ import annotations
 
 import dataclasses
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ import pandas as pd
 from twasflow.errors import ConfigError
 from twasflow.io.tables import write_json, write_tsv
 from twasflow.simulate import design, stats, writers
+from twasflow.simulate.common import msprime_seed, named_rng
 from twasflow.simulate.genotypes import ChromGenotypes, is_palindromic, simulate_chromosome
 
 CHROMS: tuple[str, ...] = ("1", "2")
@@ -120,19 +120,6 @@ class ExampleParams:
     def to_json(self) -> dict[str, Any]:
         """Plain JSON-able dict of every parameter."""
         return dataclasses.asdict(self)
-
-
-def _stream(seed: int, name: str) -> np.random.SeedSequence:
-    """Independent seed sequence of one named component; adding components never shifts the others."""
-    return np.random.SeedSequence(entropy=seed, spawn_key=(zlib.crc32(name.encode()),))
-
-
-def _rng(seed: int, name: str) -> np.random.Generator:
-    return np.random.default_rng(_stream(seed, name))
-
-
-def _msprime_seed(seed: int, name: str) -> int:
-    return int(_stream(seed, name).generate_state(1)[0] % (2**31 - 2)) + 1
 
 
 def _parse_params(params: dict[str, Any]) -> ExampleParams:
@@ -230,7 +217,7 @@ def _xqtl_tables(
                 (q for q in phenotypes if q.tissue == tissue and q.qtl_type == qtype and q.chrom == chrom),
                 key=lambda q: q.phenotype_id,
             )
-            rng = _rng(seed, f"noise/{tissue}/{qtype}/{chrom}")
+            rng = named_rng(seed, f"noise/{tissue}/{qtype}/{chrom}")
             noise = rng.standard_normal((n, max(len(phs), 1)))[:, : len(phs)]
             p_pop = g.haplotypes.mean(axis=1, dtype=np.float64)
             sd_pop = np.sqrt(2.0 * p_pop * (1.0 - p_pop))
@@ -299,8 +286,8 @@ def _gwas_table(
             else:
                 beta[s.variant_idx] += s.effect
                 planted[s.variant_idx] = True
-        beta += _rng(seed, f"inf/{trait}/{chrom}").normal(0.0, np.sqrt(sigma2_inf), m)
-        z = stats.gwas_z(g_std[chrom], beta, n_gwas, _rng(seed, f"gwas_noise/{trait}/{chrom}"))
+        beta += named_rng(seed, f"inf/{trait}/{chrom}").normal(0.0, np.sqrt(sigma2_inf), m)
+        z = stats.gwas_z(g_std[chrom], beta, n_gwas, named_rng(seed, f"gwas_noise/{trait}/{chrom}"))
         f = vs.extra["f_gwas_ld"]
         b, se, pv = stats.z_to_beta_se(z, np.clip(f, 1e-12, 1 - 1e-12), n_gwas)
         rs = _rsids(g)
@@ -324,7 +311,7 @@ def _gwas_table(
             )
         )
     df = pd.concat(frames, ignore_index=True)
-    rng = _rng(seed, f"defects/{trait}")
+    rng = named_rng(seed, f"defects/{trait}")
     # report ~30% of rows on the other allele: effect = REF, beta negated, frequency complemented
     swap = rng.random(len(df)) < p.frac_swapped
     ea = df["effect_allele"].to_numpy().copy()
@@ -361,7 +348,7 @@ def _gene_lists(seed: int, out: Path, genes: pd.DataFrame, truth: dict[str, set[
     others = genes.loc[~genes["gene_id"].isin(planted)].sort_values("gene_id").reset_index(drop=True)
     rows = []
     for trait in sorted(truth):
-        rng = _rng(seed, f"gene_lists/silver/{trait}")
+        rng = named_rng(seed, f"gene_lists/silver/{trait}")
         cg = sorted(truth[trait])
         drop = int(rng.integers(len(cg))) if len(cg) >= 2 else -1
         rows += [{"gene_symbol": n, "gene_id": g, "trait": trait, "source": "planted"}
@@ -370,7 +357,7 @@ def _gene_lists(seed: int, out: Path, genes: pd.DataFrame, truth: dict[str, set[
             rows.append({"gene_symbol": others.at[i, "gene_name"], "gene_id": others.at[i, "gene_id"], "trait": trait,
                          "source": "decoy"})
     silver = pd.DataFrame(rows, columns=["gene_symbol", "gene_id", "trait", "source"])
-    rng = _rng(seed, "gene_lists/drug_targets")
+    rng = named_rng(seed, "gene_lists/drug_targets")
     cg = sorted(planted)
     keep = rng.random(len(cg)) < 0.5
     decoys = sorted(rng.choice(len(others), size=min(3, len(others)), replace=False).tolist())
@@ -427,14 +414,14 @@ def make_example(out_dir: str | Path, seed: int = 20240601, **params: Any) -> di
             recombination_rate=p.recombination_rate,
             mutation_rate=p.mutation_rate,
             palindromic_fraction=p.palindromic_fraction,
-            ancestry_seed=_msprime_seed(seed, f"ancestry/{chrom}"),
-            mutation_seed=_msprime_seed(seed, f"mutations/{chrom}"),
-            rng=_rng(seed, f"sites/{chrom}"),
+            ancestry_seed=msprime_seed(seed, f"ancestry/{chrom}"),
+            mutation_seed=msprime_seed(seed, f"mutations/{chrom}"),
+            rng=named_rng(seed, f"sites/{chrom}"),
         )
-    sets = {c: _variant_sets(_rng(seed, f"sets/{c}"), geno[c], coh, p) for c in CHROMS}
+    sets = {c: _variant_sets(named_rng(seed, f"sets/{c}"), geno[c], coh, p) for c in CHROMS}
     g_std = {c: stats.standardize_columns(geno[c].dosage(coh.gwas_ld))[0] for c in CHROMS}
 
-    genes = design.design_genes(_rng(seed, "genes"), p.chrom_offsets, p.chrom_length, p.genes_per_chrom)
+    genes = design.design_genes(named_rng(seed, "genes"), p.chrom_offsets, p.chrom_length, p.genes_per_chrom)
     plan_genes = design.assign_planned_genes(genes, p.chrom_offsets, p.chrom_length)
     causal: dict[int, list[design.PlannedSignal]] = {}
     for s in design.PLAN:
@@ -442,7 +429,7 @@ def make_example(out_dir: str | Path, seed: int = 20240601, **params: Any) -> di
             causal.setdefault(plan_genes[(s.chrom, s.slot, s.gene_rank)], []).append(s)
     for gi in causal:
         genes.loc[gi, "biotype"] = "protein_coding"
-    phenotypes = design.design_xqtl(_rng(seed, "xqtl_design"), genes, geno, sets, causal, p.xqtl)
+    phenotypes = design.design_xqtl(named_rng(seed, "xqtl_design"), genes, geno, sets, causal, p.xqtl)
 
     written: dict[str, Path] = {}
 
@@ -506,7 +493,7 @@ def make_example(out_dir: str | Path, seed: int = 20240601, **params: Any) -> di
     truth_genes: dict[str, set[tuple[str, str]]] = {}
     for trait in design.TRAITS:
         signals = design.plant_signals(
-            _rng(seed, f"truth/{trait}"), trait, float(p.gwas_n[trait]), genes, plan_genes, phenotypes,
+            named_rng(seed, f"truth/{trait}"), trait, float(p.gwas_n[trait]), genes, plan_genes, phenotypes,
             geno, sets, g_std, p.z_pair_range, p.z_variant_range, p.locus_pad,
         )
         df, counts = _gwas_table(seed, trait, p, geno, sets, g_std, signals, sigma2_inf)

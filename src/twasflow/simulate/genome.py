@@ -39,7 +39,8 @@ import pandas as pd
 from twasflow.errors import ConfigError
 from twasflow.io.tables import write_json, write_tsv
 from twasflow.simulate import stats, writers
-from twasflow.simulate.example import _Cohorts, _msprime_seed, _rng, _rsids, _variant_sets
+from twasflow.simulate.common import msprime_seed, named_rng, scale_to_h2
+from twasflow.simulate.example import _Cohorts, _rsids, _variant_sets
 from twasflow.simulate.genotypes import ChromGenotypes, is_palindromic, simulate_chromosome
 
 BUILD = "GRCh38"
@@ -273,12 +274,6 @@ def _pick(rng: np.random.Generator, pos: np.ndarray, pool: np.ndarray, centre: i
     return np.sort(rng.choice(cand, size=min(k, cand.size), replace=False, p=w / w.sum()))
 
 
-def _scale_to_h2(z_pool: np.ndarray, w: np.ndarray, h2: float) -> np.ndarray:
-    """Rescale effects ``w`` (k,) or (k, T) so each genetic value has variance ``h2`` in the whole population."""
-    v = np.var(z_pool @ w, axis=0)
-    return w * np.sqrt(np.where(v > 0, h2 / np.where(v > 0, v, 1.0), 0.0))
-
-
 def _design_xqtl(rng: np.random.Generator, g: ChromGenotypes, eligible: np.ndarray, genes: list[_Gene],
                  p: GenomeParams) -> list[_Pheno]:
     """eQTLs of every gene in the tissues that express it, then sQTL introns in ``sqtl_tissues``."""
@@ -299,7 +294,7 @@ def _design_xqtl(rng: np.random.Generator, g: ChromGenotypes, eligible: np.ndarr
         dos = (hap[idx, 0::2].astype(np.float64) + hap[idx, 1::2]).T
         z_pool = (dos - 2.0 * pop_f) / np.sqrt(2.0 * pop_f * (1.0 - pop_f))
         w = np.sqrt(rho) * base[:, None] + np.sqrt(1.0 - rho) * private.T  # (k, T)
-        b = _scale_to_h2(z_pool, w, 1.0) * np.sqrt(h2)
+        b = scale_to_h2(z_pool, w, 1.0) * np.sqrt(h2)
         pid = f"{gene.gene_id}.{gene.version}"
         for t in np.flatnonzero(expressed).tolist():
             out.append(_Pheno(f"{pid}|{tissues[t]}|eQTL", pid, gene, tissues[t], "eQTL", float(h2[t]), idx, b[:, t]))
@@ -317,7 +312,7 @@ def _design_xqtl(rng: np.random.Generator, g: ChromGenotypes, eligible: np.ndarr
         pop_f = hap[s_idx].mean(axis=1, dtype=np.float64)
         dos = (hap[s_idx, 0::2].astype(np.float64) + hap[s_idx, 1::2]).T
         zs = (dos - 2.0 * pop_f) / np.sqrt(2.0 * pop_f * (1.0 - pop_f))
-        bs = _scale_to_h2(zs, ws[: s_idx.size], h2_s)
+        bs = scale_to_h2(zs, ws[: s_idx.size], h2_s)
         spid = f"chr{gene.chrom}:{i_start}:{i_end}:clu_{gene.gene_id[5:].lstrip('0')}:{pid}"
         for tissue in p.sqtl_tissues:
             if expressed[tissues.index(tissue)]:
@@ -343,7 +338,7 @@ def _xqtl_stats(seed: int, tag: str, g: ChromGenotypes, in_xqtl: np.ndarray, don
         ind = donors[tissue]
         n = ind.size
         d_all = g.dosage(ind)
-        noise = _rng(seed, f"noise/{tissue}/{qtype}/{tag}").standard_normal((n, len(phs)))
+        noise = named_rng(seed, f"noise/{tissue}/{qtype}/{tag}").standard_normal((n, len(phs)))
         y = np.empty((n, len(phs)))
         for j, q in enumerate(phs):
             zq = (d_all[:, q.variant_idx] - 2.0 * p_pop[q.variant_idx]) / sd_pop[q.variant_idx]
@@ -421,17 +416,17 @@ def _segment(seed: int, chrom: str, k: int, offset: int, coh: _Cohorts, donors: 
         chrom, offset=offset, length=p.segment_length, n_individuals=coh.total, panel_individuals=coh.panel,
         n_sites=p.variants_per_segment, maf_min=p.maf_min, ne=p.ne, recombination_rate=p.recombination_rate,
         mutation_rate=p.mutation_rate, palindromic_fraction=p.palindromic_fraction,
-        ancestry_seed=_msprime_seed(seed, f"ancestry/{tag}"), mutation_seed=_msprime_seed(seed, f"mutations/{tag}"),
-        rng=_rng(seed, f"sites/{tag}"),
+        ancestry_seed=msprime_seed(seed, f"ancestry/{tag}"), mutation_seed=msprime_seed(seed, f"mutations/{tag}"),
+        rng=named_rng(seed, f"sites/{tag}"),
     )
-    sets = _variant_sets(_rng(seed, f"sets/{tag}"), g, coh, p)
-    genes = _genes(_rng(seed, f"genes/{tag}"), chrom, offset, p, first_gene)
-    phenos = _design_xqtl(_rng(seed, f"xqtl_design/{tag}"), g, sets.eligible, genes, p)
+    sets = _variant_sets(named_rng(seed, f"sets/{tag}"), g, coh, p)
+    genes = _genes(named_rng(seed, f"genes/{tag}"), chrom, offset, p, first_gene)
+    phenos = _design_xqtl(named_rng(seed, f"xqtl_design/{tag}"), g, sets.eligible, genes, p)
     xq = _xqtl_stats(seed, tag, g, sets.in_xqtl, donors, phenos, p)
     g_std = stats.standardize_columns(g.dosage(coh.gwas_ld))[0]
 
     # which traits have a signal here (at least one), and of which kind
-    rng = _rng(seed, f"plan/{tag}")
+    rng = named_rng(seed, f"plan/{tag}")
     traits = list(p.traits)
     has = rng.random(len(traits)) < p.p_signal
     if not has.any():
@@ -448,10 +443,10 @@ def _segment(seed: int, chrom: str, k: int, offset: int, coh: _Cohorts, donors: 
         n_gwas = float(p.traits[trait])
         beta = np.zeros(g.n_variants)
         if has[i]:
-            beta, rec = _plant(_rng(seed, f"truth/{trait}/{tag}"), trait, n_gwas, g, sets.eligible, g_std, phenos,
+            beta, rec = _plant(named_rng(seed, f"truth/{trait}/{tag}"), trait, n_gwas, g, sets.eligible, g_std, phenos,
                                str(kinds[i]), p)
             truth.append({"trait": trait, **rec, "locus_hint": hint})
-        z = stats.gwas_z(g_std, beta, n_gwas, _rng(seed, f"gwas_noise/{trait}/{tag}"))
+        z = stats.gwas_z(g_std, beta, n_gwas, named_rng(seed, f"gwas_noise/{trait}/{tag}"))
         b, se, pv = stats.z_to_beta_se(z, np.clip(f_ld, 1e-12, 1 - 1e-12), n_gwas)
         gwas[trait] = pd.DataFrame({
             "chromosome": int(chrom), "base_pair_location": g.pos[sel], "effect_allele": g.alt[sel],
@@ -506,7 +501,7 @@ def make_genome(out_dir: str | Path, seed: int = 20250901, **params: Any) -> dic
     panel = np.arange(p.n_panel)
     donor_ids = np.arange(p.n_panel, p.n_panel + p.n_donors)
     coh = _Cohorts(panel=panel, xqtl={"donors": donor_ids}, gwas_ld=np.arange(p.n_panel + p.n_donors, n_ind))
-    rng_d = _rng(seed, "donors")
+    rng_d = named_rng(seed, "donors")
     donors = {t: np.sort(rng_d.choice(donor_ids, size=n, replace=False)) for t, n in p.xqtl_n.items()}
 
     written: dict[str, Path] = {}
@@ -570,7 +565,7 @@ def make_genome(out_dir: str | Path, seed: int = 20250901, **params: Any) -> dic
     truth = pd.DataFrame(truth_rows, columns=["trait", "kind", "pair_id", "gene_id", "gene_name", "tissue",
                                               "qtl_type", "variant_id", "effect", "locus_hint"])
     for trait, frames in gwas_frames.items():
-        df, n_swapped = _swap_alleles(pd.concat(frames, ignore_index=True), _rng(seed, f"defects/{trait}"),
+        df, n_swapped = _swap_alleles(pd.concat(frames, ignore_index=True), named_rng(seed, f"defects/{trait}"),
                                       p.frac_swapped)
         path = out / "gwas" / f"{trait}.tsv.gz"
         writers.write_gzip_text(writers.format_gwas_ssf(df), path)

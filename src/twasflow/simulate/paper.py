@@ -26,13 +26,13 @@ Numerical module: no I/O.
 from __future__ import annotations
 
 import math
-import zlib
 from dataclasses import dataclass
 from typing import Any
 
 import msprime
 import numpy as np
 
+from .common import msprime_seed, named_rng, scale_to_h2
 from .stats import gwas_z, marginal_ols, standardize_columns
 
 SCENARIOS = ("none", "direct", "inf", "both")
@@ -77,15 +77,6 @@ class PaperReplicate:
     direct_variants: np.ndarray
 
 
-def _rng(seed: int, name: str) -> np.random.Generator:
-    return np.random.default_rng(np.random.SeedSequence(entropy=seed, spawn_key=(zlib.crc32(name.encode()),)))
-
-
-def _ms_seed(seed: int, name: str) -> int:
-    ss = np.random.SeedSequence(entropy=seed, spawn_key=(zlib.crc32(name.encode()),))
-    return int(ss.generate_state(1)[0] % (2**31 - 2)) + 1
-
-
 def _prune(h: np.ndarray, r_max: float, rng: np.random.Generator) -> np.ndarray:
     """Indices (sorted) of a greedy LD pruning of haplotype rows ``h`` (sites x haplotypes): sites in a random
     order, each kept unless its |r| with an already kept site exceeds ``r_max``."""
@@ -106,18 +97,18 @@ def _genotypes(seed: int, n_people: int, M: int, maf_min: float, length: int,
     while True:
         ts = msprime.sim_ancestry(samples=n_people, ploidy=2, sequence_length=length, recombination_rate=1e-8,
                                   population_size=10_000, discrete_genome=True,
-                                  random_seed=_ms_seed(seed, f"ancestry/{length}"))
+                                  random_seed=msprime_seed(seed, f"ancestry/{length}"))
         mts = msprime.sim_mutations(ts, rate=1.25e-8, model=msprime.BinaryMutationModel(), discrete_genome=True,
-                                    random_seed=_ms_seed(seed, f"mutations/{length}"))
+                                    random_seed=msprime_seed(seed, f"mutations/{length}"))
         hap = mts.genotype_matrix()
         f = hap.mean(axis=1)
         common = np.flatnonzero(np.minimum(f, 1.0 - f) >= maf_min)
         if prune_r is not None and common.size >= M:
-            common = common[_prune(hap[common].astype(np.float64), prune_r, _rng(seed, f"prune/{length}"))]
+            common = common[_prune(hap[common].astype(np.float64), prune_r, named_rng(seed, f"prune/{length}"))]
         if common.size >= M:
             break
         length = int(length * 1.5)  # too few common sites: a longer segment (deterministic given seed)
-    keep = np.sort(_rng(seed, "thin").choice(common, size=M, replace=False))
+    keep = np.sort(named_rng(seed, "thin").choice(common, size=M, replace=False))
     h = hap[keep].astype(np.float64)
     return (h[:, 0::2] + h[:, 1::2]).T
 
@@ -217,13 +208,13 @@ def tgvis_paper(
     n_people = n_eqtl + n_ref + n_gwas_ld
     G = _genotypes(seed, n_people, M, maf_min, segment_length, ld_prune_r)
     if ld_shrink > 0:
-        G = _shrink_ld(G, ld_shrink, _rng(seed, "ld_shrink"))
-    idx = _rng(seed, "cohorts").permutation(n_people)
+        G = _shrink_ld(G, ld_shrink, named_rng(seed, "ld_shrink"))
+    idx = named_rng(seed, "cohorts").permutation(n_people)
     g_eqtl, g_ref, g_gwas = G[idx[:n_eqtl]], G[idx[n_eqtl:n_eqtl + n_ref]], G[idx[n_eqtl + n_ref:]]
     R_ref, R_gwas = _ld(g_ref), _ld(g_gwas)
     gs_pop, _, _ = standardize_columns(G)  # population scale for heritabilities
 
-    rng = _rng(seed, "eqtl_design")
+    rng = named_rng(seed, "eqtl_design")
     if eqtl_design == "pool":
         b_true = _eqtl_pool(rng, gs_pop, M, n_genes, n_tissues, h2_eqtl, p_neighbour_share, pool_size,
                             tissue_effect_corr)
@@ -236,7 +227,7 @@ def tgvis_paper(
         b_true = _eqtl_topk(rng, gs_pop, M, C, h2_eqtl)
 
     # --- eQTL summary statistics (one cohort, every tissue)
-    rng_x = _rng(seed, "eqtl_noise")
+    rng_x = named_rng(seed, "eqtl_noise")
     gx, _, _ = standardize_columns(g_eqtl)
     gen = gx @ b_true
     h2_real = np.var(gen, axis=0)
@@ -259,7 +250,7 @@ def tgvis_paper(
     raw = b_true @ theta
     s = float(np.sqrt(h2c / var_of(raw)))
     beta = s * raw
-    rng_t = _rng(seed, "trait")
+    rng_t = named_rng(seed, "trait")
     gamma = np.zeros(M)
     direct = np.zeros(0, dtype=np.int64)
     if has_direct:
@@ -273,18 +264,12 @@ def tgvis_paper(
         upsilon = rng_t.standard_normal(M)
         upsilon *= np.sqrt(h2c / var_of(upsilon))
     gs_gwas, _, _ = standardize_columns(g_gwas)
-    z = gwas_z(gs_gwas, beta + gamma + upsilon, n_gwas, _rng(seed, "gwas_noise"))
+    z = gwas_z(gs_gwas, beta + gamma + upsilon, n_gwas, named_rng(seed, "gwas_noise"))
     return PaperReplicate(
         scenario=scenario, n_eqtl=int(n_eqtl), n_gwas=float(n_gwas), seed=int(seed), z=z, R=R_ref, R_gwas=R_gwas,
         xqtl_z=xqtl_z, xqtl_n=np.full(P, float(n_eqtl)), b_true=b_true, theta=theta, gamma=gamma, upsilon=upsilon,
         theta_scale=s, pair_names=[f"G{j // n_tissues + 1}_T{j % n_tissues + 1}" for j in range(P)],
         causal_pairs=causal, direct_variants=direct)
-
-
-def _scale_h2(w: np.ndarray, gs_pop: np.ndarray, h2: float) -> np.ndarray:
-    """w rescaled so the pair's genetic value explains h2 of expression in the population sample."""
-    v = float(np.var(gs_pop @ w))
-    return w * np.sqrt(h2 / v) if v > 0 else np.zeros_like(w)
 
 
 def _eqtl_pool(rng: np.random.Generator, gs_pop: np.ndarray, M: int, n_genes: int, n_tissues: int,
@@ -313,7 +298,7 @@ def _eqtl_pool(rng: np.random.Generator, gs_pop: np.ndarray, M: int, n_genes: in
             pick = rng.choice(pool.size, size=min(k, pool.size), replace=False)
             w = np.zeros(M)
             w[pool[pick]] = eff[pick, t]
-            b_true[:, g * n_tissues + t] = _scale_h2(w, gs_pop, rng.uniform(*h2_eqtl))
+            b_true[:, g * n_tissues + t] = scale_to_h2(gs_pop, w, rng.uniform(*h2_eqtl))
     return b_true
 
 
@@ -344,7 +329,7 @@ def _eqtl_topk(rng: np.random.Generator, gs_pop: np.ndarray, M: int, C: np.ndarr
         top = order[:k[j], j]
         w = np.zeros(M)
         w[top] = effects[top, j]
-        b_true[:, j] = _scale_h2(w, gs_pop, h2[j])
+        b_true[:, j] = scale_to_h2(gs_pop, w, h2[j])
     return b_true
 
 
