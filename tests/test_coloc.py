@@ -278,14 +278,17 @@ def test_sensitivity_table_and_formula() -> None:
 
 
 def test_sensitivity_rules_and_plot(tmp_path) -> None:
+    from twasflow.plots import coloc_sensitivity_plot
+
     snps = [f"v{i}" for i in range(20)]
     res = coloc_bf_bf(_lbf_rows(20, [4, 9], seed=1), _lbf_rows(20, [4], seed=2), snps, snps)
-    t = sensitivity(res, "H4 > 0.9 & H4/H3 > 3", row=0, npoints=10, plot=tmp_path / "sens.png")
+    t = sensitivity(res, "H4 > 0.9 & H4/H3 > 3", row=0, npoints=10)
+    coloc_sensitivity_plot(t, tmp_path / "sens.png")
     np.testing.assert_array_equal(t["pass"], (t["PP.H4"] > 0.9) & (t["PP.H4"] / t["PP.H3"] > 3))
     png, svg = tmp_path / "sens.png", tmp_path / "sens.svg"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and b"<svg" in svg.read_bytes()[:500]
     first = svg.read_bytes()
-    sensitivity(res, "H4 > 0.9 & H4/H3 > 3", row=0, npoints=10, plot=tmp_path / "sens")
+    coloc_sensitivity_plot(sensitivity(res, "H4 > 0.9 & H4/H3 > 3", row=0, npoints=10), tmp_path / "sens")
     assert svg.read_bytes() == first  # deterministic SVG (no date, fixed hash salt)
     t2 = sensitivity(res, lambda tab: tab["PP.H4"] > 0.5, row=1, npoints=5)
     assert t2["pass"].dtype == bool

@@ -164,3 +164,43 @@ def save_figure(fig: plt.Figure, out_prefix: str | Path) -> list[Path]:
         paths.append(p)
     plt.close(fig)
     return paths
+
+
+def coloc_sensitivity_plot(table: pd.DataFrame, path: str | Path, *, title: str | None = None) -> list[Path]:
+    """A :func:`twasflow.coloc.sensitivity` table drawn as two panels (prior and posterior probabilities of
+    H0..H4 against p12, log x axis), the region where the rule passes shaded green and the result's own p12
+    (``table.attrs["p12"]``) marked; written as ``<path>.png`` and ``<path>.svg`` (a suffix on ``path`` is
+    replaced). Returns the paths."""
+    from .coloc._common import HYPOTHESES
+
+    p12 = float(table.attrs["p12"])
+    base = Path(path)
+    base = base.with_suffix("") if base.suffix.lower() in (".png", ".svg") else base
+    x = table["p12"].to_numpy()
+    colours = ["#bbbbbb", "#3b528b", "#21908c", "#5dc863", "#fde725"]
+    rule = str(table.attrs.get("rule", ""))
+    with plt.rc_context({"svg.hashsalt": "twasflow", "svg.fonttype": "none"}):
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), constrained_layout=True)
+        for ax, prefix, name in zip(axes, ("prior.", "PP."), ("Prior probabilities", "Posterior probabilities")):
+            for k, h in enumerate(HYPOTHESES):
+                ax.plot(x, table[f"{prefix}{h}"], marker="o", ms=3, lw=1, color=colours[k], label=h)
+            w = np.flatnonzero(table["pass"].to_numpy())
+            if w.size:
+                ax.axvspan(x[w.min()], x[w.max()], color="green", alpha=0.1, ec="green")
+            ax.axvline(p12, ls="--", color="grey")
+            ax.set_xscale("log")
+            ax.set_ylim(0, 1.02 if prefix == "PP." else None)
+            ax.set_xlabel("p12")
+            ax.set_ylabel("probability")
+            ax.set_title(name, loc="left", fontsize=10)
+            ax.grid(axis="y", color="0.85")
+        axes[0].legend(loc="center left", fontsize=8)
+        fig.suptitle(title or f"shaded: {rule}", fontsize=10)
+        out = []
+        for ext, meta in ((".png", {"Software": None}), (".svg", {"Date": None, "Creator": None})):
+            target = base.with_suffix(ext)
+            with atomic_path(target) as tmp:
+                fig.savefig(tmp, format=ext[1:], metadata=meta, dpi=100)
+            out.append(target)
+        plt.close(fig)
+    return out

@@ -252,7 +252,7 @@ def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | 
               model_dirs: Mapping[str, str | Path] | None = None) -> pd.DataFrame:
     """Rule ``prescreen``: S-PrediXcan z of every pair from its weights, drop pairs with p > p_max.
 
-    Writes ``out`` (Parquet, :data:`twasflow.twas.PRESCREEN_COLUMNS`; one row per pair of every locus with
+    Writes ``out`` (Parquet, :data:`twasflow.twas.PRESCREEN_COLUMNS`, docs/outputs.md "Prescreen"; one row per pair of every locus with
     weights, ``reason`` says why a pair was dropped: its weights status or ``p_above_max``).
     ``n_weights_model`` is the number of variants in the model for prediction-model pairs (so a pair using
     few of them shows it) and the number of selected variants for stage-1 pairs.
@@ -267,7 +267,7 @@ def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | 
     from .locus import read_bundle
     from .locus_weights import read_locus_weights, weights_path
     from .models import read_model_covariance
-    from .twas import PRESCREEN_COLUMNS, model_covariance_z, prescreen_table
+    from .twas import empty_prescreen_table, model_covariance_z, prescreen_table
 
     if covariance not in ("panel", "model"):
         raise InputError.at("unknown prescreen covariance", column="prescreen.covariance", found=repr(covariance),
@@ -310,12 +310,7 @@ def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | 
         return {"status": "ok", "reason": "", "n_kept": int(t["kept"].sum()), "n_pairs": len(t)}
 
     res = run_loci(recs, log_dir, one)
-    if tables:
-        table = pd.concat(tables, ignore_index=True)
-    else:
-        table = pd.DataFrame({c: pd.Series(dtype=t) for c, t in zip(
-            PRESCREEN_COLUMNS, ["object", "object", "float64", "float64", "int64", "int64", "bool", "object",
-                                "float64"])})
+    table = pd.concat(tables, ignore_index=True) if tables else empty_prescreen_table()
     write_parquet(table, out)
     n_failed = sum(r["status"] == "failed" for r in res)
     log.info("%s: %d pairs, %d kept at p <= %g; %d loci failed", trait, len(table), int(table["kept"].sum()),

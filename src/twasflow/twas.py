@@ -19,6 +19,15 @@ from .pvalues import p_from_z
 
 PRESCREEN_COLUMNS = ["locus_id", "pair_id", "twas_z", "twas_p", "n_weights_used", "n_weights_model", "kept",
                      "reason", "acat_p"]
+#: dtype of each prescreen column (docs/outputs.md "Prescreen")
+PRESCREEN_DTYPES = dict(zip(PRESCREEN_COLUMNS, ["object", "object", "float64", "float64", "int64", "int64", "bool",
+                                                "object", "float64"]))
+
+
+def empty_prescreen_table() -> pd.DataFrame:
+    """The prescreen table without rows (the columns and dtypes of a chunk whose loci have no weights)."""
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in PRESCREEN_DTYPES.items()})
+
 
 # Below this p the Cauchy quantile tan((0.5 - p) pi) loses precision; 1 / (p pi) is exact to O(p^2) there.
 _ACAT_SMALL_P = 1e-15

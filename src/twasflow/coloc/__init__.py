@@ -10,7 +10,7 @@ coloc_bf_bf(bf1, bf2, snps1=None, snps2=None, p1=1e-4, p2=1e-4, p12=5e-6, overla
             trim_by_posterior=True) -> ColocSusieResult
 coloc_susie(fit1, fit2, snps1=None, snps2=None, p1=1e-4, p2=1e-4, p12=5e-6, overlap_min=0.5,
             trim_by_posterior=True) -> ColocSusieResult
-sensitivity(result, rule="H4 > 0.5", *, row=0, npoints=100, plot=None) -> pandas.DataFrame
+sensitivity(result, rule="H4 > 0.5", *, row=0, npoints=100) -> pandas.DataFrame (twasflow.plots.coloc_sensitivity_plot draws it)
 coloc_locus(gwas_z, gwas_n, R, xqtl_z, xqtl_n, pair_ids, variant_ids, config=None, *, L=10) -> DataFrame
 select_pairs(tables) -> DataFrame (the pairs rule coloc tests; COLOC_COLUMNS its output)
 ColocError (an InputError)
@@ -20,7 +20,7 @@ from ._common import PP_COLUMNS, ColocError, combine_log_bf, logsum
 from .abf import ColocAbfResult, Dataset, coloc_abf, finemap_abf, parse_dataset, sdY_est
 from .locus import OUTPUT_COLUMNS, coloc_locus, colocalized, run_susie
 from .select import COLOC_COLUMNS, select_pairs
-from .sensitivity import hypothesis_priors, parse_rule, plot_sensitivity, sensitivity
+from .sensitivity import hypothesis_priors, parse_rule, sensitivity
 from .susie import ColocSusieResult, coloc_bf_bf, coloc_susie
 
 __all__ = [
@@ -42,7 +42,6 @@ __all__ = [
     "logsum",
     "parse_dataset",
     "parse_rule",
-    "plot_sensitivity",
     "run_susie",
     "sdY_est",
     "select_pairs",

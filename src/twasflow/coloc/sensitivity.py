@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import operator
 import re
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -91,8 +90,6 @@ def sensitivity(
     *,
     row: int = 0,
     npoints: int = 100,
-    plot: str | Path | None = None,
-    title: str | None = None,
 ) -> pd.DataFrame:
     """PP.H0..H4 as a function of p12 (coloc's ``sensitivity``).
 
@@ -102,8 +99,7 @@ def sensitivity(
         the 0-based summary row.
     rule : decision rule (see :func:`parse_rule`); default "H4 > 0.5".
     npoints : grid size; p12 runs log-uniformly from p1·p2 to min(p1, p2), the logical limits.
-    plot : when given, write prior and posterior panels (the passing region shaded) to ``<plot>.png`` and
-        ``<plot>.svg`` (a suffix on ``plot`` is replaced).
+    Draw it with :func:`twasflow.plots.coloc_sensitivity_plot` (this module writes no files).
 
     Returns
     -------
@@ -128,48 +124,5 @@ def sensitivity(
     table["pass"] = check(table)
     table.attrs["pass_at_p12"] = bool(check(pd.DataFrame([dict(zip(PP_COLUMNS, pp))]))[0])
     table.attrs["rule"] = rule if isinstance(rule, str) else getattr(rule, "__name__", "callable")
-    if plot is not None:
-        plot_sensitivity(table, p12_0, plot, title=title)
+    table.attrs["p12"] = p12_0
     return table
-
-
-def plot_sensitivity(table: pd.DataFrame, p12: float, path: str | Path, *, title: str | None = None) -> list[Path]:
-    """Two panels (prior and posterior probabilities of H0..H4 against p12, log x axis), the region where
-    the rule passes shaded green and the p12 used marked; written as PNG and SVG. Returns the paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from twasflow.io.tables import atomic_path
-
-    base = Path(path)
-    base = base.with_suffix("") if base.suffix.lower() in (".png", ".svg") else base
-    x = table["p12"].to_numpy()
-    colours = ["#bbbbbb", "#3b528b", "#21908c", "#5dc863", "#fde725"]
-    rule = str(table.attrs.get("rule", ""))
-    with plt.rc_context({"svg.hashsalt": "twasflow", "svg.fonttype": "none"}):
-        fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), constrained_layout=True)
-        for ax, prefix, name in zip(axes, ("prior.", "PP."), ("Prior probabilities", "Posterior probabilities")):
-            for k, h in enumerate(HYPOTHESES):
-                ax.plot(x, table[f"{prefix}{h}"], marker="o", ms=3, lw=1, color=colours[k], label=h)
-            w = np.flatnonzero(table["pass"].to_numpy())
-            if w.size:
-                ax.axvspan(x[w.min()], x[w.max()], color="green", alpha=0.1, ec="green")
-            ax.axvline(p12, ls="--", color="grey")
-            ax.set_xscale("log")
-            ax.set_ylim(0, 1.02 if prefix == "PP." else None)
-            ax.set_xlabel("p12")
-            ax.set_ylabel("probability")
-            ax.set_title(name, loc="left", fontsize=10)
-            ax.grid(axis="y", color="0.85")
-        axes[0].legend(loc="center left", fontsize=8)
-        fig.suptitle(title or f"shaded: {rule}", fontsize=10)
-        out = []
-        for ext, meta in ((".png", {"Software": None}), (".svg", {"Date": None, "Creator": None})):
-            target = base.with_suffix(ext)
-            with atomic_path(target) as tmp:
-                fig.savefig(tmp, format=ext[1:], metadata=meta, dpi=100)
-            out.append(target)
-        plt.close(fig)
-    return out
