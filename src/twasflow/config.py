@@ -27,9 +27,6 @@ SCHEMA_DIR = Path(str(resources.files("twasflow") / "schemas"))
 
 MHC_DEFAULT = {"GRCh37": "6:25000000-34000000", "GRCh38": "6:28510120-33480577"}
 
-# fine-mapping methods the finemap rule can run today (the schema lists every planned method)
-IMPLEMENTED_METHODS = ("tgvis", "ctwas", "tgfm")
-
 GWAS_COLMAP_KEYS = ("chrom", "pos", "ea", "oa", "beta", "se", "z", "p", "n", "eaf", "rsid")
 
 
@@ -227,10 +224,12 @@ def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") ->
     def simulated(p: str | None) -> bool:
         return made_by_simulator(cfg, p, base)
 
-    missing = [m for m in cfg["methods"] if m not in IMPLEMENTED_METHODS]
+    from .methods.registry import method_names
+
+    missing = [m for m in cfg["methods"] if m not in method_names()]
     if missing:
         raise ConfigError(f"config key 'methods': {', '.join(map(repr, missing))} not implemented yet "
-                          f"(available: {', '.join(IMPLEMENTED_METHODS)})")
+                          f"(available: {', '.join(method_names())})")
     panel = cfg["panel"]
     if bool(panel["bfile"]) == bool(panel["vcf"]):
         raise ConfigError("config key 'panel': give exactly one of 'bfile' (PLINK prefix) or 'vcf' (VCF path/pattern)")
