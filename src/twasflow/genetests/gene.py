@@ -102,7 +102,7 @@ def run_gene(g: GeneInputs, opts: GeneTestOptions = GeneTestOptions()) -> tuple[
         s = np.array([r.stat for r in single])
         ok = np.isfinite(s)
         for lab, r in zip(g.tissue_labels, single):
-            rows.append(_row(g, "eQTL", lab, r, False))
+            rows.append(_row(g, "TWAS", lab, r, False))
         if ok.any():
             rho = tissue_correlation(W[:, ok], R)
             forms = {"pcomb": ct_pcomb(s[ok], opts.combine), "max": ct_max(s[ok], rho), "q": ct_q(s[ok], rho)}

@@ -268,3 +268,18 @@ def gene_tests_trait(chunk_tests: Sequence[str | Path], chunk_genes: Sequence[st
     write_parquet(tests, out_tests)
     write_parquet(genes, out_genes)
     return genes
+
+
+def annotation_paths(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The annotation inputs of a configured run: ``gene_tests.annotations``, with the gene TSS falling back to
+    ``enrichment.gene_annotation`` (or the example's ``genes.tsv``) and, when the example is simulated, the
+    example's consequences and element BED for the ones left null."""
+    from ..workflow_helpers import gene_annotation_path
+
+    a = dict(config["gene_tests"]["annotations"])
+    a["tss"] = a.get("tss") or gene_annotation_path(config)
+    if config["simulate"]["enabled"]:
+        ex = Path(config["simulate"]["out_dir"]) / "annotations"
+        a["consequences"] = a.get("consequences") or str(ex / "consequences.tsv")
+        a["elements"] = a.get("elements") or str(ex / "elements.bed")
+    return a
