@@ -191,6 +191,35 @@ def cmd_coloc(a: argparse.Namespace) -> None:
     print(f"wrote {dst}: {len(t)} pairs, {int(t['colocalized'].fillna(False).astype(bool).sum())} colocalized")
 
 
+def cmd_gene_tests(a: argparse.Namespace) -> None:
+    """GAMBIT gene tests + S-MultiXcan of one chunk or locus (rule gene_tests), or of every chunk (``--all``)."""
+    from .genetests.stage import annotation_paths, gene_tests, gene_tests_trait
+
+    if a.all:
+        run, out = _trait_run(a)
+        chunks = _chunk_ids(out, a.trait)
+    else:
+        run, out, chunk = _outdir_paths(a)
+        chunks = [chunk]
+    ann = annotation_paths(run.config)
+    gdir = out / "gene_tests" / a.trait
+    for c in chunks:
+        prefix = Path(a.out) if a.out and not a.all else gdir / (a.locus if a.locus else c)
+        gene_tests(a.trait, out / "loci" / f"{a.trait}.tsv", c, out / "harmonized" / "gwas" / f"{a.trait}.parquet",
+                   out / "panel", out / "locus_inputs" / a.trait / c / "manifest.json",
+                   out / "weights" / a.trait / c / "manifest.json", f"{prefix}.tests.parquet",
+                   f"{prefix}.genes.parquet", Path("logs") / "gene_tests" / a.trait, run.config["gene_tests"], ann,
+                   locus=a.locus)
+        print(f"wrote {prefix}.tests.parquet, {prefix}.genes.parquet")
+    if a.all:
+        genes = gene_tests_trait([gdir / f"{c}.tests.parquet" for c in chunks],
+                                 [gdir / f"{c}.genes.parquet" for c in chunks],
+                                 out / "gene_tests" / f"{a.trait}.tests.parquet",
+                                 out / "gene_tests" / f"{a.trait}.genes.parquet")
+        print(f"wrote {out / 'gene_tests' / a.trait}.genes.parquet: {len(genes)} genes, "
+              f"{int(genes['significant'].sum())} significant by the omnibus")
+
+
 def _trait_chunks(out: Path, trait: str) -> list[dict[str, Path]]:
     """The per-chunk inputs of a trait's gather stages (chunks from ``results/loci/{trait}.tsv``)."""
     return [{"bundles": out / "locus_inputs" / trait / c / "manifest.json",
@@ -485,6 +514,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trait", required=True)
     p.add_argument("--locus", required=True, help="locus_id from results/loci/{trait}.tsv")
     p.set_defaults(fn=cmd_show, chunk=None)
+
+    p = sub.add_parser("gene-tests", help="GAMBIT gene-based tests + S-MultiXcan of one chunk, locus or trait "
+                       "(rules gene_tests, gene_tests_trait)")
+    p.add_argument("--config", default="config/config.yaml")
+    p.add_argument("--trait", required=True)
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--locus", help="locus_id from results/loci/{trait}.tsv")
+    g.add_argument("--chunk", help="chunk id, e.g. c000")
+    g.add_argument("--all", action="store_true", help="every chunk, then <outdir>/gene_tests/{trait}.*.parquet")
+    p.add_argument("--out", help="output prefix (default: <outdir>/gene_tests/{trait}/{locus or chunk})")
+    p.set_defaults(fn=cmd_gene_tests)
     return ap
 
 
