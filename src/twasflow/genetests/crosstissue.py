@@ -91,13 +91,17 @@ def mvn_max_abs_p(zmax: float, rho: Any) -> float:
     return outside(50_000) if p < 1e-3 else p
 
 
+def _pruned(s: Any, rho: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The tissue z and correlation after :func:`prune_correlated` (CT-M and CT-Q test these)."""
+    keep = prune_correlated(rho)
+    return np.asarray(s, dtype=np.float64)[keep], np.asarray(rho, dtype=np.float64)[np.ix_(keep, keep)]
+
+
 def ct_max(s: Any, rho: Any) -> TestResult:
     """CT-M: max |S_t| over the pruned tissues, MVN p-value capped by Bonferroni (``stat`` = max |S_t|)."""
-    ss = np.asarray(s, dtype=np.float64)
-    if ss.size == 0:
+    if np.size(s) == 0:
         return TestResult(float("nan"), float("nan"), 0)
-    keep = prune_correlated(rho)
-    ss, r = ss[keep], np.asarray(rho)[np.ix_(keep, keep)]
+    ss, r = _pruned(s, rho)
     zmax = float(np.max(np.abs(ss)))
     bonf = min(1.0, ss.size * float(z_to_p(zmax)))
     p = mvn_max_abs_p(zmax, r)
@@ -108,11 +112,9 @@ def ct_max(s: Any, rho: Any) -> TestResult:
 
 def ct_q(s: Any, rho: Any) -> TestResult:
     """CT-Q: ``Σ S_t²`` over the pruned tissues against ``Σ λ χ²_1``, λ = eig(ρ) (``stat`` = Σ S_t²)."""
-    ss = np.asarray(s, dtype=np.float64)
-    if ss.size == 0:
+    if np.size(s) == 0:
         return TestResult(float("nan"), float("nan"), 0)
-    keep = prune_correlated(rho)
-    ss, r = ss[keep], np.asarray(rho)[np.ix_(keep, keep)]
+    ss, r = _pruned(s, rho)
     q = float(ss @ ss)
     return TestResult(q, liu_quadform_p(q, np.linalg.eigvalsh(r)), int(ss.size))
 
