@@ -359,3 +359,52 @@ def test_read_tss_and_elements(tmp_path) -> None:
     b.write_text("1\t10\t20\tEnhancer\te1\tA-2.5\n")
     with pytest.raises(InputError, match="GENE:score"):
         read_elements(b)
+
+
+# ------------------------------------------------------------------------------------------ one locus (stage)
+class _FakePanel:
+    """The two methods panel_ld uses, over a fixed dosage matrix (N, M) indexed by variant id."""
+
+    def __init__(self, ids: list[str], X: np.ndarray) -> None:
+        self.ids, self.X = ids, X
+
+    def index_of(self, variant_ids):
+        return "1", np.array([self.ids.index(v) for v in variant_ids])
+
+    def dosages(self, chrom, rows):
+        return self.X[:, rows]
+
+
+def test_run_locus_sets_and_attribution() -> None:
+    from twasflow.genetests.stage import run_locus
+
+    rng = np.random.default_rng(4)
+    M = 12
+    pos = np.array([100, 200, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 600_000])
+    ids = [f"1:{p}:A:{b}" for p, b in zip(pos, "CCGTTTTTTTTT")]
+    X = rng.binomial(2, 0.3, (300, M)).astype(float)
+    gw = pd.DataFrame({"variant_id": ids, "pos": pos, "z": rng.standard_normal(M),
+                       "other_allele": "A", "counted_allele": list("CCGTTTTTTTTT")})
+    genes = pd.DataFrame({"gene_id": ["ENSG1", "ENSG2"], "gene_name": ["A1", "B2"], "chrom": "1",
+                          "tss": [150, 950]})
+    cons = pd.DataFrame({"chrom": "1", "pos": [200, 200, 300, 900], "ref": ["A", "", "", ""],
+                         "alt": ["G", "", "", ""], "gene": ["ENSG1", "A1", "ENSG1", "B2"],
+                         "class": ["Coding", "UTR", "Coding", "Coding"],
+                         "subclass": ["Protein_Altering", "UTR3", "Protein_Altering", "Exon_Other"],
+                         "term": "x"})
+    elems = pd.DataFrame({"chrom": "1", "start": [450, 450], "end": [700, 700], "element_class": "Enhancer",
+                          "element_id": ["e1", "e1"], "gene": ["A1", "ENSG2"], "score": [2.0, 1.0]})
+    opts = GeneTestOptions(tss_window=1000)
+    tests, summ = run_locus({"locus_id": "L1", "chrom": "1"}, genes, gw, cons, elems, _FakePanel(ids, X), opts)
+    t = pd.DataFrame(tests)
+    a1 = t[t["gene_id"] == "ENSG1"].set_index("subclass")
+    # the allele-specific row takes the G allele only; the allele-free UTR row both alleles at 200
+    assert a1.loc["Protein_Altering", "n_variants"] == 2 and a1.loc["UTR3", "n_variants"] == 2
+    assert a1.loc["dTSS", "n_variants"] == 11  # all but the variant 600 kb away
+    R = np.corrcoef(X[:, [2, 3]].T)
+    assert a1.loc["Protein_Altering", "p"] == pytest.approx(q_test(gw["z"].to_numpy()[[2, 3]], R).p, rel=1e-12)
+    # the element (450, 700] holds 500, 600, 700 and counts for both targets, named by symbol or id
+    e = t[t["class"] == "Enhancer"]
+    assert sorted(e["gene_id"]) == ["ENSG1", "ENSG2"] and set(e["n_variants"]) == {3}
+    assert e["p"].nunique() == 1
+    assert [s["gene_id"] for s in summ] == ["ENSG1", "ENSG2"] and all(s["locus_id"] == "L1" for s in summ)

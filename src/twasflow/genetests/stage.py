@@ -63,15 +63,13 @@ def _gene_keys(genes: pd.DataFrame) -> dict[str, int]:
     return keys
 
 
-def _allele_ok(cons: pd.DataFrame, gw: pd.DataFrame) -> np.ndarray:
-    """Consequence rows whose alleles (when given) are the GWAS variant's two alleles, in either order."""
-    a = cons["ref"].to_numpy(str)
-    b = cons["alt"].to_numpy(str)
-    o = gw["other_allele"].to_numpy(str)
-    c = gw["counted_allele"].to_numpy(str)
+def _allele_ok(df: pd.DataFrame) -> np.ndarray:
+    """Rows (consequence joined to GWAS by position) whose consequence alleles, when given, are the GWAS
+    variant's two alleles in either order."""
+    a, b = df["ref"].to_numpy(str), df["alt"].to_numpy(str)
+    o, c = df["other_allele"].to_numpy(str), df["counted_allele"].to_numpy(str)
     given = (a != "") & (b != "")
-    same = ((a == o) & (b == c)) | ((a == c) & (b == o))
-    return ~given | same
+    return ~given | ((a == o) & (b == c)) | ((a == c) & (b == o))
 
 
 class _Locus:
@@ -120,11 +118,13 @@ def run_locus(locus: Mapping[str, Any], genes: pd.DataFrame, gw: pd.DataFrame, c
     if len(cons):
         c = cons[cons["gene"].isin(keys)]
         if len(c):
-            idx = pd.Index(pos).get_indexer(c["pos"].to_numpy(np.int64))
-            hit = idx >= 0
-            c, idx = c[hit], idx[hit]
-            ok = _allele_ok(c, gw.iloc[idx]) if len(c) else np.zeros(0, bool)
-            c = c[ok].assign(row=idx[ok], g=[keys[x] for x in c["gene"][ok]])
+            # by position, then alleles (a multi-allelic position has several GWAS rows)
+            gpos = pd.DataFrame({"pos": pos, "row": np.arange(len(gw)),
+                                 "other_allele": gw["other_allele"].to_numpy(str),
+                                 "counted_allele": gw["counted_allele"].to_numpy(str)})
+            c = c.merge(gpos, on="pos", how="inner")
+            c = c[_allele_ok(c)]
+            c = c.assign(g=[keys[x] for x in c["gene"]])
             for (g, cls, sub), grp in c.groupby(["g", "class", "subclass"], sort=True):
                 sets[("class", g, cls, sub)] = np.unique(grp["row"].to_numpy(np.int64))
     elem_targets: dict[str, list[tuple[int, float]]] = {}
