@@ -130,7 +130,7 @@ def test_liu_against_imhof_exact(lam: np.ndarray) -> None:
     What this pins down is the approximation's own, measured error (GAMBIT and SKAT's "liu" use the same
     formula): within 20% of the exact p down to 1e-3; further out Liu is anti-conservative and the gap grows
     (skewed spectrum (3, 1, .5, .2, .1): −22% at 1.4e-4, −34% at 1.3e-5; the LD spectrum of 12 variants at
-    AR ρ = 0.7: −18% at 8.8e-4, −43% at 5.2e-5, −63% at 3.2e-6). ``q_pvalue: imhof`` gives exact p-values.
+    AR ρ = 0.7: −18% at 8.8e-4, −43% at 5.2e-5, −63% at 3.2e-6).
     """
     mean, sd = float(np.sum(lam)), float(np.sqrt(2 * np.sum(lam**2)))
     for k in (3.0, 6.0, 9.0, 12.0):

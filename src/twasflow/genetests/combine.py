@@ -113,6 +113,8 @@ def hmp(p: Any, weights: Any = None) -> float:
         return 0.0
     if pp.size == 1:
         return float(pp[0])
+    if not np.sum(ww) > 0:
+        return float("nan")
     inv_h = float(np.sum(ww / pp) / np.sum(ww))
     return float(landau_sf(inv_h - np.log(pp.size) - _HMP_SHIFT))
 
