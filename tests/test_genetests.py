@@ -408,3 +408,21 @@ def test_run_locus_sets_and_attribution() -> None:
     assert sorted(e["gene_id"]) == ["ENSG1", "ENSG2"] and set(e["n_variants"]) == {3}
     assert e["p"].nunique() == 1
     assert [s["gene_id"] for s in summ] == ["ENSG1", "ENSG2"] and all(s["locus_id"] == "L1" for s in summ)
+
+
+def test_imhof_option_is_exact_against_monte_carlo() -> None:
+    from twasflow.genetests import imhof_quadform_p
+
+    lam = np.linalg.eigvalsh(_ld(12, 0.7))
+    rng = np.random.default_rng(1)
+    Q = np.concatenate([(rng.standard_normal((1_000_000, 12)) ** 2) @ lam for _ in range(4)])
+    for q in (20.0, 40.0, 59.45284773366251):
+        mc = np.mean(Q > q)
+        se = np.sqrt(mc * (1 - mc) / Q.size)
+        assert abs(imhof_quadform_p(q, lam) - mc) < 4 * se + 1e-12, (q, mc)
+    R = _ld(6, 0.5, seed=8)
+    z = np.array([1.0, -2.0, 0.5, 3.0, 0.2, -1.0]) * 2
+    r = q_test(z, R, pvalue="imhof")
+    assert r.p == pytest.approx(imhof_quadform_p(float(z @ z), np.linalg.eigvalsh(R)), rel=1e-12)
+    assert r.p > q_test(z, R).p  # Liu is the smaller, anti-conservative one out here
+    assert imhof_quadform_p(6.0, np.ones(3)) == pytest.approx(stats.chi2.sf(6.0, 3), rel=1e-8)

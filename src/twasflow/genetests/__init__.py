@@ -20,11 +20,11 @@ module                    what
 from .combine import combine, hmp, landau_sf
 from .crosstissue import SMultiXcan, ct_max, ct_pcomb, ct_q, smultixcan, tissue_correlation
 from .dtss import dtss_test, dtss_weights
-from .forms import LD_MISMATCH, OK, TestResult, l_test, liu_quadform_p, q_test, single_p
+from .forms import LD_MISMATCH, OK, TestResult, imhof_quadform_p, l_test, liu_quadform_p, q_test, single_p
 from .gene import TEST_COLUMNS, GeneInputs, GeneTestOptions, run_gene
 
 __all__ = [
     "combine", "hmp", "landau_sf", "SMultiXcan", "ct_max", "ct_pcomb", "ct_q", "smultixcan",
     "tissue_correlation", "dtss_test", "dtss_weights", "LD_MISMATCH", "OK", "TestResult", "l_test",
-    "liu_quadform_p", "q_test", "single_p", "TEST_COLUMNS", "GeneInputs", "GeneTestOptions", "run_gene",
+    "imhof_quadform_p", "liu_quadform_p", "q_test", "single_p", "TEST_COLUMNS", "GeneInputs", "GeneTestOptions", "run_gene",
 ]

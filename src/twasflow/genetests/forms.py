@@ -20,8 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import warnings
+
 import numpy as np
-from scipy import stats
+from scipy import integrate, stats
 
 from ..methods._inf import liu_sf
 from ..twas import z_to_p
@@ -59,7 +61,48 @@ def liu_quadform_p(q: float, lam: Any) -> float:
     return float(liu_sf(q, *c))
 
 
-def q_test(z: Any, R: Any, w: Any = None, *, safeguard: bool = True) -> TestResult:
+def imhof_quadform_p(q: float, lam: Any) -> float:
+    """Exact ``P(Σ λ_k χ²_1 > q)`` by Imhof's (1961) inversion of the characteristic function.
+
+    ``1/2 + (1/π) ∫_0^∞ sin θ(u) / (u ρ(u)) du`` with ``θ = ½ Σ arctan(λ u) − ½ q u`` and
+    ``ρ = Π (1 + λ² u²)^{1/4}``, integrated one oscillation period (4π/q) at a time over 40 periods, then to ∞ as Fourier integrals.
+    Slower than Liu (~60 ms) and accurate to ~1e-11 absolute (vs χ² with equal λ: 5e-7 relative at p = 4e-5, 0.5%
+    at 2e-9; below ~1e-10 the cancellation in ½ + integral dominates); the tests check it against Monte Carlo.
+    """
+    ll = np.clip(np.asarray(lam, dtype=np.float64), 0.0, None)
+    ll = ll[ll > 0]
+    if ll.size == 0 or not q > 0:
+        return 1.0 if ll.size == 0 or q <= 0 else float("nan")
+    if ll.size == 1:
+        return float(stats.chi2.sf(q / ll[0], 1))
+
+    def amp(u: float) -> float:  # 1 / (u rho(u))
+        return float(1.0 / (u * np.prod((1.0 + (ll * u) ** 2) ** 0.25)))
+
+    def f(u: float) -> float:
+        return float(np.sin(0.5 * np.sum(np.arctan(ll * u)) - 0.5 * q * u)) * amp(u)
+
+    per = 4.0 * np.pi / q
+    edges = np.arange(0.0, 41.0) * per
+    tot = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", integrate.IntegrationWarning)
+        for a, b in zip(edges[:-1], edges[1:]):
+            tot += integrate.quad(f, a, b, epsabs=1e-15, epsrel=1e-12)[0]
+        # the tail as Fourier integrals (QAWF): sin(A - q u / 2) = sin A cos(q u / 2) - cos A sin(q u / 2),
+        # A(u) = ½ Σ arctan(λ u) varies slowly
+        u0 = float(edges[-1])
+        tot += integrate.quad(lambda u: np.sin(0.5 * np.sum(np.arctan(ll * u))) * amp(u), u0, np.inf,
+                              weight="cos", wvar=0.5 * q, limlst=200)[0]
+        tot -= integrate.quad(lambda u: np.cos(0.5 * np.sum(np.arctan(ll * u))) * amp(u), u0, np.inf,
+                              weight="sin", wvar=0.5 * q, limlst=200)[0]
+    return float(min(1.0, max(0.0, 0.5 + tot / np.pi)))
+
+
+Q_PVALUE = {"liu": liu_quadform_p, "imhof": imhof_quadform_p}
+
+
+def q_test(z: Any, R: Any, w: Any = None, *, safeguard: bool = True, pvalue: str = "liu") -> TestResult:
     """Q-type test ``zᵀ diag(w) z`` of one variant set.
 
     Parameters
@@ -68,6 +111,7 @@ def q_test(z: Any, R: Any, w: Any = None, *, safeguard: bool = True) -> TestResu
     R : (m, m) LD correlation of the same variants (the z-scores' null correlation).
     w : (m,) non-negative weights (default 1).
     safeguard : apply the LD-mismatch rule (module docstring).
+    pvalue : ``liu`` (GAMBIT's and SKAT's approximation; anti-conservative below ~1e-4) or ``imhof`` (exact).
 
     Returns
     -------
@@ -84,10 +128,11 @@ def q_test(z: Any, R: Any, w: Any = None, *, safeguard: bool = True) -> TestResu
     sw = np.sqrt(ww)
     K = np.asarray(R, dtype=np.float64) * np.outer(sw, sw)
     lam = np.linalg.eigvalsh(K)
-    p = liu_quadform_p(q, lam)
+    sf = Q_PVALUE[pvalue]
+    p = sf(q, lam) if m > 1 else liu_quadform_p(q, lam)
     if not safeguard or m == 1:
         return TestResult(q, p, m)
-    p0 = liu_quadform_p(q, ww)
+    p0 = sf(q, ww)
     if p0 > p and p < Q_MISMATCH_P:
         return TestResult(q, p0, m, LD_MISMATCH)
     return TestResult(q, p, m)

@@ -36,6 +36,7 @@ class GeneTestOptions:
     tss_window: int = 500_000
     ld_safeguard: bool = True
     smultixcan_condition_number: float = 30.0
+    q_pvalue: str = "liu"
 
 
 @dataclass

@@ -50,7 +50,8 @@ def options_from_config(cfg: Mapping[str, Any]) -> GeneTestOptions:
                            tss_alphas=tuple(float(a) for a in cfg["tss_alphas"]),
                            tss_window=int(round(float(cfg["tss_window_kb"]) * 1000)),
                            ld_safeguard=bool(cfg["ld_safeguard"]),
-                           smultixcan_condition_number=float(cfg["smultixcan_condition_number"]))
+                           smultixcan_condition_number=float(cfg["smultixcan_condition_number"]),
+                           q_pvalue=str(cfg["q_pvalue"]))
 
 
 def _gene_keys(genes: pd.DataFrame) -> dict[str, int]:
@@ -88,11 +89,11 @@ class _Locus:
         else:
             self.R, self.good = np.zeros((0, 0)), np.zeros(0, bool)
 
-    def test(self, rows: np.ndarray, safeguard: bool) -> Any:
+    def test(self, rows: np.ndarray, opts: GeneTestOptions) -> Any:
         k = np.searchsorted(self.union, rows)
         k = k[self.good[k]]
         z = self.gw["z"].to_numpy(np.float64)[self.union[k]]
-        return q_test(z, self.R[np.ix_(k, k)], safeguard=safeguard)
+        return q_test(z, self.R[np.ix_(k, k)], safeguard=opts.ld_safeguard, pvalue=opts.q_pvalue)
 
 
 def run_locus(locus: Mapping[str, Any], genes: pd.DataFrame, gw: pd.DataFrame, cons: pd.DataFrame,
@@ -144,9 +145,9 @@ def run_locus(locus: Mapping[str, Any], genes: pd.DataFrame, gw: pd.DataFrame, c
                                  dtss_d=(pos[near] - int(tss)).astype(np.float64))
     for key, rows in sets.items():
         if key[0] == "class":
-            per_gene[key[1]].classes.append((key[2], key[3], L.test(rows, opts.ld_safeguard)))
+            per_gene[key[1]].classes.append((key[2], key[3], L.test(rows, opts)))
         else:
-            res = L.test(rows, opts.ld_safeguard)
+            res = L.test(rows, opts)
             for g, score in elem_targets[key[1]]:
                 per_gene[g].elements.append((key[1], score, res))
     if bundle is not None and weights is not None and bundle.M and bundle.P:
