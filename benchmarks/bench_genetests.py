@@ -37,10 +37,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from twasflow.genetests import (GeneInputs, GeneTestOptions, combine, ct_max, ct_pcomb, ct_q, dtss_test, l_test,
-                                q_test, run_gene, smultixcan, tissue_correlation)
+from twasflow.genetests import (GeneInputs, GeneTestOptions, combine, dtss_test, l_test, q_test, run_gene,
+                                tissue_correlation)
 from twasflow.genetests.inputs import read_consequences, read_elements, read_tss
-from twasflow.genetests.stage import TESTS_COLUMNS  # noqa: F401 - the table the example section reads
 from twasflow.config import load_run_config
 
 SIG = 2.5e-6
