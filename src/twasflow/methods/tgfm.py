@@ -7,7 +7,8 @@ As the authors' software (BennyStrobes/TGFM: ``prepare_input_data_for_tgfm.py``,
    effect a variable by its ``alpha`` and a size from ``N(mu, mu2 - mu^2)`` — and each is standardized to
    unit predicted-expression variance (``w'Rw = 1``); pairs without a posterior (prediction models) keep
    their fixed weights in every draw (``twasflow.methods._tgfm_draws``);
-2. per draw, SuSiE-RSS with L (10) effects on the joint system ``[[W'RW, W'R], [RW, R]]``, z ``[W'z; z]``,
+2. per draw, SuSiE-RSS with L (10) effects on the joint system ``[[W'RW, W'R], [RW, R]]``, z ``[W'z; z]``
+   (factored: ``twasflow.methods.joint``, one R shared by every draw),
    from the null initialization; prior weights 1/(P + M) for every pair and variant (TGFM's uniform
    prior) unless ``pair_prior_share`` or explicit ``pair_prior`` / ``variant_prior`` say otherwise;
 3. if a pair's draw-averaged PIP exceeds ``pip_init_threshold`` (0.2), every draw is fitted again from a
@@ -39,11 +40,12 @@ import pandas as pd
 import scipy.sparse as sp
 
 from twasflow.errors import ConfigError, InputError
-from twasflow.susie import PreparedR, SusieFit, susie_rss
+from twasflow.susie import SusieFit, susie_rss
 
 from ._tgfm_draws import Draws, JointBuilder, draw_effects, effect_keys, posterior_from
 from ._tgfm_prior import VARIANT, TissuePrior, learn_tissue_prior
 from ._inputs import locus_arrays
+from .joint import JointOperator
 from .result import (STATUS_OK, FinemapResult, attach_pair_meta, bundle_pair_meta, credible_set_tables,
                      empty_result)
 
@@ -226,7 +228,7 @@ class _Kept:
         self.variant_init[d] = from_variants
 
 
-def _susie(zj: np.ndarray, J: np.ndarray | PreparedR, n: float, opts: TgfmOptions, pw: np.ndarray, init: Any, *,
+def _susie(zj: np.ndarray, J: JointOperator, n: float, opts: TgfmOptions, pw: np.ndarray, init: Any, *,
            sets: bool, check_R: bool) -> SusieFit:
     return susie_rss(z=zj, R=J, n=n, L=opts.L, prior_weights=pw, model_init=init,
                      estimate_prior_method=opts.estimate_prior_method, max_iter=opts.susie_max_iter, tol=opts.tol,
@@ -358,9 +360,7 @@ def _reference_fit(jb: JointBuilder, draws: Draws, n: float, opts: TgfmOptions, 
     variant-only start was run)."""
     acc = sp.csr_matrix((jb.Pm, jb.M))
     for d in range(draws.D):
-        Wt = jb.weights_t(draws.idx[d], draws.size[d])
-        _, active, s = jb.scale(Wt)
-        acc = acc + sp.diags(np.where(active, 1.0 / s, 0.0)) @ Wt
+        acc = acc + jb.standardized(jb.weights_t(draws.idx[d], draws.size[d]))[0]
     zj, J, active, s = jb.system(acc / draws.D)
     w = pw.copy()
     w[:jb.Pm][~active] = 0.0
