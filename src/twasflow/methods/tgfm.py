@@ -45,6 +45,7 @@ from twasflow.susie import SusieFit, susie_rss
 from ._tgfm_draws import Draws, JointBuilder, draw_effects, effect_keys, posterior_from
 from ._tgfm_prior import VARIANT, TissuePrior, learn_tissue_prior
 from ._inputs import locus_arrays
+from ._tgfm_ibss import BATCH_METHODS, DrawFits, fit_draws
 from .joint import JointOperator
 from .result import (STATUS_OK, FinemapResult, attach_pair_meta, bundle_pair_meta, credible_set_tables,
                      empty_result)
@@ -216,15 +217,22 @@ class _Kept:
         return cls(np.zeros((D, p)), np.zeros((D, p)), np.zeros((D, p)), np.full(D, -np.inf),
                    np.zeros(D, dtype=np.int64), np.zeros(D, dtype=bool), np.zeros(D, dtype=bool))
 
-    def put(self, d: int, f: SusieFit, s: np.ndarray, from_variants: bool) -> None:
+    def put(self, d: int, f: SusieFit | DrawFits, s: np.ndarray, from_variants: bool, k: int = 0) -> None:
+        """Store draw d's fit: a SusieFit, or row k of a batch of :class:`DrawFits`."""
+        if isinstance(f, DrawFits):
+            pip, mean, sd = f.pip[k], f.mean[k], f.sd[k]
+            elbo, niter, conv = float(f.elbo[k]), int(f.niter[k]), bool(f.converged[k])
+        else:
+            pip, mean, sd = f.pip, f.posterior_mean(), f.posterior_sd()
+            elbo, niter, conv = float(f.elbo[-1]), f.niter, f.converged
         Pm = s.size
-        unit = np.concatenate([1.0 / s, np.ones(f.pip.size - Pm)])  # standardized pair effect -> per SD expression
-        self.pip[d] = f.pip
-        self.mean[d] = f.posterior_mean() * unit
-        self.var[d] = (f.posterior_sd() * unit) ** 2
-        self.elbo[d] = float(f.elbo[-1])
-        self.niter[d] = f.niter
-        self.converged[d] = f.converged
+        unit = np.concatenate([1.0 / s, np.ones(pip.size - Pm)])  # standardized pair effect -> per SD expression
+        self.pip[d] = pip
+        self.mean[d] = mean * unit
+        self.var[d] = (sd * unit) ** 2
+        self.elbo[d] = elbo
+        self.niter[d] = niter
+        self.converged[d] = conv
         self.variant_init[d] = from_variants
 
 
@@ -344,6 +352,22 @@ def _fit_draws(jb: JointBuilder, draws: Draws, n: float, opts: TgfmOptions, pw: 
     """SuSiE on every draw's joint system; with ``kept``, replace a draw's fit when the new ELBO is higher."""
     Pm, p = jb.Pm, jb.Pm + jb.M
     out = kept if kept is not None else _Kept.empty(draws.D, p)
+    if opts.estimate_prior_method in BATCH_METHODS and draws.D > 1:
+        # all draws in lockstep: the products with the shared R become matrix-matrix products
+        zs, systems, scales, pws = [], [], [], np.empty((draws.D, p))
+        for d in range(draws.D):
+            zj, J, active, s = jb.draw_system(draws, d)
+            zs.append(zj)
+            systems.append(J)
+            scales.append(s)
+            pws[d] = pw[:, d]
+            pws[d, :Pm][~active] = 0.0  # a drawn vector that predicts nothing cannot be selected
+        fits = fit_draws(np.stack(zs), systems, n, opts.L, pws, method=opts.estimate_prior_method,
+                         max_iter=opts.susie_max_iter, tol=opts.tol, init=init, check_R=init is None)
+        for d in range(draws.D):
+            if kept is None or float(fits.elbo[d]) > out.elbo[d]:
+                out.put(d, fits, scales[d], init is not None, k=d)
+        return out
     for d in range(draws.D):
         zj, J, active, s = jb.draw_system(draws, d)
         w = pw[:, d].copy()
