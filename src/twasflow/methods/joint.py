@@ -184,10 +184,12 @@ class JointOperator:
         return C
 
     def block(self, idx: np.ndarray) -> np.ndarray:
-        """``J[idx, idx]`` (pair diagonal 1)."""
+        """``J[idx, idx]`` (pair diagonal 1): ``C' R C`` on the rows where the columns C are non-zero."""
         idx = np.asarray(idx, dtype=np.int64)
         C = self.columns(idx)
-        G = C.T @ (self.ld.R @ C)
+        rows = np.flatnonzero(np.any(C != 0, axis=1))
+        Cr = C[rows]
+        G = Cr.T @ (self.ld.R[np.ix_(rows, rows)] @ Cr)
         G = 0.5 * (G + G.T)
         pair = np.flatnonzero(idx < self.Pa)
         G[pair, pair] = 1.0
@@ -277,7 +279,9 @@ class JointSystem:
         if sel.size == 0:
             return np.zeros((self.M, 0))
         order = np.concatenate([sel[sel < self.Pa], sel[sel >= self.Pa]])
-        return self.E.U.T @ self.joint.columns(order)
+        C = self.joint.columns(order)
+        rows = np.flatnonzero(np.any(C != 0, axis=1))  # C is sparse: only those rows of U are needed
+        return self.E.U[rows].T @ C[rows]
 
 
 def unit_scale(sd: np.ndarray, M: int, n: float | None = None) -> np.ndarray:
