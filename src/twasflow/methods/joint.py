@@ -26,7 +26,6 @@ Numerical module: no I/O.
 
 from __future__ import annotations
 
-import math
 from functools import cached_property
 from typing import Any
 
@@ -283,9 +282,3 @@ class JointSystem:
         rows = np.flatnonzero(np.any(C != 0, axis=1))  # C is sparse: only those rows of U are needed
         return self.E.U[rows].T @ C[rows]
 
-
-def unit_scale(sd: np.ndarray, M: int, n: float | None = None) -> np.ndarray:
-    """(Pa + M,) factors from standardized joint effects to per-unit-of-weight pair effects (1 / sd) and
-    unchanged variant effects, divided by ``sqrt(n - 1)`` when ``n`` is given (z scale -> per SD of trait)."""
-    u = np.concatenate([1.0 / sd, np.ones(M)])
-    return u / math.sqrt(n - 1.0) if n is not None else u
