@@ -143,7 +143,8 @@ def dgemm(args: argparse.Namespace) -> None:
     for _ in range(200):
         A @ x
     gemv = 200 * 2.0 * n * n / (time.perf_counter() - t0) / 1e9
-    print(f"dgemm {n}^3: median {np.median(rates):.2f} GFLOP/s (max {max(rates):.2f}); dgemv {n}^2: {gemv:.2f} GFLOP/s; "
+    print(f"dgemm {n}^3: median {np.median(rates):.2f} GFLOP/s (max {max(rates):.2f}); "
+          f"dgemv {n}^2: {gemv:.2f} GFLOP/s; "
           f"load {os.getloadavg()[0]:.1f}")
 
 

@@ -83,7 +83,8 @@ def susie_rss_fixed_v(
     Parameters
     ----------
     z : (p,) z-scores. R : (p, p) correlation matrix (symmetric), or a :class:`twasflow.susie.SymOperator`
-        standing for it (e.g. the factored joint system of ``twasflow.methods.joint``). V : (p,) prior variances (z scale, >= 0).
+        standing for it (e.g. the factored joint system of ``twasflow.methods.joint``).
+    V : (p,) prior variances (z scale, >= 0).
     prior_weights : (p,) non-negative prior weights (normalised here). null_weight : in [0, 1) or None.
     L : number of single effects (capped at the number of columns). coverage, min_abs_corr : credible sets.
     max_iter, tol : IBSS limits. n_purity, seed : purity subsample of sets larger than n_purity.
