@@ -69,7 +69,8 @@ def harmonize_gwas(row: Mapping[str, Any], panel_dir: str | Path, out: str | Pat
     log.info("harmonizing GWAS %s (%s, %s)", row["trait"], row["path"], row["format"])
     res = _run(row["path"], fmt=row["format"], panel_variants=_panel_variants(panel_dir), out=out, qc_out=qc,
                trait=row["trait"], n=row.get("n"), colmap=gwas_colmap(row) if row["format"] == "table" else None,
-               declared_build=row.get("build"), panel_build=build, **harmonize)
+               declared_build=row.get("build"), panel_build=build, rsid_map=row.get("rsid_map"),
+               liftover=row.get("liftover"), **harmonize)
     _log_qc(res)
     return res
 

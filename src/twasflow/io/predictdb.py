@@ -53,8 +53,9 @@ def read_predictdb(db: str | os.PathLike[str], genes: list[str] | None = None) -
 
     Returns
     -------
-    (weights, extra): ``weights`` with :data:`WEIGHT_COLUMNS` (one row per gene and variant), ``extra`` as
-    stored (``gene, genename, ...``; empty with a ``gene`` column when the table is absent).
+    (weights, extra): ``weights`` with :data:`WEIGHT_COLUMNS` (one row per gene and variant; ``varID`` all
+    None for a model keyed by rsid only, as GTEx v6p/v7 PredictDB models are), ``extra`` as stored (``gene,
+    genename, ...``; empty with a ``gene`` column when the table is absent).
     """
     path = _exists(db, "PredictDB database")
     try:
@@ -69,11 +70,12 @@ def read_predictdb(db: str | os.PathLike[str], genes: list[str] | None = None) -
         if "weights" not in tables:
             raise InputError.at("no 'weights' table", file=path, found=sorted(tables), expected="weights, extra")
         cols = [r[1] for r in con.execute("PRAGMA table_info(weights)")]
-        missing = [c for c in WEIGHT_COLUMNS if c not in cols]
+        # GTEx v6p/v7 elastic-net models have no varID: their variants are keyed by rsid alone
+        missing = [c for c in WEIGHT_COLUMNS if c not in cols and c != "varID"]
         if missing:
             raise InputError.at("the weights table lacks columns", file=path, column=", ".join(missing), found=cols,
                                 expected=WEIGHT_COLUMNS)
-        sel = ", ".join(f'"{c}"' for c in WEIGHT_COLUMNS)
+        sel = ", ".join(f'"{c}"' if c in cols else f"NULL AS {c}" for c in WEIGHT_COLUMNS)
         where, args = "", ()
         if genes is not None:
             where = f" WHERE gene IN ({', '.join('?' * len(genes))})"
@@ -136,8 +138,14 @@ def parse_varid(varid: pd.Series) -> pd.DataFrame:
 
 def predictdb_to_long(weights: pd.DataFrame) -> pd.DataFrame:
     """PredictDB ``weights`` rows → the long model table :func:`harmonize_model_weights` takes:
-    ``model, rsid, chrom, pos, effect_allele, other_allele, weight, model_variant`` (``model_variant`` = varID)."""
-    v = parse_varid(weights["varID"])
+    ``model, rsid, chrom, pos, effect_allele, other_allele, weight, model_variant`` (``model_variant`` = varID,
+    or the rsid for a model without varIDs, whose covariance file is then keyed by rsid; chrom/pos NaN, so the
+    variants are matched by rsid)."""
+    if weights["varID"].isna().all():
+        weights = weights.assign(varID=weights["rsid"])
+        v = pd.DataFrame({"chrom": np.nan, "pos": np.nan}, index=weights.index)
+    else:
+        v = parse_varid(weights["varID"])
     return pd.DataFrame({
         "model": weights["gene"].astype(str).to_numpy(),
         "rsid": weights["rsid"].astype(object).to_numpy(),
