@@ -63,7 +63,7 @@ def cmd_simulate(a: argparse.Namespace) -> None:
 
 
 def cmd_panel(a: argparse.Namespace) -> None:
-    stages.panel(a.out, bfile=a.bfile, vcf=a.vcf, keep=a.keep, maf_min=a.maf_min)
+    stages.panel(a.out, bfile=a.bfile, vcf=a.vcf, keep=a.keep, maf_min=a.maf_min, pgen=a.pgen)
 
 
 def _harmonize_cfg(a: argparse.Namespace) -> dict[str, Any]:
@@ -370,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("panel", help="PLINK bed or VCF → genotype store (rule panel)")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--bfile", help="PLINK fileset prefix")
+    g.add_argument("--pgen", help="PLINK 2 fileset prefix (.pgen/.pvar/.psam); may contain {chrom}")
     g.add_argument("--vcf", help="bgzipped, indexed VCF; may contain {chrom}")
     p.add_argument("--keep", help="file of sample IDs to keep")
     p.add_argument("--maf-min", type=float, default=0.01)

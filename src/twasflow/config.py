@@ -232,8 +232,11 @@ def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") ->
         raise ConfigError(f"config key 'methods': {', '.join(map(repr, missing))} not implemented yet "
                           f"(available: {', '.join(IMPLEMENTED_METHODS)})")
     panel = cfg["panel"]
-    if bool(panel["bfile"]) == bool(panel["vcf"]):
-        raise ConfigError("config key 'panel': give exactly one of 'bfile' (PLINK prefix) or 'vcf' (VCF path/pattern)")
+    if sum(bool(panel[k]) for k in ("bfile", "vcf", "pgen")) != 1:
+        raise ConfigError("config key 'panel': give exactly one of 'bfile' (PLINK prefix), 'pgen' (PLINK 2 prefix) "
+                          "or 'vcf' (VCF path/pattern)")
+    if not simulated(panel["pgen"]):
+        _check_exists(panel["pgen"], "panel.pgen", pattern_ok=True, suffixes=(".pgen", ".pvar", ".psam"))
     if not simulated(panel["bfile"]):
         _check_exists(panel["bfile"], "panel.bfile", pattern_ok=True, suffixes=(".bed", ".bim", ".fam"))
     if not simulated(panel["vcf"]):

@@ -48,12 +48,12 @@ def simulate_example(out_dir: str | Path, seed: int) -> dict[str, Path]:
 
 
 def panel(out_dir: str | Path, *, bfile: str | None = None, vcf: str | None = None, keep: str | None = None,
-          maf_min: float = 0.01) -> dict[str, Any]:
-    """Rule ``panel``: PLINK bed or VCF → per-chromosome genotype store in ``out_dir``."""
+          maf_min: float = 0.01, pgen: str | None = None) -> dict[str, Any]:
+    """Rule ``panel``: PLINK bed, PLINK 2 pgen or VCF → per-chromosome genotype store in ``out_dir``."""
     from .io.panel import build_panel_store
 
-    log.info("building the genotype store from %s", bfile or vcf)
-    return build_panel_store(out_dir, bfile=bfile, vcf=vcf, keep=keep, maf_min=maf_min)
+    log.info("building the genotype store from %s", bfile or pgen or vcf)
+    return build_panel_store(out_dir, bfile=bfile, vcf=vcf, keep=keep, maf_min=maf_min, pgen=pgen)
 
 
 def _panel_variants(panel_dir: str | Path) -> pd.DataFrame:
