@@ -87,3 +87,70 @@ def test_rsid_models_give_identical_spredixcan_z(runs):
         res[key] = pd.Series(zz)
     assert len(res["varid"]) == runs["varid"]["qc"]["n_pairs"] >= 20 and np.isfinite(res["varid"]).all()
     pd.testing.assert_series_equal(res["varid"], res["rsid"], check_exact=True)
+
+
+# ---------------------------------------------------------------------------------------------- FUSION
+from twasflow.errors import InputError  # noqa: E402
+from twasflow.io.fusion import read_fusion, read_fusion_wgt  # noqa: E402
+from twasflow.io.panel import Panel, build_panel_store  # noqa: E402
+from twasflow.io.plink import read_bed, read_bim  # noqa: E402
+from twasflow.ld import panel_ld  # noqa: E402
+from twasflow.twas import twas_z  # noqa: E402
+
+pytest.importorskip("rdata")
+PREFIX = FIX / "chr22_20.0-20.1Mb"
+
+
+def test_fusion_model_choice_as_fusion():
+    """Best CV r² (rsq row); top1 best -> the best other model (FUSION.assoc_test.R); a named model on request."""
+    _, info = read_fusion(FIX / "fusion_weights.pos")
+    assert info.set_index("model")["fusion_model"].to_dict() == {"g1": "enet", "g2": "lasso", "g3": "blup"}
+    rows, i1 = read_fusion_wgt(FIX / "fusion_g1.wgt.RDat", model="top1")
+    assert i1["fusion_model"] == "top1" and (rows["weight"] != 0).all()
+    rows, _ = read_fusion_wgt(FIX / "fusion_g3.wgt.RDat")
+    assert rows["weight"].iloc[0] == 0.0  # NA weight -> 0, as FUSION does
+    with pytest.raises(InputError, match=r"FUSION model not in the weight file.*bslmm"):
+        read_fusion_wgt(FIX / "fusion_g1.wgt.RDat", model="bslmm")
+
+
+def test_fusion_twas_z_equals_fusion_formula(tmp_path):
+    """FUSION weights harmonized to a bed panel: TWAS z with the panel LD equals FUSION's own computation
+    (allele.qc flips, scale(genotypes), LD = G'G/(n-1), z = w'Z / sqrt(w' LD w)) done here in numpy."""
+    store = tmp_path / "panel"
+    build_panel_store(store, bfile=PREFIX, maf_min=0.01)
+    panel = pd.read_parquet(store / "variants.parquet")
+    qc = harmonize_models(FIX / "fusion_weights.pos", fmt="fusion", panel_variants=panel, out_dir=tmp_path / "m",
+                          qc_out=tmp_path / "m.json", dataset="fus", tissue="T", qtl_type="eQTL",
+                          declared_build="GRCh37", panel_build="GRCh37")
+    assert qc["dropped"].get("not_in_panel", 0) >= 1 and qc["swapped_alleles"] > 0
+    table = pd.read_parquet(tmp_path / "m" / "models.parquet")
+    gw = tmp_path / "g.parquet"
+    harmonize_gwas(FIX / "bolt_chr22_20.0-20.1Mb.tsv.gz", fmt="table", panel_variants=panel, out=gw,
+                   qc_out=tmp_path / "g.json", n=337000.0, declared_build="GRCh37", panel_build="GRCh37",
+                   colmap=dict(chrom="CHR", pos="BP", ea="ALLELE1", oa="ALLELE0", beta="BETA", se="SE"))
+    z = read_harmonized_gwas(gw).set_index("variant_id")["z"]
+    bolt = pd.read_csv(FIX / "bolt_chr22_20.0-20.1Mb.tsv.gz", sep="\t").set_index("SNP")
+    bim = read_bim(PREFIX).reset_index(drop=True)
+    keep_ids = set(panel["rsid"])
+    n = 0
+    for gene in ("g1", "g2", "g3"):
+        rows = table[table["phenotype_id"] == gene]
+        R = panel_ld(Panel(store), rows["variant_id"].tolist())
+        ours = float(twas_z(z.reindex(rows["variant_id"]).to_numpy(), R, rows["weight"].to_numpy()))
+        # FUSION, independently: its SNPs in the LD reference, weights flipped where A1/A2 are swapped
+        f, _ = read_fusion_wgt(FIX / f"fusion_{gene}.wgt.RDat")
+        f = f[f["rsid"].isin(keep_ids) & (f["weight"] != 0)]
+        b = bim.set_index("id").loc[f["rsid"]]
+        flip = (f["effect_allele"].to_numpy() == b["a2"].to_numpy())
+        w = np.where(flip, -1.0, 1.0) * f["weight"].to_numpy()
+        G = read_bed(PREFIX, np.flatnonzero(bim["id"].isin(set(f["rsid"])).to_numpy()), None).astype(float)
+        order = [list(bim["id"][bim["id"].isin(set(f["rsid"]))]).index(r) for r in f["rsid"]]
+        G = G[:, order]
+        Gs = (G - G.mean(0)) / G.std(0, ddof=1)
+        LD = Gs.T @ Gs / (len(Gs) - 1)
+        zb = (bolt.loc[f["rsid"], "BETA"] / bolt.loc[f["rsid"], "SE"]).to_numpy()
+        zb = np.where(bolt.loc[f["rsid"], "ALLELE1"].to_numpy() == b["a1"].to_numpy(), zb, -zb)  # to bim A1
+        fusion = float(w @ zb / np.sqrt(w @ LD @ w))
+        assert ours == pytest.approx(fusion, abs=1e-10), gene
+        n += 1
+    assert n == 3

@@ -33,7 +33,7 @@ from .io.tables import write_json, write_npz, write_parquet, write_tsv
 
 log = logging.getLogger(__name__)
 
-MODEL_FORMATS = ("predictdb", "weights-long")
+MODEL_FORMATS = ("predictdb", "weights-long", "fusion")
 MODEL_COLUMNS = ["pair_id", "phenotype_id", "gene_id", "tissue", "qtl_type", "variant_id", "chrom", "pos", "weight",
                  # extras: per-allele weight of the counted allele, the model's size, the model's own variant key
                  "weight_allele", "n_model", "model_variant", "flipped"]
@@ -55,8 +55,13 @@ def _gene_id(pheno: str, gene_map: Mapping[str, str]) -> str:
     return gene_id_of(g) or g
 
 
-def read_models(path: str | Path, fmt: str) -> pd.DataFrame:
-    """The long model table of a ``predictdb`` (.db) or ``weights-long`` (TSV) source, with ``rsid`` kept."""
+def read_models(path: str | Path, fmt: str, fusion_model: str | None = None) -> pd.DataFrame:
+    """The long model table of a ``predictdb`` (.db), ``weights-long`` (TSV) or ``fusion`` (.pos list or one
+    .wgt.RDat; weights per standardized genotype, ``weight_scale`` = ``sd``) source, with ``rsid`` kept."""
+    if fmt == "fusion":
+        from .io.fusion import read_fusion
+
+        return read_fusion(path, fusion_model)[0].assign(weight_scale="sd")
     if fmt == "predictdb":
         w, _ = read_predictdb(path)
         return predictdb_to_long(w)
@@ -128,6 +133,9 @@ def harmonize_model_table(models: pd.DataFrame, panel: pd.DataFrame, *, tissue: 
     trow = used["target_row"].to_numpy()
     sd = np.sqrt(2.0 * target["counted_freq"].to_numpy(np.float64)[trow]
                  * (1.0 - target["counted_freq"].to_numpy(np.float64)[trow]))
+    per_sd = "weight_scale" in m.columns and bool((m["weight_scale"] == "sd").all())
+    if per_sd:  # FUSION: weights are per standardized genotype already; the per-allele weight is weight / SD
+        used = used.assign(weight=used["weight"] / np.where(sd > 0, sd, np.nan))
     gmap = dict(gene_map or {})
     phen = rep.index.to_numpy(str)
     gene_of = {p: _gene_id(p, gmap) for p in phen}
@@ -188,6 +196,7 @@ def harmonize_models(
     declared_build: str | None = None,
     panel_build: str | None = None,
     match_on: str = "auto",
+    fusion_model: str | None = None,
     **_harmonize: Any,
 ) -> dict[str, Any]:
     """Rule ``harmonize_xqtl`` for a prediction-model source: write ``models.parquet``, ``models_report.tsv``,
@@ -215,7 +224,7 @@ def harmonize_models(
         Unreadable input, a build mismatch, or no model variant matching the panel.
     """
     out_dir = Path(out_dir)
-    models = read_models(path, fmt)
+    models = read_models(path, fmt, fusion_model)
     if models.empty:
         raise HarmonizeError.at("no model rows", file=path, expected="at least one weight")
     suffix_build = _declared_suffix_build(models)

@@ -90,7 +90,8 @@ def harmonize_xqtl(row: Mapping[str, Any], panel_dir: str | Path, out_dir: str |
         res = harmonize_models(row["path"], fmt=row["format"], panel_variants=_panel_variants(panel_dir),
                                out_dir=out_dir, qc_out=qc, dataset=row["dataset"], tissue=row["tissue"],
                                qtl_type=row["qtl_type"], covariance=row.get("covariance"),
-                               gene_map=row.get("gene_map"), declared_build=row.get("build"), panel_build=build)
+                               gene_map=row.get("gene_map"), declared_build=row.get("build"), panel_build=build,
+                               fusion_model=row.get("fusion_model"))
         _log_qc(res)
         return res
     log.info("harmonizing xQTL %s (%s, %s)", row["dataset"], row["path"], row["format"])
