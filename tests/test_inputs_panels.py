@@ -95,3 +95,71 @@ def test_pgen_errors_named(tmp_path):
     (tmp_path / "x.pvar").write_text("\n".join((FIX / "chr22_20.0-20.1Mb.pvar").read_text().splitlines()[:50]) + "\n")
     with pytest.raises(PanelError, match=r".pgen and .pvar disagree.*392 variants"):
         build_panel_store(tmp_path / "s", pgen=tmp_path / "x")
+
+
+# ---------------------------------------------------------------------------------------------- precomputed LD
+from twasflow.errors import InputError  # noqa: E402
+from twasflow.io.ldmatrix import (read_bcor, read_polyfun_npz, ukb_windows, window_for_locus,  # noqa: E402
+                                  write_bcor)
+
+LD_DIR = FIX / "ld"
+
+
+def _locus(stores, lo: int, hi: int) -> tuple[pd.DataFrame, np.ndarray]:
+    v = pd.read_parquet(stores["bed"] / "variants.parquet")
+    v = v[(v["pos"] >= lo) & (v["pos"] <= hi)].reset_index(drop=True)
+    return v, panel_ld(Panel(stores["bed"]), v["variant_id"].tolist())
+
+
+def test_polyfun_npz_is_one_triangle_with_half_diagonal():
+    """The stored matrix is one triangle with 0.5 on the diagonal (polyfun#205); the reader adds its transpose."""
+    from scipy import sparse
+
+    M = sparse.load_npz(LD_DIR / "chr22_20000001_20050001.npz").toarray()
+    assert np.allclose(np.diag(M), 0.5) and np.count_nonzero(np.triu(M, 1)) == 0
+    ld = read_polyfun_npz(LD_DIR / "chr22_20000001_20050001")
+    assert np.array_equal(ld.R, ld.R.T) and np.all(np.diag(ld.R) == 1.0)
+
+
+@pytest.mark.parametrize("source", ["npz", "bcor"])
+def test_same_locus_same_R_from_precomputed_ld(stores, source):
+    """A locus from the genotypes (bed store) and from precomputed LD (alleles of every 4th variant stored
+    swapped): the same R to 1e-6 once oriented to the panel's counted alleles."""
+    lo, hi = 20_005_000, 20_040_000
+    v, R = _locus(stores, lo, hi)
+    if source == "npz":
+        windows = ukb_windows(LD_DIR)
+        ld = read_polyfun_npz(window_for_locus(windows, "22", lo, hi))
+    else:
+        ld = read_bcor(FIX / "ld_chr22.bcor")
+        assert ld.n_samples == 489
+        v = v[v["pos"] <= ld.variants["pos"].max()].reset_index(drop=True)
+        R = R[np.ix_(v.index, v.index)]
+    Rl, ok = ld.oriented("22", v["pos"].to_numpy(), v["other_allele"].to_numpy(), v["counted_allele"].to_numpy())
+    assert ok.all() and len(v) > 60
+    np.testing.assert_allclose(Rl, R, rtol=0, atol=1e-6)
+    assert np.abs(Rl - R).max() < (1e-12 if source == "npz" else 2.0 ** -29)  # float64 / 4-byte bcor rounding
+
+
+def test_locus_across_windows_refused_clearly():
+    windows = ukb_windows(LD_DIR)
+    # inside both windows: the one centred closest wins
+    assert window_for_locus(windows, "22", 20_035_000, 20_049_000).endswith("chr22_20030001_20080001")
+    assert window_for_locus(windows, "22", 20_005_000, 20_030_500).endswith("chr22_20000001_20050001")
+    with pytest.raises(InputError, match=r"spans several LD windows.*chr22_20000001_20050001, chr22_20030001_20080001"):
+        window_for_locus(windows, "22", 20_010_000, 20_070_000)
+    with pytest.raises(InputError, match="overlaps none"):
+        window_for_locus(windows, "5", 1, 100)
+
+
+def test_bcor_two_byte_resolution_and_bad_files(tmp_path):
+    ld = read_bcor(FIX / "ld_chr22.bcor")
+    p = tmp_path / "x.bcor"
+    write_bcor(p, ld.variants, ld.R, 489, compression=0)
+    r2 = read_bcor(p)
+    assert np.abs(r2.R - ld.R).max() <= 2.0 ** -14  # LDstore's default 2-byte values resolve r to 6e-5
+    p.write_bytes(b"bcor1.0" + b"\0" * 40)
+    with pytest.raises(InputError, match="not an LDstore bcor 1.1 file"):
+        read_bcor(p)
+    with pytest.raises(InputError, match="LD matrix file not found"):
+        read_polyfun_npz(tmp_path / "nope")
