@@ -131,11 +131,16 @@ def harmonize_model_table(models: pd.DataFrame, panel: pd.DataFrame, *, tissue: 
     rep["n_flipped"] -= used.loc[zero & used["flipped"]].groupby("model").size().reindex(rep.index, fill_value=0)
     used = used.loc[~zero].reset_index(drop=True)
     trow = used["target_row"].to_numpy()
-    sd = np.sqrt(2.0 * target["counted_freq"].to_numpy(np.float64)[trow]
-                 * (1.0 - target["counted_freq"].to_numpy(np.float64)[trow]))
-    per_sd = "weight_scale" in m.columns and bool((m["weight_scale"] == "sd").all())
-    if per_sd:  # FUSION: weights are per standardized genotype already; the per-allele weight is weight / SD
-        used = used.assign(weight=used["weight"] / np.where(sd > 0, sd, np.nan))
+    if "sd" in target.columns:  # a variant table without genotypes may carry the reference SDs themselves
+        sd = target["sd"].to_numpy(np.float64)[trow]
+    else:
+        sd = np.sqrt(2.0 * target["counted_freq"].to_numpy(np.float64)[trow]
+                     * (1.0 - target["counted_freq"].to_numpy(np.float64)[trow]))
+    w_allele = used["weight"].to_numpy(np.float64)
+    w_sd = w_allele * sd
+    if "weight_scale" in m.columns and bool((m["weight_scale"] == "sd").all()):
+        # FUSION / cTWAS weights are per standardized genotype already; per allele = weight / SD (NaN without one)
+        w_sd, w_allele = w_allele, w_allele / np.where(sd > 0, sd, np.nan)
     gmap = dict(gene_map or {})
     phen = rep.index.to_numpy(str)
     gene_of = {p: _gene_id(p, gmap) for p in phen}
@@ -150,8 +155,8 @@ def harmonize_model_table(models: pd.DataFrame, panel: pd.DataFrame, *, tissue: 
         "variant_id": used["variant_id"].to_numpy(object),
         "chrom": target["chrom"].astype(str).to_numpy(object)[trow],
         "pos": target["pos"].to_numpy(np.int64)[trow],
-        "weight": used["weight"].to_numpy(np.float64) * sd,
-        "weight_allele": used["weight"].to_numpy(np.float64),
+        "weight": w_sd,
+        "weight_allele": w_allele,
         "n_model": used["model"].map(n_model).to_numpy(np.int64),
         "model_variant": used["model_variant"].astype(str).to_numpy(object),
         "flipped": used["flipped"].to_numpy(bool),

@@ -164,7 +164,8 @@ def read_weights_long(path: str | os.PathLike[str], columns: Mapping[str, str] |
     Required columns (rename with ``columns={our_name: file_name}``): ``model`` (the pair or gene id),
     ``effect_allele``, ``weight`` (per copy of ``effect_allele``), and a variant given either as
     ``variant_id`` ("chrom:pos:other:effect", twasflow's own layout), or ``chrom`` + ``pos`` (+
-    ``other_allele``), or ``rsid``. Optional: ``other_allele``, ``rsid``.
+    ``other_allele``), or ``rsid``. Optional: ``other_allele``, ``rsid``, ``weight_scale`` (``sd`` when the
+    weights are per standardized genotype, as cTWAS's and FUSION's are; default per allele).
 
     Returns the table with columns ``model, rsid, chrom, pos, effect_allele, other_allele, weight,
     model_variant`` (missing ones NaN) ready for :func:`harmonize_model_weights`.
@@ -200,6 +201,8 @@ def read_weights_long(path: str | os.PathLike[str], columns: Mapping[str, str] |
         "model_variant": df["variant_id"] if "variant_id" in df.columns else
         (df["rsid"] if "rsid" in df.columns else df["chrom"] + ":" + df["pos"].astype(str)),
     })
+    if "weight_scale" in df.columns:  # "sd": weights per standardized genotype (cTWAS, FUSION), else per allele
+        out["weight_scale"] = df["weight_scale"].fillna("allele").to_numpy()
     return out
 
 
