@@ -6,7 +6,7 @@ tests/data/inputs (README there). Each new path is checked against the native po
 
 from __future__ import annotations
 
-import gzip
+import json
 import shutil
 from pathlib import Path
 
@@ -283,3 +283,43 @@ def test_check_config_rejects_misused_gwas_columns(user_config, row, message):
     _sheet(root, [{"trait": "A", "path": "data/bolt_chr22_20.0-20.1Mb.tsv.gz", "n": 1000, **row}])
     with pytest.raises(ConfigError, match=message):
         load_run_config(cfg, base_dir=root)
+
+
+def test_ssf_without_positions_is_rsid_keyed(tmp_path, panel, bolt, native):
+    ssf = pd.DataFrame({"rsid": bolt["SNP"], "effect_allele": bolt["ALLELE1"], "other_allele": bolt["ALLELE0"],
+                        "beta": bolt["BETA"], "standard_error": bolt["SE"], "p_value": bolt["P_BOLT_LMM"],
+                        "effect_allele_frequency": bolt["A1FREQ"]})
+    out, qc = run(tmp_path, "ssf", write(ssf, tmp_path / "x.tsv"), panel, fmt="gwas-ssf")
+    pd.testing.assert_frame_equal(out.drop(columns="p"), native[0].drop(columns="p"))
+    assert qc["rsid_positions"]["n_resolved"] == qc["n_input"] - qc["rsid_positions"]["n_not_found"]
+
+
+def test_cli_cojo_pgen_and_liftover(tmp_path, bolt, native):
+    """`twasflow panel --pgen` and `twasflow harmonize-gwas --format cojo`, `--liftover` (the rule's functions)."""
+    from twasflow.cli import main
+
+    pytest.importorskip("pgenlib")
+    assert main(["panel", "--pgen", str(PANEL), "--maf-min", "0", "--out", str(tmp_path / "p")]) == 0
+    ma = pd.DataFrame({"SNP": bolt["SNP"], "A1": bolt["ALLELE1"], "A2": bolt["ALLELE0"], "freq": bolt["A1FREQ"],
+                       "b": bolt["BETA"], "se": bolt["SE"], "p": bolt["P_BOLT_LMM"], "N": N})
+    f = write(ma, tmp_path / "t.ma", sep=" ")
+    assert main(["harmonize-gwas", "--input", str(f), "--format", "cojo", "--panel", str(tmp_path / "p"),
+                 "--build", "GRCh37", "--out", str(tmp_path / "c.parquet"), "--qc", str(tmp_path / "c.json")]) == 0
+    pd.testing.assert_frame_equal(read_harmonized_gwas(tmp_path / "c.parquet"), native[0])
+    rc = main(["harmonize-gwas", "--input", str(BOLT), "--format", "table", "--col-chrom", "CHR", "--col-pos", "BP",
+               "--col-ea", "ALLELE1", "--col-oa", "ALLELE0", "--col-beta", "BETA", "--col-se", "SE", "--n", "1000",
+               "--liftover", str(CHAIN), "--panel", str(tmp_path / "p"), "--build", "GRCh37",
+               "--out", str(tmp_path / "l.parquet"), "--qc", str(tmp_path / "l.json")])
+    assert rc == 0  # (the toy chain moves the window off the panel: the QC says why nothing is kept)
+    qc = json.loads((tmp_path / "l.json").read_text())
+    assert qc["dropped"]["liftover_unmapped"] == qc["liftover"]["liftover_unmapped"] > 0
+
+
+def test_chain_or_map_that_matches_nothing_is_an_error(tmp_path, panel, bolt):
+    c = tmp_path / "chr5.chain"
+    c.write_text("chain 1 chr5 1000 + 0 100 chr5 1000 + 0 100 1\n100\n")
+    with pytest.raises(HarmonizeError, match=r"no variant lifts over with the chain file.*0 of 392 rows lifted"):
+        run(tmp_path, "c", BOLT, panel, colmap=POSMAP | {"rsid": None}, liftover=c)
+    f = write(bolt.drop(columns=["CHR", "BP"]).assign(SNP="x" + bolt["SNP"]), tmp_path / "rs.tsv")
+    with pytest.raises(HarmonizeError, match=r"no rsID of the file is known.*0 of 392 rsIDs in the panel"):
+        run(tmp_path, "r", f, panel, colmap={k: v for k, v in POSMAP.items() if k not in ("chrom", "pos")})

@@ -650,6 +650,7 @@ def adapt_batches(batches: Iterator[RawBatch], roles: Mapping[str, str], *, posi
     ``info`` gets ``rsid_positions`` and/or ``liftover`` counters (for the QC JSON).
     """
     info = {} if info is None else info
+    n_rows = 0
     if positions is not None:
         rinfo = info.setdefault("rsid_positions", {"source": positions.source, "n_resolved": 0, "n_not_found": 0})
     if chain is not None:
@@ -693,7 +694,17 @@ def adapt_batches(batches: Iterator[RawBatch], roles: Mapping[str, str], *, posi
             linfo["n_lifted"] += int(lifted.sum())
             linfo["reverse_strand"] += int(len(rev))
             linfo["other_chromosome"] += int(moved.sum())
+        n_rows += len(b)
         yield b
+    # a wrong map or chain drops every row: say so instead of a run that keeps nothing
+    if positions is not None and n_rows and rinfo["n_resolved"] == 0:
+        raise HarmonizeError.at("no rsID of the file is known", column="rsid", found=f"0 of {n_rows} rsIDs in the "
+                                f"{'panel' if positions.source == 'panel' else 'rsID map ' + positions.source}",
+                                expected="rsIDs (rs...) matching the panel's or the rsid_map's")
+    if chain is not None and n_rows and linfo["n_lifted"] == 0:
+        raise HarmonizeError.at("no variant lifts over with the chain file", file=chain.path,
+                                found=f"0 of {n_rows} rows lifted ({linfo['liftover_unmapped']} unmapped)",
+                                expected="a chain from the file's build and chromosome names to the panel's")
 
 
 def read_rsid_head(src: TextSource, roles: Mapping[str, str], max_rows: int = 200_000) -> list[RawBatch]:
