@@ -241,6 +241,25 @@ def _bed_files(bfile: str, want: list[str] | None, ext: str = ".bed") -> list[st
     return found
 
 
+def _fileset_chroms(chrom: pd.Series, want: list[str] | None, n_filesets: int, done: set[str], file: str
+                    ) -> list[str]:
+    """The chromosomes of one fileset to convert (natural order): those asked for (all of them must be there when
+    the panel is one fileset), none already read from another fileset."""
+    present = sorted(chrom.unique(), key=chrom_sort_key)
+    if want is not None and n_filesets == 1:
+        missing = [c for c in want if c not in set(present)]
+        if missing:
+            raise PanelError.at("chromosome not in the panel", file=file, found=",".join(missing),
+                                expected=",".join(present))
+    if want is not None:
+        present = [c for c in present if c in set(want)]
+    again = [c for c in present if c in done]
+    if again:
+        raise PanelError.at("chromosome split across filesets", file=file, found=again[0],
+                            expected="each chromosome in one fileset")
+    return present
+
+
 def _build_from_bed(out: Path, bfile, keep, maf_min: float, want: list[str] | None) -> dict:
     prefixes = _bed_files(str(bfile), want)
     fam = read_fam(prefixes[0])
@@ -257,18 +276,7 @@ def _build_from_bed(out: Path, bfile, keep, maf_min: float, want: list[str] | No
     for prefix in prefixes:
         bim = read_bim(prefix)
         bed = open_bed(prefix, len(bim), len(fam))
-        present = sorted(bim["chrom"].unique(), key=chrom_sort_key)
-        if want is not None and len(prefixes) == 1:
-            missing = [c for c in want if c not in set(present)]
-            if missing:
-                raise PanelError.at("chromosome not in the panel", file=str(prefix) + ".bim",
-                                    found=",".join(missing), expected=",".join(present))
-        if want is not None:
-            present = [c for c in present if c in set(want)]
-        again = [c for c in present if c in done]
-        if again:
-            raise PanelError.at("chromosome split across filesets", file=str(prefix) + ".bim", found=again[0],
-                                expected="each chromosome in one fileset")
+        present = _fileset_chroms(bim["chrom"], want, len(prefixes), done, str(prefix) + ".bim")
         w.n_input += int(bim["chrom"].isin(present).sum())
         for c in present:
             rows = np.flatnonzero((bim["chrom"] == c).to_numpy())
@@ -317,17 +325,7 @@ def _build_from_pgen(out: Path, pgen: str, keep, maf_min: float, want: list[str]
     for prefix in prefixes:
         pvar = read_pvar(prefix)
         reader = PgenFile(prefix, len(pvar), len(psam), None if full else srows)
-        present = sorted(pvar["chrom"].unique(), key=chrom_sort_key)
-        if want is not None:
-            missing = [c for c in want if c not in set(present)] if len(prefixes) == 1 else []
-            if missing:
-                raise PanelError.at("chromosome not in the panel", file=str(prefix) + ".pvar",
-                                    found=",".join(missing), expected=",".join(present))
-            present = [c for c in present if c in set(want)]
-        again = [c for c in present if c in done]
-        if again:
-            raise PanelError.at("chromosome split across filesets", file=str(prefix) + ".pvar", found=again[0],
-                                expected="each chromosome in one fileset")
+        present = _fileset_chroms(pvar["chrom"], want, len(prefixes), done, str(prefix) + ".pvar")
         w.n_input += int(pvar["chrom"].isin(present).sum())
         for c in present:
             rows = np.flatnonzero((pvar["chrom"] == c).to_numpy())
