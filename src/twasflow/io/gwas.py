@@ -584,11 +584,23 @@ class RsidPositions:
     lists one rsID per allele pair at one position; matching then goes by alleles).
     """
 
-    def __init__(self, rsid: np.ndarray, chrom: np.ndarray, pos: np.ndarray, source: str) -> None:
-        keep = ~pd.Index(rsid).duplicated(keep="first") & pd.notna(rsid) & (rsid != ".")
-        self.index = pd.Index(rsid[keep])
-        self.chrom = np.asarray(chrom, dtype=object)[keep]
-        self.pos = np.asarray(pos, dtype=np.float64)[keep]
+    def __init__(self, rsid: np.ndarray | pa.Array, chrom: np.ndarray, pos: np.ndarray, source: str) -> None:
+        from .plink import StringColumn
+
+        ids = rsid if isinstance(rsid, pa.Array) else pa.array(np.asarray(rsid, dtype=object), type=pa.string(),
+                                                                 from_pandas=True)
+        ok = np.asarray(pc.fill_null(pc.not_equal(ids, "."), False).to_numpy(zero_copy_only=False), dtype=bool)
+        self.ids = StringColumn.from_arrow(pc.fill_null(ids, ""))
+        # rsIDs hashed once (vectorised, no Python strings); lookups binary-search the sorted hashes and then
+        # compare the bytes, so a hash collision can never give a wrong position
+        h = self.ids.hashes()
+        order = np.flatnonzero(ok)[np.argsort(h[ok], kind="stable")]
+        hs = h[order]
+        first = np.ones(len(hs), dtype=bool)
+        first[1:] = hs[1:] != hs[:-1]  # repeated rsID: the first row (in panel order) wins
+        self._rows, self._h = order[first], hs[first]
+        self.chrom = pa.array(np.asarray(chrom, dtype=object), type=pa.string(), from_pandas=True)
+        self.pos = np.asarray(pos, dtype=np.float64)
         self.source = source
 
     @classmethod
@@ -611,19 +623,28 @@ class RsidPositions:
                                         found=f"columns {src.columns}", expected="rsid, chrom, pos")
             cols[role] = hit
         parts = list(read_text_batches(src, cols))
-        rs = np.concatenate([b.strings["rsid"].to_numpy(zero_copy_only=False) for b in parts])
+        rs = pa.concat_arrays([b.strings["rsid"] for b in parts])
         ch = np.concatenate([b.strings["chrom"].to_numpy(zero_copy_only=False) for b in parts])
         pos = np.concatenate([b.numbers["pos"] for b in parts])
-        return cls(rs.astype(object), ch, pos, str(path))
+        return cls(rs, ch, pos, str(path))
 
     def lookup(self, rsid: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
         """(chromosome strings (R,), positions float64 (R,), found (R,)) of ``rsid`` (R,); null/NaN where absent."""
-        i = self.index.get_indexer(rsid.to_numpy(zero_copy_only=False))
-        found = i >= 0
-        ic = np.where(found, i, 0)
-        chrom = pa.array(np.where(found, self.chrom[ic] if len(self.chrom) else None, None), type=pa.string())
-        pos = np.where(found, self.pos[ic] if len(self.pos) else np.nan, np.nan)
-        return chrom, pos, found
+        from .plink import StringColumn
+
+        q = StringColumn.from_arrow(pc.fill_null(rsid, ""))
+        h = q.hashes()
+        i = np.minimum(np.searchsorted(self._h, h), max(len(self._h) - 1, 0))
+        found = np.zeros(len(h), dtype=bool)
+        if len(self._h):
+            cand = np.flatnonzero(self._h[i] == h)
+            found[cand] = q.equal_at(cand, self.ids, self._rows[i[cand]])
+        found &= ~np.asarray(rsid.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        if not found.any():
+            return pa.nulls(len(h), pa.string()), np.full(len(h), np.nan), found
+        r = np.where(found, self._rows[i], 0)
+        chrom = pc.if_else(pa.array(found), self.chrom.take(pa.array(r)), pa.scalar(None, pa.string()))
+        return chrom, np.where(found, self.pos[r], np.nan), found
 
 
 _COMPLEMENT = {"A": "T", "C": "G", "G": "C", "T": "A", "a": "t", "c": "g", "g": "c", "t": "a"}
