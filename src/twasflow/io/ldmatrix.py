@@ -53,24 +53,24 @@ class LDMatrix:
         Returns (R (k, k) of the matched ones, matched mask (K,)); a target with no match is left out."""
         v = self.variants
         onc = np.flatnonzero(v["chrom"].astype(str).to_numpy() == str(chrom))
-        key = pd.Series(onc, index=v["pos"].to_numpy()[onc])
-        a1, a2 = v["allele1"].to_numpy(object), v["allele2"].to_numpy(object)
+        t = pd.DataFrame({"t": np.arange(len(pos)), "pos": np.asarray(pos, dtype=np.int64),
+                          "o": pd.Series(np.asarray(other, dtype=object)).str.upper().to_numpy(),
+                          "c": pd.Series(np.asarray(counted, dtype=object)).str.upper().to_numpy()})
+        ldv = pd.DataFrame({"r": onc, "pos": v["pos"].to_numpy(np.int64)[onc],
+                            "a1": v["allele1"].to_numpy(object)[onc], "a2": v["allele2"].to_numpy(object)[onc]})
+        m = t.merge(ldv, on="pos", how="inner")
+        o, c = m["o"].to_numpy(object), m["c"].to_numpy(object)
+        oc, cc = m["o"].str.translate(_COMP).to_numpy(object), m["c"].str.translate(_COMP).to_numpy(object)
+        a1, a2 = m["a1"].to_numpy(object), m["a2"].to_numpy(object)
+        # the alleles as stated first (a palindromic pair matches that way), complemented (strand) only otherwise
+        direct = ((a1 == o) & (a2 == c)) | ((a1 == c) & (a2 == o))
+        same = np.where(direct, (a1 == o) & (a2 == c), (a1 == oc) & (a2 == cc))
+        swap = np.where(direct, (a1 == c) & (a2 == o), (a1 == cc) & (a2 == oc))
+        hit = m.assign(sign=np.where(same, 1.0, -1.0))[same | swap].drop_duplicates("t", keep="first")
         rows = np.full(len(pos), -1, dtype=np.int64)
         sign = np.ones(len(pos))
-        for i, (p, o, c) in enumerate(zip(np.asarray(pos), np.asarray(other), np.asarray(counted))):
-            cand = key.get(int(p))
-            if cand is None:
-                continue
-            for r in np.atleast_1d(cand):
-                for oo, cc in ((o, c), (str(o).translate(_COMP), str(c).translate(_COMP))):
-                    if (a1[r], a2[r]) == (oo, cc):
-                        rows[i], sign[i] = r, 1.0
-                    elif (a1[r], a2[r]) == (cc, oo):
-                        rows[i], sign[i] = r, -1.0
-                    if rows[i] >= 0:
-                        break
-                if rows[i] >= 0:
-                    break
+        rows[hit["t"].to_numpy()] = hit["r"].to_numpy()
+        sign[hit["t"].to_numpy()] = hit["sign"].to_numpy()
         ok = rows >= 0
         k, s = rows[ok], sign[ok]
         return self.R[np.ix_(k, k)] * np.outer(s, s), ok
