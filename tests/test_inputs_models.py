@@ -154,3 +154,33 @@ def test_fusion_twas_z_equals_fusion_formula(tmp_path):
         assert ours == pytest.approx(fusion, abs=1e-10), gene
         n += 1
     assert n == 3
+
+
+def test_polygenicity_calibration_as_metaxcan(tmp_path):
+    """z / sqrt(1 + φ N h²), negative φ as 0 (MetaXcan correct_inf_phi); φ read from extra.phi."""
+    import shutil
+    import sqlite3
+
+    from twasflow.io.predictdb import read_predictdb_phi
+    from twasflow.twas import calibrate_phi
+
+    with pytest.raises(InputError, match="no phi column"):
+        read_predictdb_phi(FIX / "predictdb_liver_varid.db")
+    db = tmp_path / "m.db"
+    shutil.copy(FIX / "predictdb_liver_varid.db", db)
+    con = sqlite3.connect(db)
+    con.execute("ALTER TABLE extra ADD COLUMN phi REAL")
+    genes = [r[0] for r in con.execute("SELECT gene FROM extra ORDER BY gene")]
+    for i, g in enumerate(genes[:-1]):
+        con.execute("UPDATE extra SET phi = ? WHERE gene = ?", (1e-6 * (i - 3), g))
+    con.commit()
+    con.close()
+    phi = read_predictdb_phi(db)
+    assert len(phi) == len(genes) - 1 and phi.min() < 0
+    z = np.linspace(-5, 5, len(phi))
+    got = calibrate_phi(z, phi.to_numpy(), 300_000, 0.2)
+    exp = np.array([zz / np.sqrt(1 + max(p, 0.0) * 300_000 * 0.2) for zz, p in zip(z, phi)])
+    np.testing.assert_allclose(got, exp, rtol=1e-15, atol=0)
+    assert np.all(got[phi.to_numpy() <= 0] == z[phi.to_numpy() <= 0])
+    with pytest.raises(ValueError, match="h2"):
+        calibrate_phi(z, phi, 1000, 2.0)

@@ -89,6 +89,27 @@ def read_predictdb(db: str | os.PathLike[str], genes: list[str] | None = None) -
     return w, extra
 
 
+def read_predictdb_phi(db: str | os.PathLike[str]) -> pd.Series:
+    """The per-gene inflation factor φ of a PredictDB database (``extra.phi``, written by the newer PredictDB
+    pipelines for S-PrediXcan's calibration, :func:`twasflow.twas.calibrate_phi`), indexed by gene; genes
+    without a value are left out. Raises InputError naming the file when the column is absent."""
+    path = _exists(db, "PredictDB database")
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        cols = [r[1] for r in con.execute("PRAGMA table_info(extra)")]
+    except sqlite3.Error as exc:
+        raise InputError.at(f"cannot read as SQLite: {exc}", file=path) from None
+    try:
+        if "phi" not in cols:
+            raise InputError.at("the extra table has no phi column (a model without S-PrediXcan calibration)",
+                                file=path, column="phi", found=cols, expected="extra.phi (newer PredictDB models)")
+        phi = pd.read_sql_query("SELECT gene, phi FROM extra", con)
+    finally:
+        con.close()
+    phi = phi.dropna(subset=["phi"])
+    return pd.Series(pd.to_numeric(phi["phi"], errors="coerce").to_numpy(), index=phi["gene"].astype(str), name="phi")
+
+
 def read_predictdb_covariance(path: str | os.PathLike[str], genes: list[str] | None = None
                               ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Read a PredictDB covariance file (``GENE RSID1 RSID2 VALUE``, space-separated, gzip or plain).
