@@ -74,7 +74,7 @@ def read_predictdb(db: str | os.PathLike[str], genes: list[str] | None = None) -
         missing = [c for c in WEIGHT_COLUMNS if c not in cols and c != "varID"]
         if missing:
             raise InputError.at("the weights table lacks columns", file=path, column=", ".join(missing), found=cols,
-                                expected=WEIGHT_COLUMNS)
+                                expected="gene, rsid, ref_allele, eff_allele, weight (and varID, optional)")
         sel = ", ".join(f'"{c}"' if c in cols else f"NULL AS {c}" for c in WEIGHT_COLUMNS)
         where, args = "", ()
         if genes is not None:
