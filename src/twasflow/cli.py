@@ -63,7 +63,7 @@ def cmd_simulate(a: argparse.Namespace) -> None:
 
 
 def cmd_panel(a: argparse.Namespace) -> None:
-    stages.panel(a.out, bfile=a.bfile, vcf=a.vcf, keep=a.keep, maf_min=a.maf_min)
+    stages.panel(a.out, bfile=a.bfile, vcf=a.vcf, keep=a.keep, maf_min=a.maf_min, pgen=a.pgen)
 
 
 def _harmonize_cfg(a: argparse.Namespace) -> dict[str, Any]:
@@ -73,9 +73,11 @@ def _harmonize_cfg(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_harmonize_gwas(a: argparse.Namespace) -> None:
-    row = {"trait": a.trait, "path": a.input, "format": a.format, "n": a.n, "build": a.build}
-    row.update({f"col_{k}": getattr(a, f"col_{k}") for k in ("chrom", "pos", "ea", "oa", "beta", "se", "z", "p",
-                                                               "n", "eaf", "rsid")})
+    from .config import GWAS_COLMAP_KEYS
+
+    row = {"trait": a.trait, "path": a.input, "format": a.format, "n": a.n, "build": a.build,
+           "rsid_map": a.rsid_map, "liftover": a.liftover}
+    row.update({f"col_{k}": getattr(a, f"col_{k}") for k in GWAS_COLMAP_KEYS})
     stages.harmonize_gwas(row, a.panel, a.out, a.qc, _harmonize_cfg(a), a.build)
 
 
@@ -397,6 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("panel", help="PLINK bed or VCF → genotype store (rule panel)")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--bfile", help="PLINK fileset prefix")
+    g.add_argument("--pgen", help="PLINK 2 fileset prefix (.pgen/.pvar/.psam); may contain {chrom}")
     g.add_argument("--vcf", help="bgzipped, indexed VCF; may contain {chrom}")
     p.add_argument("--keep", help="file of sample IDs to keep")
     p.add_argument("--maf-min", type=float, default=0.01)
@@ -405,10 +408,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("harmonize-gwas", help="GWAS summary statistics → panel alleles (rule harmonize_gwas)")
     p.add_argument("--input", required=True)
-    p.add_argument("--format", required=True, choices=["gwas-ssf", "gwas-vcf", "table"])
+    p.add_argument("--format", required=True, choices=["gwas-ssf", "gwas-vcf", "table", "cojo"])
     p.add_argument("--trait", default="trait")
-    for k in ("chrom", "pos", "ea", "oa", "beta", "se", "z", "p", "n", "eaf", "rsid"):
+    for k in ("chrom", "pos", "ea", "oa", "beta", "se", "z", "p", "n", "eaf", "rsid", "or", "lp"):
         p.add_argument(f"--col-{k}", dest=f"col_{k}", help=f"column holding {k} (format table)")
+    p.add_argument("--rsid-map", help="rsid, chrom, pos table for a file keyed by rsID only (default: the panel's rsIDs)")
+    p.add_argument("--liftover", help="UCSC chain file from the file's build to the panel's (--build names the panel's)")
     p.add_argument("--out", required=True, help="harmonized Parquet")
     p.add_argument("--qc", required=True, help="QC JSON")
     _harmonize_opts(p)
