@@ -110,6 +110,14 @@ class Layout:
     def coloc(self, trait: str, chunk: str) -> str:
         return self._out("coloc", trait, f"{chunk}.parquet")
 
+    def gene_tests(self, trait: str, chunk: str, table: str) -> str:
+        """Gene tests of one chunk: ``table`` ``tests`` or ``genes`` (rule ``gene_tests``)."""
+        return self._out("gene_tests", trait, f"{chunk}.{table}.parquet")
+
+    def gene_tests_trait(self, trait: str, table: str) -> str:
+        """Gene tests of a trait, every chunk gathered (rule ``gene_tests_trait``)."""
+        return self._out("gene_tests", f"{trait}.{table}.parquet")
+
     # ------------------------------------------------------------------------------------------ per trait
     def ctwas_params(self, trait: str) -> str:
         return self._out("ctwas", trait, "params.json")

@@ -39,7 +39,7 @@ class StageArgs:
 
     def panel(self) -> dict[str, Any]:
         p = self.cfg["panel"]
-        return {"out_dir": self.layout.panel_dir, "bfile": p["bfile"], "vcf": p["vcf"], "keep": p["keep"],
+        return {"out_dir": self.layout.panel_dir, "bfile": p["bfile"], "vcf": p["vcf"], "pgen": p["pgen"], "keep": p["keep"],
                 "maf_min": p["maf_min"]}
 
     def harmonize_gwas(self, trait: str) -> dict[str, Any]:
