@@ -674,7 +674,8 @@ def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manif
             prescreen_table: str | Path, out_prefix: str | Path, log_dir: str | Path, options: Mapping[str, Any],
             genes: str | Path | None = None, plot_dir: str | Path | None = None, locus: str | None = None,
             ctwas_params_json: str | Path | None = None, seed: int = 1,
-            tgfm_prior_json: str | Path | None = None, plot_mode: str = "all") -> dict[str, pd.DataFrame]:
+            tgfm_prior_json: str | Path | None = None, plot_mode: str = "all",
+            genome_build: str | None = None) -> dict[str, pd.DataFrame]:
     """Rule ``finemap``: one fine-mapping method (tgvis, ctwas, tgfm) on every locus of a chunk, on the pairs
     that pass the prescreen.
 
@@ -684,7 +685,9 @@ def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manif
     still made).
     ``ctwas_params_json``: the trait's ``ctwas_params`` output (method ctwas). ``seed``: config seed (TGFM's
     draws, seeded per trait and locus). ``tgfm_prior_json``: the trait's ``tgfm_prior`` output (method tgfm
-    with ``tgfm.tissue_prior``).
+    with ``tgfm.tissue_prior``). Locus plots are drawn after the tables are written: a plot failure never
+    discards a fit (it fails the job once the tables exist). ``genome_build``: checked against the gene
+    annotation's (:func:`twasflow.io.annotation.read_gene_annotation`).
     """
     from .io.tables import write_parquet
     from .locus import read_bundle
@@ -697,7 +700,10 @@ def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manif
         Path(plot_dir).mkdir(parents=True, exist_ok=True)
     bdir, wdir = Path(bundles_manifest).parent, Path(weights_manifest).parent
     pre = pd.read_parquet(prescreen_table)
-    gene_table = pd.read_csv(genes, sep="\t", dtype={"chrom": str}) if genes else None
+    from .io.annotation import read_gene_annotation
+
+    gene_table = read_gene_annotation(genes, genome_build) if genes else None
+    plots: list[Any] = []
     recs = chunk_loci(bundles_manifest, locus)
     parts: dict[str, list[pd.DataFrame]] = {"variables": [], "sets": [], "loci": []}
 
@@ -715,18 +721,9 @@ def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manif
         w = _locus_weights(wdir, lid)
         ids, cols = _kept_pairs(pre, lid, w)
         res = run_method(b, w, ids, cols)
-        if plot_dir is not None and (plot_mode == "all" or (plot_mode == "causal" and res.variables["causal"].any())):
-            from .plots import locus_plot
-
-            v, _, _ = res.tables(trait, lid)
-            g = None
-            if gene_table is not None:
-                chrom = lid.split(".")[-1].split("_")[0]
-                g = gene_table[(gene_table["chrom"] == chrom) & (gene_table["end"] >= b.pos.min())
-                               & (gene_table["start"] <= b.pos.max())]
-            locus_plot(v, b.pos, b.variant_ids, b.z, g, Path(plot_dir) / lid, title=f"{trait} {lid} ({method})",
-                       cs_pratt_min=options.get("cs_pratt_min", 0.15))
         add(res, lid)
+        if plot_dir is not None and (plot_mode == "all" or (plot_mode == "causal" and res.variables["causal"].any())):
+            plots.append((lid, parts["variables"][-1], b.pos, b.variant_ids, b.z))
         return {"status": "ok", "reason": "", "n_causal": int(res.variables["causal"].sum())}
 
     records = run_loci(recs, log_dir, one)
@@ -738,6 +735,11 @@ def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manif
         t = pd.concat(ts, ignore_index=True) if ts else pd.DataFrame()
         write_parquet(t, f"{out_prefix}.{name}.parquet")
         out[name] = t
+    if plots:
+        from .plots import draw_locus_plots
+
+        draw_locus_plots(plots, gene_table, Path(plot_dir), title=f"{trait} {{locus_id}} ({method})",
+                         cs_pratt_min=options.get("cs_pratt_min", 0.15))
     n_causal = int(out["variables"]["causal"].sum()) if len(out["variables"]) else 0
     log.info("%s %s: %d loci, %d causal variables", trait, method, len(records), n_causal)
     return out
