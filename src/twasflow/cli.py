@@ -326,7 +326,9 @@ def cmd_summarize(a: argparse.Namespace) -> None:
                   plot_dirs={m: fm(m, ".plots") for m in methods}, loci_tsv=loci_tsv,
                   genes=wh.gene_annotation_path(cfg), silver_standard=wh.gene_list_path(cfg, "silver_standard"),
                   drug_targets_list=wh.gene_list_path(cfg, "drug_targets"), twas_p_max=opt["twas_p_max"],
-                  top_loci=opt["top_loci"], nearby_kb=opt["nearby_kb"], truth=run.gwas_row(a.trait).get("truth"))
+                  top_loci=opt["top_loci"], nearby_kb=opt["nearby_kb"], truth=run.gwas_row(a.trait).get("truth"),
+                  gwas=out / "harmonized" / "gwas" / f"{a.trait}.parquet", panel_dir=out / "panel",
+                  genome_build=cfg["genome_build"], gene_tests=out / "gene_tests" / f"{a.trait}.genes.parquet")
     print(f"wrote {dst}/summary.html and {len(s.get('overview') or [])} method rows of summary.json")
 
 

@@ -13,6 +13,8 @@ rule summarize:
         coloc=trait_chunks("coloc", "{trait}", "{chunk}.parquet"),
         prescreen=trait_chunks("prescreen", "{trait}", "{chunk}.parquet"),
         loci_tsv=lambda wc: loci_table(wc.trait),
+        gwas=os.path.join(OUT, "harmonized", "gwas", "{trait}.parquet"),
+        panel=os.path.join(OUT, "panel", "panel.json"),
         lists=gene_list_inputs,
         truth=truth_inputs,
     output:
@@ -24,17 +26,18 @@ rule summarize:
                          category="{trait}", subcategory="2 figures", labels={"figure": "Pratt split"}),
         agreement_png=report(os.path.join(SUMMARY, "{trait}", "agreement.png"), caption="../report/agreement.rst",
                              category="{trait}", subcategory="2 figures", labels={"figure": "method agreement"}),
-        top_loci=report(directory(os.path.join(SUMMARY, "{trait}", "top_loci")), patterns=["{name}.png"],
-                        caption="../report/top_loci.rst", category="{trait}", subcategory="3 top loci",
-                        labels={"locus plot": "{name}"}),
-        causal_variables=report(os.path.join(SUMMARY, "{trait}", "causal_variables.tsv"),
+        locus_pages=report(directory(os.path.join(SUMMARY, "{trait}", "loci")), patterns=["{locus}__{genes}.html"],
+                           caption="../report/locus_page.rst", category="{trait}", subcategory="3 loci",
+                           labels={"locus": "{locus}", "genes": "{genes}"}),
+        top_loci=directory(os.path.join(SUMMARY, "{trait}", "top_loci")),
+        causal_variables=report(os.path.join(SUMMARY, "{trait}", "causal_variables.html"),
                                 caption="../report/causal_variables.rst", category="{trait}",
                                 subcategory="4 tables", labels={"table": "causal variables"}),
-        causal_sets=report(os.path.join(SUMMARY, "{trait}", "causal_sets.tsv"), caption="../report/causal_sets.rst",
+        causal_sets=report(os.path.join(SUMMARY, "{trait}", "causal_sets.html"), caption="../report/causal_sets.rst",
                            category="{trait}", subcategory="4 tables", labels={"table": "causal credible sets"}),
         tables=[os.path.join(SUMMARY, "{trait}", f"{t}.tsv") for t in
-                ("overview", "tissues", "coloc", "missed_by_twas", "pratt_loci", "pratt", "agreement", "silver",
-                 "silver_sets", "drug_targets", "truth")],
+                ("causal_variables", "causal_sets", "genes", "overview", "tissues", "coloc", "missed_by_twas",
+                 "pratt_loci", "pratt", "agreement", "silver", "silver_sets", "drug_targets", "truth")],
         svgs=[os.path.join(SUMMARY, "{trait}", f"{f}.svg") for f in ("tissues", "pratt", "agreement")],
         json=os.path.join(SUMMARY, "{trait}", "summary.json"),
     params:
@@ -46,6 +49,8 @@ rule summarize:
         drugs=gene_list("drug_targets"),
         truth=lambda wc: truth_table(wc.trait),
         options=config["enrichment"],
+        panel_dir=lambda wc, input: os.path.dirname(input.panel),
+        gene_tests=lambda wc: os.path.join(OUT, "gene_tests", f"{wc.trait}.genes.parquet"),
     log:
         os.path.join(LOGS, "summarize", "{trait}.log"),
     benchmark:
