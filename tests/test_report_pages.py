@@ -125,3 +125,151 @@ def test_example_annotation_gene_labels_do_not_overlap():
         fig, texts = regional_figure(v, v["variant_id"].iloc[0], (lo, hi), g, {}, {})
         assert len(texts) == len(g) > 0 and _overlaps(texts, fig) == [], (chrom, lo)
         plt.close(fig)
+
+
+# ------------------------------------------------------------------------------------------ the example's pages
+def _locus_rows(example_run: Path, trait: str) -> pd.DataFrame:
+    return pd.read_csv(example_run / "results" / "loci" / f"{trait}.tsv", sep="\t", dtype={"chrom": str})
+
+
+def test_locus_pages_draw_every_gwas_variant_coloured_by_panel_ld(example_run: Path, tmp_path: Path) -> None:
+    """Every locus has a page; its regional plot draws every GWAS variant of the window, and the r² with the lead
+    equals `twasflow ld --r2` (twasflow.ld.run_ld, PLINK's --r2 square) on the example's panel to its printed digits."""
+    import matplotlib.pyplot as plt
+
+    from twasflow.io.panel import Panel
+    from twasflow.ld import run_ld
+    from twasflow.locus import read_range
+    from twasflow.summary.locus_pages import lead_r2
+
+    res = example_run / "results"
+    panel = Panel(res / "panel")
+    n_checked = 0
+    for trait in TRAITS:
+        for _, loc in _locus_rows(example_run, trait).iterrows():
+            pages = list((res / "summary" / trait / "loci").glob(f"{loc['locus_id']}__*.html"))
+            assert len(pages) == 1, loc["locus_id"]
+            text = pages[0].read_text()
+            gw = read_range(res / "harmonized" / "gwas" / f"{trait}.parquet", loc["chrom"], int(loc["start"]),
+                            int(loc["end"]), ["variant_id", "pos", "p", "rsid"])
+            assert f"{len(gw):,} GWAS variants in the window" in text
+            assert re.search(r'<img class="fig" alt="regional plot[^"]*" src="data:image/png;base64,', text)
+            if n_checked:
+                continue
+            # LD with the lead, against the PLINK-compatible `twasflow ld` on the panel's PLINK files
+            r2 = lead_r2(panel, loc["lead_variant"], gw["variant_id"].tolist())
+            pv = panel.variants.set_index("variant_id")
+            in_panel = gw["variant_id"].isin(pv.index).to_numpy()
+            rs = pv.loc[gw.loc[in_panel, "variant_id"], "rsid"].tolist()
+            (tmp_path / "ids.txt").write_text("\n".join(rs) + "\n")
+            out = run_ld(example_run / "resources" / "example" / "panel" / "example", tmp_path / "ld",
+                         extract=tmp_path / "ids.txt", r2=True)
+            R2 = np.loadtxt(out, ndmin=2)
+            bim = pd.read_csv(example_run / "resources" / "example" / "panel" / "example.bim", sep=r"\s+", header=None)
+            order = [x for x in bim[1] if x in set(rs)]
+            lead_rs = pv.at[loc["lead_variant"], "rsid"]
+            ref = dict(zip(order, R2[order.index(lead_rs)]))
+            got = r2[in_panel]
+            # `twasflow ld` prints 6 significant digits (PLINK's format): relative error <= 5e-6
+            np.testing.assert_allclose(got, [ref[x] for x in rs], rtol=5e-6, atol=1e-12)
+            assert np.isnan(r2[~in_panel]).all()
+            # the figure draws all of them: one point per variant across the LD-bin layers and the lead
+            fig, _ = regional_figure(gw.assign(r2=r2), loc["lead_variant"], (loc["start"], loc["end"]), None, {}, {})
+            ax = fig.axes[0]
+            n_pts = sum(len(c.get_offsets()) for c in ax.collections if c.get_label() != "in a credible set")
+            assert n_pts == len(gw) > 500, (n_pts, len(gw))
+            assert fig.axes[-1].get_xlim() == (loc["start"] / 1e6, loc["end"] / 1e6)
+            plt.close(fig)
+            n_checked += 1
+    assert n_checked == 1
+
+
+def test_trait_page_holds_the_answer_from_the_tables(example_run: Path) -> None:
+    """The gene table on the page is genes.tsv (itself tested in test_gene_table_*), first on the page; every
+    causal pair's gene of every method is in it; no self-comparison rows in the agreement section."""
+    res = example_run / "results" / "summary"
+    for trait in TRAITS:
+        page = (res / trait / "summary.html").read_text()
+        genes = pd.read_csv(res / trait / "genes.tsv", sep="\t")
+        cv = pd.read_csv(res / trait / "causal_variables.tsv", sep="\t")
+        first = page.index("<h2>")
+        assert page[first:first + 20].startswith("<h2>Genes</h2>")
+        assert set(cv.loc[cv["type"] == "pair", "gene_id"].str.split(".").str[0]) <= set(genes["gene_id"])
+        for _, g in genes.iterrows():
+            assert re.search(rf'<a href="loci/{re.escape(g["locus_id"])}__[^"]+\.html">{re.escape(g["gene"])}</a>', page)
+        agree = page[page.index(">Method agreement</h2>"):page.index(">Silver-standard precision</h2>")]
+        for m in ("tgvis", "ctwas", "tgfm"):
+            assert not re.search(rf"<td class=\"s\">{m}</td><td class=\"s\">{m}</td>", agree)
+        assert not re.search(r'(src|href)="(https?:)?//', page) and "<script src" not in page  # works offline
+
+
+PROBE = r"""
+<script>
+window.addEventListener("load", function () {
+  var out = {errors: []};
+  try {
+    var nav = performance.getEntriesByType("navigation")[0];
+    out.load_ms = nav ? nav.loadEventStart : null;
+    var imgs = Array.prototype.slice.call(document.images);
+    out.n_img = imgs.length;
+    out.img_ok = imgs.filter(function (i) { return i.complete && i.naturalWidth > 50 && i.getBoundingClientRect().width > 50; }).length;
+    out.scroll_w = document.documentElement.scrollWidth;
+    out.client_w = document.documentElement.clientWidth;
+    var t = document.getElementById("gene-table");
+    if (t) {
+      var heads = Array.prototype.map.call(t.tHead.rows[0].cells, function (c) { return c.textContent.trim(); });
+      var col = heads.findIndex(function (h) { return h.indexOf("S-PrediXcan p") === 0; });
+      var read = function () { return Array.prototype.map.call(t.tBodies[0].rows, function (r) { return r.cells[col].getAttribute("data-v"); }); };
+      out.before = read();
+      t.tHead.rows[0].cells[col].click();
+      out.asc = read();
+      t.tHead.rows[0].cells[col].click();
+      out.desc = read();
+    }
+  } catch (e) { out.errors.push(String(e)); }
+  var pre = document.createElement("pre"); pre.id = "probe"; pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+});
+</script>
+"""
+
+
+def _probe(page: Path, dest: Path) -> dict:
+    text = page.read_text()
+    i = text.rindex("</body>")
+    dest.write_text(text[:i] + PROBE + text[i:])
+    r = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                        "--window-size=1400,900", "--dump-dom", dest.as_uri()], capture_output=True, text=True,
+                       timeout=300)
+    m = re.search(r'<pre id="probe">(.*?)</pre>', r.stdout, re.S)
+    assert m, r.stderr[-2000:]
+    return json.loads(html.unescape(m.group(1)))
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (Debian package `chromium`)")
+def test_pages_in_headless_chromium(example_run: Path, tmp_path: Path) -> None:
+    """Trait and locus pages at 1400 px: every image rendered, no horizontal overflow, the gene table sorts by a
+    click on a header, the trait page loads in < 2 s; screenshots are not blank."""
+    from matplotlib import image
+
+    res = example_run / "results" / "summary"
+    for trait in TRAITS:
+        locus = sorted((res / trait / "loci").glob("*.html"))[0]
+        for page, n_img in ((res / trait / "summary.html", 3), (locus, 1)):
+            out = _probe(page, page.parent / f".probe.{page.name}")
+            (page.parent / f".probe.{page.name}").unlink()
+            assert out["errors"] == [], out
+            assert out["n_img"] == out["img_ok"] == n_img, out
+            assert out["scroll_w"] <= 1400 and out["scroll_w"] <= out["client_w"], out
+            if page.name == "summary.html":
+                assert out["load_ms"] is not None and out["load_ms"] < 2000, out
+            if len(out.get("before") or []) > 1:
+                vals = [float(x) for x in out["asc"] if x is not None]
+                assert vals == sorted(vals) and [float(x) for x in out["desc"] if x is not None] == sorted(vals)[::-1]
+        for page in (res / trait / "summary.html", locus):
+            shot = tmp_path / f"{page.stem}.png"
+            subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                            "--window-size=1400,900", f"--screenshot={shot}", page.as_uri()], capture_output=True,
+                           timeout=300)
+            px = image.imread(shot)[..., :3]
+            assert px.shape[:2] == (900, 1400) and float(px.std()) > 0.05

@@ -372,7 +372,12 @@ def regional_figure(variants: pd.DataFrame, lead: str, window: tuple[float, floa
     ax_p.set_ylabel("−log10 p (GWAS)")
     ax_p.set_ylim(0, max(8.5, float(np.nanmax(lp)) * 1.12 if lp.size else 8.5))
     ax_p.set_title(title, fontsize=10, loc="left")
-    ax_p.legend(loc="upper right", fontsize=7, ncol=2, frameon=True, framealpha=0.85)
+    # legend in LocusZoom's order: lead, then r² bins from high to low, grey, credible-set ring
+    h, lab = ax_p.get_legend_handles_labels()
+    order = ["lead variant"] + [f"r² {b[2]}" for b in LD_BINS] + ["not in LD panel", "in a credible set"]
+    pick = [lab.index(x) for x in order if x in lab]
+    ax_p.legend([h[i] for i in pick], [lab[i] for i in pick], loc="upper right", fontsize=7, ncol=2, frameon=True,
+                framealpha=0.85)
     ax_p.tick_params(labelbottom=False)
     texts = gene_track(ax_g, genes, lo, hi, fig_width_in=width_in, axes_frac=ax_w / width_in, highlight=highlight)
     ax_g.tick_params(labelbottom=False)

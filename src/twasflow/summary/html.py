@@ -86,11 +86,12 @@ def _is_num(v: object) -> bool:
 
 def table_html(df: pd.DataFrame, columns: Sequence[str] | None = None, *, max_rows: int = 500,
                headings: Mapping[str, str] | None = None, sortable: bool = False, table_id: str | None = None,
-               links: Mapping[str, str] | None = None) -> str:
+               links: Mapping[str, str] | None = None, sort_keys: Mapping[str, str] | None = None) -> str:
     """An HTML table of ``df`` (selected ``columns``; at most ``max_rows`` rows, the rest noted).
 
     ``headings``: column -> header text. ``sortable``: header clicks sort, and a filter box is added (needs
-    ``table_id``). ``links``: column -> column holding the href of that cell's link.
+    ``table_id``). ``links``: column -> column holding the href of that cell's link. ``sort_keys``: column ->
+    numeric column whose value sorts that (text) column.
     """
     cols = list(columns) if columns is not None else list(df.columns)
     if not len(df):
@@ -106,8 +107,11 @@ def table_html(df: pd.DataFrame, columns: Sequence[str] | None = None, *, max_ro
             text = html.escape(fmt(v))
             if c in links and isinstance(rec.get(links[c]), str) and rec.get(links[c]):
                 text = f'<a href="{html.escape(rec[links[c]])}">{text}</a>'
+            k = rec.get(sort_keys[c]) if sort_keys and c in sort_keys else None
             if text == NA:
                 cells.append(f'<td class="na">{text}</td>')
+            elif _is_num(k) and np.isfinite(float(k)):
+                cells.append(f'<td class="s" data-v="{float(k)!r}">{text}</td>')
             elif _is_num(v):
                 cells.append(f'<td data-v="{float(v)!r}">{text}</td>')
             else:

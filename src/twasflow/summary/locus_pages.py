@@ -87,15 +87,17 @@ def page_name(locus_id: str, genes: Sequence[str]) -> str:
     return f"{locus_id}__{re.sub(r'[^A-Za-z0-9._-]+', '_', g)}.html"
 
 
-def _pairs_by_gene(v: pd.DataFrame, methods: Sequence[str], pre: pd.DataFrame | None, co: pd.DataFrame | None
-                   ) -> pd.DataFrame:
+def _pairs_by_gene(v: pd.DataFrame, methods: Sequence[str], pre: pd.DataFrame | None, co: pd.DataFrame | None,
+                   symbols: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Every pair fitted at the locus: gene, tissue, QTL type, each method's PIP and credible set,
     S-PrediXcan z/p, largest coloc PP.H4; sorted by gene then decreasing best PIP."""
     p = v[v["type"] == "pair"]
     if not len(p):
         return pd.DataFrame()
     base = p.drop_duplicates("variable_id")[["variable_id", "gene_name", "gene_id", "tissue", "qtl_type"]].copy()
-    base["gene"] = [n if isinstance(n, str) and n else g for n, g in zip(base["gene_name"], base["gene_id"])]
+    sym = symbols or {}
+    base["gene"] = [n if isinstance(n, str) and n else sym.get(gene_key(str(g)), g)
+                    for n, g in zip(base["gene_name"], base["gene_id"])]
     out = base[["gene", "gene_id", "tissue", "qtl_type", "variable_id"]].rename(columns={"variable_id": "pair_id"})
     for m in methods:
         pm = p[p["method"] == m].set_index("variable_id")
@@ -144,15 +146,16 @@ def write_locus_pages(trait: str, methods: Sequence[str], loci_table: pd.DataFra
                       fit_loci: pd.DataFrame, gwas_path: str | Path, panel_dir: str | Path | None,
                       annotation: pd.DataFrame | None, genes: pd.DataFrame, sets: pd.DataFrame,
                       prescreen: pd.DataFrame | None, coloc: pd.DataFrame | None, out_dir: str | Path,
-                      *, gene_columns: Mapping[str, str], trait_page: str = "../summary.html") -> dict[str, str]:
+                      *, trait_page: str = "../summary.html") -> dict[str, str]:
     """Write one page (+ its PNG and SVG) per locus of ``loci_table`` into ``out_dir``.
 
-    ``genes``: the trait's gene table (:func:`twasflow.summary.gene_table.gene_table`); ``gene_columns``: its
-    column -> heading map for the page. Returns locus_id -> page file name.
+    ``genes``: the trait's gene table (:func:`twasflow.summary.gene_table.gene_table`).
+    Returns locus_id -> page file name.
     """
     from ..io.panel import Panel
     from ..locus import read_range
     from ..plots import regional_plot
+    from .trait_page import gene_table_html
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -173,8 +176,9 @@ def write_locus_pages(trait: str, methods: Sequence[str], loci_table: pd.DataFra
         ann = genes_in_window(annotation, chrom, lo, hi)
         p = v[v["type"] == "pair"] if len(v) else v
         px = pair_positions(p, ann, (lo, hi)) if len(p) else {}
-        labels = {str(r["variable_id"]): f"{r['gene_name'] or r['gene_id']} · {r['tissue']} · {r['qtl_type']}"
-                  for _, r in p.drop_duplicates("variable_id").iterrows()} if len(p) else {}
+        sym = dict(zip(ann["gene_id"], ann["gene_name"])) if len(ann) else {}
+        labels = {str(r["variable_id"]): f"{r['gene_name'] or sym.get(gene_key(str(r['gene_id'])), r['gene_id'])} · "
+                  f"{r['tissue']} · {r['qtl_type']}" for _, r in p.drop_duplicates("variable_id").iterrows()} if len(p) else {}
         gl = genes[genes["locus_id"] == lid] if len(genes) else genes
         causal_genes = frozenset(str(x) for x in gl["gene"]) | frozenset(str(x) for x in gl["gene_id"]) if len(gl) else frozenset()
         name = page_name(lid, gl["gene"].tolist() if len(gl) else [])
@@ -196,19 +200,19 @@ def write_locus_pages(trait: str, methods: Sequence[str], loci_table: pd.DataFra
         sections = [
             ("Genes at this locus", "One row per gene with a pair in a credible set or called causal by a method, "
              "or significant in S-PrediXcan (same columns as the trait page).",
-             table_html(gl, list(gene_columns), headings=gene_columns, sortable=True, table_id="genes")),
+             gene_table_html(gl, methods, table_id="gene-table", link=False)),
             ("Regional plot", "Every GWAS variant in the window (−log10 p), coloured by r² with the lead variant in "
              "the LD panel (LocusZoom's bins; grey: not in the panel); black rings: variants in a credible set of "
              "any method. Below: genes (bold: genes in the table above) and each method's PIPs (◆ pairs at their "
              "gene, ● variants; colour = credible set; black edge = causal call).",
-             embed_image(stem.with_suffix(".png"), alt=f"regional plot of {lid}")
+             embed_image(stem.parent / f"{stem.name}.png", alt=f"regional plot of {lid}")
              + f'<p class="note"><a href="{stem.name}.svg">SVG</a></p>'),
             ("Gene–tissue pairs by gene", "Every pair fitted at the locus; PIP and credible set per method "
              "(empty: not in a set; n/a: not fitted by that method), S-PrediXcan z and p, largest coloc PP.H4.",
-             table_html(_pairs_by_gene(v, methods, pre, co), sortable=True, table_id="pairs")),
-            ("Variants in credible sets", "", table_html(_cs_variants(v, methods, gw), sortable=True, table_id="vars")),
+             table_html(_pairs_by_gene(v, methods, pre, co, sym), sortable=True, table_id="pairs-table")),
+            ("Variants in credible sets", "", table_html(_cs_variants(v, methods, gw), sortable=True, table_id="vars-table")),
             ("Causal credible sets", "", table_html(st.drop(columns=[c for c in ("trait", "locus_id") if c in st]),
-                                                     sortable=True, table_id="sets")),
+                                                     sortable=True, table_id="sets-table")),
             ("Fit per method", "Each method's loci-table row (status, size, Pratt split, LD-mismatch columns when "
              "the run records them).", table_html(fl)),
         ]

@@ -24,7 +24,7 @@ from .genes import annotate, nearby_genes, read_gene_annotation, read_gene_list
 from .gene_table import gene_table, read_gene_tests
 from .html import page, table_html
 from .locus_pages import write_locus_pages
-from .trait_page import gene_columns, trait_page
+from .trait_page import trait_page
 from .tables import TWAS_P_MAX, causal_sets, causal_variables
 
 log = logging.getLogger("twasflow")
@@ -236,8 +236,7 @@ def summarize(trait: str, methods: Sequence[str], variables: Sequence[str | Path
         shutil.rmtree(out / "loci")
     if gwas and panel_dir and loci_tab is not None and len(loci_tab):
         pages = write_locus_pages(trait, methods, loci_tab, v, lo, gwas, panel_dir, ann, genes_tab, cs,
-                                  pre if len(pre) else None, co if len(co) else None, out / "loci",
-                                  gene_columns=gene_columns(genes_tab, methods))
+                                  pre if len(pre) else None, co if len(co) else None, out / "loci")
     else:
         (out / "loci").mkdir()
     if len(genes_tab):

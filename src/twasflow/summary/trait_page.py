@@ -20,15 +20,35 @@ def gene_columns(genes: pd.DataFrame, methods: Sequence[str]) -> dict[str, str]:
     cols: dict[str, str] = {"gene": "gene", "gene_id": "Ensembl id", "locus_id": "locus",
                             "pairs": "tissues (QTL type) of its pairs"}
     for m in methods:
-        cols[f"{m}_call"] = f"{m} call"
-        cols[f"{m}_pip"] = f"{m} PIP"
-        cols[f"{m}_cs"] = f"{m} set"
+        cols[m] = f"{m}: call, PIP, set"
         cols[f"{m}_cs_pratt"] = f"{m} CS-Pratt"
     cols.update({"twas_z": "S-PrediXcan z", "twas_p": "S-PrediXcan p", "twas_tissue": "S-PrediXcan best pair",
                  "coloc_pp_h4": "coloc PP.H4 (max)", "silver": "silver standard", "drug_target": "drug target",
                  "collinear_with": "collinear with (cannot be told apart)", "omnibus_p": "gene test omnibus p",
                  "smultixcan_z": "S-MultiXcan z", "smultixcan_p": "S-MultiXcan p", "top_class": "gene test top class"})
     return {c: h for c, h in cols.items() if c in genes.columns}
+
+
+def method_cells(genes: pd.DataFrame, methods: Sequence[str]) -> pd.DataFrame:
+    """Add one display column per method, ``{call} · {PIP} · {set}`` (sorted by ``{m}_pip``), so the gene table
+    fits a screen; the numbers are the table's own cells."""
+    from .html import fmt
+
+    g = genes.copy()
+    for m in methods:
+        if f"{m}_call" not in g.columns:
+            continue
+        g[m] = [c if c == "not fitted" else " · ".join(x for x in (c if c != "—" else "", fmt(p), s) if x)
+                for c, p, s in zip(g[f"{m}_call"], g[f"{m}_pip"], g[f"{m}_cs"])]
+    return g
+
+
+def gene_table_html(genes: pd.DataFrame, methods: Sequence[str], *, table_id: str, link: bool = True) -> str:
+    """The gene table as shown on the trait and locus pages (sortable, filterable; genes link to locus pages)."""
+    g = method_cells(genes, methods) if len(genes) else genes
+    cols = gene_columns(g, methods)
+    return table_html(g, list(cols), headings=cols, sortable=True, table_id=table_id,
+                      links={"gene": "page"} if link else None, sort_keys={m: f"{m}_pip" for m in methods})
 
 
 def _figure(out: Path, name: str, alt: str) -> str:
@@ -53,8 +73,7 @@ def trait_page(trait: str, methods: Sequence[str], genes: pd.DataFrame, tables: 
                  "for its locus page. Per method: call (causal by the method's rule / in a credible set / —), the "
                  "largest PIP of the gene's pairs and their credible sets; CS-Pratt only for methods that report "
                  "it; n/a = does not apply or not available.")
-    sections = [("Genes", gene_note, table_html(genes, list(cols), headings=cols, sortable=True, table_id="genes",
-                                                 links={"gene": "page"}))]
+    sections = [("Genes", gene_note, gene_table_html(genes, methods, table_id="gene-table"))]
     if loci is not None and len(loci):
         lt = loci[["locus_id", "chrom", "start", "end", "lead_variant", "lead_p"]].copy()
         lt["page"] = [f"loci/{pages[x]}" if x in pages else "" for x in lt["locus_id"]]
@@ -64,7 +83,7 @@ def trait_page(trait: str, methods: Sequence[str], genes: pd.DataFrame, tables: 
             lt["genes"] = lt["locus_id"].map(genes.groupby("locus_id")["gene"].agg(lambda s: "; ".join(s)))
         sections.append(("Loci", "Each locus page has the regional association plot (LD with the lead from the "
                          "panel), the pairs grouped by gene and each method's credible sets.",
-                         table_html(lt, [c for c in lt.columns if c != "page"], sortable=True, table_id="loci",
+                         table_html(lt, [c for c in lt.columns if c != "page"], sortable=True, table_id="loci-table",
                                     links={"locus_id": "page"})))
     sections.append(("Figures", "Tissues of causal pairs (a credible set with k causal pairs counts 1/k per pair), "
                      "Pratt split per locus, and causal pairs shared between methods (click for SVG).",
@@ -98,9 +117,9 @@ def trait_page(trait: str, methods: Sequence[str], genes: pd.DataFrame, tables: 
          "variable (fitted columns correlated |r| >= 0.99: the data cannot tell them from the truth); rows in "
          "truth.tsv.", table_html(truth_counts)),
         ("Causal credible sets", "All sets in causal_sets.html / .tsv.",
-         table_html(tables["causal_sets"].drop(columns="trait"), sortable=True, table_id="sets", max_rows=100)),
+         table_html(tables["causal_sets"].drop(columns="trait"), sortable=True, table_id="sets-table", max_rows=100)),
         ("Causal variables", "All rows in causal_variables.html / .tsv.",
-         table_html(tables["causal_variables"].drop(columns="trait"), sortable=True, table_id="vars", max_rows=100)),
+         table_html(tables["causal_variables"].drop(columns="trait"), sortable=True, table_id="vars-table", max_rows=100)),
     ]
     return page(f"twasflow summary: {trait}", sections, intro=intro, nav=True)
 
