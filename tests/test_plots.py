@@ -20,20 +20,27 @@ def test_neglog10p_no_underflow():
     assert np.isfinite(_neglog10p(np.array([60.0]))[0]) and _neglog10p(np.array([60.0]))[0] > 700
 
 
-def test_locus_plot_writes_png_and_svg(tmp_path):
+def _fit(pos0: int, pids: list[str], lid: str):
+    """A TGVIS fit of 4 pairs (pair j's only xQTL is variant 5 + 8 j; pair 0 causal) on 40 variants from pos0."""
     rng = np.random.default_rng(0)
-    M, P, n = 40, 4, 100_000
+    M, P, n = 40, len(pids), 100_000
     X = rng.standard_normal((500, M))
     R = np.corrcoef(X, rowvar=False)
     B = np.zeros((M, P))
     for j in range(P):
         B[5 + 8 * j, j] = 0.4
     z = np.sqrt(n) * R @ (0.03 * B[:, 0] / 0.4) + rng.standard_normal(M)
-    pos = 1_000_000 + 5_000 * np.arange(M)
+    pos = pos0 + 5_000 * np.arange(M)
     vids = [f"1:{p}:A:G" for p in pos]
-    pids = [f"G{j}|Liver|eQTL" for j in range(P)]
     res = tgvis.fit(z, R, n, B, pair_names=pids, variant_names=vids, L_grid=[2])
-    v, _, _ = res.tables("T", "T.1_1_2")
+    v, _, _ = res.tables("T", lid)
+    return v, pos, vids, z
+
+
+def test_locus_plot_writes_png_and_svg(tmp_path):
+    P = 4
+    pids = [f"G{j}|Liver|eQTL" for j in range(P)]
+    v, pos, vids, z = _fit(1_000_000, pids, "T.1_1_2")
     genes = pd.DataFrame({"gene_id": [f"G{j}" for j in range(P)], "gene_name": [f"GENE{j}" for j in range(P)],
                           "start": pos[5 + 8 * np.arange(P)], "end": pos[5 + 8 * np.arange(P)] + 20_000})
     paths = locus_plot(v, pos, vids, z, genes, tmp_path / "sub" / "locus", title="T locus",
@@ -78,21 +85,9 @@ def test_one_reader_takes_the_documented_layout_and_checks_the_build(tmp_path):
 
 
 def _small_fit():
-    rng = np.random.default_rng(0)
-    M, P, n = 40, 4, 100_000
-    X = rng.standard_normal((500, M))
-    R = np.corrcoef(X, rowvar=False)
-    B = np.zeros((M, P))
-    for j in range(P):
-        B[5 + 8 * j, j] = 0.4
-    z = np.sqrt(n) * R @ (0.03 * B[:, 0] / 0.4) + rng.standard_normal(M)
-    pos = 108_000_000 + 5_000 * np.arange(M)
-    vids = [f"1:{p}:A:G" for p in pos]
     e = read_gene_annotation(DATA / "example_genes_hg38.tsv")
-    gids = e.loc[e["chrom"] == "1", "gene_id"].head(P).tolist()
-    pids = [f"{g}.1|Liver|eQTL" for g in gids]
-    res = tgvis.fit(z, R, n, B, pair_names=pids, variant_names=vids, L_grid=[2])
-    v, _, _ = res.tables("T", "T.1_108000000_108195000")
+    gids = e.loc[e["chrom"] == "1", "gene_id"].head(4).tolist()
+    v, pos, vids, z = _fit(108_000_000, [f"{g}.1|Liver|eQTL" for g in gids], "T.1_108000000_108195000")
     v["gene_id"] = [p.split(".")[0] if t == "pair" else None for p, t in zip(v["variable_id"], v["type"])]
     return v, pos, vids, z, e
 
@@ -154,6 +149,7 @@ def test_finemap_writes_its_tables_before_a_plot_fails(example_run: Path, tmp_pa
         stages.finemap(**common(tmp_path / "bad"))
     written = pd.read_parquet(tmp_path / "bad.loci.parquet")
     assert len(written) == n_loci and (written["status"] == "ok").all()
-    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "bad.variables.parquet"), out["variables"])
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "bad.variables.parquet"),
+                                  pd.read_parquet(tmp_path / "ok.variables.parquet"))
     with pytest.raises(InputError, match="another genome build"):
         stages.finemap(**dict(common(tmp_path / "b37"), genome_build="GRCh37"))

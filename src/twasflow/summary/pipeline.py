@@ -22,7 +22,7 @@ from .enrich import (compare_methods, drug_targets, gene_level_precision, silver
                      ward_order)
 from .genes import annotate, nearby_genes, read_gene_annotation, read_gene_list
 from .gene_table import gene_table, read_gene_tests
-from .html import page, table_html
+from .html import embed_image, page, table_html
 from .locus_pages import write_locus_pages
 from .trait_page import trait_page
 from .tables import TWAS_P_MAX, causal_sets, causal_variables
@@ -340,8 +340,22 @@ def enrichment(traits: Sequence[str], methods: Sequence[str], summary_dirs: Mapp
     summary = {"traits": list(traits), "methods": methods, "medians": _records(medians),
                "drug_ttest": _records(ttest), "silver_standard": _records(silver)}
     write_json(summary, out / "summary.json")
+    link = {t: f"../{Path(summary_dirs[t]).name}/summary.html" for t in traits}
+    tl = pd.DataFrame({"trait": list(traits), "page": [link[t] for t in traits]})
+    if len(ov):
+        tl = tl.merge(ov.pivot_table(index="trait", columns="method", values="n_causal_genes", aggfunc="first")
+                      .reindex(columns=methods).add_prefix("causal genes: ").reset_index(), on="trait", how="left")
+    ov_l = ov.assign(page=ov["trait"].map(link)) if len(ov) else ov
+    figs = embed_image(out / "overview.png", alt="overview", link="overview.svg") + "".join(
+        embed_image(out / f"heatmap.{m}.png", alt=f"heatmap {m}", link=f"heatmap.{m}.svg") for m in methods)
     sections = [
-        ("Overview per trait", "", table_html(ov)),
+        ("Traits", "Each trait's page: genes first, then loci and figures.",
+         table_html(tl, [c for c in tl.columns if c != "page"], links={"trait": "page"}, sortable=True,
+                    table_id="trait-table")),
+        ("Figures", "Enrichment and evidence per trait and method; trait × tissue shares per method (rows and "
+         "columns in Ward order; click for SVG).", figs),
+        ("Overview per trait", "", table_html(ov_l, [c for c in ov_l.columns if c != "page"], links={"trait": "page"},
+                                              sortable=True, table_id="overview-table")),
         ("Medians across traits", "", table_html(medians)),
         ("Drug-target enrichment", "Ratio = causal genes on the drug-target list / causal genes.", table_html(drug)),
         ("Paired comparison of methods", "Paired t-test of the drug-target ratios across traits (traits where "
