@@ -11,4 +11,4 @@ stages.snakemake_main(smk, summarize, trait=smk.wildcards.trait, methods=list(sm
                       silver_standard=smk.params.silver, drug_targets_list=smk.params.drugs, truth=smk.params.truth,
                       twas_p_max=opt["twas_p_max"], top_loci=opt["top_loci"], nearby_kb=opt["nearby_kb"],
                       gwas=smk.input.gwas, panel_dir=smk.params.panel_dir, genome_build=smk.config["genome_build"],
-                      gene_tests=smk.params.gene_tests)
+                      gene_tests=smk.params.gene_tests, locus_pages=smk.config["locus_plots"])

@@ -328,7 +328,8 @@ def cmd_summarize(a: argparse.Namespace) -> None:
                   drug_targets_list=wh.gene_list_path(cfg, "drug_targets"), twas_p_max=opt["twas_p_max"],
                   top_loci=opt["top_loci"], nearby_kb=opt["nearby_kb"], truth=run.gwas_row(a.trait).get("truth"),
                   gwas=out / "harmonized" / "gwas" / f"{a.trait}.parquet", panel_dir=out / "panel",
-                  genome_build=cfg["genome_build"], gene_tests=out / "gene_tests" / f"{a.trait}.genes.parquet")
+                  genome_build=cfg["genome_build"], gene_tests=out / "gene_tests" / f"{a.trait}.genes.parquet",
+                  locus_pages=cfg["locus_plots"])
     print(f"wrote {dst}/summary.html and {len(s.get('overview') or [])} method rows of summary.json")
 
 

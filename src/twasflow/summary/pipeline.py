@@ -121,7 +121,7 @@ def summarize(trait: str, methods: Sequence[str], variables: Sequence[str | Path
               drug_targets_list: str | Path | None = None, twas_p_max: float = TWAS_P_MAX, top_loci: int = 5,
               nearby_kb: float = 1000.0, truth: str | Path | None = None, gwas: str | Path | None = None,
               panel_dir: str | Path | None = None, genome_build: str | None = None,
-              gene_tests: str | Path | None = None) -> dict[str, Any]:
+              gene_tests: str | Path | None = None, locus_pages: str = "all") -> dict[str, Any]:
     """Rule ``summarize``: every summary of one trait, all methods (files :data:`TRAIT_FILES` and the
     directory ``top_loci/`` with copies of the top loci's locus plots, ``{method}.{rank}.{locus_id}.png/svg``).
 
@@ -145,6 +145,8 @@ def summarize(trait: str, methods: Sequence[str], variables: Sequence[str | Path
     genome_build : the run's build, checked against the gene annotation's.
     gene_tests : the gene-based test table (``results/gene_tests/{trait}.genes.parquet``), joined into the gene
         table when it exists.
+    locus_pages : which loci get a page: ``all``, ``causal`` (a causal call by any method; genome-wide runs) or
+        ``none`` (config ``locus_plots``).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -234,8 +236,11 @@ def summarize(trait: str, methods: Sequence[str], variables: Sequence[str | Path
     pages: dict[str, str] = {}
     if (out / "loci").exists():
         shutil.rmtree(out / "loci")
-    if gwas and panel_dir and loci_tab is not None and len(loci_tab):
-        pages = write_locus_pages(trait, methods, loci_tab, v, lo, gwas, panel_dir, ann, genes_tab, cs,
+    paged = loci_tab
+    if loci_tab is not None and locus_pages == "causal":
+        paged = loci_tab[loci_tab["locus_id"].isin(set(cv["locus_id"]))]
+    if gwas and panel_dir and paged is not None and len(paged) and locus_pages != "none":
+        pages = write_locus_pages(trait, methods, paged, v, lo, gwas, panel_dir, ann, genes_tab, cs,
                                   pre if len(pre) else None, co if len(co) else None, out / "loci")
     else:
         (out / "loci").mkdir()
