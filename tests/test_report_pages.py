@@ -273,3 +273,41 @@ def test_pages_in_headless_chromium(example_run: Path, tmp_path: Path) -> None:
                            timeout=300)
             px = image.imread(shot)[..., :3]
             assert px.shape[:2] == (900, 1400) and float(px.std()) > 0.05
+
+
+def test_locus_tables_are_lookups_of_the_result_tables():
+    """The locus page's pairs-by-gene and credible-set-variant tables: each method's PIP and set, S-PrediXcan and
+    coloc of a pair are the cells of the variables / prescreen / coloc tables; pairs of a gene stay together."""
+    from twasflow.summary.locus_pages import _cs_variants, _pairs_by_gene, lead_r2, page_name, pair_positions
+
+    rows = [
+        _var("tgvis", "L1", "ENSGA.1|Liver|eQTL", "pair", 0.7, 1, True, 0.4, "ENSGA", "", "Liver"),
+        _var("tgvis", "L1", "ENSGB.1|Liver|eQTL", "pair", 0.2, None, False, np.nan, "ENSGB", "", "Liver"),
+        _var("tgvis", "L1", "ENSGA.1|Blood|sQTL", "pair", 0.1, None, False, np.nan, "ENSGA", "", "Blood", "sQTL"),
+        _var("tgvis", "L1", "1:10:A:G", "variant", 0.9, 2, True, 0.2),
+        _var("ctwas", "L1", "ENSGA.1|Liver|eQTL", "pair", 0.5, 1, False, np.nan, "ENSGA", "", "Liver"),
+        _var("ctwas", "L1", "1:10:A:G", "variant", 0.3, None, False),
+    ]
+    v = pd.DataFrame(rows)
+    pre = pd.DataFrame({"locus_id": ["L1"] * 2, "pair_id": ["ENSGA.1|Liver|eQTL", "ENSGB.1|Liver|eQTL"],
+                        "twas_z": [4.0, 1.0], "twas_p": [6.3e-5, 0.32]})
+    co = pd.DataFrame({"method": ["tgvis"], "locus_id": ["L1"], "pair_id": ["ENSGA.1|Liver|eQTL"], "PP.H4": [0.88]})
+    t = _pairs_by_gene(v, ["tgvis", "ctwas"], pre, co, {"ENSGA": "GA"})
+    assert t["gene"].tolist() == ["GA", "GA", "ENSGB"]  # gene by best pair; symbol from the annotation
+    a = t.set_index("pair_id")
+    assert a.at["ENSGA.1|Liver|eQTL", "tgvis_pip"] == 0.7 and a.at["ENSGA.1|Liver|eQTL", "ctwas_cs"] == "CS1"
+    assert np.isnan(a.at["ENSGA.1|Blood|sQTL", "ctwas_pip"])  # not fitted by cTWAS: n/a, not 0
+    assert a.at["ENSGA.1|Liver|eQTL", "twas_p"] == 6.3e-5 and a.at["ENSGA.1|Liver|eQTL", "coloc_pp_h4"] == 0.88
+    gw = pd.DataFrame({"variant_id": ["1:10:A:G", "1:20:C:T"], "pos": [10, 20], "p": [1e-9, 0.5], "r2": [1.0, 0.1],
+                       "rsid": ["rs10", "rs20"]})
+    cv = _cs_variants(v, ["tgvis", "ctwas"], gw)
+    assert cv.to_dict("records") == [{"variant_id": "1:10:A:G", "rsid": "rs10", "pos": 10, "gwas_p": 1e-9,
+                                      "r2_lead": 1.0, "tgvis_pip": 0.9, "tgvis_cs": "CS2", "ctwas_pip": 0.3,
+                                      "ctwas_cs": ""}]
+    ann = pd.DataFrame({"gene_id": ["ENSGA", ""], "gene_name": ["GA", "GB"], "chrom": "1", "start": [100, 500],
+                        "end": [300, 700], "strand": "+"})
+    p = v[v["type"] == "pair"]
+    x = pair_positions(p.assign(gene_name=np.where(p["gene_id"] == "ENSGB", "GB", "")), ann, (0, 1000))
+    assert x["ENSGB.1|Liver|eQTL"] == 600.0  # matched by symbol when the annotation has no id
+    assert abs(x["ENSGA.1|Liver|eQTL"] - 200) == abs(x["ENSGA.1|Blood|sQTL"] - 200) == 2.0  # spread by 0.4 %
+    assert page_name("T.1_1_2", ["GA", "GB/x", "GC", "GD"]) == "T.1_1_2__GA-GB_x-GC.html"
