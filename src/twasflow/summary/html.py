@@ -35,8 +35,16 @@ nav a{margin-right:1em}
 _SCRIPT = """
 (function(){
 function key(td){var v=td.getAttribute('data-v');if(v!==null&&v!=='')return parseFloat(v);return td.textContent.trim().toLowerCase();}
-function sortBy(table,col,th){
-  var body=table.tBodies[0],rows=Array.prototype.slice.call(body.rows);
+function show(t){
+  var q=t._q||'',lim=t._all?Infinity:parseInt(t.getAttribute('data-show')||'0',10)||Infinity,n=0,m=0;
+  Array.prototype.forEach.call(t.tBodies[0].rows,function(r){
+    var hit=!q||r.textContent.toLowerCase().indexOf(q)>=0;if(hit)m++;
+    r.style.display=hit&&n<lim?'':'none';if(hit&&n<lim)n++;});
+  var b=document.querySelector('button.more[data-for="'+t.id+'"]');
+  if(b){b.style.display=m>n||t._all?'':'none';b.textContent=t._all?'show the first rows only':'show all '+m+' rows';}
+}
+function sortBy(t,col,th){
+  var body=t.tBodies[0],rows=Array.prototype.slice.call(body.rows);
   var asc=!th.classList.contains('asc');
   Array.prototype.forEach.call(th.parentNode.cells,function(c){c.classList.remove('asc','desc');});
   th.classList.add(asc?'asc':'desc');
@@ -49,15 +57,15 @@ function sortBy(table,col,th){
     return asc?(x<y?-1:x>y?1:0):(x<y?1:x>y?-1:0);
   });
   rows.forEach(function(r){body.appendChild(r);});
+  show(t);
 }
 document.querySelectorAll('table.sortable').forEach(function(t){
   Array.prototype.forEach.call(t.tHead.rows[0].cells,function(th,i){
     th.classList.add('sort');th.addEventListener('click',function(){sortBy(t,i,th);});});
   var f=document.querySelector('input.filter[data-for="'+t.id+'"]');
-  if(f)f.addEventListener('input',function(){
-    var q=f.value.toLowerCase();
-    Array.prototype.forEach.call(t.tBodies[0].rows,function(r){
-      r.style.display=r.textContent.toLowerCase().indexOf(q)>=0?'':'none';});});
+  if(f)f.addEventListener('input',function(){t._q=f.value.toLowerCase();show(t);});
+  var b=document.querySelector('button.more[data-for="'+t.id+'"]');
+  if(b)b.addEventListener('click',function(){t._all=!t._all;show(t);});
 });
 })();
 """
@@ -86,12 +94,15 @@ def _is_num(v: object) -> bool:
 
 def table_html(df: pd.DataFrame, columns: Sequence[str] | None = None, *, max_rows: int = 500,
                headings: Mapping[str, str] | None = None, sortable: bool = False, table_id: str | None = None,
-               links: Mapping[str, str] | None = None, sort_keys: Mapping[str, str] | None = None) -> str:
+               links: Mapping[str, str] | None = None, sort_keys: Mapping[str, str] | None = None,
+               show: int = 100) -> str:
     """An HTML table of ``df`` (selected ``columns``; at most ``max_rows`` rows, the rest noted).
 
     ``headings``: column -> header text. ``sortable``: header clicks sort, and a filter box is added (needs
     ``table_id``). ``links``: column -> column holding the href of that cell's link. ``sort_keys``: column ->
-    numeric column whose value sorts that (text) column.
+    numeric column whose value sorts that (text) column. ``show``: a sortable table displays its first ``show``
+    rows (after sorting and filtering) and a button shows the rest — hidden rows cost the browser no layout, so
+    a genome-wide table opens fast.
     """
     cols = list(columns) if columns is not None else list(df.columns)
     if not len(df):
@@ -100,7 +111,7 @@ def table_html(df: pd.DataFrame, columns: Sequence[str] | None = None, *, max_ro
     head = "".join(f"<th>{html.escape(str(heads.get(c, c)))}</th>" for c in cols)
     links = links or {}
     body = []
-    for rec in df.head(max_rows).to_dict("records"):
+    for i, rec in enumerate(df.head(max_rows).to_dict("records")):
         cells = []
         for c in cols:
             v = rec.get(c)
@@ -116,14 +127,18 @@ def table_html(df: pd.DataFrame, columns: Sequence[str] | None = None, *, max_ro
                 cells.append(f'<td data-v="{float(v)!r}">{text}</td>')
             else:
                 cells.append(f'<td class="s">{text}</td>')
-        body.append("<tr>" + "".join(cells) + "</tr>")
+        hidden = sortable and i >= show
+        body.append(('<tr style="display:none">' if hidden else "<tr>") + "".join(cells) + "</tr>")
     more = f'<p class="note">… {len(df) - max_rows} more rows in the TSV file.</p>' if len(df) > max_rows else ""
     tid = f' id="{html.escape(table_id)}"' if table_id else ""
-    cls = ' class="sortable"' if sortable else ""
+    cls = f' class="sortable" data-show="{show}"' if sortable else ""
     filt = (f'<input class="filter" type="search" placeholder="filter rows…" data-for="{html.escape(table_id)}">'
             if sortable and table_id else "")
+    n = min(len(df), max_rows)
+    btn = (f'<button class="more" data-for="{html.escape(table_id)}">show all {n} rows</button>'
+           if sortable and table_id and n > show else "")
     return (f'{filt}<div class="tw"><table{tid}{cls}><thead><tr>{head}</tr></thead><tbody>{"".join(body)}'
-            f"</tbody></table></div>{more}")
+            f"</tbody></table></div>{btn}{more}")
 
 
 def embed_image(path: str | Path, *, alt: str = "", link: str | None = None) -> str:

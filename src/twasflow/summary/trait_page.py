@@ -38,7 +38,8 @@ def method_cells(genes: pd.DataFrame, methods: Sequence[str]) -> pd.DataFrame:
     for m in methods:
         if f"{m}_call" not in g.columns:
             continue
-        g[m] = [c if c == "not fitted" else " · ".join(x for x in (c if c != "—" else "", fmt(p), s) if x)
+        g[m] = [c if c == "not fitted" else " · ".join(x for x in (c if c != "—" else "", fmt(p),
+                                                                    s if isinstance(s, str) else "") if x)
                 for c, p, s in zip(g[f"{m}_call"], g[f"{m}_pip"], g[f"{m}_cs"])]
     return g
 
@@ -47,7 +48,7 @@ def gene_table_html(genes: pd.DataFrame, methods: Sequence[str], *, table_id: st
     """The gene table as shown on the trait and locus pages (sortable, filterable; genes link to locus pages)."""
     g = method_cells(genes, methods) if len(genes) else genes
     cols = gene_columns(g, methods)
-    return table_html(g, list(cols), headings=cols, sortable=True, table_id=table_id,
+    return table_html(g, list(cols), headings=cols, sortable=True, table_id=table_id, max_rows=20_000,
                       links={"gene": "page"} if link else None, sort_keys={m: f"{m}_pip" for m in methods})
 
 
