@@ -368,6 +368,16 @@ def regional_figure(variants: pd.DataFrame, lead: str, window: tuple[float, floa
         rs = variants["rsid"].iloc[j] if "rsid" in variants.columns else None
         ax_p.annotate(str(rs) if isinstance(rs, str) and rs else str(lead), (x[j], lp[j]), xytext=(6, 4),
                       textcoords="offset points", fontsize=8, fontweight="bold")
+    # the top variant of each credible set (any method) labelled with its rsID where the GWAS has one
+    tops: set[str] = set()
+    for f in fits.values():
+        fv = f[(f["type"] == "variant") & f["cs"].notna()].sort_values("pip", ascending=False, kind="mergesort")
+        tops |= set(fv.drop_duplicates("cs")["variable_id"].astype(str))
+    tops.discard(str(lead))
+    for j in np.flatnonzero(variants["variant_id"].astype(str).isin(tops).to_numpy()):
+        rs = variants["rsid"].iloc[j] if "rsid" in variants.columns else None
+        ax_p.annotate(str(rs) if isinstance(rs, str) and rs else str(variants["variant_id"].iloc[j]), (x[j], lp[j]),
+                      xytext=(6, -10), textcoords="offset points", fontsize=7)
     ax_p.axhline(-np.log10(5e-8), color="#888888", lw=0.8, ls="--")
     ax_p.set_ylabel("−log10 p (GWAS)")
     ax_p.set_ylim(0, max(8.5, float(np.nanmax(lp)) * 1.12 if lp.size else 8.5))
