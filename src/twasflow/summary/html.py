@@ -21,8 +21,8 @@ body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;mar
 h1{font-size:1.35em;margin:0.2em 0}h2{font-size:1.1em;margin-top:1.4em;border-bottom:1px solid #ddd}
 .tw{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;font-size:0.82em;margin:0.4em 0}
-th,td{border:1px solid #ccc;padding:2px 6px;text-align:right;white-space:nowrap}th{background:#f3f3f3}
-td.s{text-align:left;white-space:normal;max-width:28em}td.na{color:#999}
+th,td{border:1px solid #ccc;padding:2px 6px;text-align:right;white-space:nowrap}th{background:#f3f3f3;white-space:normal;min-width:4em;max-width:9em}
+td.s{text-align:left}td.w{white-space:normal;min-width:12em;max-width:28em}td.na{color:#999}
 th.sort{cursor:pointer}th.sort:after{content:" \\2195";color:#aaa}th.asc:after{content:" \\2191";color:#333}
 th.desc:after{content:" \\2193";color:#333}
 input.filter{margin:0.3em 0;padding:2px 6px;width:22em}
@@ -123,6 +123,8 @@ def table_html(df: pd.DataFrame, columns: Sequence[str] | None = None, *, max_ro
                 cells.append(f'<td class="na">{text}</td>')
             elif _is_num(k) and np.isfinite(float(k)):
                 cells.append(f'<td class="s" data-v="{float(k)!r}">{text}</td>')
+            elif len(text) > 30:  # long text (tissue lists, collinear members) wraps; short text stays on one line
+                cells.append(f'<td class="s w">{text}</td>')
             elif _is_num(v):
                 cells.append(f'<td data-v="{float(v)!r}">{text}</td>')
             else:

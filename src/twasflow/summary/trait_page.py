@@ -17,7 +17,7 @@ from .html import embed_image, page, table_html
 
 def gene_columns(genes: pd.DataFrame, methods: Sequence[str]) -> dict[str, str]:
     """Column -> heading of the gene table as shown (only the columns ``genes`` has, in reading order)."""
-    cols: dict[str, str] = {"gene": "gene", "gene_id": "Ensembl id", "locus_id": "locus",
+    cols: dict[str, str] = {"gene": "gene", "gene_id": "Ensembl id", "locus": "locus",
                             "pairs": "tissues (QTL type) of its pairs"}
     for m in methods:
         cols[m] = f"{m}: call, PIP, set"
@@ -29,12 +29,21 @@ def gene_columns(genes: pd.DataFrame, methods: Sequence[str]) -> dict[str, str]:
     return {c: h for c, h in cols.items() if c in genes.columns}
 
 
+def locus_label(locus_id: str) -> str:
+    """``{trait}.{chrom}_{start}_{end}`` -> ``chrom:start–end Mb`` (2 decimals); other ids unchanged."""
+    parts = str(locus_id).rsplit(".", 1)[-1].split("_")
+    if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+        return f"{parts[0]}:{int(parts[1]) / 1e6:.2f}–{int(parts[2]) / 1e6:.2f} Mb"
+    return str(locus_id)
+
+
 def method_cells(genes: pd.DataFrame, methods: Sequence[str]) -> pd.DataFrame:
     """Add one display column per method, ``{call} · {PIP} · {set}`` (sorted by ``{m}_pip``), so the gene table
     fits a screen; the numbers are the table's own cells."""
     from .html import fmt
 
     g = genes.copy()
+    g["locus"] = [locus_label(x) for x in g["locus_id"]]
     for m in methods:
         if f"{m}_call" not in g.columns:
             continue
