@@ -15,6 +15,8 @@ rule summarize:
         loci_tsv=lambda wc: loci_table(wc.trait),
         gwas=os.path.join(OUT, "harmonized", "gwas", "{trait}.parquet"),
         panel=os.path.join(OUT, "panel", "panel.json"),
+        gene_tests=lambda wc: ([os.path.join(OUT, "gene_tests", f"{wc.trait}.genes.parquet")] if GENE_TESTS_ON
+                               else []),
         lists=gene_list_inputs,
         truth=truth_inputs,
     output:
@@ -50,7 +52,7 @@ rule summarize:
         truth=lambda wc: truth_table(wc.trait),
         options=config["enrichment"],
         panel_dir=lambda wc, input: os.path.dirname(input.panel),
-        gene_tests=lambda wc: os.path.join(OUT, "gene_tests", f"{wc.trait}.genes.parquet"),
+        gene_tests=lambda wc, input: input.gene_tests[0] if input.gene_tests else None,
     log:
         os.path.join(LOGS, "summarize", "{trait}.log"),
     benchmark:
