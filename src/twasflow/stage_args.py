@@ -132,7 +132,7 @@ class StageArgs:
                 "out_prefix": prefix, "log_dir": lay.log_dir("finemap", method, trait, locus or chunk),
                 "options": cfg[method], "genes": gene_annotation_path(cfg),
                 "plot_dir": f"{prefix}.plots", "locus": locus, "trait_inputs": self.trait_inputs(method, trait),
-                "seed": cfg["seed"], "plot_mode": cfg["locus_plots"]}
+                "seed": cfg["seed"], "plot_mode": cfg["locus_plots"], "genome_build": cfg["genome_build"]}
 
     def coloc(self, trait: str, chunk: str, *, locus: str | None = None, out: str | None = None) -> dict[str, Any]:
         lay = self.layout
@@ -158,6 +158,7 @@ class StageArgs:
                 "options": self.cfg["tgfm"], "seed": self.cfg["seed"]}
 
     def summarize(self, trait: str, *, out_dir: str | None = None) -> dict[str, Any]:
+        from .genetests.stage import gene_tests_enabled
         from .workflow_helpers import gene_annotation_path, gene_list_path
 
         lay, cfg = self.layout, self.cfg
@@ -172,7 +173,10 @@ class StageArgs:
                 "silver_standard": gene_list_path(cfg, "silver_standard"),
                 "drug_targets_list": gene_list_path(cfg, "drug_targets"),
                 "truth": self.run.gwas_row(trait).get("truth") or None,
-                "twas_p_max": opt["twas_p_max"], "top_loci": opt["top_loci"], "nearby_kb": opt["nearby_kb"]}
+                "twas_p_max": opt["twas_p_max"], "top_loci": opt["top_loci"], "nearby_kb": opt["nearby_kb"],
+                "gwas": lay.gwas(trait), "panel_dir": lay.panel_dir, "genome_build": cfg["genome_build"],
+                "gene_tests": lay.gene_tests_trait(trait, "genes") if gene_tests_enabled(cfg) else None,
+                "locus_pages": cfg["locus_plots"]}
 
     def across_traits(self, *, out_dir: str | None = None) -> dict[str, Any]:
         lay = self.layout

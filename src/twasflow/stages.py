@@ -525,8 +525,8 @@ def tgfm_prior(trait: str, chunks: list[Mapping[str, str | Path]], out: str | Pa
 def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manifest: str | Path,
             prescreen_table: str | Path, out_prefix: str | Path, log_dir: str | Path, options: Mapping[str, Any],
             seed: int, plot_mode: str, genes: str | Path | None = None, plot_dir: str | Path | None = None,
-            locus: str | None = None, trait_inputs: Mapping[str, str | Path] | None = None
-            ) -> dict[str, pd.DataFrame]:
+            locus: str | None = None, trait_inputs: Mapping[str, str | Path] | None = None,
+            genome_build: str | None = None) -> dict[str, pd.DataFrame]:
     """Rule ``finemap``: one fine-mapping method (:mod:`twasflow.methods.registry`) on every locus of a chunk,
     on the pairs that pass the prescreen.
 
@@ -536,7 +536,9 @@ def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manif
     the directory is still made).
     ``trait_inputs``: the per-trait JSON files the method reads, by name (``ctwas_params``: the trait's
     ``ctwas_params`` output; ``tgfm_prior``: the trait's ``tgfm_prior`` output with ``tgfm.tissue_prior``).
-    ``seed``: config seed (TGFM's draws, seeded per trait and locus).
+    ``seed``: config seed (TGFM's draws, seeded per trait and locus). Locus plots are drawn after the tables
+    are written: a plot failure never discards a fit (it fails the job once the tables exist). ``genome_build``:
+    checked against the gene annotation's (:func:`twasflow.io.annotation.read_gene_annotation`).
     """
     from .io.tables import read_json, write_parquet
     from .locus import read_bundle
@@ -552,7 +554,10 @@ def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manif
         Path(plot_dir).mkdir(parents=True, exist_ok=True)
     bdir, wdir = Path(bundles_manifest).parent, Path(weights_manifest).parent
     pre = pd.read_parquet(prescreen_table)
-    gene_table = pd.read_csv(genes, sep="\t", dtype={"chrom": str}) if genes else None
+    from .io.annotation import read_gene_annotation
+
+    gene_table = read_gene_annotation(genes, genome_build) if genes else None
+    plots: list[Any] = []
     recs = chunk_loci(bundles_manifest, locus)
     parts: dict[str, list[pd.DataFrame]] = {"variables": [], "sets": [], "loci": []}
 
@@ -569,18 +574,9 @@ def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manif
         b = read_bundle(bdir, lid)
         w = read_locus_weights(wdir, lid)
         res = fitter.fit_locus(b, w.select(_kept_pairs(pre, lid, w)))
-        if plot_dir is not None and (plot_mode == "all" or (plot_mode == "causal" and res.variables["causal"].any())):
-            from .plots import locus_plot
-
-            v, _, _ = res.tables(trait, lid)
-            g = None
-            if gene_table is not None:
-                chrom = lid.split(".")[-1].split("_")[0]
-                g = gene_table[(gene_table["chrom"] == chrom) & (gene_table["end"] >= b.pos.min())
-                               & (gene_table["start"] <= b.pos.max())]
-            locus_plot(v, b.pos, b.variant_ids, b.z, g, Path(plot_dir) / lid, title=f"{trait} {lid} ({method})",
-                       cs_pratt_min=options.get("cs_pratt_min", 0.15))
         add(res, lid)
+        if plot_dir is not None and (plot_mode == "all" or (plot_mode == "causal" and res.variables["causal"].any())):
+            plots.append((lid, parts["variables"][-1], b.pos, b.variant_ids, b.z))
         return {"status": "ok", "reason": "", "n_causal": int(res.variables["causal"].sum())}
 
     records = run_loci(recs, log_dir, one)
@@ -592,6 +588,11 @@ def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manif
         t = pd.concat(ts, ignore_index=True) if ts else pd.DataFrame()
         write_parquet(t, f"{out_prefix}.{name}.parquet")
         out[name] = t
+    if plots:
+        from .plots import draw_locus_plots
+
+        draw_locus_plots(plots, gene_table, Path(plot_dir), title=f"{trait} {{locus_id}} ({method})",
+                         cs_pratt_min=options.get("cs_pratt_min", 0.15))
     n_causal = int(out["variables"]["causal"].sum()) if len(out["variables"]) else 0
     log.info("%s %s: %d loci, %d causal variables", trait, method, len(records), n_causal)
     return out

@@ -3,7 +3,7 @@
 # gene: n_tests, top_class, min_p, omnibus_p, smultixcan_z, smultixcan_p, ...). docs/genetests.md.
 import sys
 
-from twasflow.genetests.stage import annotation_paths
+from twasflow.genetests.stage import annotation_paths, gene_tests_enabled
 
 GENE_TEST_ANNOTATIONS = annotation_paths(config)
 
@@ -67,7 +67,7 @@ rule gene_tests_trait:
 
 # on by default, but only with gene TSS positions (gene_tests.annotations.tss, enrichment.gene_annotation or the
 # example's genes): a real-data config without a gene annotation skips the gene tests instead of failing
-GENE_TESTS_ON = config["gene_tests"]["enabled"] and bool(GENE_TEST_ANNOTATIONS.get("tss"))
+GENE_TESTS_ON = gene_tests_enabled(config)
 if config["gene_tests"]["enabled"] and not GENE_TESTS_ON:
     print(
         "twasflow: gene tests skipped: no gene TSS positions (set gene_tests.annotations.tss or "

@@ -284,3 +284,9 @@ def annotation_paths(config: Mapping[str, Any]) -> dict[str, Any]:
         a["consequences"] = a.get("consequences") or str(ex / "consequences.tsv")
         a["elements"] = a.get("elements") or str(ex / "elements.bed")
     return a
+
+
+def gene_tests_enabled(config: Mapping[str, Any]) -> bool:
+    """Whether a configured run does the gene tests: ``gene_tests.enabled`` and gene TSS positions known
+    (a real-data config without a gene annotation skips them instead of failing)."""
+    return bool(config["gene_tests"]["enabled"] and annotation_paths(config).get("tss"))

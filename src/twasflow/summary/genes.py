@@ -4,7 +4,7 @@ Genes are matched by *keys*: the version-stripped, upper-cased Ensembl id and th
 result gene matches a list when its id or its name (or the annotation's symbol for its id) is on the list,
 so lists may hold symbols, Ensembl ids or both.
 
-I/O lives in :func:`read_gene_list` and :func:`read_gene_annotation`; :func:`nearby_genes` and
+I/O lives in :func:`read_gene_list` and :func:`twasflow.io.annotation.read_gene_annotation`; :func:`nearby_genes` and
 :func:`annotate` are pure table functions.
 """
 
@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..io.annotation import read_gene_annotation  # noqa: F401  (the one annotation reader, re-exported)
 
 LIST_GENE_COLUMNS = ("gene_symbol", "gene_name", "symbol", "gene_id", "ensembl_gene_id", "gene")
 ALL_TRAITS = {"", "*", "all", "nan", "<na>"}
@@ -60,51 +61,6 @@ def read_gene_list(path: str | Path, trait: str | None = None) -> frozenset[str]
         vals = vals[(t == trait.lower()) | t.isin(ALL_TRAITS)]
     keys = {gene_key(v) for c in cols for v in vals[c] if v != ""}
     return frozenset(keys)
-
-
-def read_gene_annotation(path: str | Path) -> pd.DataFrame:
-    """Gene positions: ``gene_id`` (version-stripped Ensembl id, may be empty), ``gene_name``, ``chrom``
-    (no ``chr`` prefix), ``start``, ``end`` (bp, int64).
-
-    Accepts the example's ``genes.tsv`` (``gene_id, gene_name, chrom, start, end``) and annotation tables
-    with ``ensembl_gene_id`` (several ids joined by ``;`` become one row each) and ``symbol``.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise InputError.at("gene annotation does not exist", file=p, column="enrichment.gene_annotation")
-    df = pd.read_csv(p, sep="\t", dtype=str, keep_default_na=False)
-    idc = next((c for c in ("gene_id", "ensembl_gene_id") if c in df.columns), None)
-    # "symbol" first: annotation tables often use gene_name for the long description
-    namec = next((c for c in ("symbol", "gene_symbol", "gene_name") if c in df.columns), None)
-    for c in ("chrom", "start", "end"):
-        if c not in df.columns:
-            raise InputError.at("gene annotation lacks a column", file=p, column=c, found=f"columns {list(df.columns)}",
-                                expected="chrom, start, end and gene_id/ensembl_gene_id and/or gene_name/symbol")
-    if idc is None and namec is None:
-        raise InputError.at("gene annotation has no gene identifier column", file=p,
-                            found=f"columns {list(df.columns)}", expected="gene_id, ensembl_gene_id, gene_name or symbol")
-    out = pd.DataFrame({
-        "gene_id": df[idc].astype(object) if idc else "",
-        "gene_name": df[namec].astype(object) if namec else "",
-        "chrom": df["chrom"].str.strip().str.removeprefix("chr").astype(object),
-    })
-    for c in ("start", "end"):
-        v = pd.to_numeric(df[c], errors="coerce")
-        bad = v.isna().to_numpy()
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0]) + 1
-            raise InputError.at("gene position is not a number", file=p, column=c, row=row,
-                                found=repr(df[c].iloc[row - 1]), expected="an integer (bp)")
-        # some sources code the minus strand as negative coordinates
-        out[c] = v.abs().astype(np.int64)
-    lo = np.minimum(out["start"], out["end"])
-    out["end"] = np.maximum(out["start"], out["end"])
-    out["start"] = lo
-    out["gene_id"] = out["gene_id"].astype(str).str.split(";")
-    out = out.explode("gene_id", ignore_index=True)
-    out["gene_id"] = [gene_key(g) if g else "" for g in out["gene_id"].astype(str)]
-    out["gene_name"] = out["gene_name"].astype(str).str.strip()
-    return out[["gene_id", "gene_name", "chrom", "start", "end"]]
 
 
 def annotate(genes: pd.DataFrame, annotation: pd.DataFrame | None) -> pd.DataFrame:

@@ -21,16 +21,19 @@ from . import evidence, figures
 from .enrich import (compare_methods, drug_targets, gene_level_precision, silver_classes, silver_precision,
                      ward_order)
 from .genes import annotate, nearby_genes, read_gene_annotation, read_gene_list
-from .html import page, table_html
+from .gene_table import gene_table, read_gene_tests
+from .html import embed_image, page, table_html
+from .locus_pages import write_locus_pages
+from .trait_page import trait_page
 from .tables import TWAS_P_MAX, causal_sets, causal_variables
 
 log = logging.getLogger("twasflow")
 
-TRAIT_TABLES = ("truth", "causal_variables", "causal_sets", "overview", "tissues", "coloc", "missed_by_twas",
+TRAIT_TABLES = ("truth", "causal_variables", "causal_sets", "genes", "overview", "tissues", "coloc", "missed_by_twas",
                 "pratt_loci", "pratt", "agreement", "silver", "silver_sets", "drug_targets")
 TRAIT_FIGURES = ("tissues", "pratt", "agreement")
 TRAIT_FILES = ([f"{t}.tsv" for t in TRAIT_TABLES] + [f"{f}.{e}" for f in TRAIT_FIGURES for e in ("png", "svg")]
-               + ["summary.json", "summary.html"])
+               + ["summary.json", "summary.html", "causal_variables.html", "causal_sets.html"])
 ACROSS_TABLES = ("overview", "tissue_matrix", "drug_targets", "drug_ttest", "silver", "coloc", "missed_by_twas",
                  "pratt", "medians")
 ACROSS_FILES = ([f"{t}.tsv" for t in ACROSS_TABLES] + ["overview.png", "overview.svg", "summary.json",
@@ -116,7 +119,9 @@ def summarize(trait: str, methods: Sequence[str], variables: Sequence[str | Path
               plot_dirs: Mapping[str, Sequence[str | Path]] | None = None, loci_tsv: str | Path | None = None,
               genes: str | Path | None = None, silver_standard: str | Path | None = None,
               drug_targets_list: str | Path | None = None, twas_p_max: float = TWAS_P_MAX, top_loci: int = 5,
-              nearby_kb: float = 1000.0, truth: str | Path | None = None) -> dict[str, Any]:
+              nearby_kb: float = 1000.0, truth: str | Path | None = None, gwas: str | Path | None = None,
+              panel_dir: str | Path | None = None, genome_build: str | None = None,
+              gene_tests: str | Path | None = None, locus_pages: str = "all") -> dict[str, Any]:
     """Rule ``summarize``: every summary of one trait, all methods (files :data:`TRAIT_FILES` and the
     directory ``top_loci/`` with copies of the top loci's locus plots, ``{method}.{rank}.{locus_id}.png/svg``).
 
@@ -134,6 +139,14 @@ def summarize(trait: str, methods: Sequence[str], variables: Sequence[str | Path
         ``truth``) or None: ``truth.tsv`` then lists every planted pair/variant per method (TP/FN) and every
         causal call that was not planted (FP, flagged ``collinear_with_planted`` when it shares a collinear group
         with a planted variable), and ``truth_counts`` in summary.json counts them (``FP_collinear``).
+    gwas, panel_dir : the trait's harmonized GWAS (Parquet) and the LD panel store: with both (and ``loci_tsv``)
+        a page per locus is written to ``loci/`` (regional plot of every GWAS variant in the window, LD with the
+        lead from the panel; :mod:`twasflow.summary.locus_pages`).
+    genome_build : the run's build, checked against the gene annotation's.
+    gene_tests : the gene-based test table (``results/gene_tests/{trait}.genes.parquet``), joined into the gene
+        table when it exists.
+    locus_pages : which loci get a page: ``all``, ``causal`` (a causal call by any method; genome-wide runs) or
+        ``none`` (config ``locus_plots``).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -142,7 +155,7 @@ def summarize(trait: str, methods: Sequence[str], variables: Sequence[str | Path
     lo = _read(loci)
     co = _read(coloc)
     pre = _read(prescreen)
-    ann = read_gene_annotation(genes) if genes else None
+    ann = read_gene_annotation(genes, genome_build) if genes else None
     names = None
     if ann is not None:
         a = ann[(ann["gene_id"] != "") & (ann["gene_name"] != "")].drop_duplicates("gene_id")
@@ -165,9 +178,11 @@ def summarize(trait: str, methods: Sequence[str], variables: Sequence[str | Path
     silver_tab = pd.DataFrame(columns=["method", "n_sets", "n_silver", "n_nearby", "n_other", "precision"])
     silver_sets = pd.DataFrame(columns=["method", "locus_id", "set_id", "cls", "silver_genes", "nearby_genes"])
     silver_genes_tab = None
+    silver_keys = drug_keys = None
     silver_note = "no silver-standard gene list for this trait (config enrichment.silver_standard)"
     if silver_standard:
         sl = read_gene_list(silver_standard, trait)
+        silver_keys = sl or None
         if sl:
             if ann is None:
                 raise InputError.at("silver-standard precision needs gene positions to find nearby genes",
@@ -185,6 +200,7 @@ def summarize(trait: str, methods: Sequence[str], variables: Sequence[str | Path
     drug_note = "no drug-target gene list (config enrichment.drug_targets)"
     if drug_targets_list:
         dl = read_gene_list(drug_targets_list, trait)
+        drug_keys = dl or None
         if dl:
             drug_tab = drug_targets(cv_a, dl, methods)
             drug_note = ""
@@ -214,31 +230,33 @@ def summarize(trait: str, methods: Sequence[str], variables: Sequence[str | Path
                "drug_targets": _records(drug_tab) if not drug_note else None,
                "truth_counts": _records(truth_counts) if truth else None}
     write_json(summary, out / "summary.json")
-    sections = [
-        ("Overview", "Loci fitted and causal variables per method (causal = the method's own rule).",
-         table_html(overview.drop(columns="trait"))),
-        ("Tissues of causal pairs", "A credible set with k causal pairs counts 1/k for each pair's tissue.",
-         table_html(tissues)),
-        ("Colocalized credible sets", "Causal sets with pairs: at least one / more than half of the pairs "
-         "colocalized (coloc-SuSiE PP.H4 above the coloc threshold).", table_html(coloc_p)),
-        ("Missed by univariable TWAS", f"Causal pairs with S-PrediXcan p >= {twas_p_max:.3g}.", table_html(missed)),
-        ("Pratt contribution split", "Per-locus Pratt index of pairs, direct variants and infinitesimal effects.",
-         table_html(ps)),
-        ("Method agreement", "Causal pairs shared between methods; S-PrediXcan = pairs significant in "
-         "univariable TWAS.", table_html(agree)),
-        ("Silver-standard precision", silver_note or "Each causal set counted once: silver if it has a silver "
-         f"gene, else nearby if it has a gene within {nearby_kb:g} kb of one; precision = silver / (silver + "
-         "nearby).", table_html(silver_tab) + (table_html(silver_genes_tab) if silver_genes_tab is not None else "")),
-        ("Drug targets", drug_note or "Distinct causal genes on the drug-target list; ratio = drug-target genes / "
-         "causal genes.", table_html(drug_tab)),
-        ("Planted truth", truth_note or "Per method: planted pairs/variants called causal (TP) or not (FN), and "
-         "causal calls that were not planted (FP), of which FP_collinear share a collinear group with a planted "
-         "variable (fitted columns correlated |r| >= 0.99: the data cannot tell them from the truth); rows in "
-         "truth.tsv.", table_html(truth_counts)),
-        ("Causal credible sets", "", table_html(cs.drop(columns="trait"))),
-        ("Causal variables", "", table_html(cv.drop(columns="trait"))),
-    ]
-    write_text(page(f"twasflow summary: {trait}", sections), out / "summary.html")
+    genes_tab = gene_table(v, methods, pre if len(pre) else None, co if len(co) else None, twas_p_max=twas_p_max,
+                           gene_names=names, silver=silver_keys, drugs=drug_keys,
+                           gene_tests=read_gene_tests(gene_tests))
+    pages: dict[str, str] = {}
+    if (out / "loci").exists():
+        shutil.rmtree(out / "loci")
+    paged = loci_tab
+    if loci_tab is not None and locus_pages == "causal":
+        paged = loci_tab[loci_tab["locus_id"].isin(set(cv["locus_id"]))]
+    if gwas and panel_dir and paged is not None and len(paged) and locus_pages != "none":
+        pages = write_locus_pages(trait, methods, paged, v, lo, gwas, panel_dir, ann, genes_tab, cs,
+                                  pre if len(pre) else None, co if len(co) else None, out / "loci")
+    else:
+        (out / "loci").mkdir()
+    if len(genes_tab):
+        genes_tab["page"] = [f"loci/{pages[x]}" if x in pages else "" for x in genes_tab["locus_id"]]
+    gt = genes_tab.drop(columns=["page"], errors="ignore") if len(genes_tab) else pd.DataFrame(
+        columns=["locus_id", "gene", "gene_id"])
+    gt.insert(0, "trait", trait)
+    write_tsv(gt, out / "genes.tsv")
+    notes = {"silver": silver_note, "drug": drug_note, "truth": truth_note}
+    write_text(trait_page(trait, methods, genes_tab, tables, truth_counts, silver_genes_tab, pages, loci_tab,
+                          out, notes=notes, twas_p_max=twas_p_max, nearby_kb=nearby_kb), out / "summary.html")
+    for name, t in (("causal_variables", cv), ("causal_sets", cs)):
+        write_text(page(f"{trait}: {name.replace('_', ' ')}", [(name.replace("_", " "), "",
+                        table_html(t.drop(columns="trait"), sortable=True, table_id=name, max_rows=5000))]),
+                   out / f"{name}.html")
     log.info("%s: %d causal sets, %d causal pairs, %d direct variants over %d methods", trait, len(cs),
              int((cv["type"] == "pair").sum()), int((cv["type"] == "variant").sum()), len(methods))
     return summary
@@ -327,8 +345,22 @@ def enrichment(traits: Sequence[str], methods: Sequence[str], summary_dirs: Mapp
     summary = {"traits": list(traits), "methods": methods, "medians": _records(medians),
                "drug_ttest": _records(ttest), "silver_standard": _records(silver)}
     write_json(summary, out / "summary.json")
+    link = {t: f"../{Path(summary_dirs[t]).name}/summary.html" for t in traits}
+    tl = pd.DataFrame({"trait": list(traits), "page": [link[t] for t in traits]})
+    if len(ov):
+        tl = tl.merge(ov.pivot_table(index="trait", columns="method", values="n_causal_genes", aggfunc="first")
+                      .reindex(columns=methods).add_prefix("causal genes: ").reset_index(), on="trait", how="left")
+    ov_l = ov.assign(page=ov["trait"].map(link)) if len(ov) else ov
+    figs = embed_image(out / "overview.png", alt="overview", link="overview.svg") + "".join(
+        embed_image(out / f"heatmap.{m}.png", alt=f"heatmap {m}", link=f"heatmap.{m}.svg") for m in methods)
     sections = [
-        ("Overview per trait", "", table_html(ov)),
+        ("Traits", "Each trait's page: genes first, then loci and figures.",
+         table_html(tl, [c for c in tl.columns if c != "page"], links={"trait": "page"}, sortable=True,
+                    table_id="trait-table")),
+        ("Figures", "Enrichment and evidence per trait and method; trait × tissue shares per method (rows and "
+         "columns in Ward order; click for SVG).", figs),
+        ("Overview per trait", "", table_html(ov_l, [c for c in ov_l.columns if c != "page"], links={"trait": "page"},
+                                              sortable=True, table_id="overview-table")),
         ("Medians across traits", "", table_html(medians)),
         ("Drug-target enrichment", "Ratio = causal genes on the drug-target list / causal genes.", table_html(drug)),
         ("Paired comparison of methods", "Paired t-test of the drug-target ratios across traits (traits where "
