@@ -134,7 +134,7 @@ def test_finemap_writes_its_tables_before_a_plot_fails(example_run: Path, tmp_pa
                     weights_manifest=res / "weights" / "LDL_sim" / c / "manifest.json",
                     prescreen_table=res / "prescreen" / "LDL_sim" / f"{c}.parquet", out_prefix=prefix,
                     log_dir=tmp_path / "logs", options={}, genes=DATA / "example_genes_hg38.tsv",
-                    plot_dir=tmp_path / f"{prefix.name}.plots", genome_build="GRCh38")
+                    plot_dir=tmp_path / f"{prefix.name}.plots", genome_build="GRCh38", seed=1, plot_mode="all")
 
     out = stages.finemap(**common(tmp_path / "ok"))
     n_loci = len(out["loci"])
