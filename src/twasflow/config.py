@@ -200,16 +200,20 @@ def read_sheet(path: str | Path, kind: str) -> pd.DataFrame:
     return out
 
 
-def _check_exists(value: str | None, key: str, *, pattern_ok: bool = False, suffixes: tuple[str, ...] = ()) -> None:
+def _check_exists(value: str | None, key: str, *, base: Path = Path("."), pattern_ok: bool = False,
+                  suffixes: tuple[str, ...] = ()) -> None:
+    """Raise ConfigError unless ``value`` (+ each suffix) exists; a relative path is taken from ``base`` (the
+    run's working directory), never from the process's current directory."""
     if not value:
         return
     targets = [value + s for s in suffixes] if suffixes else [value]
     for t in targets:
+        full = str(base / t) if not Path(t).is_absolute() else t
         if pattern_ok and "{chrom}" in t:
-            if not glob.glob(t.replace("{chrom}", "*")):
-                raise ConfigError(f"config key '{key}': no file matches {t!r} (expected one file per chromosome)")
-        elif not Path(t).exists():
-            raise ConfigError(f"config key '{key}': file {t!r} does not exist")
+            if not glob.glob(full.replace("{chrom}", "*")):
+                raise ConfigError(f"config key '{key}': no file matches {full!r} (expected one file per chromosome)")
+        elif not Path(full).exists():
+            raise ConfigError(f"config key '{key}': file {full!r} does not exist")
 
 
 def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") -> RunConfig:
@@ -235,15 +239,15 @@ def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") ->
     if bool(panel["bfile"]) == bool(panel["vcf"]):
         raise ConfigError("config key 'panel': give exactly one of 'bfile' (PLINK prefix) or 'vcf' (VCF path/pattern)")
     if not simulated(panel["bfile"]):
-        _check_exists(panel["bfile"], "panel.bfile", pattern_ok=True, suffixes=(".bed", ".bim", ".fam"))
+        _check_exists(panel["bfile"], "panel.bfile", base=base, pattern_ok=True, suffixes=(".bed", ".bim", ".fam"))
     if not simulated(panel["vcf"]):
-        _check_exists(panel["vcf"], "panel.vcf", pattern_ok=True)
-    _check_exists(panel["keep"], "panel.keep")
+        _check_exists(panel["vcf"], "panel.vcf", base=base, pattern_ok=True)
+    _check_exists(panel["keep"], "panel.keep", base=base)
     blocks = cfg["loci"]["ld_blocks"]
     if blocks not in ("none", "panel"):
-        _check_exists(blocks, "loci.ld_blocks")
+        _check_exists(blocks, "loci.ld_blocks", base=base)
     for k in ("silver_standard", "drug_targets", "gene_annotation"):
-        _check_exists(cfg["enrichment"][k], f"enrichment.{k}")
+        _check_exists(cfg["enrichment"][k], f"enrichment.{k}", base=base)
     if cfg["loci"]["mhc"]:
         parse_region(cfg["loci"]["mhc"])
 
@@ -263,7 +267,7 @@ def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") ->
                 p = rec.get(c)
                 if isinstance(p, str) and p and not simulated(p):  # NaN: optional column blank in this row
                     try:
-                        _check_exists(str(base / p) if not Path(p).is_absolute() else p, c, pattern_ok=True)
+                        _check_exists(p, c, base=base, pattern_ok=True)
                     except ConfigError as exc:
                         raise ConfigError(f"{sheet}, row {i}: {str(exc).replace('config key', 'column')}") from None
     for i, rec in enumerate(gwas.to_dict("records"), start=1):
