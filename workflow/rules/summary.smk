@@ -46,6 +46,7 @@ rule summarize:
         drugs=gene_list("drug_targets"),
         truth=lambda wc: truth_table(wc.trait),
         options=config["enrichment"],
+        failed_loci_tolerated=config["failed_loci"]["tolerate"],
     log:
         os.path.join(LOGS, "summarize", "{trait}.log"),
     benchmark:

@@ -116,7 +116,8 @@ def summarize(trait: str, methods: Sequence[str], variables: Sequence[str | Path
               plot_dirs: Mapping[str, Sequence[str | Path]] | None = None, loci_tsv: str | Path | None = None,
               genes: str | Path | None = None, silver_standard: str | Path | None = None,
               drug_targets_list: str | Path | None = None, twas_p_max: float = TWAS_P_MAX, top_loci: int = 5,
-              nearby_kb: float = 1000.0, truth: str | Path | None = None) -> dict[str, Any]:
+              nearby_kb: float = 1000.0, truth: str | Path | None = None,
+              failed_loci_tolerated: bool = False) -> dict[str, Any]:
     """Rule ``summarize``: every summary of one trait, all methods (files :data:`TRAIT_FILES` and the
     directory ``top_loci/`` with copies of the top loci's locus plots, ``{method}.{rank}.{locus_id}.png/svg``).
 
@@ -212,7 +213,11 @@ def summarize(trait: str, methods: Sequence[str], variables: Sequence[str | Path
                "silver_standard": _records(silver_tab) if not silver_note else None,
                "silver_standard_genes": _records(silver_genes_tab) if silver_genes_tab is not None else None,
                "drug_targets": _records(drug_tab) if not drug_note else None,
-               "truth_counts": _records(truth_counts) if truth else None}
+               "truth_counts": _records(truth_counts) if truth else None,
+               # failed loci (per method: overview n_loci_failed); "tolerated": the config accepts a run with
+               # failed loci (failed_loci.tolerate), so the report must say prominently that results are missing
+               "failed_loci": {"n_failed": int(overview["n_loci_failed"].sum()) if len(overview) else 0,
+                               "tolerated": bool(failed_loci_tolerated)}}
     write_json(summary, out / "summary.json")
     sections = [
         ("Overview", "Loci fitted and causal variables per method (causal = the method's own rule).",
