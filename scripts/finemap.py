@@ -8,5 +8,5 @@ stages.snakemake_main(smk, stages.finemap, trait=smk.wildcards.trait, method=smk
                       log_dir=smk.params.log_dir, options=smk.params.options,
                       genes=smk.input.genes[0] if smk.input.genes else None, plot_dir=smk.output.plots,
                       ctwas_params_json=smk.input.ctwas_params[0] if smk.input.ctwas_params else None,
-                      seed=smk.params.seed, plot_mode=smk.params.plot_mode,
+                      seed=smk.params.seed, plot_mode=smk.params.plot_mode, ld_check=smk.params.ld_check,
                       tgfm_prior_json=smk.input.tgfm_prior[0] if smk.input.tgfm_prior else None)

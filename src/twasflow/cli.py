@@ -240,7 +240,7 @@ def cmd_finemap(a: argparse.Namespace) -> None:
                          Path("logs") / "finemap" / a.method / a.trait / (a.locus or chunk), cfg[a.method],
                          genes=genes, plot_dir=None if cfg["locus_plots"] == "none" else f"{prefix}.plots",
                          locus=a.locus, ctwas_params_json=ctwas_json, seed=cfg["seed"], tgfm_prior_json=tgfm_json,
-                         plot_mode=cfg["locus_plots"])
+                         plot_mode=cfg["locus_plots"], ld_check=cfg["ld_check"])
     v = res["variables"]
     n_causal = int(v["causal"].sum()) if len(v) else 0
     if a.locus:

@@ -674,7 +674,8 @@ def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manif
             prescreen_table: str | Path, out_prefix: str | Path, log_dir: str | Path, options: Mapping[str, Any],
             genes: str | Path | None = None, plot_dir: str | Path | None = None, locus: str | None = None,
             ctwas_params_json: str | Path | None = None, seed: int = 1,
-            tgfm_prior_json: str | Path | None = None, plot_mode: str = "all") -> dict[str, pd.DataFrame]:
+            tgfm_prior_json: str | Path | None = None, plot_mode: str = "all",
+            ld_check: Mapping[str, Any] | None = None) -> dict[str, pd.DataFrame]:
     """Rule ``finemap``: one fine-mapping method (tgvis, ctwas, tgfm) on every locus of a chunk, on the pairs
     that pass the prescreen.
 
@@ -686,6 +687,7 @@ def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manif
     draws, seeded per trait and locus). ``tgfm_prior_json``: the trait's ``tgfm_prior`` output (method tgfm
     with ``tgfm.tissue_prior``).
     """
+    from . import ldcheck
     from .io.tables import write_parquet
     from .locus import read_bundle
     from .methods.result import failed_result
@@ -713,8 +715,10 @@ def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manif
             return {"status": rec["status"], "reason": rec.get("reason", "")}
         b = read_bundle(bdir, lid)
         w = _locus_weights(wdir, lid)
+        b, w, ldc = ldcheck.check_bundle(b, w, ld_check)  # LD-mismatch gate: warn, or drop flagged + fit the rest
         ids, cols = _kept_pairs(pre, lid, w)
         res = run_method(b, w, ids, cols)
+        res.locus.update(ldc.locus_fields() if ldc else {})
         if plot_dir is not None and (plot_mode == "all" or (plot_mode == "causal" and res.variables["causal"].any())):
             from .plots import locus_plot
 

@@ -73,6 +73,7 @@ rule finemap:
         log_dir=lambda wc: os.path.join(LOGS, "finemap", wc.method, wc.trait, wc.chunk),
         seed=config["seed"],
         plot_mode=config["locus_plots"],
+        ld_check=config["ld_check"],
     log:
         os.path.join(LOGS, "finemap", "{method}", "{trait}", "{chunk}.log"),
     benchmark:

@@ -90,6 +90,9 @@ def _overview(trait: str, methods: Sequence[str], loci: pd.DataFrame, cv: pd.Dat
         rows.append({"trait": trait, "method": m, "n_loci": int(len(lm)),
                      "n_loci_ok": int((lm["status"] == "ok").sum()) if len(lm) else 0,
                      "n_loci_failed": int((lm["status"] == "failed").sum()) if len(lm) else 0,
+                     # LD-mismatch gate (twasflow.ldcheck): loci with variants whose z disagrees with the panel LD
+                     "n_loci_ld_mismatch": int((lm["ld_n_flagged"] > 0).sum()) if "ld_n_flagged" in lm else 0,
+                     "n_ld_flagged_variants": int(lm["ld_n_flagged"].sum()) if "ld_n_flagged" in lm else 0,
                      "n_causal_sets": int((sets["method"] == m).sum()),
                      "n_sets_with_pairs": int(((sets["method"] == m) & (sets["n_pairs"] > 0)).sum()),
                      "n_causal_pairs": int(len(p)),
