@@ -97,8 +97,31 @@ def _format_error(err: jsonschema.ValidationError, where: str) -> str:
     return f"{where}: key '{key}': found {err.instance!r}; expected {_describe(err.schema)}"
 
 
+# YAML 1.1 (PyYAML, Snakemake's loader) reads 5e-8 as the string '5e-8' (its float pattern needs a dot and a
+# signed exponent); YAML 1.2 and users read a number
+_FLOAT_TEXT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def _yaml_numbers(instance: Any, schema: Mapping[str, Any]) -> Any:
+    """``instance`` with number-like strings turned into floats wherever ``schema`` expects a number."""
+    types = schema.get("type")
+    types = [types] if isinstance(types, str) else list(types or [])
+    if isinstance(instance, str) and "number" in types and "string" not in types and _FLOAT_TEXT.match(instance.strip()):
+        return float(instance)
+    if isinstance(instance, dict):
+        props = schema.get("properties", {})
+        return {k: _yaml_numbers(v, props[k]) if k in props else v for k, v in instance.items()}
+    if isinstance(instance, list) and isinstance(schema.get("items"), Mapping):
+        return [_yaml_numbers(v, schema["items"]) for v in instance]
+    return instance
+
+
 def validate(instance: dict[str, Any], schema: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """Validate ``instance`` in place (filling defaults) and return it; raise ConfigError on the first error."""
+    """Validate ``instance`` in place (filling defaults) and return it; raise ConfigError on the first error.
+    Numbers YAML 1.1 left as text (``5e-8``) are read as numbers first."""
+    fixed = _yaml_numbers(instance, schema)
+    instance.clear()
+    instance.update(fixed)
     errors = sorted(_Validator(schema).iter_errors(instance), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError(_format_error(errors[0], where), file=where)

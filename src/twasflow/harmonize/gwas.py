@@ -107,6 +107,11 @@ def harmonize_gwas(
             build = _build_check(acc, index, panel_hit, path=path, declared=declared, panel=pbuild,
                                  min_match=settings.build_check_min_match, warnings=warnings, rsid_loader=loader)
             fin = _finalize(acc, index, settings)
+            if len(fin.keep) == 0:  # never an empty success: say why every row went
+                raise HarmonizeError.at(
+                    "every row was dropped, nothing is left to analyse", file=path,
+                    found=f"{acc.n_input} rows dropped: " + ", ".join(f"{k} {v}" for k, v in fin.dropped.items()),
+                    expected="at least one row with a value and a panel match")
             streamed = stream.finish(fin)
         except BaseException:
             stream.abort()
