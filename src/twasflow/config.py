@@ -304,3 +304,63 @@ def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") ->
                     f"{', '.join('col_' + k for k in need) or 'an effect column'})"
                 )
     return RunConfig(cfg, gwas, xqtl)
+
+
+def check_data_files(run: RunConfig, *, base_dir: str | Path = ".") -> list[str]:
+    """``twasflow check-config``'s file checks beyond existence: read the header of every GWAS file of the sheet
+    and check that its mapped columns exist (the format's, or the ``col_*`` map of a ``table``) and that a sample
+    size is available (an ``n`` column or the sheet's ``n``). Files the example simulator writes are skipped.
+
+    Returns one line per file checked; raises ConfigError naming the sheet row, file and column otherwise.
+    Relative paths are taken from ``base_dir``, the run's working directory (as Snakemake does).
+    """
+    from .errors import InputError
+    from .io.gwas import read_gwas_batches
+
+    base = Path(base_dir)
+    cfg = run.config
+    sheet = cfg["gwas_sheet"]
+    lines = []
+    for i, rec in enumerate(run.gwas.to_dict("records"), start=1):
+        p = rec["path"]
+        if made_by_simulator(cfg, p, base):
+            lines.append(f"{sheet}, row {i} ({rec['trait']}): {p}: made by the example simulator, not checked")
+            continue
+        full = base / p if not Path(p).is_absolute() else Path(p)
+        fmt = rec["format"]
+        try:
+            batches, roles, _ = read_gwas_batches(full, fmt=fmt, colmap=gwas_colmap(rec) if fmt == "table" else None)
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+        except InputError as exc:
+            raise ConfigError(f"{sheet}, row {i} ({rec['trait']}): {exc}") from None
+        n_sheet = rec.get("n")
+        has_n = "n" in roles or (n_sheet is not None and str(n_sheet).strip() not in ("", "nan"))
+        if not has_n:
+            raise ConfigError(f"{sheet}, row {i} ({rec['trait']}): column 'n': no sample size for {full} (found no "
+                              "n column in the file and a blank n in the sheet; expected one of them)")
+        lines.append(f"{sheet}, row {i} ({rec['trait']}): {full}: columns "
+                     + ", ".join(f"{k}={v}" for k, v in roles.items()))
+    return lines
+
+
+def base_note(config_path: str | Path, config: Mapping[str, Any], *, base_dir: str | Path = ".") -> str | None:
+    """A warning when ``--config`` lives elsewhere than the working directory and its folder holds sheets of
+    the same relative name as the ones actually used (the paths resolve against the working directory, as in
+    Snakemake, not against the config file's folder)."""
+    base = Path(base_dir).resolve()
+    cdir = Path(config_path).resolve().parent
+    notes = []
+    schema = load_schema("config")["properties"]
+    for key in ("gwas_sheet", "xqtl_sheet"):
+        rel = str(config.get(key) or schema[key]["default"])
+        if Path(rel).is_absolute():
+            continue
+        for other in (cdir / rel, cdir.parent / rel):
+            if other.is_file() and other.resolve() != (base / rel).resolve():
+                notes.append(f"{key} '{rel}' is {base / rel} (relative paths resolve against the working directory "
+                             f"{base}, as in Snakemake), not {other}: run from {other.parent.parent if other.parent.name == 'config' else other.parent} "
+                             "to use that one")
+                break
+    return "; ".join(notes) or None
