@@ -52,7 +52,8 @@ def simulate_locus(seed: int, split: float, n_gwas_ld: int = 2000, n_panel: int 
 def run(n_loci: int, seed: int, split: float, n: float = 50_000) -> dict:
     rng = np.random.default_rng(seed)
     acc = {k: [] for k in ("clean_var_rate", "clean_locus_any", "flip_detect", "flip_other_rate", "pop_locus_any",
-                           "pop_var_rate", "s_clean", "s_flip", "s_pop", "M")}
+                           "pop_var_rate", "s_clean", "s_flip", "s_pop", "M", "clean_locus_any_fliprule",
+                           "clean_locus_any_dentist", "pop_locus_any_fliprule", "pop_locus_any_dentist")}
     t0 = time.process_time()
     for i in range(n_loci):
         gw, pa, pb = simulate_locus(seed * 1000 + i + 1, split)
@@ -65,6 +66,9 @@ def run(n_loci: int, seed: int, split: float, n: float = 50_000) -> dict:
         Ra, Rb = ld_matrix(pa, monomorphic="zero"), ld_matrix(pb, monomorphic="zero")
         c = ld_mismatch(z, Ra, n)
         acc["clean_var_rate"].append(c.n_flagged / M)
+        for name, chk in (("clean", c),):
+            acc[f"{name}_locus_any_fliprule"].append(bool(np.any((chk.logLR > 2) & (np.abs(z) > 2))))
+            acc[f"{name}_locus_any_dentist"].append(bool(np.any(chk.flagged & ~((chk.logLR > 2) & (np.abs(z) > 2)))))
         acc["clean_locus_any"].append(c.n_flagged > 0)
         acc["s_clean"].append(c.s)
         big = np.flatnonzero(np.abs(z) > 2)
@@ -81,13 +85,16 @@ def run(n_loci: int, seed: int, split: float, n: float = 50_000) -> dict:
         p = ld_mismatch(z, Rb, n)
         acc["pop_locus_any"].append(p.n_flagged > 0)
         acc["pop_var_rate"].append(p.n_flagged / M)
+        acc["pop_locus_any_fliprule"].append(bool(np.any((p.logLR > 2) & (np.abs(z) > 2))))
+        acc["pop_locus_any_dentist"].append(bool(np.any(p.flagged & ~((p.logLR > 2) & (np.abs(z) > 2)))))
         acc["s_pop"].append(p.s)
         acc["M"].append(M)
     out = {"loci": n_loci, "seed": seed, "split_generations": split, "median_M": float(np.median(acc["M"])),
            "cpu_s": round(time.process_time() - t0, 1)}
     for k in ("clean_var_rate", "flip_other_rate", "pop_var_rate", "flip_detect"):
         out[k] = float(np.mean(acc[k])) if acc[k] else float("nan")
-    for k in ("clean_locus_any", "pop_locus_any"):
+    for k in ("clean_locus_any", "pop_locus_any", "clean_locus_any_fliprule", "clean_locus_any_dentist",
+              "pop_locus_any_fliprule", "pop_locus_any_dentist"):
         out[k] = float(np.mean(acc[k]))
     out["n_flip_loci"] = len(acc["flip_detect"])
     for k in ("s_clean", "s_flip", "s_pop"):

@@ -224,19 +224,21 @@ def read_sheet(path: str | Path, kind: str) -> pd.DataFrame:
 
 
 def _check_exists(value: str | None, key: str, *, base: Path = Path("."), pattern_ok: bool = False,
-                  suffixes: tuple[str, ...] = ()) -> None:
+                  suffixes: tuple[str, ...] = (), show_base: bool = False) -> None:
     """Raise ConfigError unless ``value`` (+ each suffix) exists; a relative path is taken from ``base`` (the
-    run's working directory), never from the process's current directory."""
+    run's working directory), never from the process's current directory. The message names the path as
+    written (``show_base``: joined to the base)."""
     if not value:
         return
     targets = [value + s for s in suffixes] if suffixes else [value]
     for t in targets:
         full = str(base / t) if not Path(t).is_absolute() else t
+        shown = full if show_base else t
         if pattern_ok and "{chrom}" in t:
             if not glob.glob(full.replace("{chrom}", "*")):
-                raise ConfigError(f"config key '{key}': no file matches {full!r} (expected one file per chromosome)")
+                raise ConfigError(f"config key '{key}': no file matches {shown!r} (expected one file per chromosome)")
         elif not Path(full).exists():
-            raise ConfigError(f"config key '{key}': file {full!r} does not exist")
+            raise ConfigError(f"config key '{key}': file {shown!r} does not exist")
 
 
 def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") -> RunConfig:
@@ -290,7 +292,7 @@ def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") ->
                 p = rec.get(c)
                 if isinstance(p, str) and p and not simulated(p):  # NaN: optional column blank in this row
                     try:
-                        _check_exists(p, c, base=base, pattern_ok=True)
+                        _check_exists(p, c, base=base, pattern_ok=True, show_base=True)
                     except ConfigError as exc:
                         raise ConfigError(f"{sheet}, row {i}: {str(exc).replace('config key', 'column')}") from None
     for i, rec in enumerate(gwas.to_dict("records"), start=1):
