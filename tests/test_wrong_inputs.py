@@ -86,3 +86,15 @@ def test_config_from_another_directory_resolves_against_the_working_directory(tm
     shutil.copytree(REPO / "config", here / "config")  # the example's sheets in the working directory
     r = _cli("check-config", "--config", str(proj / "config" / "config.yaml"), cwd=here)
     assert f"not {proj / 'config' / 'gwas.tsv'}" in r.stderr and f"run from {proj}" in r.stderr
+
+
+def test_p_disagreeing_with_beta_se_is_reported_in_the_qc(tmp_path: Path) -> None:
+    import json
+
+    good = [f"1\t{100 * (i + 1)}\tG\tA\t0.1\t0.05\t0.2\t0.0455\n" for i in range(8)]
+    bad = [f"1\t{100 * (i + 9)}\tG\tA\t0.5\t0.05\t0.2\t0.5\n" for i in range(2)]  # z = 10 but p = 0.5
+    p = write(tmp_path, "mixed.tsv", HEADER + "".join(good + bad))
+    qc = run(tmp_path, p)
+    chk = json.loads((tmp_path / "o.qc.json").read_text())["p_vs_beta_se"]
+    assert chk["n_compared"] == 10 and chk["n_disagree"] == 2 and qc["p_vs_beta_se"] == chk
+    assert any("p_vs_beta_se" in w for w in qc["warnings"])
