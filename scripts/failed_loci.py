@@ -4,4 +4,4 @@ from twasflow import chunks, stages
 smk = snakemake  # noqa: F821 - injected by Snakemake
 stages.snakemake_main(smk, chunks.check_run, out=smk.output[0], tolerate=smk.params.tolerate,
                       locus_inputs=list(smk.input.locus_inputs), weights=list(smk.input.weights),
-                      finemap={m: f(smk.wildcards) for m, f in smk.params.finemap.items()})
+                      finemap=smk.params.finemap)

@@ -12,7 +12,7 @@ rule failed_loci:
         os.path.join(OUT, "failed_loci.tsv"),
     params:
         tolerate=config["failed_loci"]["tolerate"],
-        finemap={m: per_chunk("finemap", m, "{trait}", "{chunk}.loci.parquet") for m in METHODS},
+        finemap=lambda wc: {m: per_chunk("finemap", m, "{trait}", "{chunk}.loci.parquet")(wc) for m in METHODS},
     log:
         os.path.join(LOGS, "failed_loci.log"),
     benchmark:
