@@ -8,6 +8,7 @@ on a clean clone; only tests needing an optional external tool (plink1.9, R/susi
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,6 +17,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO / "tests" / "data"  # the in-repository copy of the reference data (layout of ../shared)
+# the full read-only reference set, for the few tests that need more than tests/data carries (they skip without it);
+# TWASFLOW_SHARED points elsewhere (e.g. from a worktree one level deeper)
+FULL_SHARED = Path(os.environ.get("TWASFLOW_SHARED", REPO.parent / "shared"))
 ORACLE = SHARED / "oracle"
 DATA = SHARED
 
@@ -29,6 +33,8 @@ def _have_r_susie() -> bool:
 
 HAVE_PLINK = shutil.which("plink1.9") is not None
 needs_plink = pytest.mark.skipif(not HAVE_PLINK, reason="plink1.9 not installed")
+needs_shared = pytest.mark.skipif(not FULL_SHARED.is_dir(),
+                                  reason="needs the full reference set (../shared or TWASFLOW_SHARED), not in tests/data")
 
 
 def read_tsv_matrix(path: Path) -> "np.ndarray":
