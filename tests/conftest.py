@@ -1,4 +1,10 @@
-"""Shared test fixtures: paths to the read-only reference data in ``../shared`` and tool availability."""
+"""Shared test fixtures: paths to the reference data carried in ``tests/data`` and tool availability.
+
+``tests/data`` holds the subsets of the project's reference data (``../shared``) that the tests read, in the same
+layout (``oracle/``, ``genotypes/``, ``ctwas_LDL_chr16/``, ...), each folder with a README saying where it came
+from; ``tests/data/make_fixtures.py`` rebuilds them. Nothing here reads outside the repository, so the suite runs
+on a clean clone; only tests needing an optional external tool (plink1.9, R/susieR, chromium, SLURM) skip.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +16,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-# the read-only reference data; TWASFLOW_SHARED points elsewhere (e.g. from a worktree one level deeper)
-SHARED = Path(os.environ.get("TWASFLOW_SHARED", REPO.parent / "shared"))
+SHARED = REPO / "tests" / "data"  # the in-repository copy of the reference data (layout of ../shared)
+# the full read-only reference set, for the few tests that need more than tests/data carries (they skip without it);
+# TWASFLOW_SHARED points elsewhere (e.g. from a worktree one level deeper)
+FULL_SHARED = Path(os.environ.get("TWASFLOW_SHARED", REPO.parent / "shared"))
 ORACLE = SHARED / "oracle"
-DATA = SHARED / "data"
+DATA = SHARED
 
 
 def _have_r_susie() -> bool:
@@ -24,15 +32,44 @@ def _have_r_susie() -> bool:
 
 
 HAVE_PLINK = shutil.which("plink1.9") is not None
-needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared reference data not present")
 needs_plink = pytest.mark.skipif(not HAVE_PLINK, reason="plink1.9 not installed")
+needs_shared = pytest.mark.skipif(not FULL_SHARED.is_dir(),
+                                  reason="needs the full reference set (../shared or TWASFLOW_SHARED), not in tests/data")
 
 
-@pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    if not SHARED.is_dir():
-        pytest.skip("../shared reference data not present")
-    return SHARED
+def read_tsv_matrix(path: Path) -> "numpy.ndarray":  # noqa: F821 - numpy is imported inside
+    """A gzipped tab-separated numeric matrix (2-D, ``ndmin=2``). A symmetric matrix may be carried as its lower
+    triangle, ``NAME.lower.tsv.gz`` (row i holds columns 0..i, the source's text unchanged): rebuilt exactly."""
+    import gzip
+
+    import numpy as np
+
+    path = Path(path)
+    if path.is_file():
+        with gzip.open(path, "rt") as fh:
+            return np.loadtxt(fh, delimiter="\t", ndmin=2)
+    low = path.with_name(path.name.replace(".tsv.gz", ".lower.tsv.gz"))
+    with gzip.open(low, "rt") as fh:
+        rows = [np.array(line.split("\t"), dtype=np.float64) for line in fh.read().splitlines()]
+    A = np.zeros((len(rows), len(rows)))
+    for i, r in enumerate(rows):
+        A[i, : i + 1] = r
+    il = np.tril_indices(len(rows), -1)
+    A[il[1], il[0]] = A[il]
+    return A
+
+
+def read_json(path: Path) -> object:
+    """A JSON fixture, gzip-compressed (``name.json.gz``, as carried in tests/data) or plain."""
+    import gzip
+    import json
+
+    path = Path(path)
+    gz = path if path.suffix == ".gz" else path.with_name(path.name + ".gz")
+    if gz.is_file():
+        with gzip.open(gz, "rt") as fh:
+            return json.load(fh)
+    return json.loads(path.read_text())
 
 
 @pytest.fixture(scope="session")

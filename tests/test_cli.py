@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import ORACLE, needs_shared
+from tests.conftest import DATA, ORACLE
 
 PL = ORACLE / "plink"
 
@@ -20,7 +20,6 @@ def _run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
-@needs_shared
 def test_clump_is_a_plink_drop_in(tmp_path: Path) -> None:
     out = tmp_path / "B"
     r = _run("clump", "--bfile", str(PL / "chr22_window"), "--clump", str(PL / "chr22_assoc_plink.assoc"),
@@ -29,7 +28,6 @@ def test_clump_is_a_plink_drop_in(tmp_path: Path) -> None:
     assert Path(f"{out}.clumped").read_bytes() == (PL / "expected" / "chr22_B_strict.clumped").read_bytes()
 
 
-@needs_shared
 def test_ld_square_like_plink(tmp_path: Path) -> None:
     out = tmp_path / "ld"
     r = _run("ld", "--bfile", str(PL / "chr22_window"), "--extract", str(PL / "ld_variants_300.txt"),
@@ -61,11 +59,10 @@ def test_errors_are_one_clean_line(tmp_path: Path, args: list[str], message: str
     assert r.stderr.strip().splitlines()[-1].startswith(f"twasflow {args[0]}: error:")
 
 
-@needs_shared
 def test_panel_and_harmonize_gwas_subcommands(tmp_path: Path) -> None:
     import json
 
-    geno = ORACLE.parent / "data" / "genotypes"
+    geno = DATA / "genotypes"
     r = _run("panel", "--bfile", str(geno / "1000G.EUR.hg19.chr22_20-21Mb"), "--maf-min", "0", "--out",
              str(tmp_path / "panel"))
     assert r.returncode == 0, r.stderr

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import DATA, ORACLE, needs_plink, needs_shared
+from conftest import DATA, ORACLE, needs_plink
 from twasflow.clump import (
     ClumpError,
     bp_radius,
@@ -65,12 +65,10 @@ def _oracle_runs() -> list[tuple[str, str, str, dict]]:
 ORACLE_RUNS = _oracle_runs()
 
 
-@needs_shared
 def test_oracle_has_ten_clump_runs():
     assert len(ORACLE_RUNS) == 10
 
 
-@needs_shared
 @pytest.mark.parametrize("run", ORACLE_RUNS, ids=[r[0] for r in ORACLE_RUNS])
 def test_clumped_byte_identical_to_plink_oracle(run, tmp_path):
     out, bfile, assoc, kw = run
@@ -86,7 +84,6 @@ REAL_SETTINGS = {
 }
 
 
-@needs_shared
 @pytest.mark.parametrize("chrom", ["2", "12", "18", "22"])
 def test_clumped_identical_to_plink_on_real_windows(chrom, tmp_path):
     """Expected files made by plink1.9 with the commands in tests/data/plink_real/commands.sh."""
@@ -97,7 +94,6 @@ def test_clumped_identical_to_plink_on_real_windows(chrom, tmp_path):
         assert path.read_bytes() == (REAL / f"chr{chrom}_{name}.clumped").read_bytes(), name
 
 
-@needs_shared
 def test_missing_top_variants_logged(tmp_path):
     run_clump(PLINK_DIR / "chr22_window", PLINK_DIR / "chr22_assoc_plink.assoc", tmp_path / "a")
     log = (tmp_path / "a.log").read_text()
@@ -182,8 +178,6 @@ def test_bp_radius_and_p_format_and_width():
 
 
 def test_bad_p_values_raise(tmp_path):
-    if not (PLINK_DIR / "chr22_window.bim").is_file():
-        pytest.skip("oracle missing")
     f = tmp_path / "bad.assoc"
     f.write_text("SNP P\nrs55902548 -0.1\n")
     with pytest.raises(ClumpError, match="negative p-value"):
@@ -227,7 +221,6 @@ def test_greedy_clump_from_genotypes_matches_R():
     assert a[1][5] == a[1][4] == 0
 
 
-@needs_shared
 def test_clump_table_on_store_matches_plink(tmp_path):
     """clump_table on the genotype store reproduces PLINK's index variants, bins and SP2 (run A)."""
     from twasflow.io.panel import Panel, build_panel_store
@@ -259,7 +252,6 @@ def _plink(args: list[str]) -> None:
     subprocess.run(["plink1.9", "--threads", "1", "--silent", *args], check=True, capture_output=True)
 
 
-@needs_shared
 @needs_plink
 def test_nonfounders_and_two_files_match_plink_at_runtime(tmp_path):
     """Non-founders are left out of r2 and several --clump files get file numbers, as in plink1.9."""
@@ -372,7 +364,6 @@ def test_genotype_bits_ignore_padding_bits():
         assert not got[:, :, n:].any()
 
 
-@needs_shared
 def test_cli_clump_does_not_import_pandas(tmp_path):
     """`twasflow clump` start-up is part of its run time against plink1.9: the command path (cli, clump,
     io.plink readers) must not load pandas or twasflow.stages; output still byte-identical (run A)."""

@@ -1,4 +1,4 @@
-"""twasflow.coloc against coloc 5.2.3 (``../shared/oracle/expected/coloc_*``, see README-susie-coloc.md).
+"""twasflow.coloc against coloc 5.2.3 (``tests/data/oracle/expected/coloc_*``, see README-susie-coloc.md).
 
 Tolerances (README "suggested tolerances", same-algorithm replays):
 - PP.H0..H4, per-variant lABF, internal.sum.lABF, SNP.PP.H4 / SNP.PP: absolute 1e-6, and in addition a
@@ -14,8 +14,6 @@ Run ``python tests/test_coloc_oracle.py`` to print the measured maximum errors p
 
 from __future__ import annotations
 
-import gzip
-import json
 import sys
 import warnings
 from functools import lru_cache
@@ -28,11 +26,10 @@ import pandas as pd
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import ORACLE, needs_shared  # noqa: E402
+from conftest import ORACLE, read_json, read_tsv_matrix  # noqa: E402
 
 from twasflow.coloc import PP_COLUMNS, coloc_abf, coloc_susie, finemap_abf, run_susie  # noqa: E402
 
-pytestmark = needs_shared
 EXP = ORACLE / "expected"
 ATOL = 1e-6
 RTOL = 1e-6
@@ -50,11 +47,11 @@ SUSIE_CASES = ("coloc_08_susie_two_cs", "coloc_09_susie_no_cs")
 
 
 def _load(case: str, name: str) -> dict[str, Any]:
-    return json.loads((EXP / case / name).read_text())
+    return read_json(EXP / case / name)
 
 
-def _tsv(path: Path) -> np.ndarray:
-    return np.loadtxt(gzip.open(path), delimiter="\t", ndmin=2)
+def _tsv(path) -> np.ndarray:
+    return read_tsv_matrix(path)
 
 
 def _err(got: np.ndarray, want: np.ndarray) -> tuple[float, float]:

@@ -62,6 +62,26 @@ def test_missing_panel_file_named(example: Path) -> None:
         load_run_config(cfg, base_dir=example)
 
 
+def test_paths_checked_against_the_base_not_the_current_directory(example: Path, tmp_path_factory,
+                                                                   monkeypatch) -> None:
+    """The README's first command leaves resources/example/ in the checkout: a config whose base lacks the panel
+    must still fail although the process's current directory has it (and pass from anywhere when the base has it)."""
+    cwd = tmp_path_factory.mktemp("checkout")
+    (cwd / "resources" / "example" / "panel").mkdir(parents=True)
+    for ext in (".bed", ".bim", ".fam"):
+        (cwd / "resources" / "example" / "panel" / f"example{ext}").write_bytes(b"")
+    monkeypatch.chdir(cwd)
+    cfg = _cfg(example)
+    cfg["simulate"]["enabled"] = False
+    with pytest.raises(ConfigError, match=r"config key 'panel.bfile': file '.*example.bed' does not exist"):
+        load_run_config(cfg, base_dir=example)
+    # from elsewhere, with the base holding the panel: the panel passes (the next check is the sheets' files)
+    shutil.copytree(example / "config", cwd / "config")
+    monkeypatch.chdir(example)
+    with pytest.raises(ConfigError, match=r"gwas.tsv, row 1: column 'path'"):
+        load_run_config(cfg, base_dir=cwd)
+
+
 def test_both_panel_sources_rejected(example: Path) -> None:
     cfg = _cfg(example)
     cfg["panel"]["vcf"] = "x.vcf.gz"

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from conftest import DATA, needs_shared
+from conftest import DATA
 from twasflow.errors import ConfigError, InputError
 from twasflow.methods import ctwas
 from twasflow.methods._ctwas_em import fit_em, ser_all_regions
@@ -40,7 +40,6 @@ def ldl():
     return res, ref
 
 
-@needs_shared
 def test_ldl_em_reproduces_ctwas_parameters(ldl):
     res, ref = ldl
     # same algorithm, same inputs: agreement to floating-point rounding (the acceptance bound is 2%)
@@ -61,7 +60,6 @@ def test_ldl_em_reproduces_ctwas_parameters(ldl):
     assert pse.loc[pse["selected"], "p_single_effect"].gt(0.8).all()
 
 
-@needs_shared
 def test_ldl_nold_finemap_matches_ctwas(ldl):
     res, _ = ldl
     want = pd.read_csv(LDL / "LDL_chr16.noLD.finemap_res.tsv.gz", sep="\t")
@@ -88,7 +86,6 @@ def test_ldl_nold_finemap_matches_ctwas(ldl):
     assert s["nonSNP_PIP"].notna().sum() == 2
 
 
-@needs_shared
 def test_ldl_boundary_genes_assigned_like_ctwas():
     w = pd.read_csv(LDL / "LDL_chr16.weights.long.tsv.gz", sep="\t").dropna(subset=["pos"])
     regions = pd.read_csv(LDL / "LDL_chr16.regions.tsv", sep="\t").sort_values("start")

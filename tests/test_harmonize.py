@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import DATA, needs_shared
+from conftest import DATA
 from twasflow.errors import HarmonizeError
 from twasflow.harmonize import GWAS_COLUMNS, XQTL_COLUMNS, gene_id_of, harmonize_gwas, harmonize_xqtl
 
@@ -296,7 +296,6 @@ def test_gwas_vcf_matches_ssf(tmp_path):
     assert (out_v.n == 5000).all()
 
 
-@needs_shared
 def test_real_bolt_lmm_file(tmp_path):
     """The real UK Biobank BOLT-LMM file against the four 1000G windows (facts from its README)."""
     gdir = DATA / "genotypes"

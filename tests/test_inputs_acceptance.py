@@ -22,12 +22,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import DATA, needs_shared
+from tests.conftest import FULL_SHARED, needs_shared
 from twasflow.harmonize import harmonize_gwas, read_harmonized_gwas
 from twasflow.models import harmonize_models, read_model_covariance
 from twasflow.twas import spredixcan_z, twas_z
 
-D = DATA / "ctwas_LDL_chr16"
+D = FULL_SHARED / "data" / "ctwas_LDL_chr16"  # the whole chr16 z file (tests/data carries a subset)
 
 
 @pytest.fixture(scope="module")

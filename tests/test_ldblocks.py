@@ -43,12 +43,8 @@ def test_boundaries_at_block_junctions() -> None:
 
 
 def test_blocks_from_a_real_panel_tile_the_chromosome(tmp_path) -> None:
-    import pytest
-
     from tests.conftest import DATA
 
-    if not DATA.is_dir():
-        pytest.skip("../shared not present")
     from twasflow.io.panel import Panel, build_panel_store
     from twasflow.ldblocks import build_ld_blocks, write_blocks_bed
     from twasflow.loci import read_blocks_bed

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import DATA, copy_workflow, needs_shared, run_snakemake
+from conftest import DATA, copy_workflow, run_snakemake
 from twasflow.errors import HarmonizeError
 from twasflow.models import MODEL_COLUMNS, MODEL_REASONS, harmonize_models, read_model_covariance
 from twasflow.twas import spredixcan_z
@@ -167,7 +167,6 @@ def test_read_bundle_without_model_weights(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------ (b) real
-@needs_shared
 def test_real_liver_predictdb_against_chr16_panel(tmp_path):
     info = pd.read_csv(D / "raw" / "LDL_chr16.weight_variants_info.tsv.gz", sep="\t").dropna(subset=["pos"])
     v = info["implied_ref_variance"].to_numpy()

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import DATA, needs_shared
+from conftest import DATA
 from twasflow.errors import PanelError
 from twasflow.io.panel import Panel, build_panel_store
 from twasflow.io.plink import pack_codes, read_bed, read_bim, read_fam
@@ -19,15 +18,12 @@ W = DATA / "genotypes" / "1000G.EUR.hg19.chr22_20-21Mb"
 
 @pytest.fixture(scope="module")
 def stores(tmp_path_factory):
-    if not Path(str(W) + ".bed").is_file():
-        pytest.skip("shared genotypes missing")
     d = tmp_path_factory.mktemp("stores")
     build_panel_store(d / "bed", bfile=W)
     build_panel_store(d / "vcf", vcf=str(W) + ".vcf.gz")
     return Panel(d / "bed"), Panel(d / "vcf"), d
 
 
-@needs_shared
 def test_bed_and_vcf_stores_identical(stores):
     a, b, d = stores
     assert a.variants["variant_id"].tolist() == b.variants["variant_id"].tolist()
@@ -40,7 +36,6 @@ def test_bed_and_vcf_stores_identical(stores):
     assert a.variants["variant_id"].iloc[0] == f"22:{bim.pos[0]}:{bim.a2[0]}:{bim.a1[0]}"
 
 
-@needs_shared
 def test_store_dosages_equal_bed_and_ranges(stores):
     a, _, _ = stores
     G = read_bed(W)
@@ -60,7 +55,6 @@ def test_store_dosages_equal_bed_and_ranges(stores):
     assert a.rows_in_range("7", 0, 10**9).size == 0
 
 
-@needs_shared
 def test_store_is_deterministic(stores, tmp_path):
     _, _, d = stores
     build_panel_store(tmp_path / "again", bfile=W)
@@ -68,7 +62,6 @@ def test_store_is_deterministic(stores, tmp_path):
         assert (tmp_path / "again" / f).read_bytes() == (d / "bed" / f).read_bytes(), f
 
 
-@needs_shared
 def test_keep_and_maf(tmp_path):
     fam = read_fam(W)
     keep = tmp_path / "keep.txt"
@@ -125,7 +118,6 @@ def _copy_fileset(tmp_path, name="w"):
     return tmp_path / name
 
 
-@needs_shared
 def test_reader_errors(tmp_path):
     pre = _copy_fileset(tmp_path)
     data = (tmp_path / "w.bed").read_bytes()

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import DATA, needs_shared
+from conftest import DATA
 from twasflow.errors import InputError
 from twasflow.harmonize.models import REASONS, harmonize_model_weights, oriented_covariance
 from twasflow.io.predictdb import predictdb_to_long, read_predictdb, read_predictdb_covariance, read_weights_long
@@ -29,8 +29,6 @@ D = DATA / "ctwas_LDL_chr16"
 
 @pytest.fixture(scope="module")
 def liver():
-    if not D.is_dir():
-        pytest.skip("../shared data not present")
     w, extra = read_predictdb(D / "raw" / "expression_Liver.db")
     cov = read_predictdb_covariance(D / "raw" / "expression_Liver.txt.gz")
     zs = pd.read_csv(D / "raw" / "LDL_chr16.z_snp.tsv.gz", sep="\t")
@@ -43,7 +41,6 @@ def liver():
                 wl=wl[wl["group"] == "liver|expression"], zg=zg[zg["group"] == "liver|expression"])
 
 
-@needs_shared
 def test_read_predictdb_tables(liver):
     w, extra = liver["w"], liver["extra"]
     assert len(w) == 918 and w["gene"].nunique() == 610 and len(extra) == 610
@@ -53,7 +50,6 @@ def test_read_predictdb_tables(liver):
     assert len(sub) == 2 and ex["genename"].tolist() == ["DBNDD1"]
 
 
-@needs_shared
 def test_covariance_reader_matches_ctwas_R_wgt(liver):
     """cov2cor of the covariance file (varID keys) == cTWAS's R_wgt (rsID order) for every liver gene."""
     cov, w = liver["cov"], liver["w"]
@@ -74,7 +70,6 @@ def test_covariance_reader_matches_ctwas_R_wgt(liver):
     assert n == 410
 
 
-@needs_shared
 def test_harmonization_report_and_ctwas_weights(liver):
     used, rep = liver["used"], liver["report"]
     # every model variant is accounted for, per gene
@@ -90,7 +85,6 @@ def test_harmonization_report_and_ctwas_weights(liver):
     np.testing.assert_allclose(m["weight"] * m["implied_ref_sd"], m["weight_ctwas"], rtol=1e-12, atol=0)
 
 
-@needs_shared
 def test_position_matching_agrees_with_rsid_matching(liver):
     info = pd.read_csv(D / "raw" / "LDL_chr16.weight_variants_info.tsv.gz", sep="\t").dropna(subset=["pos"])
     target = pd.DataFrame({"variant_id": info["variant_id"], "chrom": info["chrom"].astype(str),
@@ -104,7 +98,6 @@ def test_position_matching_agrees_with_rsid_matching(liver):
     pd.testing.assert_frame_equal(a, b)
 
 
-@needs_shared
 def test_spredixcan_with_model_covariance_vs_ctwas(liver):
     used, z, cov, zg = liver["used"], liver["z"], liver["cov"], liver["zg"].set_index("molecular_id")
     genes = set(zg.index)
@@ -134,7 +127,6 @@ def test_spredixcan_with_model_covariance_vs_ctwas(liver):
     assert n == 410
 
 
-@needs_shared
 def test_read_weights_long_ctwas_table_reproduces_gene_z():
     """The long-table reader on cTWAS's (already standardized) weights + R_wgt gives cTWAS's gene z."""
     lt = read_weights_long(D / "derived" / "LDL_chr16.weights.long.tsv.gz",

@@ -1,6 +1,6 @@
 """The real UK Biobank BOLT-LMM file harmonizes against the real 1000 Genomes panel windows through the
 workflow (panel and harmonize_gwas rules), with a column map in the sheet and a QC JSON that accounts for
-every one of its rows (see ../shared/data/genotypes/polypred_1000G_EUR/README.md for the facts checked)."""
+every one of its rows (see tests/data/genotypes/polypred_1000G_EUR/README.md for the facts checked)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from tests.conftest import DATA, copy_workflow, needs_shared, run_snakemake
+from tests.conftest import DATA, copy_workflow, run_snakemake
 
 GENO = DATA / "genotypes"
 
 
-@needs_shared
 def test_bolt_lmm_harmonizes_through_the_workflow(tmp_path: Path) -> None:
     root = copy_workflow(tmp_path)
     cfg = root / "config"

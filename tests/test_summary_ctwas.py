@@ -1,18 +1,17 @@
 """Silver-standard precision of a cTWAS run on real data: cTWAS's own no-LD fine-mapping of LDL on chromosome 16
-(../shared/data/ctwas_LDL_chr16), the cTWAS paper's 69 LDL silver-standard genes and the org.Hs.eg.db GRCh38 gene
+(tests/data/ctwas_LDL_chr16), the cTWAS paper's 69 LDL silver-standard genes and the org.Hs.eg.db GRCh38 gene
 positions. The counting rule itself is checked on a hand-made case in test_summary.py."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from conftest import DATA, needs_shared
+from conftest import DATA
 from twasflow.summary.enrich import gene_level_precision, silver_classes, silver_precision
 from twasflow.summary.external import ctwas_finemap_variables
 from twasflow.summary.genes import annotate, nearby_genes, read_gene_annotation, read_gene_list
 from twasflow.summary.tables import causal_variables
 
-pytestmark = needs_shared
 
 
 def test_silver_precision_of_the_ctwas_ldl_chr16_run() -> None:

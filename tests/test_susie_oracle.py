@@ -9,7 +9,6 @@ smaller (see docs/susie.md).
 
 from __future__ import annotations
 
-import gzip
 import json
 import warnings
 from functools import lru_cache
@@ -17,7 +16,7 @@ from functools import lru_cache
 import numpy as np
 import pytest
 
-from conftest import ORACLE, needs_shared
+from conftest import ORACLE, read_json, read_tsv_matrix
 from twasflow.susie import estimate_s_rss, kriging_rss, susie, susie_rss, susie_suff_stat
 
 EXP = ORACLE / "expected"
@@ -28,12 +27,10 @@ CASES = [
     "rss_11_null_iid", "rss_12_nonpsd_default", "rss_13_nonpsd_lambda", "rss_14_nonpsd_Rreg",
 ]
 
-pytestmark = needs_shared
 
 
 def _load(path) -> np.ndarray:
-    with gzip.open(path, "rt") as fh:
-        return np.loadtxt(fh, delimiter="\t", ndmin=2)
+    return read_tsv_matrix(path)
 
 
 @lru_cache(maxsize=None)
@@ -74,7 +71,7 @@ def _run(case: str):
 
 @pytest.mark.parametrize("case", CASES)
 def test_oracle_case(case: str) -> None:
-    ex = json.loads((EXP / case / "expected.json").read_text())
+    ex = read_json(EXP / case / "expected.json")
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
         fit = _run(case)
@@ -127,7 +124,7 @@ def test_oracle_case(case: str) -> None:
 
 @pytest.mark.parametrize("case,Rname", [("rss_01_z_default", "N3w_R"), ("rss_12_nonpsd_default", "N3w_R_nonpsd")])
 def test_kriging_oracle(case: str, Rname: str) -> None:
-    k = json.loads((EXP / case / "kriging.json").read_text())
+    k = read_json(EXP / case / "kriging.json")
     z = _inp("N3w_y1_sumstats")[:, 2]
     R = _inp(Rname)
     with warnings.catch_warnings():

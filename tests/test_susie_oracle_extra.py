@@ -28,13 +28,12 @@ import numpy as np
 import pytest
 
 import twasflow.susie as susie
-from conftest import SHARED
+from conftest import SHARED, read_tsv_matrix
 
 
 CASES_DIR = Path(__file__).resolve().parent / "data" / "susie_extra"
 CASES = sorted(p.name for p in CASES_DIR.iterdir() if (p / "expected.json.gz").is_file())
 
-pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared reference data not present")
 
 ATOL_PIP = 1e-5
 ATOL_ALPHA = 1e-5
@@ -59,9 +58,8 @@ def _path(case: str, rel: str) -> Path:
     return (CASES_DIR / case / rel).resolve()
 
 
-def _tsv(path: Path) -> np.ndarray:
-    with gzip.open(path, "rt") as fh:
-        return np.loadtxt(fh, delimiter="\t", ndmin=2)
+def _tsv(path) -> np.ndarray:
+    return read_tsv_matrix(path)
 
 
 def _vec(path: Path) -> np.ndarray:

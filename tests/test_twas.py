@@ -6,13 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import DATA, needs_shared
+from conftest import DATA
 from twasflow.twas import PRESCREEN_COLUMNS, acat, acat_by_group, prescreen_table, spredixcan_z, twas_z, z_to_p
 
 CTWAS = DATA / "ctwas_LDL_chr16"
 
 
-@needs_shared
 def test_ctwas_gene_z_all_894_genes():
     """cTWAS compute_gene_z(): every gene of derived/LDL_chr16.z_gene.tsv within 1e-8."""
     wl = pd.read_csv(CTWAS / "derived" / "LDL_chr16.weights.long.tsv.gz", sep="\t")

@@ -9,14 +9,12 @@ and iteration counts exactly.
 
 from __future__ import annotations
 
-import gzip
-import json
 import warnings
 
 import numpy as np
 import pytest
 
-from conftest import DATA, ORACLE, needs_shared
+from conftest import DATA, ORACLE, read_json, read_tsv_matrix
 from twasflow.errors import InputError
 from twasflow.susie import susie_rss
 from twasflow.weights import STATUS_NO_KEPT, STATUS_NO_TESTED, STATUS_OK, fit_pairs, select_rule, stage1
@@ -26,14 +24,11 @@ BED = DATA / "genotypes" / "1000G.EUR.hg19.chr12_20-21Mb"
 
 
 def _tsv(path) -> np.ndarray:
-    with gzip.open(path, "rt") as fh:
-        return np.loadtxt(fh, delimiter="\t", ndmin=2)
+    return read_tsv_matrix(path)
 
 
 @pytest.fixture(scope="module")
 def oracle():
-    if not EXP.is_dir():
-        pytest.skip("../shared oracle data not present")
     R = _tsv(EXP / "_inputs" / "N3w_R.tsv.gz")
     z1 = _tsv(EXP / "_inputs" / "N3w_y1_sumstats.tsv.gz")[:, 2]
     z0 = _tsv(EXP / "rss_10_null_pheno" / "z.tsv.gz").ravel()
@@ -54,11 +49,10 @@ def _by_hand(z, R, n, L=3, cs_pip_min=0.25, pip_min=0.5):
     return kept, np.where(kept, f.posterior_mean(), 0.0), f, idx
 
 
-@needs_shared
 def test_engine_matches_susier_oracle_L10(oracle):
     """rss_01_z_default: susie_rss(z, R, n = 574, L = 10) in susieR 0.12.35."""
     R, z1, _ = oracle
-    exp = json.loads((EXP / "rss_01_z_default" / "expected.json").read_text())
+    exp = read_json(EXP / "rss_01_z_default" / "expected.json")
     fits = fit_pairs(z1[:, None], R, 574, L=10)
     f = fits[0]
     np.testing.assert_allclose(f.alpha, np.array(exp["alpha"]), rtol=1e-4, atol=1e-6)
@@ -80,12 +74,11 @@ def test_engine_matches_susier_oracle_L10(oracle):
     assert np.all(B[~want, 0] == 0.0)
 
 
-@needs_shared
 @pytest.mark.parametrize("case", ["rss_10_null_pheno", "rss_11_null_iid"])
 def test_engine_matches_susier_oracle_null(oracle, case):
     R, _, _ = oracle
     z = _tsv(EXP / case / "z.tsv.gz").ravel()
-    exp = json.loads((EXP / case / "expected.json").read_text())
+    exp = read_json(EXP / case / "expected.json")
     fits = fit_pairs(z[:, None], R, 574, L=10)
     f = fits[0]
     np.testing.assert_allclose(f.pip, np.array(exp["pip"]), rtol=1e-4, atol=1e-6)
@@ -94,7 +87,6 @@ def test_engine_matches_susier_oracle_null(oracle, case):
     assert len(f.sets) == exp["sets"]["n_cs"]
 
 
-@needs_shared
 def test_stage1_equals_susie_rss_plus_rule_by_hand(oracle):
     """Dense check, L = 3: every pair of a batch equals susie_rss on its own tested variants + the rule."""
     R, z1, z0 = oracle
@@ -151,7 +143,6 @@ def _panel_R(M: int, r2_max: float = 0.5):
     return Xs, np.corrcoef(Xs, rowvar=False)
 
 
-@needs_shared
 def test_recovery_of_planted_eqtls_and_dense_check_on_real_ld():
     """40 pairs with 1-2 planted eQTLs (h2 = 0.25, n = 500) on real 1000G EUR LD pruned to r² < 0.5
     (M = 200): stage1 selects the strongest planted eQTL of nearly every pair with signal, almost nothing

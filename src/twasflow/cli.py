@@ -51,9 +51,27 @@ def _load_config(path: str) -> Any:
 
 # ------------------------------------------------------------------------------------------- subcommands
 def cmd_check_config(a: argparse.Namespace) -> None:
-    run = _load_config(a.config)
+    import yaml
+
+    from .config import base_note, check_data_files
+    from .errors import ConfigError
+
+    try:
+        with open(a.config) as fh:
+            note = base_note(a.config, yaml.safe_load(fh) or {}, base_dir=Path.cwd())
+    except (OSError, yaml.YAMLError, AttributeError):
+        note = None  # _load_config says what is wrong with the file
+    try:
+        run = _load_config(a.config)
+        lines = check_data_files(run, base_dir=Path.cwd())  # headers: mapped columns exist, n available
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (note: {note})" if note else str(exc)) from None
+    for line in lines:
+        print(line)
+    if note:
+        print(f"warning: {note}", file=sys.stderr)
     print(f"{a.config}: OK ({len(run.traits)} traits: {', '.join(run.traits)}; "
-          f"{len(run.datasets)} xQTL datasets)")
+          f"{len(run.datasets)} xQTL datasets; relative paths from {Path.cwd()})")
 
 
 def cmd_simulate(a: argparse.Namespace) -> None:

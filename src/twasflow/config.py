@@ -94,8 +94,31 @@ def _format_error(err: jsonschema.ValidationError, where: str) -> str:
     return f"{where}: key '{key}': found {err.instance!r}; expected {_describe(err.schema)}"
 
 
+# YAML 1.1 (PyYAML, Snakemake's loader) reads 5e-8 as the string '5e-8' (its float pattern needs a dot and a
+# signed exponent); YAML 1.2 and users read a number
+_FLOAT_TEXT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+
+
+def _yaml_numbers(instance: Any, schema: Mapping[str, Any]) -> Any:
+    """``instance`` with number-like strings turned into floats wherever ``schema`` expects a number."""
+    types = schema.get("type")
+    types = [types] if isinstance(types, str) else list(types or [])
+    if isinstance(instance, str) and "number" in types and "string" not in types and _FLOAT_TEXT.match(instance.strip()):
+        return float(instance)
+    if isinstance(instance, dict):
+        props = schema.get("properties", {})
+        return {k: _yaml_numbers(v, props[k]) if k in props else v for k, v in instance.items()}
+    if isinstance(instance, list) and isinstance(schema.get("items"), Mapping):
+        return [_yaml_numbers(v, schema["items"]) for v in instance]
+    return instance
+
+
 def validate(instance: dict[str, Any], schema: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """Validate ``instance`` in place (filling defaults) and return it; raise ConfigError on the first error."""
+    """Validate ``instance`` in place (filling defaults) and return it; raise ConfigError on the first error.
+    Numbers YAML 1.1 left as text (``5e-8``) are read as numbers first."""
+    fixed = _yaml_numbers(instance, schema)
+    instance.clear()
+    instance.update(fixed)
     errors = sorted(_Validator(schema).iter_errors(instance), key=lambda e: list(e.absolute_path))
     if errors:
         raise ConfigError(_format_error(errors[0], where), file=where)
@@ -197,16 +220,22 @@ def read_sheet(path: str | Path, kind: str) -> pd.DataFrame:
     return out
 
 
-def _check_exists(value: str | None, key: str, *, pattern_ok: bool = False, suffixes: tuple[str, ...] = ()) -> None:
+def _check_exists(value: str | None, key: str, *, base: Path = Path("."), pattern_ok: bool = False,
+                  suffixes: tuple[str, ...] = (), show_base: bool = False) -> None:
+    """Raise ConfigError unless ``value`` (+ each suffix) exists; a relative path is taken from ``base`` (the
+    run's working directory), never from the process's current directory. The message names the path as
+    written (``show_base``: joined to the base)."""
     if not value:
         return
     targets = [value + s for s in suffixes] if suffixes else [value]
     for t in targets:
+        full = str(base / t) if not Path(t).is_absolute() else t
+        shown = full if show_base else t
         if pattern_ok and "{chrom}" in t:
-            if not glob.glob(t.replace("{chrom}", "*")):
-                raise ConfigError(f"config key '{key}': no file matches {t!r} (expected one file per chromosome)")
-        elif not Path(t).exists():
-            raise ConfigError(f"config key '{key}': file {t!r} does not exist")
+            if not glob.glob(full.replace("{chrom}", "*")):
+                raise ConfigError(f"config key '{key}': no file matches {shown!r} (expected one file per chromosome)")
+        elif not Path(full).exists():
+            raise ConfigError(f"config key '{key}': file {shown!r} does not exist")
 
 
 def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") -> RunConfig:
@@ -237,15 +266,15 @@ def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") ->
     if not simulated(panel["pgen"]):
         _check_exists(panel["pgen"], "panel.pgen", pattern_ok=True, suffixes=(".pgen", ".pvar", ".psam"))
     if not simulated(panel["bfile"]):
-        _check_exists(panel["bfile"], "panel.bfile", pattern_ok=True, suffixes=(".bed", ".bim", ".fam"))
+        _check_exists(panel["bfile"], "panel.bfile", base=base, pattern_ok=True, suffixes=(".bed", ".bim", ".fam"))
     if not simulated(panel["vcf"]):
-        _check_exists(panel["vcf"], "panel.vcf", pattern_ok=True)
-    _check_exists(panel["keep"], "panel.keep")
+        _check_exists(panel["vcf"], "panel.vcf", base=base, pattern_ok=True)
+    _check_exists(panel["keep"], "panel.keep", base=base)
     blocks = cfg["loci"]["ld_blocks"]
     if blocks not in ("none", "panel"):
-        _check_exists(blocks, "loci.ld_blocks")
+        _check_exists(blocks, "loci.ld_blocks", base=base)
     for k in ("silver_standard", "drug_targets", "gene_annotation"):
-        _check_exists(cfg["enrichment"][k], f"enrichment.{k}")
+        _check_exists(cfg["enrichment"][k], f"enrichment.{k}", base=base)
     if cfg["loci"]["mhc"]:
         parse_region(cfg["loci"]["mhc"])
 
@@ -265,7 +294,7 @@ def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") ->
                 p = rec.get(c)
                 if isinstance(p, str) and p and not simulated(p):  # NaN: optional column blank in this row
                     try:
-                        _check_exists(str(base / p) if not Path(p).is_absolute() else p, c, pattern_ok=True)
+                        _check_exists(p, c, base=base, pattern_ok=True, show_base=True)
                     except ConfigError as exc:
                         raise ConfigError(f"{sheet}, row {i}: {str(exc).replace('config key', 'column')}") from None
     for i, rec in enumerate(gwas.to_dict("records"), start=1):
@@ -290,3 +319,63 @@ def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") ->
             raise ConfigError(f"{cfg['gwas_sheet']}, row {i}: column 'liftover': an rsID-keyed file takes its "
                               "positions from the panel or rsid_map (on the run's build); no chain file needed")
     return RunConfig(cfg, gwas, xqtl)
+
+
+def check_data_files(run: RunConfig, *, base_dir: str | Path = ".") -> list[str]:
+    """``twasflow check-config``'s file checks beyond existence: read the header of every GWAS file of the sheet
+    and check that its mapped columns exist (the format's, or the ``col_*`` map of a ``table``) and that a sample
+    size is available (an ``n`` column or the sheet's ``n``). Files the example simulator writes are skipped.
+
+    Returns one line per file checked; raises ConfigError naming the sheet row, file and column otherwise.
+    Relative paths are taken from ``base_dir``, the run's working directory (as Snakemake does).
+    """
+    from .errors import InputError
+    from .io.gwas import read_gwas_batches
+
+    base = Path(base_dir)
+    cfg = run.config
+    sheet = cfg["gwas_sheet"]
+    lines = []
+    for i, rec in enumerate(run.gwas.to_dict("records"), start=1):
+        p = rec["path"]
+        if made_by_simulator(cfg, p, base):
+            lines.append(f"{sheet}, row {i} ({rec['trait']}): {p}: made by the example simulator, not checked")
+            continue
+        full = base / p if not Path(p).is_absolute() else Path(p)
+        fmt = rec["format"]
+        try:
+            batches, roles, _ = read_gwas_batches(full, fmt=fmt, colmap=gwas_colmap(rec) if fmt == "table" else None)
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+        except InputError as exc:
+            raise ConfigError(f"{sheet}, row {i} ({rec['trait']}): {exc}") from None
+        n_sheet = rec.get("n")
+        has_n = "n" in roles or (n_sheet is not None and str(n_sheet).strip() not in ("", "nan"))
+        if not has_n:
+            raise ConfigError(f"{sheet}, row {i} ({rec['trait']}): column 'n': no sample size for {full} (found no "
+                              "n column in the file and a blank n in the sheet; expected one of them)")
+        lines.append(f"{sheet}, row {i} ({rec['trait']}): {full}: columns "
+                     + ", ".join(f"{k}={v}" for k, v in roles.items()))
+    return lines
+
+
+def base_note(config_path: str | Path, config: Mapping[str, Any], *, base_dir: str | Path = ".") -> str | None:
+    """A warning when ``--config`` lives elsewhere than the working directory and its folder holds sheets of
+    the same relative name as the ones actually used (the paths resolve against the working directory, as in
+    Snakemake, not against the config file's folder)."""
+    base = Path(base_dir).resolve()
+    cdir = Path(config_path).resolve().parent
+    notes = []
+    schema = load_schema("config")["properties"]
+    for key in ("gwas_sheet", "xqtl_sheet"):
+        rel = str(config.get(key) or schema[key]["default"])
+        if Path(rel).is_absolute():
+            continue
+        for other in (cdir / rel, cdir.parent / rel):
+            if other.is_file() and other.resolve() != (base / rel).resolve():
+                notes.append(f"{key} '{rel}' is {base / rel} (relative paths resolve against the working directory "
+                             f"{base}, as in Snakemake), not {other}: run from {other.parent.parent if other.parent.name == 'config' else other.parent} "
+                             "to use that one")
+                break
+    return "; ".join(notes) or None

@@ -92,3 +92,8 @@ class LocusError(InputError):
 
 class SusieError(InputError):
     """Invalid numerical input to the SuSiE engine (NaN z, R of the wrong shape, non-symmetric R…)."""
+
+
+class NumericalError(TwasflowError, ArithmeticError):
+    """A numerical failure at one locus (a singular or non-finite system, no convergence where it is required):
+    an expected per-locus problem that :func:`twasflow.chunks.run_loci` records instead of failing the job."""

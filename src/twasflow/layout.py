@@ -133,6 +133,11 @@ class Layout:
         """Across-trait summary (rule ``across_traits``)."""
         return self._out("summary", "across_traits")
 
+    @property
+    def failed_loci(self) -> str:
+        """Every failed locus of the run (rule ``failed_loci``, the run's last job)."""
+        return self._out("failed_loci.tsv")
+
     # ------------------------------------------------------------------------------------------ logs
     def log(self, rule: str, *parts: str) -> str:
         """A rule's job log: ``logs/{rule}/{parts…}.log`` (``logs/{rule}.log`` without parts)."""

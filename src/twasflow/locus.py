@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+import zipfile
 from typing import Any, Mapping
 
 import numpy as np
@@ -29,6 +30,7 @@ from scipy.special import ndtr
 
 from .chunks import run_loci, summarize
 from .clump import greedy_clump
+from .errors import InputError
 from .io.tables import write_json, write_npz, write_parquet
 
 log = logging.getLogger(__name__)
@@ -300,9 +302,13 @@ def write_bundle(b: LocusBundle, out_dir: str | Path) -> None:
 def read_bundle(out_dir: str | Path, locus_id: str) -> LocusBundle:
     """Read a bundle written by :func:`write_bundle` (also one written before ``model_W`` existed)."""
     out_dir = Path(out_dir)
-    with np.load(out_dir / f"{locus_id}.npz", allow_pickle=False) as f:
-        arrays = {k: f[k] for k in f.files}
-    pairs = pd.read_parquet(out_dir / f"{locus_id}.pairs.parquet")
+    try:
+        with np.load(out_dir / f"{locus_id}.npz", allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+        pairs = pd.read_parquet(out_dir / f"{locus_id}.pairs.parquet")
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:  # a corrupt file: a per-locus data problem
+        raise InputError.at("unreadable locus bundle", file=out_dir / f"{locus_id}.npz", found=str(exc),
+                            expected="the .npz + .pairs.parquet written by locus_inputs (rerun that chunk)") from exc
     return LocusBundle(locus_id, arrays["variant_ids"], arrays["pos"], arrays["z"], arrays["n"], arrays["R"],
                        arrays["freq"], arrays["xqtl_z"], arrays["xqtl_n"], pairs, reason=str(arrays["reason"]),
                        model_W=arrays.get("model_W"))

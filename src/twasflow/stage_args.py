@@ -132,7 +132,8 @@ class StageArgs:
                 "out_prefix": prefix, "log_dir": lay.log_dir("finemap", method, trait, locus or chunk),
                 "options": cfg[method], "genes": gene_annotation_path(cfg),
                 "plot_dir": f"{prefix}.plots", "locus": locus, "trait_inputs": self.trait_inputs(method, trait),
-                "seed": cfg["seed"], "plot_mode": cfg["locus_plots"], "genome_build": cfg["genome_build"]}
+                "seed": cfg["seed"], "plot_mode": cfg["locus_plots"], "genome_build": cfg["genome_build"],
+                "ld_check": cfg["ld_check"]}
 
     def coloc(self, trait: str, chunk: str, *, locus: str | None = None, out: str | None = None) -> dict[str, Any]:
         lay = self.layout
@@ -176,7 +177,7 @@ class StageArgs:
                 "twas_p_max": opt["twas_p_max"], "top_loci": opt["top_loci"], "nearby_kb": opt["nearby_kb"],
                 "gwas": lay.gwas(trait), "panel_dir": lay.panel_dir, "genome_build": cfg["genome_build"],
                 "gene_tests": lay.gene_tests_trait(trait, "genes") if gene_tests_enabled(cfg) else None,
-                "locus_pages": cfg["locus_plots"]}
+                "locus_pages": cfg["locus_plots"], "failed_loci_tolerated": cfg["failed_loci"]["tolerate"]}
 
     def across_traits(self, *, out_dir: str | None = None) -> dict[str, Any]:
         lay = self.layout

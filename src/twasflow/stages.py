@@ -526,7 +526,8 @@ def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manif
             prescreen_table: str | Path, out_prefix: str | Path, log_dir: str | Path, options: Mapping[str, Any],
             seed: int, plot_mode: str, genes: str | Path | None = None, plot_dir: str | Path | None = None,
             locus: str | None = None, trait_inputs: Mapping[str, str | Path] | None = None,
-            genome_build: str | None = None) -> dict[str, pd.DataFrame]:
+            genome_build: str | None = None, ld_check: Mapping[str, Any] | None = None
+            ) -> dict[str, pd.DataFrame]:
     """Rule ``finemap``: one fine-mapping method (:mod:`twasflow.methods.registry`) on every locus of a chunk,
     on the pairs that pass the prescreen.
 
@@ -538,8 +539,10 @@ def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manif
     ``ctwas_params`` output; ``tgfm_prior``: the trait's ``tgfm_prior`` output with ``tgfm.tissue_prior``).
     ``seed``: config seed (TGFM's draws, seeded per trait and locus). Locus plots are drawn after the tables
     are written: a plot failure never discards a fit (it fails the job once the tables exist). ``genome_build``:
-    checked against the gene annotation's (:func:`twasflow.io.annotation.read_gene_annotation`).
+    checked against the gene annotation's (:func:`twasflow.io.annotation.read_gene_annotation`). ``ld_check``:
+    the config's ``ld_check`` block (:func:`twasflow.ldcheck.check_bundle`; None: no gate).
     """
+    from . import ldcheck
     from .io.tables import read_json, write_parquet
     from .locus import read_bundle
     from .locus_weights import read_locus_weights
@@ -573,7 +576,9 @@ def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manif
             return {"status": rec["status"], "reason": rec.get("reason", "")}
         b = read_bundle(bdir, lid)
         w = read_locus_weights(wdir, lid)
+        b, w, ldc = ldcheck.check_bundle(b, w, ld_check)  # LD-mismatch gate: warn, or drop flagged + fit the rest
         res = fitter.fit_locus(b, w.select(_kept_pairs(pre, lid, w)))
+        res.locus.update(ldc.locus_fields() if ldc else {})
         add(res, lid)
         if plot_dir is not None and (plot_mode == "all" or (plot_mode == "causal" and res.variables["causal"].any())):
             plots.append((lid, parts["variables"][-1], b.pos, b.variant_ids, b.z))

@@ -117,6 +117,11 @@ def harmonize_gwas(
             build = _build_check(acc, index, panel_hit, path=path, declared=declared, panel=pbuild,
                                  min_match=settings.build_check_min_match, warnings=warnings, rsid_loader=loader)
             fin = _finalize(acc, index, settings)
+            if len(fin.keep) == 0:  # never an empty success: say why every row went
+                raise HarmonizeError.at(
+                    "every row was dropped, nothing is left to analyse", file=path,
+                    found=f"{acc.n_input} rows dropped: " + ", ".join(f"{k} {v}" for k, v in fin.dropped.items()),
+                    expected="at least one row with a value and a panel match")
             streamed = stream.finish(fin)
         except BaseException:
             stream.abort()
@@ -127,11 +132,36 @@ def harmonize_gwas(
                                                             for name in ("z", "n", "p", "beta", "se", "eaf")})
             _write_gwas_parquet(table, tmp)
         extra = {"format": fmt, **(adapted or {})}
+        pcheck = _p_vs_beta_se(acc.cat("beta", np.float64), acc.cat("se", np.float64), acc.cat("p", np.float64))
+        if pcheck is not None:
+            extra["p_vs_beta_se"] = pcheck
+            if pcheck["n_disagree"]:
+                warnings.append(f"p and beta/se disagree by more than 100-fold in {pcheck['n_disagree']} of "
+                                f"{pcheck['n_compared']} rows (p_vs_beta_se): check the columns map to the same test")
         if trait is not None:
             extra["trait"] = trait
         qc = _qc_dict(path, acc, fin, build, warnings, **extra)
     write_json(qc, qc_out)
     return qc
+
+
+def _p_vs_beta_se(beta: np.ndarray, se: np.ndarray, p: np.ndarray) -> dict[str, Any] | None:
+    """Rows with beta, se and p: how many p-values differ from the two-sided normal p of beta/se by more than
+    100-fold where either is below 1e-3 (gross disagreement: columns of different tests, or a p mislabelled).
+    None when the file lacks one of the three."""
+    from scipy.special import log_ndtr
+
+    if not (len(beta) and len(se) and len(p)) or not (len(beta) == len(se) == len(p)):
+        return None
+    ok = np.isfinite(beta) & np.isfinite(se) & (se > 0) & np.isfinite(p) & (p > 0)
+    if not ok.any():
+        return None
+    log10_p_bs = (np.log(2.0) + log_ndtr(-np.abs(beta[ok] / se[ok]))) / np.log(10.0)
+    log10_p = np.log10(p[ok])
+    diff = np.abs(log10_p - log10_p_bs)
+    bad = (diff > 2.0) & (np.minimum(log10_p, log10_p_bs) < -3.0)
+    return {"n_compared": int(ok.sum()), "n_disagree": int(bad.sum()),
+            "max_abs_log10_ratio": float(diff.max()), "rule": "|log10 p - log10 p(beta/se)| > 2 and min p < 1e-3"}
 
 
 def _adapt(batches: Any, roles: Mapping[str, str], path: str | Path, panel_variants: Any,

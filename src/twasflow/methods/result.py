@@ -33,8 +33,9 @@ SET_COLUMNS = [
 ]
 LOCI_COLUMNS = [
     "trait", "locus_id", "method", "status", "reason", "M", "P", "L", "bic", "sigma2_alpha", "sigma2_inf",
-    "inf_test_p", "pratt_pairs", "pratt_variants", "pratt_inf", "niter", "converged", "seconds", "log",
-]
+    "inf_test_p", "pratt_pairs", "pratt_variants", "pratt_inf", "niter", "converged", "ld_s", "ld_n_flagged",
+    "ld_action", "log",
+]  # no wall time: result files must be byte-identical on rerun (timings go to the rule log, chunks.run_loci)
 # per-variable columns a method fills (the rest of VARIABLE_COLUMNS comes from tables())
 METHOD_VARIABLE_COLUMNS = ["name", "type", "pip", "cs", "cs_pip", "cs_pratt", "estimate", "se", "pratt", "causal"]
 PAIR_META = ["pair_id", "gene_id", "gene_name", "tissue", "qtl_type"]
@@ -47,7 +48,8 @@ _STRING_COLS = ["trait", "locus_id", "method", "variable_id", "type", *PAIR_META
 _LOCUS_DEFAULTS: dict[str, Any] = {
     "status": STATUS_OK, "reason": "", "M": 0, "P": 0, "L": 0, "bic": math.nan, "sigma2_alpha": math.nan,
     "sigma2_inf": math.nan, "inf_test_p": math.nan, "pratt_pairs": math.nan, "pratt_variants": math.nan,
-    "pratt_inf": math.nan, "niter": 0, "converged": False, "seconds": math.nan, "log": "",
+    "pratt_inf": math.nan, "niter": 0, "converged": False, "ld_s": math.nan, "ld_n_flagged": 0, "ld_action": "off",
+    "log": "",
 }
 
 
@@ -119,10 +121,10 @@ class FinemapResult:
 
         rec = {**_LOCUS_DEFAULTS, **{k_: v_ for k_, v_ in self.locus.items() if k_ in _LOCUS_DEFAULTS}}
         loci = pd.DataFrame([{"trait": trait, "locus_id": locus_id, "method": self.method, **rec}])[LOCI_COLUMNS]
-        for col in ["M", "P", "L", "niter"]:
+        for col in ["M", "P", "L", "niter", "ld_n_flagged"]:
             loci[col] = loci[col].astype(np.int64)
         for col in ["bic", "sigma2_alpha", "sigma2_inf", "inf_test_p", "pratt_pairs", "pratt_variants", "pratt_inf",
-                    "seconds"]:
+                    "ld_s"]:
             loci[col] = loci[col].astype(np.float64)
         loci["converged"] = loci["converged"].astype(bool)
         return out, sets, loci

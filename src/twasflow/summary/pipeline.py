@@ -93,6 +93,9 @@ def _overview(trait: str, methods: Sequence[str], loci: pd.DataFrame, cv: pd.Dat
         rows.append({"trait": trait, "method": m, "n_loci": int(len(lm)),
                      "n_loci_ok": int((lm["status"] == "ok").sum()) if len(lm) else 0,
                      "n_loci_failed": int((lm["status"] == "failed").sum()) if len(lm) else 0,
+                     # LD-mismatch gate (twasflow.ldcheck): loci with variants whose z disagrees with the panel LD
+                     "n_loci_ld_mismatch": int((lm["ld_n_flagged"] > 0).sum()) if "ld_n_flagged" in lm else 0,
+                     "n_ld_flagged_variants": int(lm["ld_n_flagged"].sum()) if "ld_n_flagged" in lm else 0,
                      "n_causal_sets": int((sets["method"] == m).sum()),
                      "n_sets_with_pairs": int(((sets["method"] == m) & (sets["n_pairs"] > 0)).sum()),
                      "n_causal_pairs": int(len(p)),
@@ -121,7 +124,8 @@ def summarize(trait: str, methods: Sequence[str], variables: Sequence[str | Path
               drug_targets_list: str | Path | None = None, twas_p_max: float = TWAS_P_MAX, top_loci: int = 5,
               nearby_kb: float = 1000.0, truth: str | Path | None = None, gwas: str | Path | None = None,
               panel_dir: str | Path | None = None, genome_build: str | None = None,
-              gene_tests: str | Path | None = None, locus_pages: str = "all") -> dict[str, Any]:
+              gene_tests: str | Path | None = None, locus_pages: str = "all",
+              failed_loci_tolerated: bool = False) -> dict[str, Any]:
     """Rule ``summarize``: every summary of one trait, all methods (files :data:`TRAIT_FILES` and the
     directory ``top_loci/`` with copies of the top loci's locus plots, ``{method}.{rank}.{locus_id}.png/svg``).
 
@@ -228,7 +232,11 @@ def summarize(trait: str, methods: Sequence[str], variables: Sequence[str | Path
                "silver_standard": _records(silver_tab) if not silver_note else None,
                "silver_standard_genes": _records(silver_genes_tab) if silver_genes_tab is not None else None,
                "drug_targets": _records(drug_tab) if not drug_note else None,
-               "truth_counts": _records(truth_counts) if truth else None}
+               "truth_counts": _records(truth_counts) if truth else None,
+               # failed loci (per method: overview n_loci_failed); "tolerated": the config accepts a run with
+               # failed loci (failed_loci.tolerate), so the report must say prominently that results are missing
+               "failed_loci": {"n_failed": int(overview["n_loci_failed"].sum()) if len(overview) else 0,
+                               "tolerated": bool(failed_loci_tolerated)}}
     write_json(summary, out / "summary.json")
     genes_tab = gene_table(v, methods, pre if len(pre) else None, co if len(co) else None, twas_p_max=twas_p_max,
                            gene_names=names, silver=silver_keys, drugs=drug_keys,

@@ -137,7 +137,10 @@ def _nnqp(H: np.ndarray, b: np.ndarray, x0: np.ndarray, tol: float = 1e-14) -> n
         ys = np.zeros(m)
         if idx.size:
             Hf = H[np.ix_(idx, idx)] + ridge * np.eye(idx.size)
-            ys[idx] = np.linalg.solve(Hf, -b[idx])
+            try:
+                ys[idx] = np.linalg.solve(Hf, -b[idx])
+            except np.linalg.LinAlgError:  # exactly collinear grid columns (e.g. underflowed to 0): min-norm
+                ys[idx] = np.linalg.lstsq(Hf, -b[idx], rcond=None)[0]
         if idx.size and np.any(ys[idx] < 0):
             neg = idx[ys[idx] < 0]
             steps = y[neg] / (y[neg] - ys[neg])
