@@ -129,14 +129,17 @@ class ParquetStream:
     not stored, so readers see plain strings, as from :func:`write_parquet`.
     """
 
-    def __init__(self, path: PathLike, schema: pa.Schema, *, row_group_size: int | None = None) -> None:
+    def __init__(self, path: PathLike, schema: pa.Schema, *, row_group_size: int | None = None,
+                 **options: Any) -> None:
+        """``options`` go to :class:`pyarrow.parquet.ParquetWriter` (e.g. ``use_dictionary``, ``write_statistics``)."""
         import pyarrow.parquet as pq
 
         self._ctx = atomic_path(path)
         tmp = self._ctx.__enter__()
         self.rows = 0
         self._row_group_size = row_group_size
-        self._w = pq.ParquetWriter(tmp, schema.remove_metadata(), compression="zstd", store_schema=False)
+        self._w = pq.ParquetWriter(tmp, schema.remove_metadata(), compression="zstd", store_schema=False,
+                                    **options)
 
     def write(self, table: pa.Table) -> None:
         self._w.write_table(table.replace_schema_metadata(None), row_group_size=self._row_group_size)
