@@ -228,6 +228,15 @@ def _model_rows(xqtl_dirs: Mapping[str, str | Path], chrom: str, start: int, end
     return mod[mod["pair_id"].isin(inside)].reset_index(drop=True)
 
 
+def _panel_range(panel: Any, chrom: str, start: int, end: int) -> pd.DataFrame:
+    """Panel variants on ``chrom`` with ``start <= pos <= end`` (a :class:`~twasflow.io.panel.Panel` answers by
+    binary search; any object with a ``variants`` frame is filtered)."""
+    if hasattr(panel, "variants_in_range"):
+        return panel.variants_in_range(chrom, start, end)
+    pv = panel.variants
+    return pv[(pv["chrom"].astype(str) == chrom) & pv["pos"].between(start, end)]
+
+
 def _pair_matrix(xw: _Window, universe: pd.Index, vids: np.ndarray) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """xQTL z (M, P) of the pairs tested on at least one of the locus variants ``vids`` (M,), pairs sorted by id,
     and their metadata (gene_id, tissue, qtl_type, n = median over those rows, n_tested)."""
@@ -294,7 +303,7 @@ def build_locus(
     gw = read_range(gwas_path, chrom, start, end, gwas_cols)
     st["gwas_in_window"] = len(gw)
     # the window's panel variants: a binary search in the panel, never a pass over all of it
-    pwin = panel.variants_in_range(chrom, start, end)
+    pwin = _panel_range(panel, chrom, start, end)
     universe = pd.Index(pwin["variant_id"].to_numpy())
     xw = _xqtl_window(xqtl_dirs, chrom, start, end, universe)
     st["xqtl_rows_in_window"] = xw.n_rows
@@ -333,7 +342,7 @@ def build_locus(
         gw_m = gw if (lo >= start and hi <= end) else read_range(gwas_path, chrom, min(lo, start), max(hi, end),
                                                                  gwas_cols)
         mset = set(mod["variant_id"])
-        in_pan = set(panel.variants_in_range(chrom, min(lo, start), max(hi, end))["variant_id"])
+        in_pan = set(_panel_range(panel, chrom, min(lo, start), max(hi, end))["variant_id"])
         mvar = gw_m[gw_m["variant_id"].isin(mset) & gw_m["variant_id"].isin(in_pan)]
         mvar = mvar.drop_duplicates("variant_id")
         st["model_variants_not_in_gwas"] = len(mset) - len(mvar)
@@ -394,7 +403,7 @@ def build_locus(
     n_out = np.array(n[0]) if np.all(n == n[0]) else n
     # locus variants (model variants too, which may lie outside the window): a binary search, not the panel
     lo_v, hi_v = int(chosen["pos"].min()), int(chosen["pos"].max())
-    pr = panel.variants_in_range(chrom, min(lo_v, start), max(hi_v, end))
+    pr = _panel_range(panel, chrom, min(lo_v, start), max(hi_v, end))
     freq = pr["counted_freq"].to_numpy(float)[pd.Index(pr["variant_id"].to_numpy()).get_indexer(vids)]
     st.update(M=len(vids), P=len(pair_ids))
     if len(mod):
