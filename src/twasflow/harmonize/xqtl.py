@@ -70,8 +70,9 @@ _XQTL_SCHEMA = pa.schema([(f.name, pa.dictionary(pa.int32(), pa.string()) if f.t
                           for f in _empty_xqtl().schema])
 #: Spilled rows are grouped by (chromosome code, position >> _BIN_SHIFT): 1 Mb bins, one output row group each.
 _BIN_SHIFT = 20
-#: Matched-row columns a stream spills (all fixed-width: 62 bytes per row).
-_SPILL = {"pidx": pa.int64(), "fidx": pa.int32(), "gidx": pa.int32(), "row": pa.int64(), "sign": pa.int8(),
+#: Matched-row columns a stream spills (all fixed-width: 54 bytes per row, 34 for GTEx). Rows keep their file
+#: order within a bin, which is all the duplicate rule (first row wins) needs.
+_SPILL = {"pidx": pa.int64(), "fidx": pa.int32(), "gidx": pa.int32(), "sign": pa.int8(),
           "flipped": pa.bool_(), "palin": pa.bool_(), "z": pa.float64(), "beta": pa.float64(),
           "se": pa.float64(), "n": pa.float64(), "eaf": pa.float64(), "tss": pa.float64()}
 
@@ -97,7 +98,11 @@ class _Stream:
     to disk in position bins, then resolved (strand consensus, palindromes, duplicates), ordered and written bin
     by bin: memory stays bounded by the rows of one bin, whatever the file size."""
 
-    def __init__(self, tmp: Path, label: str) -> None:
+    def __init__(self, tmp: Path, label: str, const: Mapping[str, Any] | None = None) -> None:
+        """``const``: columns with one value on every row (GTEx: no gene_id column, no frequency, the sheet's n),
+        not spilled."""
+        self.const = dict(const or {})
+        self.spill = {k: t for k, t in _SPILL.items() if k not in self.const}
         self.dir = tmp / label
         self.dir.mkdir()
         self.writers: dict[int, Any] = {}
@@ -131,16 +136,16 @@ class _Stream:
             sb = bins[order]
             cuts = np.r_[0, np.flatnonzero(sb[1:] != sb[:-1]) + 1, len(sb)]
             ubins = sb[cuts[:-1]].tolist()
-        cols = {name: block[name] for name in _SPILL}
+        cols = {name: block[name] for name in self.spill}
         if order is not None:
             cols = {name: v[order] for name, v in cols.items()}
         for b, lo, hi in zip(ubins, cuts[:-1], cuts[1:]):
             w = self.writers.get(b)
             if w is None:
                 sink = pa.OSFile(str(self.dir / f"{b}.arrow"), "wb")
-                w = self.writers[b] = (sink, pa.ipc.new_stream(sink, pa.schema(_SPILL.items())))
-            w[1].write_batch(pa.record_batch([pa.array(cols[name][lo:hi], type=t) for name, t in _SPILL.items()],
-                                             names=list(_SPILL)))
+                w = self.writers[b] = (sink, pa.ipc.new_stream(sink, pa.schema(self.spill.items())))
+            w[1].write_batch(pa.record_batch([pa.array(cols[name][lo:hi], type=t) for name, t in self.spill.items()],
+                                             names=list(self.spill)))
 
     def bins(self) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
         """(bin key, columns) of every bin in position order."""
@@ -151,7 +156,9 @@ class _Stream:
             f = self.dir / f"{b}.arrow"
             with pa.memory_map(str(f)) as src:
                 t = pa.ipc.open_stream(src).read_all()
-            cols = {name: t.column(name).to_numpy() for name in _SPILL}
+            cols = {name: t.column(name).to_numpy() for name in self.spill}
+            for name, v in self.const.items():
+                cols[name] = np.full(t.num_rows, v, dtype=_SPILL[name].to_pandas_dtype())
             del t
             f.unlink()
             yield b, cols
@@ -267,7 +274,7 @@ def _gtex_consume(blocks: Iterator[GtexBlock], index: PanelIndex, acc: _Acc, pan
         tss = blk.numbers.get("tss")
         stream.add(index, {
             "pidx": vpidx[kv], "fidx": fcode[blk.fidx[keep]], "gidx": np.full(len(keep), -1, np.int32),
-            "row": blk.row[keep], "sign": vsign[kv], "flipped": vflip[kv], "palin": vpal[kv],
+            "sign": vsign[kv], "flipped": vflip[kv], "palin": vpal[kv],
             "z": rows.z[keep], "beta": rows.beta[keep], "se": rows.se[keep], "n": rows.n[keep],
             "eaf": rows.eaf[keep], "tss": np.full(len(keep), np.nan) if tss is None else tss[keep]})
 
@@ -342,7 +349,7 @@ def harmonize_xqtl(
     try:
         for i, chrom in enumerate(streams):
             acc = _Acc()
-            stream = _Stream(tmp, str(i))
+            stream = _Stream(tmp, str(i), {"gidx": -1, "eaf": np.nan, "n": sheet_n} if chrom is not None else None)
             if chrom is not None:
                 _gtex_consume(xio.read_gtex_blocks(path, chrom), index, acc, panel_hit, stream, sheet_n=sheet_n)
             else:
@@ -448,14 +455,17 @@ class _Output:
             # duplicates (same variant and phenotype): the first row of the file wins
             f = cols["fidx"]
             cand = np.flatnonzero(reason == 0)
-            o = cand[np.lexsort((cols["row"][cand], f[cand], pidx[cand]))]
+            # output order, position (panel order) then phenotype id, as one int64 key; a bin's rows are in file
+            # order, so a stable sort puts the first row of a duplicated (variant, phenotype) first
+            base = int(pidx.min()) if len(pidx) else 0
+            key = (pidx[cand] - base) * max(len(prank), 1) + prank[f[cand]]
+            o = np.argsort(key, kind="stable")
+            ks = key[o]
             dup = np.zeros(len(o), dtype=bool)
-            dup[1:] = (pidx[o][1:] == pidx[o][:-1]) & (f[o][1:] == f[o][:-1])
-            reason[o[dup]] = _R["duplicate"]
+            dup[1:] = ks[1:] == ks[:-1]
+            reason[cand[o[dup]]] = _R["duplicate"]
             counts += np.bincount(reason, minlength=len(counts))
-            keep = np.flatnonzero(reason == 0)
-            # output order: position (panel order), then phenotype id
-            keep = keep[np.lexsort((prank[f[keep]], pidx[keep]))]
+            keep = cand[o[~dup]]
             if not len(keep):
                 continue
             if gene_of is None:
