@@ -68,6 +68,12 @@ def _empty_xqtl() -> pa.Table:
 
 _XQTL_SCHEMA = pa.schema([(f.name, pa.dictionary(pa.int32(), pa.string()) if f.type == pa.string() else f.type)
                           for f in _empty_xqtl().schema])
+#: Dictionary pages only where values repeat, statistics only on the columns readers filter on, sorted positions
+#: delta-encoded, effects byte-stream-split (as for the GWAS): 0.6 instead of 1.1 CPU-s to encode 2e6 rows, 10%
+#: smaller, and a locus reads pos/z 2.5x faster.
+_XQTL_PARQUET = dict(use_dictionary=[c.name for c in _XQTL_SCHEMA if pa.types.is_dictionary(c.type)] + ["n"],
+                     write_statistics=["pos", "tss_distance"],
+                     column_encoding={"pos": "DELTA_BINARY_PACKED"} | {c: "BYTE_STREAM_SPLIT" for c in ("z", "beta", "se")})
 #: Spilled rows are grouped by (chromosome code, position >> _BIN_SHIFT): 1 Mb bins, one output row group each.
 _BIN_SHIFT = 20
 #: Matched-row columns a stream spills (all fixed-width: 54 bytes per row, 34 for GTEx). Rows keep their file
@@ -503,12 +509,8 @@ class _Output:
         if f is None:
             if chrom in self.done:  # a second stream writing this chromosome: merged at finish
                 raise AssertionError(f"chromosome {chrom} written twice")
-            # dictionary pages only where values repeat, statistics only on the columns readers filter on:
-            # ~15% less encoding CPU than the defaults for the same values
-            f = self.files[chrom] = ParquetStream(
-                self.dir / f"{chrom}.parquet", _XQTL_SCHEMA, row_group_size=1_000_000,
-                use_dictionary=[c.name for c in _XQTL_SCHEMA if pa.types.is_dictionary(c.type)] + ["n"],
-                write_statistics=["pos", "tss_distance"])
+            f = self.files[chrom] = ParquetStream(self.dir / f"{chrom}.parquet", _XQTL_SCHEMA,
+                                                  row_group_size=1_000_000, **_XQTL_PARQUET)
         return f
 
     def _close(self, chrom: str) -> None:
