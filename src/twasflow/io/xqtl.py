@@ -1,9 +1,10 @@
 """Readers of xQTL summary statistics: GTEx v8 Parquet (one file per chromosome) and eQTL Catalogue TSV.
 
-Both yield :class:`~twasflow.io.gwas.RawBatch` objects with the GWAS roles (``chrom, pos, ea, oa, beta,
-se, p, eaf, n``) plus ``extra`` columns ``phenotype_id`` (and ``gene_id`` for the eQTL Catalogue) and a
-numeric ``tss`` role for GTEx's ``tss_distance``. GTEx Parquet is read one row group batch at a time
-with only the needed columns; nothing loads a whole file into pandas.
+The eQTL Catalogue reader yields :class:`~twasflow.io.gwas.RawBatch` objects with the GWAS roles (``chrom,
+pos, ea, oa, beta, se, p, eaf, n``) plus ``extra`` columns ``phenotype_id`` and ``gene_id``. GTEx Parquet is
+read one batch at a time with only the needed columns, its ids dictionary-coded (:class:`GtexBlock`: the
+distinct variant ids of a block, and integer codes per row; ``tss`` = ``tss_distance``); nothing loads a whole
+file into pandas.
 """
 
 from __future__ import annotations
@@ -59,54 +60,6 @@ def _split_gtex_ids(vid: pa.Array) -> tuple[dict[str, pa.Array], np.ndarray, np.
         pos[isnum] = pc.cast(pc.filter(pos_s, pa.array(isnum)), pa.float64()).to_numpy(zero_copy_only=False)
     malformed = ~ok | (ok & ~isnum)
     return {"chrom": chrom, "ea": alt, "oa": ref}, pos, malformed
-
-
-def read_gtex_batches(pattern: str | Path, chrom: str, *, batch_rows: int = 1_000_000) -> Iterator[RawBatch]:
-    """Stream the GTEx Parquet of one chromosome (nothing if that file does not exist).
-
-    GTEx v8: ``variant_id`` = ``chr{c}_{pos}_{ref}_{alt}_b38``; ``slope``/``slope_se`` refer to ALT.
-    """
-    path = gtex_file(pattern, chrom)
-    if not path.is_file():
-        return
-    try:
-        pf = pq.ParquetFile(path)
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise HarmonizeError.at("cannot read Parquet", file=path, found=str(exc), expected="a Parquet file") from None
-    names = pf.schema_arrow.names
-    for c in GTEX_REQUIRED:
-        if c not in names:
-            raise HarmonizeError.at("GTEx Parquet lacks a required column", file=path, column=c,
-                                    found=f"columns {names}", expected=f"columns {list(GTEX_REQUIRED)}")
-    cols = list(GTEX_REQUIRED) + [c for c in GTEX_OPTIONAL if c in names]
-    done = 0
-    try:
-        for rb in pf.iter_batches(batch_size=batch_rows, columns=cols):
-            m = rb.num_rows
-            if m == 0:
-                continue
-            vid = rb.column("variant_id").cast(pa.string())
-            strings, pos, malformed = _split_gtex_ids(vid)
-            numbers = {
-                "pos": pos,
-                "beta": _f64(rb.column("slope")),
-                "se": _f64(rb.column("slope_se")),
-            }
-            if "pval_nominal" in cols:
-                numbers["p"] = _f64(rb.column("pval_nominal"))
-            if "tss_distance" in cols:
-                numbers["tss"] = _f64(rb.column("tss_distance"))
-            extra = {"phenotype_id": rb.column("phenotype_id").cast(pa.string())}
-            # a missing phenotype id cannot form a pair: the row counts as missing_value
-            strings["chrom"] = pc.if_else(pc.is_null(extra["phenotype_id"]), pa.scalar(None, pa.string()),
-                                          strings["chrom"])
-            yield RawBatch(strings=strings, numbers=numbers, bad={},
-                           row=np.arange(done + 1, done + m + 1, dtype=np.int64), extra=extra,
-                           flags={"invalid_variant_id": malformed})
-            done += m
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise HarmonizeError.at("cannot read Parquet", file=path, row=done + 1, found=str(exc),
-                                expected="a readable Parquet file") from None
 
 
 @dataclass
@@ -240,4 +193,4 @@ def read_eqtl_catalogue_batches(path: str | Path, *, sheet_n: float | None) -> I
         yield b
 
 
-__all__ = ["read_gtex_batches", "read_gtex_blocks", "GtexBlock", "read_eqtl_catalogue_batches", "check_gtex_pattern", "gtex_file"]
+__all__ = ["read_gtex_blocks", "GtexBlock", "read_eqtl_catalogue_batches", "check_gtex_pattern", "gtex_file"]
