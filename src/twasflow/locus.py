@@ -23,7 +23,6 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.dataset as pds
 import pyarrow.parquet as pq
 from scipy.special import ndtr
@@ -113,34 +112,38 @@ _CODED = ["pair_id", "gene_id", "tissue", "qtl_type", "variant_id"]
 class _Window:
     """The xQTL rows of a locus window over every dataset, integer-coded (R rows, P0 pairs, U panel variants).
 
-    Rows of pairs whose TSS lies outside the window are already dropped (``n_rows`` counts every row read).
+    Only rows of pairs of the locus (TSS in the window) on the requested variants are kept; ``maxabs`` and
+    ``n_rows`` cover every row read.
     """
 
+    maxabs: np.ndarray  # float64 (U + 1,): largest |z| of each window variant over the locus's pairs (-1: none)
+    n_rows: int  # rows in the window over all datasets
     vcode: np.ndarray  # int32 (R,): index into the window's panel variants
     pcode: np.ndarray  # int32 (R,): index into ``pair_ids``
     z: np.ndarray  # float64 (R,)
-    n: np.ndarray | None  # float64 (R,), or None when every pair's n is one value (``pair_n``)
+    n: np.ndarray  # float64 (R,)
     pair_ids: list[str]  # (P0,)
-    pair_meta: list[tuple[str, str, str]]  # (P0,) gene_id, tissue, qtl_type of the pair's first row
-    pair_n: np.ndarray  # float64 (P0,): the pair's n when it has one value (NaN otherwise)
-    n_rows: int
+    pair_meta: list[tuple[str, str, str]]  # (P0,) gene_id, tissue, qtl_type of the pair
 
 
-def _xqtl_window(xqtl_dirs: Mapping[str, str | Path], chrom: str, start: int, end: int,
-                 universe: pd.Index) -> _Window:
+def _xqtl_window(xqtl_dirs: Mapping[str, str | Path], chrom: str, start: int, end: int, universe: pd.Index,
+                 keep_variants: np.ndarray | None = None) -> _Window:
     """Read the rows with ``start <= pos <= end`` of every dataset's ``{chrom}.parquet`` (only the row groups
     whose statistics overlap), with the id columns dictionary-coded: no string per row is built.
 
     A pair belongs to the locus when its TSS (``pos - tss_distance``) lies in the window, or is unknown, on every
-    one of its rows in the window; rows of other pairs are dropped here. ``universe`` holds the window's panel
-    variant ids (harmonized rows are panel variants).
+    one of its rows in the window. ``universe`` holds the window's panel variant ids (harmonized rows are panel
+    variants). Rows are kept only for the variants ``keep_variants`` (bool (U,)), none when it is None: the
+    first pass finds every variant's largest |z| (its xQTL min-p), the second, after the selection, keeps the
+    locus variants' rows. Memory is one dataset's window at a time.
     """
+    maxabs = np.full(len(universe) + 1, -1.0)  # slot -1: rows of variants outside the panel window
+    want = None if keep_variants is None else np.r_[keep_variants, False]
     vparts, pparts, zparts, nparts = [], [], [], []
     pair_code: dict[str, int] = {}
     meta: list[tuple[str, str, str]] = []
-    pair_n: list[float] = []
-    varying_n = False
     n_rows = 0
+    cols = [c for c in _WINDOW_COLUMNS if want is not None or c not in ("gene_id", "tissue", "qtl_type", "n")]
     for d in sorted(xqtl_dirs):
         f = Path(xqtl_dirs[d]) / f"{chrom}.parquet"
         if not f.exists():
@@ -157,58 +160,50 @@ def _xqtl_window(xqtl_dirs: Mapping[str, str | Path], chrom: str, start: int, en
                 rgs.append(g)
         if not rgs:
             continue
-        t = pf.read_row_groups(rgs, columns=_WINDOW_COLUMNS, use_threads=False)
+        t = pf.read_row_groups(rgs, columns=cols, use_threads=False).combine_chunks()  # one dictionary per column
         pos = t.column("pos").to_numpy()
-        inside = (pos >= start) & (pos <= end)
-        if not inside.all():
-            t = t.filter(pa.array(inside))
-            pos = pos[inside]
-        if not t.num_rows:
+        inside = np.flatnonzero((pos >= start) & (pos <= end))
+        if not len(inside):
             continue
-        n_rows += t.num_rows
-        t = t.combine_chunks()  # one dictionary per column
+        n_rows += len(inside)
         pair = t.column("pair_id").chunk(0)
         pdic = pair.dictionary.to_pylist()
-        local = pair.indices.to_numpy(zero_copy_only=False).astype(np.int32)
+        local = pair.indices.to_numpy(zero_copy_only=False)[inside]
         # pairs of the locus: TSS in the window on every row where it is known
-        td = t.column("tss_distance")
-        known = ~td.is_null().to_numpy(zero_copy_only=False)
-        tss = pos - td.fill_null(0).to_numpy(zero_copy_only=False)
-        out_rows = known & ~((tss >= start) & (tss <= end))
-        bad = np.bincount(local[out_rows], minlength=len(pdic)) > 0
-        keep = ~bad[local]
-        if not keep.any():
+        td = t.column("tss_distance").chunk(0)
+        known = ~td.is_null().to_numpy(zero_copy_only=False)[inside]
+        tss = pos[inside] - td.fill_null(0).to_numpy(zero_copy_only=False)[inside]
+        bad = np.bincount(local[known & ~((tss >= start) & (tss <= end))], minlength=len(pdic)) > 0
+        keep = inside[~bad[local]]
+        if not len(keep):
             continue
-        n = t.column("n").to_numpy(zero_copy_only=False)
-        nmin = np.full(len(pdic), np.inf)
-        nmax = np.full(len(pdic), -np.inf)
-        np.minimum.at(nmin, local[keep], n[keep])
-        np.maximum.at(nmax, local[keep], n[keep])
-        # the pairs' codes over all datasets, and their metadata from their first row
-        used = np.flatnonzero(np.bincount(local[keep], minlength=len(pdic)))
-        first = np.full(len(pdic), -1)
-        rows_k = np.flatnonzero(keep)
-        u, fi = np.unique(local[rows_k], return_index=True)
-        first[u] = rows_k[fi]
-        cols = {c: t.column(c).chunk(0) for c in ("gene_id", "tissue", "qtl_type")}
+        var = t.column("variant_id").chunk(0)
+        vmap = universe.get_indexer(var.dictionary.to_numpy(zero_copy_only=False)).astype(np.int32)
+        vcode = vmap[var.indices.to_numpy(zero_copy_only=False)[keep]]
+        z = t.column("z").to_numpy()[keep]
+        np.maximum.at(maxabs, vcode, np.abs(z))
+        if want is None:
+            continue
+        sel = want[vcode]
+        keep, vcode, z = keep[sel], vcode[sel], z[sel]
+        local = pair.indices.to_numpy(zero_copy_only=False)[keep]
+        # the pairs' codes over all datasets, and their metadata from one of their rows (one value per pair)
+        used = np.flatnonzero(np.bincount(local, minlength=len(pdic)))
+        some = np.zeros(len(pdic), dtype=np.int64)
+        some[local] = keep
+        idcols = {c: t.column(c).chunk(0) for c in ("gene_id", "tissue", "qtl_type")}
         codes = np.full(len(pdic), -1, dtype=np.int32)
         for j in used.tolist():
             codes[j] = pair_code.setdefault(pdic[j], len(pair_code))
             if codes[j] == len(meta):
-                r = int(first[j])
-                meta.append(tuple(str(cols[c][r].as_py()) for c in ("gene_id", "tissue", "qtl_type")))
-                pair_n.append(float(nmin[j]) if nmin[j] == nmax[j] else np.nan)
-            varying_n |= bool(nmin[j] != nmax[j])
-        var = t.column("variant_id").chunk(0)
-        vmap = universe.get_indexer(var.dictionary.to_numpy(zero_copy_only=False)).astype(np.int32)
-        vparts.append(vmap[var.indices.to_numpy(zero_copy_only=False)[keep]])
-        pparts.append(codes[local[keep]])
-        zparts.append(t.column("z").to_numpy(zero_copy_only=False)[keep])
-        nparts.append(n[keep])
+                meta.append(tuple(str(idcols[c][int(some[j])].as_py()) for c in ("gene_id", "tissue", "qtl_type")))
+        vparts.append(vcode)
+        pparts.append(codes[local])
+        zparts.append(z)
+        nparts.append(t.column("n").to_numpy()[keep])
     cat = (lambda xs, dt: np.concatenate(xs) if xs else np.zeros(0, dt))
-    return _Window(cat(vparts, np.int32), cat(pparts, np.int32), cat(zparts, np.float64),
-                   cat(nparts, np.float64) if varying_n else None, list(pair_code), meta,
-                   np.array(pair_n, dtype=np.float64), n_rows)
+    return _Window(maxabs, n_rows, cat(vparts, np.int32), cat(pparts, np.int32), cat(zparts, np.float64),
+                   cat(nparts, np.float64), list(pair_code), meta)
 
 
 def _model_rows(xqtl_dirs: Mapping[str, str | Path], chrom: str, start: int, end: int) -> pd.DataFrame:
@@ -255,9 +250,15 @@ def _pair_matrix(xw: _Window, universe: pd.Index, vids: np.ndarray) -> tuple[np.
     xz[r[sel], pc_] = xw.z[sel]
     n_tested = np.bincount(pc_, minlength=len(pair_ids)).astype(np.int64)
     order = used[np.argsort(inv.ravel())]  # window pair code of each output pair
-    n = xw.pair_n[order] if len(order) else np.zeros(0)
-    for k in np.flatnonzero(np.isnan(n)):  # a pair with several sample sizes: the median over its rows
-        n[k] = float(np.median(xw.n[sel][pc_ == k]))
+    # n: the median over the pair's rows (one value per pair in practice: then no sort)
+    ns = xw.n[sel]
+    lo = np.full(len(pair_ids), np.inf)
+    hi = np.full(len(pair_ids), -np.inf)
+    np.minimum.at(lo, pc_, ns)
+    np.maximum.at(hi, pc_, ns)
+    n = lo.copy()
+    for k in np.flatnonzero(lo != hi):
+        n[k] = float(np.median(ns[pc_ == k]))
     meta = pd.DataFrame([xw.pair_meta[j] for j in order], columns=["gene_id", "tissue", "qtl_type"],
                         dtype=object).assign(n=n, n_tested=n_tested)
     return pair_ids, xz, meta
@@ -316,8 +317,7 @@ def build_locus(
     if xw.n_rows:
         # candidates: GWAS variants in the panel tested by a pair of the locus (TSS in the window)
         gu = universe.get_indexer(gw["variant_id"].to_numpy())
-        maxabs = np.full(len(universe) + 1, -1.0)  # slot -1: rows of variants outside the panel window
-        np.maximum.at(maxabs, xw.vcode, np.abs(xw.z))
+        maxabs = xw.maxabs
         tested = maxabs[gu] >= 0
         cand = gw[(gu >= 0) & tested]
         cand = cand.drop_duplicates("variant_id").sort_values("pos", kind="stable").reset_index(drop=True)
@@ -372,6 +372,11 @@ def build_locus(
     vpos = pd.Series(np.arange(len(vids)), index=vids)
     names = gene_names or {}
     # summary-statistic pairs: xQTL z of every locus variant they were tested on
+    # second pass over the window: the rows of the locus variants only
+    wanted = np.zeros(len(universe), dtype=bool)
+    ui = universe.get_indexer(vids)
+    wanted[ui[ui >= 0]] = True
+    xw = _xqtl_window(xqtl_dirs, chrom, start, end, universe, wanted) if xw.n_rows else xw
     pair_ids, xz, meta = _pair_matrix(xw, universe, vids)
     pairs = pd.DataFrame({
         "pair_id": pair_ids, "gene_id": meta["gene_id"].to_numpy(str),
