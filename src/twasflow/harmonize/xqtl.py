@@ -351,6 +351,8 @@ def harmonize_xqtl(
     acc_all = _Acc()
     panel_hit = np.zeros(len(index), dtype=bool)
     out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob(".spill-*"):  # left by a killed run (one job writes a dataset's directory)
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=".spill-", dir=out_dir))
     try:
         for i, chrom in enumerate(streams):
