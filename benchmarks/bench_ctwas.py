@@ -36,6 +36,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from twasflow.methods import ctwas  # noqa: E402
+from twasflow.methods.joint import JointSystem  # noqa: E402
 
 SIZES = {  # regions, SNPs per region, (groups, genes per group per region)
     "typical": (1000, 600, (3, 10)),
@@ -200,7 +201,8 @@ def run_fit(args: argparse.Namespace) -> None:
         print(f"  run: {times[-1]:.2f} s (IBSS {res.locus['niter']} sweeps, {len(res.sets)} credible sets)")
     print(f"median: {np.median(times):.2f} s")
     if args.r_ctwas and res is not None:
-        active, _, zj, J = ctwas.joint_system(z, R, B)
+        S = JointSystem(z, R, B)
+        zj, J = S.joint_z(z), S.joint.dense()  # the dense matrix for R's ctwas_susie_rss
         with tempfile.TemporaryDirectory() as tmp:
             work = Path(tmp)
             np.savetxt(work / "z.txt", zj, fmt="%.17g")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -9,7 +10,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+# the read-only reference data; TWASFLOW_SHARED points elsewhere (e.g. from a worktree one level deeper)
+SHARED = Path(os.environ.get("TWASFLOW_SHARED", REPO.parent / "shared"))
 ORACLE = SHARED / "oracle"
 DATA = SHARED / "data"
 

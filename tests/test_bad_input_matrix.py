@@ -226,7 +226,7 @@ def _(tmp):
 
 
 @case("sheets", "xqtl sheet: unknown format",
-        "{tmp}/config/xqtl.tsv, row 2: column 'format': found 'gtex'; expected one of 'gtex-parquet', 'eqtl-catalogue', 'predictdb', 'weights-long'", SE)
+        "{tmp}/config/xqtl.tsv, row 2: column 'format': found 'gtex'; expected one of 'gtex-parquet', 'eqtl-catalogue', 'predictdb', 'weights-long', 'fusion'", SE)
 def _(tmp):
     edit_sheet(tmp, "xqtl", lambda d: d.assign(format=["gtex-parquet"] + ["gtex"] * (len(d) - 1)))
 
@@ -390,7 +390,7 @@ def _(tmp):
 
 
 @case("models", "PredictDB weights table lacks columns",
-        "{tmp}/m.db: column 'varID, ref_allele, eff_allele': the weights table lacks columns (found ['gene', 'rsid', 'weight']; expected ['gene', 'rsid', 'varID', 'ref_allele', 'eff_allele', 'weight'])")
+        "{tmp}/m.db: column 'ref_allele, eff_allele': the weights table lacks columns (found ['gene', 'rsid', 'weight']; expected gene, rsid, ref_allele, eff_allele, weight (and varID, optional))")
 def _(tmp):
     from twasflow.io.predictdb import read_predictdb
 

@@ -14,7 +14,7 @@ from scipy import stats
 
 from conftest import DATA, needs_shared
 from twasflow.errors import ConfigError, InputError
-from twasflow.methods import ctwas, tgvis
+from twasflow.methods import ctwas
 from twasflow.methods._ctwas_em import fit_em, ser_all_regions
 from twasflow.methods._ctwas_susie import susie_rss_fixed_v
 from twasflow.methods.result import LOCI_COLUMNS, SET_COLUMNS, VARIABLE_COLUMNS
@@ -406,15 +406,6 @@ def test_fit_permutation_invariance(small):
         np.testing.assert_allclose(got[col].to_numpy(), base[col].to_numpy(), rtol=1e-7, atol=1e-10, err_msg=col)
     np.testing.assert_array_equal(got["causal"].to_numpy(), base["causal"].to_numpy())
     np.testing.assert_array_equal(got["cs"].notna().to_numpy(), base["cs"].notna().to_numpy())
-
-
-def test_fit_joint_system_is_tgvis(small):
-    R, B, z, _, _ = small
-    S = tgvis.JointSystem(z, R, B)
-    active, sd, zj, J = ctwas.joint_system(z, R, B)
-    np.testing.assert_array_equal(J, S.joint.R)
-    np.testing.assert_array_equal(zj, S.joint_z(z))
-    np.testing.assert_array_equal(active, S.active)
 
 
 def test_fit_empty_and_degenerate(small):

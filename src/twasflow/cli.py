@@ -63,7 +63,7 @@ def cmd_simulate(a: argparse.Namespace) -> None:
 
 
 def cmd_panel(a: argparse.Namespace) -> None:
-    stages.panel(a.out, bfile=a.bfile, vcf=a.vcf, keep=a.keep, maf_min=a.maf_min)
+    stages.panel(a.out, bfile=a.bfile, vcf=a.vcf, keep=a.keep, maf_min=a.maf_min, pgen=a.pgen)
 
 
 def _harmonize_cfg(a: argparse.Namespace) -> dict[str, Any]:
@@ -73,9 +73,11 @@ def _harmonize_cfg(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_harmonize_gwas(a: argparse.Namespace) -> None:
-    row = {"trait": a.trait, "path": a.input, "format": a.format, "n": a.n, "build": a.build}
-    row.update({f"col_{k}": getattr(a, f"col_{k}") for k in ("chrom", "pos", "ea", "oa", "beta", "se", "z", "p",
-                                                               "n", "eaf", "rsid")})
+    from .config import GWAS_COLMAP_KEYS
+
+    row = {"trait": a.trait, "path": a.input, "format": a.format, "n": a.n, "build": a.build,
+           "rsid_map": a.rsid_map, "liftover": a.liftover}
+    row.update({f"col_{k}": getattr(a, f"col_{k}") for k in GWAS_COLMAP_KEYS})
     stages.harmonize_gwas(row, a.panel, a.out, a.qc, _harmonize_cfg(a), a.build)
 
 
@@ -189,6 +191,35 @@ def cmd_coloc(a: argparse.Namespace) -> None:
     t = stages.coloc(a.trait, out / "locus_inputs" / a.trait / chunk / "manifest.json", tables, dst,
                      Path("logs") / "coloc" / a.trait, run.config["coloc"], locus=a.locus)
     print(f"wrote {dst}: {len(t)} pairs, {int(t['colocalized'].fillna(False).astype(bool).sum())} colocalized")
+
+
+def cmd_gene_tests(a: argparse.Namespace) -> None:
+    """GAMBIT gene tests + S-MultiXcan of one chunk or locus (rule gene_tests), or of every chunk (``--all``)."""
+    from .genetests.stage import annotation_paths, gene_tests, gene_tests_trait
+
+    if a.all:
+        run, out = _trait_run(a)
+        chunks = _chunk_ids(out, a.trait)
+    else:
+        run, out, chunk = _outdir_paths(a)
+        chunks = [chunk]
+    ann = annotation_paths(run.config)
+    gdir = out / "gene_tests" / a.trait
+    for c in chunks:
+        prefix = Path(a.out) if a.out and not a.all else gdir / (a.locus if a.locus else c)
+        gene_tests(a.trait, out / "loci" / f"{a.trait}.tsv", c, out / "harmonized" / "gwas" / f"{a.trait}.parquet",
+                   out / "panel", out / "locus_inputs" / a.trait / c / "manifest.json",
+                   out / "weights" / a.trait / c / "manifest.json", f"{prefix}.tests.parquet",
+                   f"{prefix}.genes.parquet", Path("logs") / "gene_tests" / a.trait, run.config["gene_tests"], ann,
+                   locus=a.locus)
+        print(f"wrote {prefix}.tests.parquet, {prefix}.genes.parquet")
+    if a.all:
+        genes = gene_tests_trait([gdir / f"{c}.tests.parquet" for c in chunks],
+                                 [gdir / f"{c}.genes.parquet" for c in chunks],
+                                 out / "gene_tests" / f"{a.trait}.tests.parquet",
+                                 out / "gene_tests" / f"{a.trait}.genes.parquet")
+        print(f"wrote {out / 'gene_tests' / a.trait}.genes.parquet: {len(genes)} genes, "
+              f"{int(genes['significant'].sum())} significant by the omnibus")
 
 
 def _trait_chunks(out: Path, trait: str) -> list[dict[str, Path]]:
@@ -368,6 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("panel", help="PLINK bed or VCF → genotype store (rule panel)")
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--bfile", help="PLINK fileset prefix")
+    g.add_argument("--pgen", help="PLINK 2 fileset prefix (.pgen/.pvar/.psam); may contain {chrom}")
     g.add_argument("--vcf", help="bgzipped, indexed VCF; may contain {chrom}")
     p.add_argument("--keep", help="file of sample IDs to keep")
     p.add_argument("--maf-min", type=float, default=0.01)
@@ -376,10 +408,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("harmonize-gwas", help="GWAS summary statistics → panel alleles (rule harmonize_gwas)")
     p.add_argument("--input", required=True)
-    p.add_argument("--format", required=True, choices=["gwas-ssf", "gwas-vcf", "table"])
+    p.add_argument("--format", required=True, choices=["gwas-ssf", "gwas-vcf", "table", "cojo"])
     p.add_argument("--trait", default="trait")
-    for k in ("chrom", "pos", "ea", "oa", "beta", "se", "z", "p", "n", "eaf", "rsid"):
+    for k in ("chrom", "pos", "ea", "oa", "beta", "se", "z", "p", "n", "eaf", "rsid", "or", "lp"):
         p.add_argument(f"--col-{k}", dest=f"col_{k}", help=f"column holding {k} (format table)")
+    p.add_argument("--rsid-map", help="rsid, chrom, pos table for a file keyed by rsID only (default: the panel's rsIDs)")
+    p.add_argument("--liftover", help="UCSC chain file from the file's build to the panel's (--build names the panel's)")
     p.add_argument("--out", required=True, help="harmonized Parquet")
     p.add_argument("--qc", required=True, help="QC JSON")
     _harmonize_opts(p)
@@ -485,6 +519,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trait", required=True)
     p.add_argument("--locus", required=True, help="locus_id from results/loci/{trait}.tsv")
     p.set_defaults(fn=cmd_show, chunk=None)
+
+    p = sub.add_parser("gene-tests", help="GAMBIT gene-based tests + S-MultiXcan of one chunk, locus or trait "
+                       "(rules gene_tests, gene_tests_trait)")
+    p.add_argument("--config", default="config/config.yaml")
+    p.add_argument("--trait", required=True)
+    g = p.add_mutually_exclusive_group(required=True)
+    g.add_argument("--locus", help="locus_id from results/loci/{trait}.tsv")
+    g.add_argument("--chunk", help="chunk id, e.g. c000")
+    g.add_argument("--all", action="store_true", help="every chunk, then <outdir>/gene_tests/{trait}.*.parquet")
+    p.add_argument("--out", help="output prefix (default: <outdir>/gene_tests/{trait}/{locus or chunk})")
+    p.set_defaults(fn=cmd_gene_tests)
     return ap
 
 

@@ -30,7 +30,7 @@ MHC_DEFAULT = {"GRCh37": "6:25000000-34000000", "GRCh38": "6:28510120-33480577"}
 # fine-mapping methods the finemap rule can run today (the schema lists every planned method)
 IMPLEMENTED_METHODS = ("tgvis", "ctwas", "tgfm")
 
-GWAS_COLMAP_KEYS = ("chrom", "pos", "ea", "oa", "beta", "se", "z", "p", "n", "eaf", "rsid")
+GWAS_COLMAP_KEYS = ("chrom", "pos", "ea", "oa", "beta", "se", "z", "p", "n", "eaf", "rsid", "or", "lp")
 
 
 def load_schema(name: str) -> dict[str, Any]:
@@ -232,8 +232,11 @@ def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") ->
         raise ConfigError(f"config key 'methods': {', '.join(map(repr, missing))} not implemented yet "
                           f"(available: {', '.join(IMPLEMENTED_METHODS)})")
     panel = cfg["panel"]
-    if bool(panel["bfile"]) == bool(panel["vcf"]):
-        raise ConfigError("config key 'panel': give exactly one of 'bfile' (PLINK prefix) or 'vcf' (VCF path/pattern)")
+    if sum(bool(panel[k]) for k in ("bfile", "vcf", "pgen")) != 1:
+        raise ConfigError("config key 'panel': give exactly one of 'bfile' (PLINK prefix), 'pgen' (PLINK 2 prefix) "
+                          "or 'vcf' (VCF path/pattern)")
+    if not simulated(panel["pgen"]):
+        _check_exists(panel["pgen"], "panel.pgen", pattern_ok=True, suffixes=(".pgen", ".pvar", ".psam"))
     if not simulated(panel["bfile"]):
         _check_exists(panel["bfile"], "panel.bfile", pattern_ok=True, suffixes=(".bed", ".bim", ".fam"))
     if not simulated(panel["vcf"]):
@@ -250,14 +253,14 @@ def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") ->
     gwas = read_sheet(base / cfg["gwas_sheet"], "gwas")
     xqtl = read_sheet(base / cfg["xqtl_sheet"], "xqtl")
     for sheet, df, cols in (
-        (cfg["gwas_sheet"], gwas, ("path", "truth")),
+        (cfg["gwas_sheet"], gwas, ("path", "truth", "rsid_map", "liftover")),
         (cfg["xqtl_sheet"], xqtl, ("path", "covariance", "gene_map")),
     ):
         for i, rec in enumerate(df.to_dict("records"), start=1):
-            if rec.get("build") and rec["build"] != cfg["genome_build"]:
+            if rec.get("build") and rec["build"] != cfg["genome_build"] and not isinstance(rec.get("liftover"), str):
                 raise ConfigError(
                     f"{sheet}, row {i}: column 'build': found {rec['build']}; expected {cfg['genome_build']} "
-                    "(the run's genome_build: lift the file over first)"
+                    "(the run's genome_build: lift the file over first, or give a chain file in column 'liftover')"
                 )
             for c in cols:
                 p = rec.get(c)
@@ -267,13 +270,24 @@ def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") ->
                     except ConfigError as exc:
                         raise ConfigError(f"{sheet}, row {i}: {str(exc).replace('config key', 'column')}") from None
     for i, rec in enumerate(gwas.to_dict("records"), start=1):
+        rec = {k: v for k, v in rec.items() if not (isinstance(v, float) and pd.isna(v))}  # blank in this row
         if rec["format"] == "table":
             cm = gwas_colmap(rec)
-            need = [k for k in ("chrom", "pos", "ea", "oa") if not cm[k]]
-            if need or not (cm["z"] or (cm["beta"] and cm["se"]) or (cm["beta"] and cm["p"])):
+            # an rsID alone may key the rows (positions from the panel or rsid_map)
+            keyed = ("ea", "oa") if cm["rsid"] and not (cm["chrom"] or cm["pos"]) else ("chrom", "pos", "ea", "oa")
+            need = [k for k in keyed if not cm[k]]
+            if need or not (cm["z"] or ((cm["beta"] or cm["or"]) and (cm["se"] or cm["p"] or cm["lp"]))):
                 raise ConfigError(
-                    f"{cfg['gwas_sheet']}, row {i}: format 'table' needs a column map: col_chrom, col_pos, col_ea, "
-                    f"col_oa and one of col_z, col_beta+col_se, col_beta+col_p (missing: "
-                    f"{', '.join('col_' + k for k in need) or 'an effect column'})"
+                    f"{cfg['gwas_sheet']}, row {i}: format 'table' needs a column map: col_chrom + col_pos (or "
+                    f"col_rsid alone), col_ea, col_oa and one of col_z, col_beta or col_or with col_se, col_p or "
+                    f"col_lp (missing: {', '.join('col_' + k for k in need) or 'an effect column'})"
                 )
+        rsid_keyed = rec["format"] == "cojo" or (rec["format"] == "table" and gwas_colmap(rec)["rsid"]
+                                                  and not gwas_colmap(rec)["pos"])
+        if rec.get("rsid_map") and not rsid_keyed:
+            raise ConfigError(f"{cfg['gwas_sheet']}, row {i}: column 'rsid_map' is only for files keyed by rsID "
+                              "(format cojo, or table with col_rsid and no col_chrom/col_pos)")
+        if rec.get("liftover") and rsid_keyed:
+            raise ConfigError(f"{cfg['gwas_sheet']}, row {i}: column 'liftover': an rsID-keyed file takes its "
+                              "positions from the panel or rsid_map (on the run's build); no chain file needed")
     return RunConfig(cfg, gwas, xqtl)

@@ -33,7 +33,7 @@ from .io.tables import write_json, write_npz, write_parquet, write_tsv
 
 log = logging.getLogger(__name__)
 
-MODEL_FORMATS = ("predictdb", "weights-long")
+MODEL_FORMATS = ("predictdb", "weights-long", "fusion")
 MODEL_COLUMNS = ["pair_id", "phenotype_id", "gene_id", "tissue", "qtl_type", "variant_id", "chrom", "pos", "weight",
                  # extras: per-allele weight of the counted allele, the model's size, the model's own variant key
                  "weight_allele", "n_model", "model_variant", "flipped"]
@@ -55,8 +55,13 @@ def _gene_id(pheno: str, gene_map: Mapping[str, str]) -> str:
     return gene_id_of(g) or g
 
 
-def read_models(path: str | Path, fmt: str) -> pd.DataFrame:
-    """The long model table of a ``predictdb`` (.db) or ``weights-long`` (TSV) source, with ``rsid`` kept."""
+def read_models(path: str | Path, fmt: str, fusion_model: str | None = None) -> pd.DataFrame:
+    """The long model table of a ``predictdb`` (.db), ``weights-long`` (TSV) or ``fusion`` (.pos list or one
+    .wgt.RDat; weights per standardized genotype, ``weight_scale`` = ``sd``) source, with ``rsid`` kept."""
+    if fmt == "fusion":
+        from .io.fusion import read_fusion
+
+        return read_fusion(path, fusion_model)[0].assign(weight_scale="sd")
     if fmt == "predictdb":
         w, _ = read_predictdb(path)
         return predictdb_to_long(w)
@@ -126,8 +131,16 @@ def harmonize_model_table(models: pd.DataFrame, panel: pd.DataFrame, *, tissue: 
     rep["n_flipped"] -= used.loc[zero & used["flipped"]].groupby("model").size().reindex(rep.index, fill_value=0)
     used = used.loc[~zero].reset_index(drop=True)
     trow = used["target_row"].to_numpy()
-    sd = np.sqrt(2.0 * target["counted_freq"].to_numpy(np.float64)[trow]
-                 * (1.0 - target["counted_freq"].to_numpy(np.float64)[trow]))
+    if "sd" in target.columns:  # a variant table without genotypes may carry the reference SDs themselves
+        sd = target["sd"].to_numpy(np.float64)[trow]
+    else:
+        sd = np.sqrt(2.0 * target["counted_freq"].to_numpy(np.float64)[trow]
+                     * (1.0 - target["counted_freq"].to_numpy(np.float64)[trow]))
+    w_allele = used["weight"].to_numpy(np.float64)
+    w_sd = w_allele * sd
+    if "weight_scale" in m.columns and bool((m["weight_scale"] == "sd").all()):
+        # FUSION / cTWAS weights are per standardized genotype already; per allele = weight / SD (NaN without one)
+        w_sd, w_allele = w_allele, w_allele / np.where(sd > 0, sd, np.nan)
     gmap = dict(gene_map or {})
     phen = rep.index.to_numpy(str)
     gene_of = {p: _gene_id(p, gmap) for p in phen}
@@ -142,8 +155,8 @@ def harmonize_model_table(models: pd.DataFrame, panel: pd.DataFrame, *, tissue: 
         "variant_id": used["variant_id"].to_numpy(object),
         "chrom": target["chrom"].astype(str).to_numpy(object)[trow],
         "pos": target["pos"].to_numpy(np.int64)[trow],
-        "weight": used["weight"].to_numpy(np.float64) * sd,
-        "weight_allele": used["weight"].to_numpy(np.float64),
+        "weight": w_sd,
+        "weight_allele": w_allele,
         "n_model": used["model"].map(n_model).to_numpy(np.int64),
         "model_variant": used["model_variant"].astype(str).to_numpy(object),
         "flipped": used["flipped"].to_numpy(bool),
@@ -188,6 +201,7 @@ def harmonize_models(
     declared_build: str | None = None,
     panel_build: str | None = None,
     match_on: str = "auto",
+    fusion_model: str | None = None,
     **_harmonize: Any,
 ) -> dict[str, Any]:
     """Rule ``harmonize_xqtl`` for a prediction-model source: write ``models.parquet``, ``models_report.tsv``,
@@ -215,7 +229,7 @@ def harmonize_models(
         Unreadable input, a build mismatch, or no model variant matching the panel.
     """
     out_dir = Path(out_dir)
-    models = read_models(path, fmt)
+    models = read_models(path, fmt, fusion_model)
     if models.empty:
         raise HarmonizeError.at("no model rows", file=path, expected="at least one weight")
     suffix_build = _declared_suffix_build(models)

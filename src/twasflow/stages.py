@@ -48,12 +48,12 @@ def simulate_example(out_dir: str | Path, seed: int) -> dict[str, Path]:
 
 
 def panel(out_dir: str | Path, *, bfile: str | None = None, vcf: str | None = None, keep: str | None = None,
-          maf_min: float = 0.01) -> dict[str, Any]:
-    """Rule ``panel``: PLINK bed or VCF → per-chromosome genotype store in ``out_dir``."""
+          maf_min: float = 0.01, pgen: str | None = None) -> dict[str, Any]:
+    """Rule ``panel``: PLINK bed, PLINK 2 pgen or VCF → per-chromosome genotype store in ``out_dir``."""
     from .io.panel import build_panel_store
 
-    log.info("building the genotype store from %s", bfile or vcf)
-    return build_panel_store(out_dir, bfile=bfile, vcf=vcf, keep=keep, maf_min=maf_min)
+    log.info("building the genotype store from %s", bfile or pgen or vcf)
+    return build_panel_store(out_dir, bfile=bfile, vcf=vcf, keep=keep, maf_min=maf_min, pgen=pgen)
 
 
 def _panel_variants(panel_dir: str | Path) -> pd.DataFrame:
@@ -69,7 +69,8 @@ def harmonize_gwas(row: Mapping[str, Any], panel_dir: str | Path, out: str | Pat
     log.info("harmonizing GWAS %s (%s, %s)", row["trait"], row["path"], row["format"])
     res = _run(row["path"], fmt=row["format"], panel_variants=_panel_variants(panel_dir), out=out, qc_out=qc,
                trait=row["trait"], n=row.get("n"), colmap=gwas_colmap(row) if row["format"] == "table" else None,
-               declared_build=row.get("build"), panel_build=build, **harmonize)
+               declared_build=row.get("build"), panel_build=build, rsid_map=row.get("rsid_map"),
+               liftover=row.get("liftover"), **harmonize)
     _log_qc(res)
     return res
 
@@ -89,7 +90,8 @@ def harmonize_xqtl(row: Mapping[str, Any], panel_dir: str | Path, out_dir: str |
         res = harmonize_models(row["path"], fmt=row["format"], panel_variants=_panel_variants(panel_dir),
                                out_dir=out_dir, qc_out=qc, dataset=row["dataset"], tissue=row["tissue"],
                                qtl_type=row["qtl_type"], covariance=row.get("covariance"),
-                               gene_map=row.get("gene_map"), declared_build=row.get("build"), panel_build=build)
+                               gene_map=row.get("gene_map"), declared_build=row.get("build"), panel_build=build,
+                               fusion_model=row.get("fusion_model"))
         _log_qc(res)
         return res
     log.info("harmonizing xQTL %s (%s, %s)", row["dataset"], row["path"], row["format"])

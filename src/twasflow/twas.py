@@ -75,6 +75,17 @@ def spredixcan_z(z: Any, w: Any, cov: Any) -> float:
     return float(np.sum(ww * sd * np.asarray(z, dtype=np.float64)) / np.sqrt(var))
 
 
+def calibrate_phi(z: Any, phi: Any, n: float, h2: float) -> np.ndarray:
+    """S-PrediXcan's polygenicity calibration (MetaXcan ``correct_inf_phi``): ``z / sqrt(1 + φ N h²)``.
+
+    ``phi`` (per model, from a PredictDB ``extra.phi`` column; negative values count as 0, NaN gives NaN),
+    ``n`` the GWAS sample size, ``h2`` its SNP heritability. Returns calibrated z (same shape as ``z``)."""
+    if not (n > 0 and 0 <= h2 <= 1):
+        raise ValueError(f"calibrate_phi: need n > 0 and 0 <= h2 <= 1 (found n={n}, h2={h2})")
+    ph = np.maximum(np.asarray(phi, dtype=np.float64), 0.0)
+    return np.asarray(z, dtype=np.float64) / np.sqrt(1.0 + ph * float(n) * float(h2))
+
+
 def z_to_p(z: Any) -> np.ndarray:
     """Two-sided normal p-value of z (NaN stays NaN)."""
     return 2.0 * ndtr(-np.abs(np.asarray(z, dtype=np.float64)))

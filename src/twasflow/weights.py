@@ -48,6 +48,7 @@ _NEWTON_MAX_ITER = 60
 _NEWTON_TOL = 1e-10  # |Δ log V|
 _GOLD = 0.5 * (3.0 - math.sqrt(5.0))
 _SQRT_EPS = math.sqrt(2.220446049250313e-16)
+_CHUNK = 1000  # pairs fitted together (bounded working memory; results do not depend on it)
 _OUTSIDE = -1e30  # T2 - max(T2) for untested variables: exp(c * _OUTSIDE / 2) == 0 for every c >= 1e-13
 
 STATUS_OK = "ok"
@@ -458,11 +459,14 @@ def fit_pairs(
     tested = ~np.isnan(Z) & ok_var[:, None]
     pk = tested.sum(axis=0)
     nm1 = nn - 1.0
-    zz = np.where(tested, Z, 0.0).T  # (P, M)
-    za = np.sqrt(nm1[:, None] / (zz * zz + nm1[:, None] - 1.0)) * zz
-    Xty = np.sqrt(nm1)[:, None] * za / csd
-    max_V = 100.0 * np.max(np.abs(Xty / np.sqrt(nm1)[:, None]), axis=1, initial=0.0) ** 2
     TT = tested.T.copy()
+
+    def xty(j: np.ndarray) -> np.ndarray:
+        """(k, M) X'y of pairs j: susie_rss's PVE-adjusted z on the standardized scale."""
+        zz = np.where(TT[j], Z[:, j].T, 0.0)
+        za = np.sqrt(nm1[j, None] / (zz * zz + nm1[j, None] - 1.0)) * zz
+        return np.sqrt(nm1[j])[:, None] * za / csd
+
     logp = np.log(np.maximum(pk, 1)).astype(np.float64)
 
     # outputs (all pairs)
@@ -484,78 +488,92 @@ def fit_pairs(
     elbo: list[list[float]] = [[] for _ in range(P)]
     prod = _RProduct(RR, s)
 
-    # working state of the pairs still iterating (compacted as pairs finish)
-    act = np.flatnonzero(pk > 0)
-    w_alpha, w_mu, w_mu2, w_lbfv = alpha[:, act], mu[:, act], mu2[:, act], lbf_var[:, act]
-    w_V, w_lbf, w_KL, w_on = V[:, act], lbf[:, act], KL[:, act], enabled[:, act]
-    w_XtXb = np.zeros((L, act.size, M))
-    w_XtXr = np.zeros((act.size, M))
-    w_Xty, w_TT, w_nm1, w_logp, w_pk = Xty[act], TT[act], nm1[act], logp[act], pk[act]
-    w_prev = np.full(act.size, -np.inf)
+    def run(act: np.ndarray) -> None:
+        """IBSS for the pairs ``act`` together, writing their results into the outputs."""
+        # working state of the pairs still iterating (compacted as pairs finish)
+        w_alpha, w_mu, w_mu2, w_lbfv = alpha[:, act], mu[:, act], mu2[:, act], lbf_var[:, act]
+        w_V, w_lbf, w_KL, w_on = V[:, act], lbf[:, act], KL[:, act], enabled[:, act]
+        w_XtXb = np.zeros((L, act.size, M))
+        w_XtXr = np.zeros((act.size, M))
+        w_Xty, w_TT, w_nm1, w_logp, w_pk = xty(act), TT[act], nm1[act], logp[act], pk[act]
+        w_maxV = 100.0 * np.max(np.abs(w_Xty / np.sqrt(w_nm1)[:, None]), axis=1, initial=0.0) ** 2
+        w_prev = np.full(act.size, -np.inf)
 
-    def store(rows: np.ndarray) -> None:
-        j = act[rows]
-        alpha[:, j], mu[:, j], mu2[:, j], lbf_var[:, j] = w_alpha[:, rows], w_mu[:, rows], w_mu2[:, rows], \
-            w_lbfv[:, rows]
-        V[:, j], lbf[:, j], KL[:, j] = w_V[:, rows], w_lbf[:, rows], w_KL[:, rows]
+        def store(rows: np.ndarray) -> None:
+            j = act[rows]
+            alpha[:, j], mu[:, j], mu2[:, j], lbf_var[:, j] = w_alpha[:, rows], w_mu[:, rows], w_mu2[:, rows], \
+                w_lbfv[:, rows]
+            V[:, j], lbf[:, j], KL[:, j] = w_V[:, rows], w_lbf[:, rows], w_KL[:, rows]
 
-    for it in range(1, max_iter + 1):
-        if act.size == 0:
-            break
-        niter[act] = it
-        for l in range(L):
-            on = slice(None) if w_on[l].all() else np.flatnonzero(w_on[l])
-            w_XtXr[on] -= w_XtXb[l, on]
-            zeta = w_Xty[on] - w_XtXr[on]
-            a_, m_, m2_, lb_, V_, lm_, kl_ = _ser_batch(zeta, w_nm1[on], w_V[l, on], w_TT[on], w_logp[on], w_pk[on])
-            w_alpha[l, on], w_mu[l, on], w_mu2[l, on], w_lbfv[l, on] = a_, m_, m2_, lb_
-            w_V[l, on], w_lbf[l, on], w_KL[l, on] = V_, lm_, kl_
-            w_XtXb[l, on] = prod(a_ * m_, w_nm1[on])
-            w_XtXr[on] += w_XtXb[l, on]
-        w_lbf[~w_on] = 0.0
-        w_KL[~w_on] = 0.0
-        # susie_rss's check_prior: an enormous prior variance means z and R disagree
-        bad = np.any(w_V > max_V[act], axis=0)
-        Bw = w_alpha * w_mu  # (L, k, M)
-        bbar = Bw.sum(axis=0)
-        er2 = (w_nm1 - 2.0 * np.einsum("ij,ij->i", bbar, w_Xty) + np.einsum("ij,ij->i", bbar, w_XtXr)
-               - np.einsum("lij,lij->i", Bw, w_XtXb) + w_nm1 * np.einsum("lij,lij->i", w_alpha, w_mu2))
-        e = -0.5 * (w_nm1 + 1.0) * _LOG_2PI - 0.5 * er2 - w_KL.sum(axis=0)
-        fin = np.isfinite(e) & ~bad
-        for r in np.flatnonzero(bad):
-            status[act[r]] = STATUS_FAILED
-            message[act[r]] = ("The estimated prior variance is unreasonably large. This is usually caused by "
-                               "mismatch between the summary statistics and the LD matrix.")
-        for r in np.flatnonzero(~np.isfinite(e) & ~bad):
-            status[act[r]] = STATUS_FAILED
-            message[act[r]] = "The SuSiE objective became infinite."
-        for j, ej in zip(act[fin].tolist(), e[fin].tolist()):
-            elbo[j].append(ej)
-        conv = fin & (e - w_prev < tol)
-        converged[act[conv]] = True
-        w_prev = e
-        done = conv | ~fin
-        if done.any():
-            store(np.flatnonzero(done))
-            keep = ~done
-            act = act[keep]
-            w_alpha, w_mu, w_mu2, w_lbfv = w_alpha[:, keep], w_mu[:, keep], w_mu2[:, keep], w_lbfv[:, keep]
-            w_V, w_lbf, w_KL, w_on = w_V[:, keep], w_lbf[:, keep], w_KL[:, keep], w_on[:, keep]
-            w_XtXb, w_XtXr = w_XtXb[:, keep], w_XtXr[keep]
-            w_Xty, w_TT, w_nm1, w_logp, w_pk = w_Xty[keep], w_TT[keep], w_nm1[keep], w_logp[keep], w_pk[keep]
-            w_prev = w_prev[keep]
-    if act.size:
-        store(np.arange(act.size))
-        for j in act:
-            message[j] = f"IBSS algorithm did not converge in {max_iter} iterations!"
+        for it in range(1, max_iter + 1):
+            if act.size == 0:
+                break
+            niter[act] = it
+            for l in range(L):
+                on = slice(None) if w_on[l].all() else np.flatnonzero(w_on[l])
+                w_XtXr[on] -= w_XtXb[l, on]
+                zeta = w_Xty[on] - w_XtXr[on]
+                a_, m_, m2_, lb_, V_, lm_, kl_ = _ser_batch(zeta, w_nm1[on], w_V[l, on], w_TT[on], w_logp[on], w_pk[on])
+                w_alpha[l, on], w_mu[l, on], w_mu2[l, on], w_lbfv[l, on] = a_, m_, m2_, lb_
+                w_V[l, on], w_lbf[l, on], w_KL[l, on] = V_, lm_, kl_
+                w_XtXb[l, on] = prod(a_ * m_, w_nm1[on])
+                w_XtXr[on] += w_XtXb[l, on]
+            w_lbf[~w_on] = 0.0
+            w_KL[~w_on] = 0.0
+            # susie_rss's check_prior: an enormous prior variance means z and R disagree
+            bad = np.any(w_V > w_maxV, axis=0)
+            Bw = w_alpha * w_mu  # (L, k, M)
+            bbar = Bw.sum(axis=0)
+            er2 = (w_nm1 - 2.0 * np.einsum("ij,ij->i", bbar, w_Xty) + np.einsum("ij,ij->i", bbar, w_XtXr)
+                   - np.einsum("lij,lij->i", Bw, w_XtXb) + w_nm1 * np.einsum("lij,lij->i", w_alpha, w_mu2))
+            e = -0.5 * (w_nm1 + 1.0) * _LOG_2PI - 0.5 * er2 - w_KL.sum(axis=0)
+            fin = np.isfinite(e) & ~bad
+            for r in np.flatnonzero(bad):
+                status[act[r]] = STATUS_FAILED
+                message[act[r]] = ("The estimated prior variance is unreasonably large. This is usually caused by "
+                                   "mismatch between the summary statistics and the LD matrix.")
+            for r in np.flatnonzero(~np.isfinite(e) & ~bad):
+                status[act[r]] = STATUS_FAILED
+                message[act[r]] = "The SuSiE objective became infinite."
+            for j, ej in zip(act[fin].tolist(), e[fin].tolist()):
+                elbo[j].append(ej)
+            conv = fin & (e - w_prev < tol)
+            converged[act[conv]] = True
+            w_prev = e
+            done = conv | ~fin
+            if done.any():
+                store(np.flatnonzero(done))
+                keep = ~done
+                act = act[keep]
+                w_alpha, w_mu, w_mu2, w_lbfv = w_alpha[:, keep], w_mu[:, keep], w_mu2[:, keep], w_lbfv[:, keep]
+                w_V, w_lbf, w_KL, w_on = w_V[:, keep], w_lbf[:, keep], w_KL[:, keep], w_on[:, keep]
+                w_XtXb, w_XtXr = w_XtXb[:, keep], w_XtXr[keep]
+                w_Xty, w_TT, w_nm1, w_logp, w_pk = w_Xty[keep], w_TT[keep], w_nm1[keep], w_logp[keep], w_pk[keep]
+                w_prev, w_maxV = w_prev[keep], w_maxV[keep]
+        if act.size:
+            store(np.arange(act.size))
+            for j in act:
+                message[j] = f"IBSS algorithm did not converge in {max_iter} iterations!"
+
+    # pairs in chunks: the working state (about 30 arrays of chunk x M) stays bounded whatever P is
+    for cols in _chunks(P):
+        run(cols[pk[cols] > 0])
     # PIPs over included effects; failed / untested pairs get nothing
-    inc = V > prior_tol
-    pip = 1.0 - np.prod(np.where(inc[:, :, None], 1.0 - alpha, 1.0), axis=0)  # (P, M)
-    pip[status != STATUS_OK] = 0.0
-    return Stage1Fits(alpha=alpha, mu=mu, mu2=mu2, lbf_variable=lbf_var, V=V, lbf=lbf, KL=KL, pip=pip.T.copy(),
+    pip = np.empty((M, P))
+    for cols in _chunks(P):
+        inc = V[:, cols] > prior_tol
+        pip[:, cols] = (1.0 - np.prod(np.where(inc[:, :, None], 1.0 - alpha[:, cols], 1.0), axis=0)).T
+    pip[:, status != STATUS_OK] = 0.0
+    return Stage1Fits(alpha=alpha, mu=mu, mu2=mu2, lbf_variable=lbf_var, V=V, lbf=lbf, KL=KL, pip=pip,
                       kept=np.zeros((M, P), dtype=bool), tested=tested, n=nn, niter=niter, converged=converged,
                       elbo=[np.asarray(x) for x in elbo], status=status, message=message, csd=csd, R=RR,
                       coverage=coverage, min_abs_corr=min_abs_corr, prior_tol=prior_tol, n_purity=n_purity)
+
+
+def _chunks(P: int) -> Iterator[np.ndarray]:
+    """Consecutive pair indices in blocks of ``_CHUNK``."""
+    for c0 in range(0, P, _CHUNK):
+        yield np.arange(c0, min(c0 + _CHUNK, P))
 
 
 def _in_pure_cs(fits: Stage1Fits, j: int, candidates: np.ndarray) -> np.ndarray:
@@ -617,8 +635,12 @@ def select_rule(pip: np.ndarray, in_cs: np.ndarray, *, cs_pip_min: float = 0.25,
 
 def posterior_mean(fits: Stage1Fits) -> np.ndarray:
     """(M, P) posterior mean effects on the standardized scale (effects with V > prior_tol)."""
-    inc = fits.V > fits.prior_tol
-    return np.einsum("lpm,lp->mp", fits.alpha * fits.mu, inc.astype(np.float64)) / fits.csd[:, None]
+    M, P = fits.pip.shape
+    out = np.empty((M, P))
+    for cols in _chunks(P):  # bounded temporaries
+        inc = (fits.V[:, cols] > fits.prior_tol).astype(np.float64)
+        out[:, cols] = np.einsum("lpm,lp->mp", fits.alpha[:, cols] * fits.mu[:, cols], inc) / fits.csd[:, None]
+    return out
 
 
 def stage1(

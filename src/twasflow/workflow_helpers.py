@@ -31,6 +31,8 @@ def panel_files(panel: Mapping[str, Any]) -> list[str]:
     """Input files of the `panel` rule."""
     if panel.get("bfile"):
         return [f for s in (".bed", ".bim", ".fam") for f in expand_pattern(panel["bfile"] + s)]
+    if panel.get("pgen"):
+        return [f for s in (".pgen", ".pvar", ".psam") for f in expand_pattern(panel["pgen"] + s)]
     return expand_pattern(panel["vcf"])
 
 

@@ -4,6 +4,8 @@
 rule harmonize_gwas:
     input:
         sheet_files_gwas=lambda wc: sheet_files(RUN.gwas_row(wc.trait)["path"]),
+        # an rsID → position table and a liftover chain file, when the row names them
+        gwas_aux=lambda wc: [RUN.gwas_row(wc.trait)[k] for k in ("rsid_map", "liftover") if RUN.gwas_row(wc.trait).get(k)],
         panel=os.path.join(OUT, "panel", "variants.parquet"),
     output:
         parquet=os.path.join(OUT, "harmonized", "gwas", "{trait}.parquet"),

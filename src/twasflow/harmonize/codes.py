@@ -18,6 +18,9 @@ from ..errors import HarmonizeError
 REASONS: tuple[str, ...] = (
     "malformed_row",
     "invalid_variant_id",
+    "rsid_not_found",
+    "liftover_unmapped",
+    "liftover_ambiguous",
     "non_numeric",
     "missing_value",
     "invalid_pos",

@@ -44,6 +44,8 @@ def harmonize_gwas(
     maf_palindromic_max: float = 0.4,
     build_check_min_match: float = 0.7,
     strand_consensus_max_flip: float = STRAND_CONSENSUS_MAX_FLIP,
+    rsid_map: str | Path | None = None,
+    liftover: str | Path | None = None,
 ) -> dict[str, Any]:
     """Harmonize one GWAS file to the panel; write ``out`` (Parquet) and ``qc_out`` (JSON).
 
@@ -57,6 +59,11 @@ def harmonize_gwas(
     colmap : for ``table``, role → column name (keys chrom, pos, ea, oa, beta, se, z, p, n, eaf, rsid;
         optional ``or`` odds ratio, ``lp`` -log10 p).
     palindromic : ``align_by_freq`` (default) or ``drop``.
+    rsid_map : for a file keyed by rsID only (no chromosome/position columns; format ``cojo``, or a ``table``
+        mapping ``rsid`` but not ``chrom``/``pos``): a table ``rsid, chrom, pos`` on the panel's build giving the
+        positions; default the panel's own rsIDs. Rows whose rsID is not found are dropped as ``rsid_not_found``.
+    liftover : a UCSC chain file from the file's build (``declared_build``) to the panel's; positions are lifted
+        before matching (drops ``liftover_unmapped``, ``liftover_ambiguous``; counts in the QC's ``liftover``).
     strand_consensus_max_flip : the largest fraction of strand-flipped non-palindromic matches for which
         the file counts as on the panel's strand; palindromic rows without a usable frequency are then kept
         with their labels at face value (else dropped as ``palindromic_ambiguous``).
@@ -72,6 +79,9 @@ def harmonize_gwas(
     declared = normalize_build(declared_build)
     pbuild = normalize_build(panel_build)
     batches, roles, src = read_gwas_batches(path, fmt=fmt, colmap=colmap)
+    batches, adapted = _adapt(batches, roles, path, panel_variants, rsid_map, liftover)
+    if adapted is not None:  # positions come from the rsID map / panel or the chain: on the panel's build
+        declared = pbuild
     if sheet_n is None and "n" not in roles:
         raise HarmonizeError.at("sample size missing everywhere", file=path, column="n",
                                 found="no n column in the file and no n in the sheet",
@@ -116,12 +126,39 @@ def harmonize_gwas(
             table = _gwas_table(index, fin.pidx, fin.sign, {name: acc.cat(name, np.float64)[k]
                                                             for name in ("z", "n", "p", "beta", "se", "eaf")})
             _write_gwas_parquet(table, tmp)
-        extra = {"format": fmt}
+        extra = {"format": fmt, **(adapted or {})}
         if trait is not None:
             extra["trait"] = trait
         qc = _qc_dict(path, acc, fin, build, warnings, **extra)
     write_json(qc, qc_out)
     return qc
+
+
+def _adapt(batches: Any, roles: Mapping[str, str], path: str | Path, panel_variants: Any,
+           rsid_map: str | Path | None, liftover: str | Path | None) -> tuple[Any, dict[str, Any] | None]:
+    """Wrap the reader with rsID → position resolution and/or liftover (:func:`twasflow.io.gwas.adapt_batches`).
+
+    Returns (batches, info): ``info`` (None when neither applies) is filled with the counters while the batches
+    are consumed."""
+    from ..io.gwas import RsidPositions, adapt_batches, rsid_only
+    from ..io.liftover import Chain
+
+    by_rsid = rsid_only(roles)
+    if not by_rsid and rsid_map is not None:
+        raise HarmonizeError.at("an rsID map is given but the file has positions", file=path, column="rsid_map",
+                                found=f"columns for {sorted(roles)}", expected="no rsid_map, or a file keyed by rsID only")
+    if by_rsid and liftover is not None:
+        raise HarmonizeError.at("liftover of an rsID-only file", file=path, column="liftover",
+                                found="positions come from the panel or the rsID map",
+                                expected="no chain file (give the rsID map on the panel's build)")
+    if not by_rsid and liftover is None:
+        return batches, None
+    positions = None
+    if by_rsid:
+        positions = RsidPositions.from_table(rsid_map) if rsid_map is not None else RsidPositions.from_panel(panel_variants)
+    chain = Chain.read(liftover) if liftover is not None else None
+    info: dict[str, Any] = {}
+    return adapt_batches(batches, roles, positions=positions, chain=chain, info=info), info
 
 
 def _gwas_table(index: PanelIndex, pidx: np.ndarray, sign: np.ndarray, vals: Mapping[str, np.ndarray]) -> pa.Table:

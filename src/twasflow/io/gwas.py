@@ -22,9 +22,11 @@ from typing import Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..errors import HarmonizeError
+from .liftover import Chain
 
 try:  # Intel ISA-L inflate, 2-3x faster than zlib; optional (zlib through pyarrow otherwise)
     from isal import igzip as _igzip
@@ -404,9 +406,10 @@ def ssf_roles(src: TextSource) -> dict[str, str]:
     for name, role in SSF_COLUMNS.items():
         if name in lower and role not in roles:
             roles[role] = lower[name]
+    rsid_only = "rsid" in roles and not ({"chrom", "pos"} & roles.keys())
     for role, name in (("chrom", "chromosome"), ("pos", "base_pair_location"), ("ea", "effect_allele"),
                        ("oa", "other_allele")):
-        if role not in roles:
+        if role not in roles and not (rsid_only and role in ("chrom", "pos")):
             raise HarmonizeError.at("GWAS-SSF required column is missing", file=src.path, column=name,
                                     found=f"columns {src.columns}", expected=f"a column {name!r}")
     if not ({"beta", "or", "z"} & roles.keys()):
@@ -430,10 +433,12 @@ def table_roles(src: TextSource, colmap: Mapping[str, str | None] | None) -> dic
                                 found=f"keys {sorted(colmap)}", expected=f"keys among {list(COLMAP_KEYS)}")
     roles = {k: str(v) for k, v in colmap.items() if v is not None and not (isinstance(v, float) and np.isnan(v))
              and str(v).strip() != ""}
-    for k in ("chrom", "pos", "ea", "oa"):
+    required = ("ea", "oa") if "rsid" in roles and not ({"chrom", "pos"} & roles.keys()) else ("chrom", "pos", "ea", "oa")
+    for k in required:
         if k not in roles:
             raise HarmonizeError.at("column map lacks a required key", file=src.path, column=k,
-                                    found=f"keys {sorted(roles)}", expected="chrom, pos, ea, oa and z or beta+se/p")
+                                    found=f"keys {sorted(roles)}",
+                                    expected="chrom, pos (or rsid alone), ea, oa and z or beta+se/p")
     if "z" not in roles and not ({"beta", "or"} & roles.keys() and {"se", "p", "lp"} & roles.keys()):
         raise HarmonizeError.at("column map gives no effect", file=src.path, column="z",
                                 found=f"keys {sorted(roles)}", expected="z, or beta/or with se or p")
@@ -541,17 +546,191 @@ def read_gwas_batches(
     elif fmt == "table":
         src = sniff_text(path)
         roles = table_roles(src, colmap)
+    elif fmt == "cojo":
+        src = sniff_text(path)
+        roles = cojo_roles(src)
     else:
         raise HarmonizeError.at("unknown GWAS format", file=path, column="format", found=repr(fmt),
-                                expected="gwas-ssf, gwas-vcf or table")
-    # rsids are not parsed in the main pass: only the build check's diagnosis reads them (read_rsid_head)
-    main = {k: v for k, v in roles.items() if k != "rsid"}
+                                expected="gwas-ssf, gwas-vcf, cojo or table")
+    # rsids are not parsed in the main pass (only the build check's diagnosis reads them, read_rsid_head),
+    # unless they are the file's only variant key
+    main = {k: v for k, v in roles.items() if k != "rsid" or rsid_only(roles)}
     return read_text_batches(src, main, block_size=block_size), roles, src
+
+
+#: COJO ``.ma`` columns (GCTA): SNP A1 A2 freq b se p N, A1 = effect allele, ``freq`` its frequency.
+COJO_COLUMNS = {"snp": "rsid", "a1": "ea", "a2": "oa", "freq": "eaf", "b": "beta", "se": "se", "p": "p", "n": "n"}
+
+
+def cojo_roles(src: TextSource) -> dict[str, str]:
+    """Map the columns of a GCTA-COJO ``.ma`` file (``SNP A1 A2 freq b se p N``; any case) to roles."""
+    lower = {c.lower(): c for c in src.columns}
+    missing = [c for c in COJO_COLUMNS if c not in lower]
+    if missing:
+        raise HarmonizeError.at("COJO .ma column is missing", file=src.path, column=missing[0],
+                                found=f"columns {src.columns}", expected="SNP A1 A2 freq b se p N")
+    return {role: lower[c] for c, role in COJO_COLUMNS.items()}
+
+
+def rsid_only(roles: Mapping[str, str]) -> bool:
+    """True when a file's variants are keyed by rsID alone (no chromosome/position columns)."""
+    return "rsid" in roles and "pos" not in roles and "chrom" not in roles
+
+
+class RsidPositions:
+    """rsID → (chromosome, position) for rsID-only GWAS files: from the panel or from a user's table.
+
+    ``source`` says which, for the QC. The first row of a repeated rsID wins (a multi-allelic panel site
+    lists one rsID per allele pair at one position; matching then goes by alleles).
+    """
+
+    def __init__(self, rsid: np.ndarray | pa.Array, chrom: np.ndarray, pos: np.ndarray, source: str) -> None:
+        from .plink import StringColumn
+
+        ids = rsid if isinstance(rsid, pa.Array) else pa.array(np.asarray(rsid, dtype=object), type=pa.string(),
+                                                                 from_pandas=True)
+        ok = np.asarray(pc.fill_null(pc.not_equal(ids, "."), False).to_numpy(zero_copy_only=False), dtype=bool)
+        self.ids = StringColumn.from_arrow(pc.fill_null(ids, ""))
+        # rsIDs hashed once (vectorised, no Python strings); lookups binary-search the sorted hashes and then
+        # compare the bytes, so a hash collision can never give a wrong position
+        h = self.ids.hashes()
+        order = np.flatnonzero(ok)[np.argsort(h[ok], kind="stable")]
+        hs = h[order]
+        first = np.ones(len(hs), dtype=bool)
+        first[1:] = hs[1:] != hs[:-1]  # repeated rsID: the first row (in panel order) wins
+        self._rows, self._h = order[first], hs[first]
+        self.chrom = pa.array(np.asarray(chrom, dtype=object), type=pa.string(), from_pandas=True)
+        self.pos = np.asarray(pos, dtype=np.float64)
+        self.source = source
+
+    @classmethod
+    def from_panel(cls, panel_variants: pd.DataFrame | pa.Table) -> "RsidPositions":
+        t = panel_variants if isinstance(panel_variants, pd.DataFrame) else panel_variants.to_pandas()
+        return cls(t["rsid"].to_numpy(object), t["chrom"].astype(str).to_numpy(object), t["pos"].to_numpy(),
+                   "panel")
+
+    @classmethod
+    def from_table(cls, path: str | Path) -> "RsidPositions":
+        """Read a delimited rsID map with a header: rsid (or snp, id), chrom (chr, chromosome), pos (bp, position)."""
+        src = sniff_text(path)
+        lower = {c.lower(): c for c in src.columns}
+        cols = {}
+        for role, names in (("rsid", ("rsid", "snp", "id", "rs")), ("chrom", ("chrom", "chr", "chromosome", "#chrom")),
+                            ("pos", ("pos", "bp", "position", "base_pair_location"))):
+            hit = next((lower[n] for n in names if n in lower), None)
+            if hit is None:
+                raise HarmonizeError.at("rsID map: column missing", file=path, column=role,
+                                        found=f"columns {src.columns}", expected="rsid, chrom, pos")
+            cols[role] = hit
+        parts = list(read_text_batches(src, cols))
+        rs = pa.concat_arrays([b.strings["rsid"] for b in parts])
+        ch = np.concatenate([b.strings["chrom"].to_numpy(zero_copy_only=False) for b in parts])
+        pos = np.concatenate([b.numbers["pos"] for b in parts])
+        return cls(rs, ch, pos, str(path))
+
+    def lookup(self, rsid: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+        """(chromosome strings (R,), positions float64 (R,), found (R,)) of ``rsid`` (R,); null/NaN where absent."""
+        from .plink import StringColumn
+
+        q = StringColumn.from_arrow(pc.fill_null(rsid, ""))
+        h = q.hashes()
+        i = np.minimum(np.searchsorted(self._h, h), max(len(self._h) - 1, 0))
+        found = np.zeros(len(h), dtype=bool)
+        if len(self._h):
+            cand = np.flatnonzero(self._h[i] == h)
+            found[cand] = q.equal_at(cand, self.ids, self._rows[i[cand]])
+        found &= ~np.asarray(rsid.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        if not found.any():
+            return pa.nulls(len(h), pa.string()), np.full(len(h), np.nan), found
+        r = np.where(found, self._rows[i], 0)
+        chrom = pc.if_else(pa.array(found), self.chrom.take(pa.array(r)), pa.scalar(None, pa.string()))
+        return chrom, np.where(found, self.pos[r], np.nan), found
+
+
+_COMPLEMENT = {"A": "T", "C": "G", "G": "C", "T": "A", "a": "t", "c": "g", "g": "c", "t": "a"}
+
+
+def _complement(arr: pa.Array, rows: np.ndarray) -> pa.Array:
+    """``arr`` with the alleles at ``rows`` complemented (non-bases unchanged)."""
+    if not len(rows):
+        return arr
+    mask = np.zeros(len(arr), dtype=bool)
+    mask[rows] = True
+    vals = arr.take(pa.array(rows)).to_pylist()
+    new = [None if v is None else "".join(_COMPLEMENT.get(ch, ch) for ch in v) for v in vals]
+    return pc.replace_with_mask(arr, pa.array(mask), pa.array(new, type=pa.string()))
+
+
+def adapt_batches(batches: Iterator[RawBatch], roles: Mapping[str, str], *, positions: "RsidPositions | None" = None,
+                  chain: "Chain | None" = None, info: dict | None = None) -> Iterator[RawBatch]:
+    """Fill in or lift the positions of a GWAS stream before row QC; count what happened in ``info``.
+
+    ``positions``: rows are keyed by rsID only: chromosome and position come from this map (an rsID not in
+    it is flagged ``rsid_not_found``). ``chain``: positions are lifted with this chain (flags
+    ``liftover_unmapped`` / ``liftover_ambiguous``; alleles on a reverse-strand block are complemented).
+    ``info`` gets ``rsid_positions`` and/or ``liftover`` counters (for the QC JSON).
+    """
+    info = {} if info is None else info
+    n_rows = 0
+    if positions is not None:
+        rinfo = info.setdefault("rsid_positions", {"source": positions.source, "n_resolved": 0, "n_not_found": 0})
+    if chain is not None:
+        linfo = info.setdefault("liftover", {"chain": str(chain.path), "n_lifted": 0, "reverse_strand": 0,
+                                             "other_chromosome": 0, "liftover_unmapped": 0, "liftover_ambiguous": 0})
+    for b in batches:
+        if positions is not None:
+            rs = b.strings["rsid"]
+            chrom, pos, found = positions.lookup(rs)
+            present = ~np.asarray(rs.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+            b.strings["chrom"] = chrom
+            b.numbers["pos"] = pos
+            b.flags["rsid_not_found"] = present & ~found
+            rinfo["n_resolved"] += int(found.sum())
+            rinfo["n_not_found"] += int((present & ~found).sum())
+        if chain is not None:
+            posf = b.numbers["pos"]
+            chrom = b.strings["chrom"].to_numpy(zero_copy_only=False)
+            with np.errstate(invalid="ignore"):
+                ok = np.isfinite(posf) & (posf >= 1) & pd.notna(chrom)
+            rows = np.flatnonzero(ok)
+            res = chain.lift(chrom[rows], posf[rows].astype(np.int64))
+            newpos = posf.copy()
+            lifted = res.reason == ""
+            newpos[rows[lifted]] = res.pos[lifted]
+            newchrom = chrom.astype(object).copy()
+            newchrom[rows[lifted]] = res.chrom[lifted]
+            before = pd.Series(chrom[rows], dtype=object).astype(str).str.replace(r"^chr", "", regex=True).str.upper()
+            moved = lifted & (before.to_numpy(object) != res.chrom.astype(str))
+            b.numbers["pos"] = newpos
+            b.strings["chrom"] = pa.array(newchrom, type=pa.string())
+            rev = rows[lifted & res.reverse]
+            for role in ("ea", "oa"):
+                if role in b.strings:
+                    b.strings[role] = _complement(b.strings[role], rev)
+            for reason in ("liftover_unmapped", "liftover_ambiguous"):
+                m = np.zeros(len(b), dtype=bool)
+                m[rows[res.reason == reason]] = True
+                b.flags[reason] = m
+                linfo[reason] += int(m.sum())
+            linfo["n_lifted"] += int(lifted.sum())
+            linfo["reverse_strand"] += int(len(rev))
+            linfo["other_chromosome"] += int(moved.sum())
+        n_rows += len(b)
+        yield b
+    # a wrong map or chain drops every row: say so instead of a run that keeps nothing
+    if positions is not None and n_rows and rinfo["n_resolved"] == 0:
+        raise HarmonizeError.at("no rsID of the file is known", column="rsid", found=f"0 of {n_rows} rsIDs in the "
+                                f"{'panel' if positions.source == 'panel' else 'rsID map ' + positions.source}",
+                                expected="rsIDs (rs...) matching the panel's or the rsid_map's")
+    if chain is not None and n_rows and linfo["n_lifted"] == 0:
+        raise HarmonizeError.at("no variant lifts over with the chain file", file=chain.path,
+                                found=f"0 of {n_rows} rows lifted ({linfo['liftover_unmapped']} unmapped)",
+                                expected="a chain from the file's build and chromosome names to the panel's")
 
 
 def read_rsid_head(src: TextSource, roles: Mapping[str, str], max_rows: int = 200_000) -> list[RawBatch]:
     """The chromosome, position and rsid of the first ``max_rows`` rows (for the build-check diagnosis)."""
-    if "rsid" not in roles:
+    if "rsid" not in roles or rsid_only(roles):
         return []
     sub = {k: roles[k] for k in ("chrom", "pos", "rsid")}
     out: list[RawBatch] = []
@@ -566,5 +745,6 @@ def read_rsid_head(src: TextSource, roles: Mapping[str, str], max_rows: int = 20
 
 __all__ = [
     "RawBatch", "TextSource", "sniff_text", "read_text_batches", "read_gwas_batches", "read_vcf_batches",
-    "ssf_roles", "table_roles", "require_columns", "read_rsid_head", "COLMAP_KEYS", "NULL_TOKENS",
+    "ssf_roles", "table_roles", "cojo_roles", "require_columns", "read_rsid_head", "COLMAP_KEYS", "NULL_TOKENS",
+    "RsidPositions", "adapt_batches", "rsid_only",
 ]

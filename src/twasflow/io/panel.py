@@ -10,8 +10,8 @@ Layout of a store directory:
   padding bits zero). Opened with ``mmap_mode="r"`` so a read touches only the rows asked for.
 - ``panel.json``: number of people, source, variants per chromosome, dropped variants by reason.
 
-A PLINK panel counts A1 (bim column 5; other = A2, column 6) as stored; a VCF panel counts ALT (other =
-REF). Multi-allelic records and non-SNV alleles are dropped, as are repeated (chrom, pos, other,
+A PLINK panel counts A1 (bim column 5; other = A2, column 6) as stored; a VCF or PLINK 2 (``.pgen``) panel
+counts ALT (other = REF). Multi-allelic records and non-SNV alleles are dropped, as are repeated (chrom, pos, other,
 counted) entries after the first and variants with minor allele frequency below ``maf_min``.
 """
 
@@ -185,6 +185,7 @@ def build_panel_store(
     keep: str | os.PathLike[str] | None = None,
     maf_min: float = 0.0,
     chroms: Sequence[str] | None = None,
+    pgen: str | os.PathLike[str] | None = None,
 ) -> dict:
     """Convert a PLINK fileset or (per-chromosome) bgzipped VCFs into a genotype store in ``out_dir``.
 
@@ -194,6 +195,7 @@ def build_panel_store(
         exclusive with ``vcf``.
     vcf : a ``.vcf.gz`` path, or a pattern containing ``{chrom}`` (one file per chromosome), each with a
         ``.tbi`` or ``.csi`` index.
+    pgen : a PLINK 2 prefix (``.pgen/.pvar/.psam``) or a ``{chrom}`` pattern; ALT is counted (needs pgenlib).
     keep : file of sample ids (one IID per line, or ``FID IID``).
     maf_min : variants with minor allele frequency below this (in the kept people) are dropped.
     chroms : chromosomes to include (``chr`` prefix optional); default all in the panel.
@@ -202,9 +204,9 @@ def build_panel_store(
     -------
     The ``panel.json`` content (dict).
     """
-    if (bfile is None) == (vcf is None):
-        raise PanelError.at("give exactly one of bfile or vcf", column="panel",
-                            found=f"bfile={bfile!r}, vcf={vcf!r}", expected="one panel source")
+    if sum(x is not None for x in (bfile, vcf, pgen)) != 1:
+        raise PanelError.at("give exactly one of bfile, pgen or vcf", column="panel",
+                            found=f"bfile={bfile!r}, pgen={pgen!r}, vcf={vcf!r}", expected="one panel source")
     if not (0.0 <= maf_min < 0.5):
         raise PanelError.at("invalid maf_min", column="maf_min", found=maf_min, expected="0 <= maf_min < 0.5")
     out = Path(out_dir)
@@ -212,28 +214,50 @@ def build_panel_store(
     want = None if chroms is None else [str(c) for c in norm_chrom(pd.Series(list(chroms), dtype=str))]
     if bfile is not None:
         return _build_from_bed(out, bfile, keep, maf_min, want)
+    if pgen is not None:
+        return _build_from_pgen(out, str(pgen), keep, maf_min, want)
     return _build_from_vcf(out, str(vcf), keep, maf_min, want)
 
 
-def _bed_files(bfile: str, want: list[str] | None) -> list[str]:
-    """PLINK prefixes to read: ``bfile`` itself, or one per chromosome when it contains ``{chrom}``."""
+def _bed_files(bfile: str, want: list[str] | None, ext: str = ".bed") -> list[str]:
+    """PLINK prefixes to read: ``bfile`` itself, or one per chromosome when it contains ``{chrom}``
+    (``ext`` = ``.bed`` or ``.pgen``, the file that must exist for a prefix)."""
     if "{chrom}" not in bfile:
         return [bfile]
     chroms = want if want is not None else [str(i) for i in range(1, 23)] + ["X"]
     found = []
     for c in chroms:
         for cand in (bfile.format(chrom=c), bfile.format(chrom="chr" + c)):
-            if os.path.exists(cand + ".bed"):
+            if os.path.exists(cand + ext):
                 found.append(cand)
                 break
         else:
             if want is not None:
-                raise PanelError.at("PLINK fileset for chromosome not found", file=bfile.format(chrom=c) + ".bed",
+                raise PanelError.at("PLINK fileset for chromosome not found", file=bfile.format(chrom=c) + ext,
                                     expected=f"a fileset for chromosome {c}")
     if not found:
-        raise PanelError.at("no PLINK fileset matches the pattern", file=bfile + ".bed",
+        raise PanelError.at("no PLINK fileset matches the pattern", file=bfile + ext,
                             expected="files with {chrom} = 1..22, X")
     return found
+
+
+def _fileset_chroms(chrom: pd.Series, want: list[str] | None, n_filesets: int, done: set[str], file: str
+                    ) -> list[str]:
+    """The chromosomes of one fileset to convert (natural order): those asked for (all of them must be there when
+    the panel is one fileset), none already read from another fileset."""
+    present = sorted(chrom.unique(), key=chrom_sort_key)
+    if want is not None and n_filesets == 1:
+        missing = [c for c in want if c not in set(present)]
+        if missing:
+            raise PanelError.at("chromosome not in the panel", file=file, found=",".join(missing),
+                                expected=",".join(present))
+    if want is not None:
+        present = [c for c in present if c in set(want)]
+    again = [c for c in present if c in done]
+    if again:
+        raise PanelError.at("chromosome split across filesets", file=file, found=again[0],
+                            expected="each chromosome in one fileset")
+    return present
 
 
 def _build_from_bed(out: Path, bfile, keep, maf_min: float, want: list[str] | None) -> dict:
@@ -252,18 +276,7 @@ def _build_from_bed(out: Path, bfile, keep, maf_min: float, want: list[str] | No
     for prefix in prefixes:
         bim = read_bim(prefix)
         bed = open_bed(prefix, len(bim), len(fam))
-        present = sorted(bim["chrom"].unique(), key=chrom_sort_key)
-        if want is not None and len(prefixes) == 1:
-            missing = [c for c in want if c not in set(present)]
-            if missing:
-                raise PanelError.at("chromosome not in the panel", file=str(prefix) + ".bim",
-                                    found=",".join(missing), expected=",".join(present))
-        if want is not None:
-            present = [c for c in present if c in set(want)]
-        again = [c for c in present if c in done]
-        if again:
-            raise PanelError.at("chromosome split across filesets", file=str(prefix) + ".bim", found=again[0],
-                                expected="each chromosome in one fileset")
+        present = _fileset_chroms(bim["chrom"], want, len(prefixes), done, str(prefix) + ".bim")
         w.n_input += int(bim["chrom"].isin(present).sum())
         for c in present:
             rows = np.flatnonzero((bim["chrom"] == c).to_numpy())
@@ -290,6 +303,50 @@ def _build_from_bed(out: Path, bfile, keep, maf_min: float, want: list[str] | No
             w.add_chrom(c, meta, chunks())
             done.add(c)
     return w.finish(samples, {"type": "plink", "path": str(bfile), "keep": None if keep is None else str(keep),
+                              "maf_min": maf_min})
+
+
+def _build_from_pgen(out: Path, pgen: str, keep, maf_min: float, want: list[str] | None) -> dict:
+    """A PLINK 2 fileset (or one per chromosome): ALT counted, REF other (see :mod:`twasflow.io.pgen`)."""
+    from .pgen import PgenFile, read_psam, read_pvar
+
+    prefixes = _bed_files(str(pgen), want, ext=".pgen")
+    psam = read_psam(prefixes[0])
+    for other in prefixes[1:]:
+        if not read_psam(other)[["fid", "iid"]].equals(psam[["fid", "iid"]]):
+            raise PanelError.at("per-chromosome filesets list different samples", file=str(other) + ".psam",
+                                expected=f"the samples of {prefixes[0]}.psam in the same order")
+    srows = _keep_rows(psam["fid"].tolist(), psam["iid"].tolist(), keep, match_iid_only=True)
+    samples = psam.iloc[srows][["fid", "iid"]].reset_index(drop=True)
+    w = _StoreWriter(out, len(srows), maf_min)
+    # pgenlib returns samples in file order whatever the subset's order; _keep_rows keeps file order too
+    full = srows.size == len(psam)
+    done: set[str] = set()
+    for prefix in prefixes:
+        pvar = read_pvar(prefix)
+        reader = PgenFile(prefix, len(pvar), len(psam), None if full else srows)
+        present = _fileset_chroms(pvar["chrom"], want, len(prefixes), done, str(prefix) + ".pvar")
+        w.n_input += int(pvar["chrom"].isin(present).sum())
+        for c in present:
+            rows = np.flatnonzero((pvar["chrom"] == c).to_numpy())
+            sub = pvar.iloc[rows]
+            multi = sub["alt"].str.contains(",").to_numpy()
+            snv = _snv_mask(sub["ref"], sub["alt"]) & ~multi
+            w.dropped["multiallelic"] += int(multi.sum())
+            w.dropped["not_snv"] += int((~snv & ~multi).sum())
+            rows, sub = rows[snv], sub.loc[snv]
+            meta = pd.DataFrame({"pos": sub["pos"].to_numpy(np.int64), "other_allele": sub["ref"].str.upper().to_numpy(),
+                                 "counted_allele": sub["alt"].str.upper().to_numpy(),
+                                 "rsid": sub["id"].where(sub["id"] != ".", None).to_numpy()})
+
+            def chunks(rows=rows, reader=reader):
+                for s0 in range(0, rows.size, _CHUNK):
+                    yield pack_codes(_COUNT_TO_CODE[reader.counts(rows[s0: s0 + _CHUNK])])
+
+            w.add_chrom(c, meta, chunks())
+            done.add(c)
+        reader.close()
+    return w.finish(samples, {"type": "pgen", "path": str(pgen), "keep": None if keep is None else str(keep),
                               "maf_min": maf_min})
 
 

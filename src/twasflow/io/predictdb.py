@@ -53,8 +53,9 @@ def read_predictdb(db: str | os.PathLike[str], genes: list[str] | None = None) -
 
     Returns
     -------
-    (weights, extra): ``weights`` with :data:`WEIGHT_COLUMNS` (one row per gene and variant), ``extra`` as
-    stored (``gene, genename, ...``; empty with a ``gene`` column when the table is absent).
+    (weights, extra): ``weights`` with :data:`WEIGHT_COLUMNS` (one row per gene and variant; ``varID`` all
+    None for a model keyed by rsid only, as GTEx v6p/v7 PredictDB models are), ``extra`` as stored (``gene,
+    genename, ...``; empty with a ``gene`` column when the table is absent).
     """
     path = _exists(db, "PredictDB database")
     try:
@@ -69,11 +70,12 @@ def read_predictdb(db: str | os.PathLike[str], genes: list[str] | None = None) -
         if "weights" not in tables:
             raise InputError.at("no 'weights' table", file=path, found=sorted(tables), expected="weights, extra")
         cols = [r[1] for r in con.execute("PRAGMA table_info(weights)")]
-        missing = [c for c in WEIGHT_COLUMNS if c not in cols]
+        # GTEx v6p/v7 elastic-net models have no varID: their variants are keyed by rsid alone
+        missing = [c for c in WEIGHT_COLUMNS if c not in cols and c != "varID"]
         if missing:
             raise InputError.at("the weights table lacks columns", file=path, column=", ".join(missing), found=cols,
-                                expected=WEIGHT_COLUMNS)
-        sel = ", ".join(f'"{c}"' for c in WEIGHT_COLUMNS)
+                                expected="gene, rsid, ref_allele, eff_allele, weight (and varID, optional)")
+        sel = ", ".join(f'"{c}"' if c in cols else f"NULL AS {c}" for c in WEIGHT_COLUMNS)
         where, args = "", ()
         if genes is not None:
             where = f" WHERE gene IN ({', '.join('?' * len(genes))})"
@@ -85,6 +87,27 @@ def read_predictdb(db: str | os.PathLike[str], genes: list[str] | None = None) -
         con.close()
     w["weight"] = pd.to_numeric(w["weight"], errors="coerce")
     return w, extra
+
+
+def read_predictdb_phi(db: str | os.PathLike[str]) -> pd.Series:
+    """The per-gene inflation factor φ of a PredictDB database (``extra.phi``, written by the newer PredictDB
+    pipelines for S-PrediXcan's calibration, :func:`twasflow.twas.calibrate_phi`), indexed by gene; genes
+    without a value are left out. Raises InputError naming the file when the column is absent."""
+    path = _exists(db, "PredictDB database")
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        cols = [r[1] for r in con.execute("PRAGMA table_info(extra)")]
+    except sqlite3.Error as exc:
+        raise InputError.at(f"cannot read as SQLite: {exc}", file=path) from None
+    try:
+        if "phi" not in cols:
+            raise InputError.at("the extra table has no phi column (a model without S-PrediXcan calibration)",
+                                file=path, column="phi", found=cols, expected="extra.phi (newer PredictDB models)")
+        phi = pd.read_sql_query("SELECT gene, phi FROM extra", con)
+    finally:
+        con.close()
+    phi = phi.dropna(subset=["phi"])
+    return pd.Series(pd.to_numeric(phi["phi"], errors="coerce").to_numpy(), index=phi["gene"].astype(str), name="phi")
 
 
 def read_predictdb_covariance(path: str | os.PathLike[str], genes: list[str] | None = None
@@ -136,8 +159,14 @@ def parse_varid(varid: pd.Series) -> pd.DataFrame:
 
 def predictdb_to_long(weights: pd.DataFrame) -> pd.DataFrame:
     """PredictDB ``weights`` rows → the long model table :func:`harmonize_model_weights` takes:
-    ``model, rsid, chrom, pos, effect_allele, other_allele, weight, model_variant`` (``model_variant`` = varID)."""
-    v = parse_varid(weights["varID"])
+    ``model, rsid, chrom, pos, effect_allele, other_allele, weight, model_variant`` (``model_variant`` = varID,
+    or the rsid for a model without varIDs, whose covariance file is then keyed by rsid; chrom/pos NaN, so the
+    variants are matched by rsid)."""
+    if weights["varID"].isna().all():
+        weights = weights.assign(varID=weights["rsid"])
+        v = pd.DataFrame({"chrom": np.nan, "pos": np.nan}, index=weights.index)
+    else:
+        v = parse_varid(weights["varID"])
     return pd.DataFrame({
         "model": weights["gene"].astype(str).to_numpy(),
         "rsid": weights["rsid"].astype(object).to_numpy(),
@@ -156,7 +185,8 @@ def read_weights_long(path: str | os.PathLike[str], columns: Mapping[str, str] |
     Required columns (rename with ``columns={our_name: file_name}``): ``model`` (the pair or gene id),
     ``effect_allele``, ``weight`` (per copy of ``effect_allele``), and a variant given either as
     ``variant_id`` ("chrom:pos:other:effect", twasflow's own layout), or ``chrom`` + ``pos`` (+
-    ``other_allele``), or ``rsid``. Optional: ``other_allele``, ``rsid``.
+    ``other_allele``), or ``rsid``. Optional: ``other_allele``, ``rsid``, ``weight_scale`` (``sd`` when the
+    weights are per standardized genotype, as cTWAS's and FUSION's are; default per allele).
 
     Returns the table with columns ``model, rsid, chrom, pos, effect_allele, other_allele, weight,
     model_variant`` (missing ones NaN) ready for :func:`harmonize_model_weights`.
@@ -192,6 +222,8 @@ def read_weights_long(path: str | os.PathLike[str], columns: Mapping[str, str] |
         "model_variant": df["variant_id"] if "variant_id" in df.columns else
         (df["rsid"] if "rsid" in df.columns else df["chrom"] + ":" + df["pos"].astype(str)),
     })
+    if "weight_scale" in df.columns:  # "sd": weights per standardized genotype (cTWAS, FUSION), else per allele
+        out["weight_scale"] = df["weight_scale"].fillna("allele").to_numpy()
     return out
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from twasflow.susie.ibss import corr_from_matrix
+from twasflow.susie.operator import SymOperator, as_operator
 from twasflow.susie.sets import CredibleSet, get_cs
 
 
@@ -65,7 +65,7 @@ class VSusieFit:
 
 def susie_rss_fixed_v(
     z: np.ndarray,
-    R: np.ndarray,
+    R: np.ndarray | SymOperator,
     V: np.ndarray,
     prior_weights: np.ndarray,
     *,
@@ -82,13 +82,16 @@ def susie_rss_fixed_v(
 
     Parameters
     ----------
-    z : (p,) z-scores. R : (p, p) correlation matrix (symmetric). V : (p,) prior variances (z scale, >= 0).
+    z : (p,) z-scores. R : (p, p) correlation matrix (symmetric), or a :class:`twasflow.susie.SymOperator`
+        standing for it (e.g. the factored joint system of ``twasflow.methods.joint``).
+    V : (p,) prior variances (z scale, >= 0).
     prior_weights : (p,) non-negative prior weights (normalised here). null_weight : in [0, 1) or None.
     L : number of single effects (capped at the number of columns). coverage, min_abs_corr : credible sets.
     max_iter, tol : IBSS limits. n_purity, seed : purity subsample of sets larger than n_purity.
     """
     p = z.size
-    d = np.diag(R).astype(np.float64).copy()
+    op = as_operator(R)
+    d = np.asarray(op.diag(), dtype=np.float64).copy()
     pw = np.asarray(prior_weights, dtype=np.float64)
     has_null = null_weight is not None and null_weight > 0
     if has_null:
@@ -140,7 +143,7 @@ def susie_rss_fixed_v(
             # KL = -log marginal + E_q[log lik] of this SER (susieR's SER_posterior_e_loglik_ss)
             KL[l] = -lbf_model - 0.5 * (-2.0 * float(Eb @ xr) + float(df @ (a * sec)))
             alpha[l], mu[l], mu2[l], lbf_var[l], lbf[l] = a, mean, sec, lb, lbf_model
-            RB[l] = R @ Eb[:p]
+            RB[l] = op.matvec(Eb[:p])
             fit_sum += RB[l]
         Bm = alpha[:, :p] * mu[:, :p]
         bbar = Bm.sum(axis=0)
@@ -157,5 +160,5 @@ def susie_rss_fixed_v(
     sets: list[CredibleSet] = []
     if coverage is not None:
         sets = get_cs(alpha, None, lbf, coverage=coverage, min_abs_corr=min_abs_corr,
-                      corr=corr_from_matrix(R), null_index=null_index, n_purity=n_purity, seed=seed)
+                      corr=op.corr, null_index=null_index, n_purity=n_purity, seed=seed)
     return VSusieFit(alpha, mu, mu2, lbf, lbf_var, KL, np.asarray(elbo), it, converged, pip, sets, null_index)

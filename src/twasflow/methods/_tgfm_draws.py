@@ -5,10 +5,10 @@ one variable with probability ``alpha[l]`` and a size from the conditional norma
 ``N(mu[l, j], mu2[l, j] - mu[l, j]^2)`` (susie's ``mu`` is the mean *given* inclusion), and sums the
 effects (two effects on the same variable add). Each drawn vector is standardized to unit predicted-
 expression variance, ``w' R w = 1``, before it becomes a column of the joint SuSiE-RSS system
-``[[W'RW, W'R], [RW, R]]`` with z ``[W'z; z]`` (as ``twasflow.methods.tgvis.JointSystem``).
+``[[W'RW, W'R], [RW, R]]`` with z ``[W'z; z]`` (``twasflow.methods.joint``, in factored form).
 
-A drawn vector has at most L non-zeros, so ``W' R`` costs O(nnz x M) through a sparse product instead of
-a dense (M x M) x (M x P) product per draw.
+A drawn vector has at most L non-zeros, so a draw's standardization costs O(sum of nnz_j^2) and each
+product with its joint system O(M^2 + nnz(W)); R and its PSD check are shared by all draws.
 
 Numerical module: no I/O.
 """
@@ -23,9 +23,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from twasflow.errors import InputError
-from twasflow.susie import PreparedR, prepare_R
 
-_D_TOL = 1e-12  # a drawn vector with w'Rw below this (relative to the draw's largest) predicts nothing
+from .joint import JointOperator, LocusLD
+
 _ALPHA_SUM_TOL = 1e-6  # stage-1 alpha rows must sum to 1 within this
 
 
@@ -248,14 +248,20 @@ def draw_effects(post: EffectPosterior, seed: int | Sequence[int], n_draws: int,
 class JointBuilder:
     """Builds the joint SuSiE-RSS inputs of one draw over the modelled pairs.
 
+    Every draw shares one :class:`twasflow.methods.joint.LocusLD` (R, its product and its PSD check); a
+    draw only changes the sparse weights W, so its system is a :class:`twasflow.methods.joint.JointOperator`
+    built in O(nnz(W)) — the (Pm + M)^2 joint matrix is never formed.
+
     Parameters
     ----------
     z : (M,) GWAS z. R : (M, M) LD. post : the stage-1 posteriors. pairs : (Pm,) indices of the modelled
-    pairs (columns of the joint system, in this order).
+    pairs (columns of the joint system, in this order). ld : an existing LocusLD of R to share.
     """
 
-    def __init__(self, z: np.ndarray, R: np.ndarray, post: EffectPosterior, pairs: np.ndarray) -> None:
+    def __init__(self, z: np.ndarray, R: np.ndarray, post: EffectPosterior, pairs: np.ndarray,
+                 ld: LocusLD | None = None) -> None:
         self.z, self.R, self.post = z, R, post
+        self.ld = ld if ld is not None else LocusLD(R)
         self.pairs = pairs
         self.Pm, self.M = pairs.size, z.size
         col = np.full(post.P, -1, dtype=np.int64)
@@ -263,9 +269,6 @@ class JointBuilder:
         self.eff_col = col[post.effect_pair]  # joint column of each single effect (all >= 0)
         fx = post.fixed[:, pairs]
         self.fixed_t = sp.csr_matrix(fx.T) if np.any(fx) else None
-        self._J = np.empty((self.Pm + self.M,) * 2)
-        self._J[self.Pm:, self.Pm:] = R
-        self._prepared: PreparedR | None = None
 
     def weights_t(self, idx: np.ndarray, size: np.ndarray) -> sp.csr_matrix:
         """(Pm, M) sparse drawn (unstandardized) weights of one draw; duplicate variables add."""
@@ -275,47 +278,23 @@ class JointBuilder:
             Wt = Wt + self.fixed_t
         return Wt
 
-    def scale(self, Wt: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``W'R`` (Pm, M), ``active`` (Pm,) (w'Rw > 0 relative to the largest) and ``s = sqrt(w'Rw)``
-        (1 when inactive) of the weights ``Wt`` (Pm, M)."""
-        RWt = np.asarray(Wt @ self.R)
-        d = np.asarray(Wt.multiply(RWt).sum(axis=1)).ravel()
-        top = float(d.max()) if d.size else 0.0
-        active = d > _D_TOL * top if top > 0 else np.zeros(self.Pm, dtype=bool)
-        return RWt, active, np.where(active, np.sqrt(np.where(active, d, 1.0)), 1.0)
+    def standardized(self, Wt: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+        """``Ws`` (Pm, M) the rows scaled to ``w'Rw = 1`` (inactive rows zero), ``active`` (Pm,) (w'Rw > 0
+        relative to the largest) and ``s = sqrt(w'Rw)`` (1 when inactive) of the weights ``Wt``."""
+        Ws, d, active = self.ld.standardize(Wt)
+        return Ws, active, np.where(active, np.sqrt(np.where(active, d, 1.0)), 1.0)
 
-    def system(self, Wt: sp.csr_matrix, out: np.ndarray | None = None
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def system(self, Wt: sp.csr_matrix) -> tuple[np.ndarray, JointOperator, np.ndarray, np.ndarray]:
         """Joint (z, J) of the weights ``Wt`` (Pm, M), standardized to ``w'Rw = 1``.
 
-        Returns ``zj`` (Pm + M,), ``J`` (Pm + M, Pm + M) (written into ``out`` when given), ``active``
-        (Pm,) pairs whose drawn vector predicts something, and ``s`` (Pm,) = sqrt(w'Rw) (1 when inactive).
-        Inactive pairs get a zero row/column with unit diagonal and z = 0; the caller gives them prior 0.
+        Returns ``zj`` (Pm + M,), ``J`` (a :class:`JointOperator`), ``active`` (Pm,) pairs whose drawn vector
+        predicts something, and ``s`` (Pm,) = sqrt(w'Rw) (1 when inactive). Inactive pairs are zero columns
+        with unit diagonal and z = 0; the caller gives them prior 0.
         """
-        Pm = self.Pm
-        RWt, active, s = self.scale(Wt)
-        inv = np.where(active, 1.0 / s, 0.0)
-        J = out if out is not None else np.empty((Pm + self.M,) * 2)
-        if out is None:
-            J[Pm:, Pm:] = self.R
-        WRW = np.asarray(Wt @ RWt.T)
-        WRW = 0.5 * (WRW + WRW.T)
-        WRW *= inv[:, None]
-        WRW *= inv[None, :]
-        np.fill_diagonal(WRW, 1.0)  # unit variance of each standardized predictor, exactly
-        RWs = RWt * inv[:, None]
-        J[:Pm, :Pm] = WRW
-        J[:Pm, Pm:] = RWs
-        J[Pm:, :Pm] = RWs.T
-        zj = np.concatenate([(Wt @ self.z) * inv, self.z])
-        return zj, J, active, s
+        Ws, active, s = self.standardized(Wt)
+        J = JointOperator(self.ld, Ws)
+        return J.joint_z(self.z), J, active, s
 
-    def draw_system(self, draws: Draws, d: int) -> tuple[np.ndarray, PreparedR, np.ndarray, np.ndarray]:
-        """:meth:`system` of draw ``d``, written into one buffer reused across draws (valid until the next
-        call) and returned as a :class:`PreparedR` that wraps the buffer without copying it. The buffer's
-        symmetry is validated once, on the first draw; every draw fills it the same way."""
-        zj, J, active, s = self.system(self.weights_t(draws.idx[d], draws.size[d]), out=self._J)
-        if self._prepared is None:
-            self._prepared = prepare_R(J)
-            assert self._prepared.R is J  # float64 C-contiguous: PreparedR keeps the array, no copy
-        return zj, self._prepared, active, s
+    def draw_system(self, draws: Draws, d: int) -> tuple[np.ndarray, JointOperator, np.ndarray, np.ndarray]:
+        """:meth:`system` of draw ``d``."""
+        return self.system(self.weights_t(draws.idx[d], draws.size[d]))

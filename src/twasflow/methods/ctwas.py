@@ -32,7 +32,6 @@ import numpy as np
 import pandas as pd
 
 from twasflow.errors import ConfigError, InputError
-from twasflow.susie.ibss import corr_from_matrix
 from twasflow.susie.sets import CorrFn
 
 from ._ctwas_em import NULL_METHODS, VAR_STRUCTURES, CtwasParams, est_param
@@ -40,11 +39,11 @@ from ._ctwas_nold import combine_gene_pips, finemap_regions_noLD, screen_regions
 from ._ctwas_regions import GENE_COLUMNS, SNP, RegionData, assign_genes_to_regions, require_columns, thin_snps
 from ._ctwas_susie import VSusieFit, susie_rss_fixed_v
 from ._inputs import locus_arrays, weight_matrix
+from .joint import JointSystem
 from .result import STATUS_OK, FinemapResult, attach_pair_meta, bundle_pair_meta, credible_set_tables, empty_result
 
 METHOD = "ctwas"
 CAUSAL_RULES = ("pip", "cs")
-_D_TOL = 1e-12  # as tgvis: a pair whose B'RB is below this (relative to the largest) predicts nothing
 
 __all__ = [
     "CtwasOptions", "CtwasParams", "CtwasResult", "NoLDResult", "RegionData", "assign_genes_to_regions",
@@ -331,37 +330,6 @@ def _as_inputs(z: Any, R: Any, n: Any, B: Any, groups: Any) -> tuple[np.ndarray,
     return zz, RR, n_eff, BB, gg
 
 
-def joint_system(z: np.ndarray, R: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                                       np.ndarray]:
-    """Joint z and correlation of [standardized pair columns; variants], built as TGVIS builds them.
-
-    Pair j's column is ``w_j = B_j / sqrt(B_j' R B_j)`` (unit predicted-expression variance); its z is
-    ``w_j' z`` (cTWAS's gene z) and the joint correlation is ``[[W'RW, W'R], [RW, R]]`` with unit diagonal
-    for the pairs. Pairs with ``B_j' R B_j <= 1e-12 max`` predict nothing and are left out.
-
-    Returns
-    -------
-    (active (P,) bool, sd (Pa,) = sqrt(B'RB) of the active pairs, joint z (Pa + M,), joint R (Pa + M, Pa + M)).
-    """
-    RB = R @ B
-    d = np.einsum("mp,mp->p", B, RB)
-    top = float(d.max()) if d.size else 0.0
-    active = d > _D_TOL * top if top > 0 else np.zeros(d.shape, dtype=bool)
-    sd = np.sqrt(d[active])
-    W = B[:, active] / sd
-    RW = RB[:, active] / sd
-    Pa, M = W.shape[1], R.shape[0]
-    J = np.empty((Pa + M, Pa + M))
-    WRW = W.T @ RW
-    WRW = 0.5 * (WRW + WRW.T)
-    np.fill_diagonal(WRW, 1.0)
-    J[:Pa, :Pa] = WRW
-    J[Pa:, :Pa] = RW
-    J[:Pa, Pa:] = RW.T
-    J[Pa:, Pa:] = R
-    return active, sd, np.concatenate([W.T @ z, z]), J
-
-
 def fit(z: Any, R: Any, n: Any, B: Any, groups: Any, priors: Any = None, **options: Any) -> CtwasResult:
     """cTWAS fine-mapping with LD at one locus.
 
@@ -405,7 +373,8 @@ def fit(z: Any, R: Any, n: Any, B: Any, groups: Any, priors: Any = None, **optio
         res = empty_result(METHOD, "no variants", M=0, P=P)
         return CtwasResult(res.method, res.variables, res.sets, res.locus)
 
-    active, sd, zj, J = joint_system(zz, RR, BB)
+    S = JointSystem(zz, RR, BB)  # factored: the (Pa + M)^2 joint matrix is never formed
+    active, sd, zj = S.active, S.sd, S.joint_z(zz)
     pi, V = _variable_priors(pri, gg[active], M)
     if opts.null_method == "ctwas":
         pw, nw = pi / (1.0 - pi), 0.5
@@ -417,13 +386,13 @@ def fit(z: Any, R: Any, n: Any, B: Any, groups: Any, priors: Any = None, **optio
         pw, nw = pi, None
     if not np.any(pw > 0):
         raise InputError.at("every variable has prior 0", column="group_prior", found=0.0, expected="> 0")
-    f = susie_rss_fixed_v(zj, J, V, pw, null_weight=nw, L=opts.L, coverage=opts.coverage,
+    f = susie_rss_fixed_v(zj, S.joint, V, pw, null_weight=nw, L=opts.L, coverage=opts.coverage,
                           min_abs_corr=0.0 if opts.L == 1 else opts.min_abs_corr, max_iter=opts.max_iter,
                           tol=opts.tol, n_purity=opts.n_purity, seed=opts.seed)
     warns = [] if f.converged else [f"IBSS algorithm did not converge in {opts.max_iter} iterations!"]
     for w in warns:
         warnings.warn(w, stacklevel=2)
-    res = _summarize(f, active, sd, n_eff, opts, pnames, vnames, genes, gg, pi, V, corr=corr_from_matrix(J))
+    res = _summarize(f, active, sd, n_eff, opts, pnames, vnames, genes, gg, pi, V, corr=S.joint.corr)
     res.locus.update({"M": M, "P": P, "seconds": time.perf_counter() - t0})
     res.warnings = warns
     return res
@@ -557,8 +526,9 @@ def region_tables(bundle: Any, B: Any, pair_ids: Sequence[str], region_id: str, 
     if BB.shape[1] != len(pair_ids):
         raise InputError.at("B must have one column per pair id", column="B", found=BB.shape,
                             expected=f"({M}, {len(pair_ids)})")
-    active, sd, zj, _ = joint_system(z, np.asarray(bundle.R, dtype=np.float64), np.where(np.isfinite(BB), BB, 0.0))
-    idx = np.flatnonzero(active)
+    S = JointSystem(z, np.asarray(bundle.R, dtype=np.float64), np.where(np.isfinite(BB), BB, 0.0))
+    idx = np.flatnonzero(S.active)
+    zj = S.joint_z(z)
     gene = pd.DataFrame({
         "id": np.asarray(pair_ids, dtype=object)[idx], "z": zj[: idx.size],
         "group": np.asarray([f"{t}|{q}" for t, q in zip(meta["tissue"], meta["qtl_type"])], dtype=object)[idx],

@@ -7,7 +7,8 @@ As the authors' software (BennyStrobes/TGFM: ``prepare_input_data_for_tgfm.py``,
    effect a variable by its ``alpha`` and a size from ``N(mu, mu2 - mu^2)`` — and each is standardized to
    unit predicted-expression variance (``w'Rw = 1``); pairs without a posterior (prediction models) keep
    their fixed weights in every draw (``twasflow.methods._tgfm_draws``);
-2. per draw, SuSiE-RSS with L (10) effects on the joint system ``[[W'RW, W'R], [RW, R]]``, z ``[W'z; z]``,
+2. per draw, SuSiE-RSS with L (10) effects on the joint system ``[[W'RW, W'R], [RW, R]]``, z ``[W'z; z]``
+   (factored: ``twasflow.methods.joint``, one R shared by every draw),
    from the null initialization; prior weights 1/(P + M) for every pair and variant (TGFM's uniform
    prior) unless ``pair_prior_share`` or explicit ``pair_prior`` / ``variant_prior`` say otherwise;
 3. if a pair's draw-averaged PIP exceeds ``pip_init_threshold`` (0.2), every draw is fitted again from a
@@ -39,11 +40,13 @@ import pandas as pd
 import scipy.sparse as sp
 
 from twasflow.errors import ConfigError, InputError
-from twasflow.susie import PreparedR, SusieFit, susie_rss
+from twasflow.susie import SusieFit, susie_rss
 
 from ._tgfm_draws import Draws, JointBuilder, draw_effects, effect_keys, posterior_from
 from ._tgfm_prior import VARIANT, TissuePrior, learn_tissue_prior
 from ._inputs import locus_arrays
+from ._tgfm_ibss import BATCH_METHODS, DrawFits, fit_draws
+from .joint import JointOperator
 from .result import (STATUS_OK, FinemapResult, attach_pair_meta, bundle_pair_meta, credible_set_tables,
                      empty_result)
 
@@ -214,19 +217,26 @@ class _Kept:
         return cls(np.zeros((D, p)), np.zeros((D, p)), np.zeros((D, p)), np.full(D, -np.inf),
                    np.zeros(D, dtype=np.int64), np.zeros(D, dtype=bool), np.zeros(D, dtype=bool))
 
-    def put(self, d: int, f: SusieFit, s: np.ndarray, from_variants: bool) -> None:
+    def put(self, d: int, f: SusieFit | DrawFits, s: np.ndarray, from_variants: bool, k: int = 0) -> None:
+        """Store draw d's fit: a SusieFit, or row k of a batch of :class:`DrawFits`."""
+        if isinstance(f, DrawFits):
+            pip, mean, sd = f.pip[k], f.mean[k], f.sd[k]
+            elbo, niter, conv = float(f.elbo[k]), int(f.niter[k]), bool(f.converged[k])
+        else:
+            pip, mean, sd = f.pip, f.posterior_mean(), f.posterior_sd()
+            elbo, niter, conv = float(f.elbo[-1]), f.niter, f.converged
         Pm = s.size
-        unit = np.concatenate([1.0 / s, np.ones(f.pip.size - Pm)])  # standardized pair effect -> per SD expression
-        self.pip[d] = f.pip
-        self.mean[d] = f.posterior_mean() * unit
-        self.var[d] = (f.posterior_sd() * unit) ** 2
-        self.elbo[d] = float(f.elbo[-1])
-        self.niter[d] = f.niter
-        self.converged[d] = f.converged
+        unit = np.concatenate([1.0 / s, np.ones(pip.size - Pm)])  # standardized pair effect -> per SD expression
+        self.pip[d] = pip
+        self.mean[d] = mean * unit
+        self.var[d] = (sd * unit) ** 2
+        self.elbo[d] = elbo
+        self.niter[d] = niter
+        self.converged[d] = conv
         self.variant_init[d] = from_variants
 
 
-def _susie(zj: np.ndarray, J: np.ndarray | PreparedR, n: float, opts: TgfmOptions, pw: np.ndarray, init: Any, *,
+def _susie(zj: np.ndarray, J: JointOperator, n: float, opts: TgfmOptions, pw: np.ndarray, init: Any, *,
            sets: bool, check_R: bool) -> SusieFit:
     return susie_rss(z=zj, R=J, n=n, L=opts.L, prior_weights=pw, model_init=init,
                      estimate_prior_method=opts.estimate_prior_method, max_iter=opts.susie_max_iter, tol=opts.tol,
@@ -342,6 +352,22 @@ def _fit_draws(jb: JointBuilder, draws: Draws, n: float, opts: TgfmOptions, pw: 
     """SuSiE on every draw's joint system; with ``kept``, replace a draw's fit when the new ELBO is higher."""
     Pm, p = jb.Pm, jb.Pm + jb.M
     out = kept if kept is not None else _Kept.empty(draws.D, p)
+    if opts.estimate_prior_method in BATCH_METHODS and draws.D > 1:
+        # all draws in lockstep: the products with the shared R become matrix-matrix products
+        zs, systems, scales, pws = [], [], [], np.empty((draws.D, p))
+        for d in range(draws.D):
+            zj, J, active, s = jb.draw_system(draws, d)
+            zs.append(zj)
+            systems.append(J)
+            scales.append(s)
+            pws[d] = pw[:, d]
+            pws[d, :Pm][~active] = 0.0  # a drawn vector that predicts nothing cannot be selected
+        fits = fit_draws(np.stack(zs), systems, n, opts.L, pws, method=opts.estimate_prior_method,
+                         max_iter=opts.susie_max_iter, tol=opts.tol, init=init, check_R=init is None)
+        for d in range(draws.D):
+            if kept is None or float(fits.elbo[d]) > out.elbo[d]:
+                out.put(d, fits, scales[d], init is not None, k=d)
+        return out
     for d in range(draws.D):
         zj, J, active, s = jb.draw_system(draws, d)
         w = pw[:, d].copy()
@@ -358,9 +384,7 @@ def _reference_fit(jb: JointBuilder, draws: Draws, n: float, opts: TgfmOptions, 
     variant-only start was run)."""
     acc = sp.csr_matrix((jb.Pm, jb.M))
     for d in range(draws.D):
-        Wt = jb.weights_t(draws.idx[d], draws.size[d])
-        _, active, s = jb.scale(Wt)
-        acc = acc + sp.diags(np.where(active, 1.0 / s, 0.0)) @ Wt
+        acc = acc + jb.standardized(jb.weights_t(draws.idx[d], draws.size[d]))[0]
     zj, J, active, s = jb.system(acc / draws.D)
     w = pw.copy()
     w[:jb.Pm][~active] = 0.0

@@ -15,8 +15,9 @@ until ``max(||Δtheta||_2, ||Δgamma||_2) < tol`` (1e-3, on the paper's scale: t
 gamma per SD of genotype, both per SD of the trait) or ``max_iter`` (50) iterations. ``sigma2_alpha``
 (eq. 14) then gives the summary-data BIC (eq. 15), which picks L on ``L_grid`` (each L warm-started from
 the previous L's SuSiE fit). Pratt indices (eq. 16–19) and the locus split (eq. 20–21) are computed on the
-selected fit. One eigendecomposition of R (``twasflow.methods._inf.LDEigen``) serves every solve, and one
-prepared joint matrix every SuSiE fit.
+selected fit. One eigendecomposition of R (``twasflow.methods._inf.LDEigen``) serves every solve, and the
+factored joint system (``twasflow.methods.joint``: products through W and R, never the (P + M)^2 matrix)
+every SuSiE fit.
 
 Decisions the paper leaves open are documented in ``docs/tgvis.md``.
 
@@ -35,17 +36,17 @@ import numpy as np
 import pandas as pd
 
 from twasflow.errors import ConfigError, InputError
-from twasflow.susie import PreparedR, SusieFit, prepare_R, susie_rss
+from twasflow.susie import SusieFit, susie_rss
 
 from . import _inf
 from ._inputs import locus_arrays, weight_matrix
+from .joint import JointSystem
 from .result import (STATUS_OK, FinemapResult, attach_pair_meta, bundle_pair_meta, credible_set_tables,
                      empty_result)
 
 METHOD = "tgvis"
 INF_MODES = ("reml", "fixed", "none")
 _SUSIE_TOL = 1e-3  # susie_rss's ELBO tolerance (its default, used for every fit)
-_D_TOL = 1e-12  # a pair whose weights have B'RB below this (relative to the largest) carries no signal
 
 
 @dataclass(frozen=True)
@@ -176,75 +177,6 @@ class TgvisResult(FinemapResult):
         return {k: float(self.locus.get(f"pratt_{k}", math.nan)) for k in ("pairs", "variants", "inf")}
 
 
-# --------------------------------------------------------------------------------------------------
-# the joint pair + variant system (eq. 7-8)
-
-
-class JointSystem:
-    """Everything fixed at a locus: the eigendecomposition of R, the standardized pair columns and the
-    prepared joint correlation matrix.
-
-    Parameters
-    ----------
-    z : (M,) GWAS z. R : (M, M) LD. B : (M, P) weights. eig_tol : see :class:`TgvisOptions`.
-
-    Attributes
-    ----------
-    active : (P,) bool, pairs with non-zero predicted variance ``d_j = B_j' R B_j`` (modelled).
-    d : (P,) ``B' R B`` diagonal.
-    W, RW : (M, Pa) standardized weights of the active pairs and ``R W``.
-    joint : PreparedR of ``[[W'RW, W'R], [RW, R]]`` (eq. 8).
-    E : :class:`twasflow.methods._inf.LDEigen` of R.
-    """
-
-    def __init__(self, z: np.ndarray, R: np.ndarray, B: np.ndarray, eig_tol: float = _inf.EIG_TOL) -> None:
-        self.z, self.R = z, R
-        self.E = _inf.LDEigen.of(R, eig_tol)
-        RB = R @ B
-        d = np.einsum("mp,mp->p", B, RB)
-        top = float(d.max()) if d.size else 0.0
-        self.d = d
-        self.active = d > _D_TOL * top if top > 0 else np.zeros(d.shape, dtype=bool)
-        s = np.sqrt(d[self.active])
-        self.W = B[:, self.active] / s
-        self.RW = RB[:, self.active] / s
-        Pa = self.W.shape[1]
-        M = R.shape[0]
-        J = np.empty((Pa + M, Pa + M))
-        WRW = self.W.T @ self.RW
-        WRW = 0.5 * (WRW + WRW.T)
-        np.fill_diagonal(WRW, 1.0)  # unit variance of each standardized predictor, exactly
-        J[:Pa, :Pa] = WRW
-        J[Pa:, :Pa] = self.RW
-        J[:Pa, Pa:] = self.RW.T
-        J[Pa:, Pa:] = R
-        self.joint: PreparedR = prepare_R(J)
-        self.Pa, self.M = Pa, M
-        self.zPz = self.E.pinv_quad(z)  # z' R^+ z (eq. 16-21 denominators)
-        self.Piz = self.E.project(z)  # z on R's column space
-
-    def joint_z(self, resid: np.ndarray) -> np.ndarray:
-        """Eq. 7: ``(w_j' r)_j`` then ``r`` for ``r = z - R upsilon``."""
-        return np.concatenate([self.W.T @ resid, resid])
-
-    def eta(self, b: np.ndarray, scale: float) -> np.ndarray:
-        """``R (B theta + gamma)`` on the z scale from joint standardized effects b."""
-        return scale * (self.RW @ b[: self.Pa] + self.R @ b[self.Pa:])
-
-    def UtC(self, sel: np.ndarray) -> np.ndarray:
-        """``U' C`` for the selected joint variables (pair columns w_j, variant unit vectors)."""
-        pairs = sel[sel < self.Pa]
-        var = sel[sel >= self.Pa] - self.Pa
-        parts = []
-        if pairs.size:
-            parts.append(self.E.U.T @ self.W[:, pairs])
-        if var.size:
-            parts.append(self.E.U[var, :].T)
-        if not parts:
-            return np.zeros((self.M, 0))
-        return np.hstack(parts)
-
-
 @dataclass
 class _LFit:
     L: int
@@ -293,7 +225,7 @@ def _profile(S: JointSystem, n: float, L: int, opts: TgvisOptions, pw: np.ndarra
     z = S.z
     scale = math.sqrt(n - 1.0)  # z-scale effect = sqrt(n - 1) x standardized effect (susie_rss with n)
     M, Pa = S.M, S.Pa
-    sd = np.sqrt(S.d[S.active])
+    sd = S.sd
     zero = np.zeros(M)
     ups, Rups, tau2 = zero, zero, 0.0
     tau2_fixed = (n - 1.0) * (opts.inf_variance or 0.0)
@@ -433,7 +365,7 @@ def _summarize(S: JointSystem, lf: _LFit, n: float, opts: TgvisOptions, pnames: 
     fitL = lf.fit
     Pa, M, P = S.Pa, S.M, len(pnames)
     scale = math.sqrt(n - 1.0)
-    sd_pair = np.sqrt(S.d[S.active])
+    sd_pair = S.sd
     b = lf.b
     bsd = fitL.posterior_sd()
     pip_j = fitL.pip
@@ -443,7 +375,7 @@ def _summarize(S: JointSystem, lf: _LFit, n: float, opts: TgvisOptions, pnames: 
     est_j = np.where(in_cs, b, 0.0)
     # Pratt (eq. 16-18): V_j = estimate_j x (x_j' a) / (a' R^{-1} a) with a = z / sqrt(n - 1); for the
     # standardized pair column this is sqrt(n - 1) b_j (w_j' z) / (z' R^+ z); variants: x_j = e_m
-    xz = np.concatenate([S.W.T @ S.Piz, S.Piz])
+    xz = S.joint_z(S.Piz)
     denom = S.zPz if S.zPz > 0 else math.nan
     pratt_j = scale * est_j * xz / denom
     names_j = [p for p, a in zip(pnames, S.active) if a] + vnames

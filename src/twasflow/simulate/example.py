@@ -30,6 +30,7 @@ import pandas as pd
 from twasflow.errors import ConfigError
 from twasflow.io.tables import write_json, write_tsv
 from twasflow.simulate import design, stats, writers
+from twasflow.simulate.annotations import write_example_annotations
 from twasflow.simulate.genotypes import ChromGenotypes, is_palindromic, simulate_chromosome
 
 CHROMS: tuple[str, ...] = ("1", "2")
@@ -542,6 +543,8 @@ def make_example(out_dir: str | Path, seed: int = 20240601, **params: Any) -> di
         rel(path)
 
     for path in _gene_lists(seed, out, genes_out, truth_genes):
+        rel(path)
+    for path in write_example_annotations(out, seed):  # gene-test annotations (reads the files above back)
         rel(path)
 
     truth_x["causal_for"] = truth_x["pair_id"].map(lambda x: ",".join(causal_for.get(x, [])) or None)

@@ -22,6 +22,7 @@ from twasflow.errors import SusieError
 from ._brent import R_OPTIMIZE_TOL, brent_min
 from ._validate import as_square_matrix, as_vector, check_int, check_method, check_symmetric, prior_weights_with_null
 from .ibss import SusieFit, corr_from_matrix, emit, init_state, run_ibss
+from .operator import SymOperator, is_operator
 from .suff_stat import _finish_sets, fit_suff_stat_core
 
 PSD_TOL = 1e-6  # R is "not PSD" when R + PSD_TOL * mean(diag R) * I has no Cholesky factor
@@ -130,10 +131,10 @@ def prepare_R(R: Any, R_eig: tuple[np.ndarray, np.ndarray] | None = None) -> Pre
     return R if isinstance(R, PreparedR) and R_eig is None else PreparedR(R, R_eig)
 
 
-def _psd_warning(P: PreparedR, msgs: list[str]) -> None:
+def _psd_warning(P: PreparedR | SymOperator, msgs: list[str]) -> None:
     if not P.is_psd():
         extra = ""
-        if P.p <= 2000 or P._eig is not None:
+        if P.p <= 2000 or getattr(P, "_eig", None) is not None:
             extra = f" (smallest eigenvalue {P.min_eigenvalue:.4g})"
         msgs.append(f"R is not positive semidefinite{extra}; results may be unreliable. Consider the lambda model "
                     f"(lambda_ > 0, e.g. 1e-3) or regularising R as (1 - eps) R + eps I.")
@@ -195,7 +196,9 @@ def susie_rss(
     Parameters
     ----------
     z : (p,) z-scores, or give ``bhat`` and ``shat`` (shat > 0; a scalar shat is recycled).
-    R : (p, p) symmetric correlation-like matrix, or a :class:`PreparedR`.
+    R : (p, p) symmetric correlation-like matrix, a :class:`PreparedR`, or a :class:`SymOperator` (a matrix
+        known through its diagonal, products and correlation blocks; not with ``maf``, ``R_eig`` or the
+        lambda model).
     n : sample size. With n, z is PVE-adjusted: z * sqrt((n-1) / (z^2 + n - 2)). Without n a warning is
         issued and the model assumes n -> Inf (susieR's behaviour; prior_variance is then the prior
         variance of the z-scale effects).
@@ -219,7 +222,11 @@ def susie_rss(
     if R is None:
         raise SusieError.at("R must be provided", column="R")
     zz, s = _z_from_inputs(z, bhat, shat, None)
-    P = R if (isinstance(R, PreparedR) and R_eig is None) else PreparedR(R, R_eig)
+    op = is_operator(R) and not isinstance(R, PreparedR)
+    if op and (maf is not None or R_eig is not None or isinstance(lambda_, str) or lambda_ > 0):
+        raise SusieError.at("an operator R supports neither maf, R_eig nor the lambda model", column="R",
+                            found=type(R).__name__, expected="a dense R for these options")
+    P = R if (op or isinstance(R, PreparedR) and R_eig is None) else PreparedR(R, R_eig)
     p = P.p
     if p != zz.size:
         raise SusieError.at("the dimension of R does not agree with the number of z-scores", column="R",
@@ -247,6 +254,7 @@ def susie_rss(
         msgs.append(_HINT_ERV)
     if check_R:
         _psd_warning(P, msgs)
+    XX = P if op else P.R  # the matrix, or the operator standing for it
     common = dict(
         L=L, residual_variance=residual_variance, estimate_residual_variance=erv,
         estimate_prior_variance=estimate_prior_variance, estimate_prior_method=estimate_prior_method,
@@ -256,7 +264,7 @@ def susie_rss(
         not_converged_msg=_RSS_NOT_CONVERGED)
     if n is None:
         msgs.append(_NO_N_MSG)
-        return fit_suff_stat_core(P.R, 1.0, None, zz, 1.0, 2.0, scaled_prior_variance=prior_variance,
+        return fit_suff_stat_core(XX, 1.0, None, zz, 1.0, 2.0, scaled_prior_variance=prior_variance,
                                   standardize=False, pre_msgs=msgs, **common)
     if not n > 1:
         raise SusieError.at("n must be greater than 1", column="n", found=n)
@@ -269,10 +277,10 @@ def susie_rss(
         # effects on the original scale: X'X = D R D with D_jj^2 = var_y * adj_j / shat_j^2
         sraw = np.sqrt(var_y * adj / (s * s))
         Xty = za * np.sqrt(adj) * var_y / s
-        return fit_suff_stat_core(P.R, 1.0, sraw, Xty, (n - 1.0) * var_y, n,
+        return fit_suff_stat_core(XX, 1.0, sraw, Xty, (n - 1.0) * var_y, n,
                                   scaled_prior_variance=scaled_prior_variance, standardize=standardize,
                                   pre_msgs=msgs, **common)
-    return fit_suff_stat_core(P.R, n - 1.0, None, math.sqrt(n - 1.0) * za, n - 1.0, n,
+    return fit_suff_stat_core(XX, n - 1.0, None, math.sqrt(n - 1.0) * za, n - 1.0, n,
                               scaled_prior_variance=scaled_prior_variance, standardize=standardize,
                               pre_msgs=msgs, **common)
 

@@ -9,70 +9,30 @@ effect's X'X b_l is kept, which makes the ELBO O(L p) instead of susieR's extra 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
-from scipy.linalg.blas import dsymv as _dsymv
 
 from twasflow.errors import SusieError
 
 from ._validate import as_square_matrix, as_vector, check_int, check_method, max_asymmetry, prior_weights_with_null
 from .ibss import SusieFit, corr_from_columns, corr_from_matrix, emit, init_state, run_ibss
+from .operator import SymMatvec, SymOperator, is_operator
 from .sets import get_cs, get_pip
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
-SPARSE_REL_TOL = 1e-14  # entries of b below this fraction of max|b| are left out of M @ b
-_RUN_GAP = 8  # merge column runs separated by fewer zero columns (one 64-byte cache line)
-
-
-class SymMatvec:
-    """y = M x for a symmetric matrix M (not copied).
-
-    Dense x: BLAS dsymv on one triangle (half the memory traffic of gemv; the product is memory-bound).
-    x concentrated on a few variables (typical for alpha * mu once an effect has settled on an LD block):
-    only the rows of M where |x_j| > SPARSE_REL_TOL * max|x|, in contiguous row runs (M symmetric, so
-    M x = sum_j M[j, :] x_j). The neglected terms change (M x)_i by at most p * 1e-14 * max|x| * max|M|,
-    far below the optimiser tolerances.
-    """
-
-    def __init__(self, M: np.ndarray) -> None:
-        self.rows = M if M.flags.c_contiguous else M.T  # C-contiguous view (rows of M = columns)
-        self.fort = self.rows.T  # Fortran-ordered view for BLAS (no copy)
-        self.p = M.shape[0]
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        ax = np.abs(x)
-        mx = float(ax.max(initial=0.0))
-        if mx == 0.0:
-            return np.zeros(self.p)
-        keep = ax > SPARSE_REL_TOL * mx
-        if int(np.count_nonzero(keep)) > 0.5 * self.p:
-            return _dsymv(1.0, self.fort, x, lower=1)
-        edges = np.flatnonzero(np.diff(np.concatenate(([False], keep, [False])).astype(np.int8)))
-        starts, ends = edges[0::2], edges[1::2]
-        if starts.size > 1:
-            join = (starts[1:] - ends[:-1]) < _RUN_GAP
-            starts = np.concatenate(([starts[0]], starts[1:][~join]))
-            ends = np.concatenate((ends[:-1][~join], [ends[-1]]))
-        if 2 * int(np.sum(ends - starts)) > self.p:  # dsymv reads half the matrix
-            return _dsymv(1.0, self.fort, x, lower=1)
-        a, b = int(starts[0]), int(ends[0])
-        y = x[a:b] @ self.rows[a:b]
-        for a, b in zip(starts[1:].tolist(), ends[1:].tolist()):
-            y += x[a:b] @ self.rows[a:b]
-        return y
-
-
 class SuffStatBackend:
-    """X'X = c * diag(s) M diag(s) (s = None means ones), optionally with an appended null column."""
+    """X'X = c * diag(s) M diag(s) (s = None means ones), optionally with an appended null column.
 
-    def __init__(self, M: np.ndarray, c: float, s: np.ndarray | None, Xty: np.ndarray, d: np.ndarray,
-                 yty: float, n: float, L: int, has_null: bool) -> None:
-        self.M, self.c, self.s = M, c, s
-        self._mv = SymMatvec(M)
-        self.p0 = M.shape[0]
+    ``mv`` computes ``M @ x`` (a :class:`SymMatvec` of a dense M, or a :class:`SymOperator`'s ``matvec``)."""
+
+    def __init__(self, mv: Callable[[np.ndarray], np.ndarray], p0: int, c: float, s: np.ndarray | None,
+                 Xty: np.ndarray, d: np.ndarray, yty: float, n: float, L: int, has_null: bool) -> None:
+        self.c, self.s = c, s
+        self._mv = mv
+        self.p0 = p0
         self.p = self.p0 + (1 if has_null else 0)
         self.Xty, self.d, self.yty, self.n = Xty, d, yty, n
         self.XtXb = np.zeros((L, self.p))
@@ -124,7 +84,7 @@ class SuffStatBackend:
 
 
 def fit_suff_stat_core(
-    M: np.ndarray,
+    M: np.ndarray | SymOperator,
     c: float,
     sraw: np.ndarray | None,
     Xty: np.ndarray,
@@ -155,16 +115,19 @@ def fit_suff_stat_core(
     L_given: bool = True,
     pre_msgs: list[str] | None = None,
 ) -> SusieFit:
-    """susie_suff_stat on X'X = c diag(sraw) M diag(sraw) (M symmetric, validated by the caller)."""
+    """susie_suff_stat on X'X = c diag(sraw) M diag(sraw) (M symmetric, validated by the caller; a dense
+    array or a :class:`SymOperator`, used only through its diagonal, products and correlation blocks)."""
     L = check_int(L, "L", 1)
     max_iter = check_int(max_iter, "max_iter", 1)
     method = check_method(estimate_prior_method) if estimate_prior_variance else "none"
     if not n > 1:
         raise SusieError.at("n must be greater than 1", column="n", found=n)
-    p0 = M.shape[0]
+    if is_operator(M):
+        p0, dM, mv, corr = M.p, np.asarray(M.diag(), dtype=np.float64).copy(), M.matvec, M.corr
+    else:
+        p0, dM, mv, corr = M.shape[0], np.diag(M).copy(), SymMatvec(M), corr_from_matrix(M)
     pi, has_null = prior_weights_with_null(prior_weights, null_weight, p0)
     p = p0 + (1 if has_null else 0)
-    dM = np.diag(M).copy()
     dXtX = c * dM if sraw is None else c * (sraw * sraw * dM)
     Xty = Xty.copy()
     if has_null:
@@ -195,7 +158,7 @@ def fit_suff_stat_core(
                             found=sigma2)
     st, msgs = init_state(p, L, scaled_prior_variance * varY, sigma2, pi, model_init, L_given)
     msgs = list(pre_msgs or []) + msgs
-    be = SuffStatBackend(M, c, s_eff, Xty, d, yty, n, st.alpha.shape[0], has_null)
+    be = SuffStatBackend(mv, p0, c, s_eff, Xty, d, yty, n, st.alpha.shape[0], has_null)
     max_V = None
     if check_prior:
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -216,7 +179,7 @@ def fit_suff_stat_core(
                    sigma2=st.sigma2, elbo=elbo, niter=niter, converged=conv, pi=pi,
                    X_column_scale_factors=csd, null_index=(p - 1) if has_null else None,
                    intercept=intercept, fitted=be.XtXr.copy(), coverage=coverage, min_abs_corr=min_abs_corr,
-                   prior_tol=prior_tol, n_purity=n_purity, _corr=corr_from_matrix(M))
+                   prior_tol=prior_tol, n_purity=n_purity, _corr=corr)
     emit(msgs + m2, fit.warnings)
     _finish_sets(fit)
     return fit
