@@ -28,10 +28,9 @@ import pyarrow.dataset as pds
 import pyarrow.parquet as pq
 from scipy.special import ndtr
 
-from .chunks import run_loci, summarize
 from .clump import greedy_clump
 from .errors import InputError
-from .io.tables import write_json, write_npz, write_parquet
+from .io.tables import write_npz, write_parquet
 
 log = logging.getLogger(__name__)
 
@@ -107,17 +106,108 @@ def read_range(path: str | Path, chrom: str | None, start: int, end: int, column
     return df
 
 
-def _xqtl_rows(xqtl_dirs: Mapping[str, str | Path], chrom: str, start: int, end: int) -> pd.DataFrame:
-    cols = ["pair_id", "phenotype_id", "gene_id", "tissue", "qtl_type", "variant_id", "pos", "z", "n",
-            "tss_distance"]
-    frames = []
+_WINDOW_COLUMNS = ["pair_id", "gene_id", "tissue", "qtl_type", "variant_id", "pos", "z", "n", "tss_distance"]
+_CODED = ["pair_id", "gene_id", "tissue", "qtl_type", "variant_id"]
+
+
+@dataclass
+class _Window:
+    """The xQTL rows of a locus window over every dataset, integer-coded (R rows, P0 pairs, U panel variants).
+
+    Only rows of pairs of the locus (TSS in the window) on the requested variants are kept; ``maxabs`` and
+    ``n_rows`` cover every row read.
+    """
+
+    maxabs: np.ndarray  # float64 (U + 1,): largest |z| of each window variant over the locus's pairs (-1: none)
+    n_rows: int  # rows in the window over all datasets
+    vcode: np.ndarray  # int32 (R,): index into the window's panel variants
+    pcode: np.ndarray  # int32 (R,): index into ``pair_ids``
+    z: np.ndarray  # float64 (R,)
+    n: np.ndarray  # float64 (R,)
+    pair_ids: list[str]  # (P0,)
+    pair_meta: list[tuple[str, str, str]]  # (P0,) gene_id, tissue, qtl_type of the pair
+
+
+def _xqtl_window(xqtl_dirs: Mapping[str, str | Path], chrom: str, start: int, end: int, universe: pd.Index,
+                 keep_variants: np.ndarray | None = None) -> _Window:
+    """Read the rows with ``start <= pos <= end`` of every dataset's ``{chrom}.parquet`` (only the row groups
+    whose statistics overlap), with the id columns dictionary-coded: no string per row is built.
+
+    A pair belongs to the locus when its TSS (``pos - tss_distance``) lies in the window, or is unknown, on every
+    one of its rows in the window. ``universe`` holds the window's panel variant ids (harmonized rows are panel
+    variants). Rows are kept only for the variants ``keep_variants`` (bool (U,)), none when it is None: the
+    first pass finds every variant's largest |z| (its xQTL min-p), the second, after the selection, keeps the
+    locus variants' rows. Memory is one dataset's window at a time.
+    """
+    maxabs = np.full(len(universe) + 1, -1.0)  # slot -1: rows of variants outside the panel window
+    want = None if keep_variants is None else np.r_[keep_variants, False]
+    vparts, pparts, zparts, nparts = [], [], [], []
+    pair_code: dict[str, int] = {}
+    meta: list[tuple[str, str, str]] = []
+    n_rows = 0
+    cols = [c for c in _WINDOW_COLUMNS if want is not None or c not in ("gene_id", "tissue", "qtl_type", "n")]
     for d in sorted(xqtl_dirs):
         f = Path(xqtl_dirs[d]) / f"{chrom}.parquet"
-        if f.exists() and pq.ParquetFile(f).metadata.num_rows:
-            frames.append(read_range(f, None, start, end, cols))
-    if not frames:
-        return pd.DataFrame(columns=cols)
-    return pd.concat(frames, ignore_index=True)
+        if not f.exists():
+            continue
+        pf = pq.ParquetFile(f, read_dictionary=_CODED)
+        md = pf.metadata
+        if not md.num_rows:
+            continue
+        ipos = pf.schema_arrow.get_field_index("pos")
+        rgs = []
+        for g in range(md.num_row_groups):
+            st = md.row_group(g).column(ipos).statistics
+            if st is None or not st.has_min_max or (st.min <= end and st.max >= start):
+                rgs.append(g)
+        if not rgs:
+            continue
+        t = pf.read_row_groups(rgs, columns=cols, use_threads=False).combine_chunks()  # one dictionary per column
+        pos = t.column("pos").to_numpy()
+        inside = np.flatnonzero((pos >= start) & (pos <= end))
+        if not len(inside):
+            continue
+        n_rows += len(inside)
+        pair = t.column("pair_id").chunk(0)
+        pdic = pair.dictionary.to_pylist()
+        local = pair.indices.to_numpy(zero_copy_only=False)[inside]
+        # pairs of the locus: TSS in the window on every row where it is known
+        td = t.column("tss_distance").chunk(0)
+        known = ~td.is_null().to_numpy(zero_copy_only=False)[inside]
+        tss = pos[inside] - td.fill_null(0).to_numpy(zero_copy_only=False)[inside]
+        bad = np.bincount(local[known & ~((tss >= start) & (tss <= end))], minlength=len(pdic)) > 0
+        keep = inside[~bad[local]]
+        if not len(keep):
+            continue
+        var = t.column("variant_id").chunk(0)
+        vmap = universe.get_indexer(var.dictionary.to_numpy(zero_copy_only=False)).astype(np.int32)
+        vcode = vmap[var.indices.to_numpy(zero_copy_only=False)[keep]]
+        z = t.column("z").to_numpy()[keep]
+        np.maximum.at(maxabs, vcode, np.abs(z))
+        if want is None:
+            continue
+        sel = want[vcode]
+        keep, vcode, z = keep[sel], vcode[sel], z[sel]
+        local = pair.indices.to_numpy(zero_copy_only=False)[keep]
+        # the pairs' codes over all datasets, and their metadata from one of their rows (one value per pair)
+        used = np.flatnonzero(np.bincount(local, minlength=len(pdic)))
+        some = np.zeros(len(pdic), dtype=np.int64)
+        some[local] = keep
+        idcols = {c: t.column(c).chunk(0) for c in ("gene_id", "tissue", "qtl_type")}
+        codes = np.full(len(pdic), -1, dtype=np.int32)
+        for j in used.tolist():
+            codes[j] = pair_code.setdefault(pdic[j], len(pair_code))
+            if codes[j] == len(meta):
+                meta.append(tuple(str(idcols[c][int(some[j])].as_py()) for c in ("gene_id", "tissue", "qtl_type")))
+        vparts.append(vcode)
+        pparts.append(codes[local])
+        zparts.append(z)
+        nparts.append(t.column("n").to_numpy()[keep])
+    def cat(xs: list[np.ndarray], dt: Any) -> np.ndarray:
+        return np.concatenate(xs) if xs else np.zeros(0, dt)
+
+    return _Window(maxabs, n_rows, cat(vparts, np.int32), cat(pparts, np.int32), cat(zparts, np.float64),
+                   cat(nparts, np.float64), list(pair_code), meta)
 
 
 def _model_rows(xqtl_dirs: Mapping[str, str | Path], chrom: str, start: int, end: int) -> pd.DataFrame:
@@ -135,6 +225,47 @@ def _model_rows(xqtl_dirs: Mapping[str, str | Path], chrom: str, start: int, end
     med = mod.groupby("pair_id")["pos"].median()
     inside = set(med.index[(med >= start) & (med <= end)])
     return mod[mod["pair_id"].isin(inside)].reset_index(drop=True)
+
+
+def _panel_range(panel: Any, chrom: str, start: int, end: int) -> pd.DataFrame:
+    """Panel variants on ``chrom`` with ``start <= pos <= end`` (a :class:`~twasflow.io.panel.Panel` answers by
+    binary search; any object with a ``variants`` frame is filtered)."""
+    if hasattr(panel, "variants_in_range"):
+        return panel.variants_in_range(chrom, start, end)
+    pv = panel.variants
+    return pv[(pv["chrom"].astype(str) == chrom) & pv["pos"].between(start, end)]
+
+
+def _pair_matrix(xw: _Window, universe: pd.Index, vids: np.ndarray) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """xQTL z (M, P) of the pairs tested on at least one of the locus variants ``vids`` (M,), pairs sorted by id,
+    and their metadata (gene_id, tissue, qtl_type, n = median over those rows, n_tested)."""
+    vrow = np.full(len(universe) + 1, -1, dtype=np.int64)  # slot -1: variants outside the panel window
+    ui = universe.get_indexer(vids)
+    vrow[ui[ui >= 0]] = np.flatnonzero(ui >= 0)
+    r = vrow[xw.vcode]
+    sel = np.flatnonzero(r >= 0)
+    used = np.flatnonzero(np.bincount(xw.pcode[sel], minlength=len(xw.pair_ids)))
+    names = np.array([xw.pair_ids[j] for j in used], dtype=str)
+    pair_ids, inv = np.unique(names, return_inverse=True)  # the pairs' order: sorted ids
+    col = np.full(len(xw.pair_ids), -1, dtype=np.int64)
+    col[used] = inv.ravel()
+    pc_ = col[xw.pcode[sel]]
+    xz = np.full((len(vids), len(pair_ids)), np.nan)
+    xz[r[sel], pc_] = xw.z[sel]
+    n_tested = np.bincount(pc_, minlength=len(pair_ids)).astype(np.int64)
+    order = used[np.argsort(inv.ravel())]  # window pair code of each output pair
+    # n: the median over the pair's rows (one value per pair in practice: then no sort)
+    ns = xw.n[sel]
+    lo = np.full(len(pair_ids), np.inf)
+    hi = np.full(len(pair_ids), -np.inf)
+    np.minimum.at(lo, pc_, ns)
+    np.maximum.at(hi, pc_, ns)
+    n = lo.copy()
+    for k in np.flatnonzero(lo != hi):
+        n[k] = float(np.median(ns[pc_ == k]))
+    meta = pd.DataFrame([xw.pair_meta[j] for j in order], columns=["gene_id", "tissue", "qtl_type"],
+                        dtype=object).assign(n=n, n_tested=n_tested)
+    return pair_ids, xz, meta
 
 
 def _empty_bundle(locus_id: str, reason: str, stats_: dict[str, Any]) -> LocusBundle:
@@ -176,30 +307,27 @@ def build_locus(
     gwas_cols = ["variant_id", "pos", "z", "n", "p"]
     gw = read_range(gwas_path, chrom, start, end, gwas_cols)
     st["gwas_in_window"] = len(gw)
-    xq = _xqtl_rows(xqtl_dirs, chrom, start, end)
-    st["xqtl_rows_in_window"] = len(xq)
+    # the window's panel variants: a binary search in the panel, never a pass over all of it
+    pwin = _panel_range(panel, chrom, start, end)
+    universe = pd.Index(pwin["variant_id"].to_numpy())
+    xw = _xqtl_window(xqtl_dirs, chrom, start, end, universe)
+    st["xqtl_rows_in_window"] = xw.n_rows
     mod = _model_rows(xqtl_dirs, chrom, start, end)
     if len(mod):
         st["model_pairs"] = int(mod["pair_id"].nunique())
-    if xq.empty and mod.empty:
+    if xw.n_rows == 0 and mod.empty:
         return _empty_bundle(locus_id, "no xQTL rows in the locus window", st)
-    pv = panel.variants
-    in_panel = set(pv.loc[(pv["chrom"] == chrom) & pv["pos"].between(start, end), "variant_id"])
     chosen = gw.iloc[:0].assign(xqtl_minp=pd.Series(dtype=float))
-    if len(xq):
-        # pairs of the locus: TSS inside the window (or, TSS unknown, the pair's best variant inside it)
-        tss = xq["pos"] - xq["tss_distance"]
-        known = xq["tss_distance"].notna()
-        in_win = np.where(known, tss.between(start, end), True)
-        pair_in = pd.Series(in_win, index=xq.index).groupby(xq["pair_id"]).all()
-        xq = xq[xq["pair_id"].isin(pair_in.index[pair_in])]
-        cand = gw[gw["variant_id"].isin(in_panel) & gw["variant_id"].isin(set(xq["variant_id"]))]
+    if xw.n_rows:
+        # candidates: GWAS variants in the panel tested by a pair of the locus (TSS in the window)
+        gu = universe.get_indexer(gw["variant_id"].to_numpy())
+        maxabs = xw.maxabs
+        tested = maxabs[gu] >= 0
+        cand = gw[(gu >= 0) & tested]
         cand = cand.drop_duplicates("variant_id").sort_values("pos", kind="stable").reset_index(drop=True)
         st["candidates"] = len(cand)
-        xq = xq[xq["variant_id"].isin(set(cand["variant_id"]))]
-        xq_minp = p_from_z(xq["z"].to_numpy(float))
-        minp = pd.Series(xq_minp).groupby(xq["variant_id"].to_numpy()).min()
-        cand["xqtl_minp"] = cand["variant_id"].map(minp).to_numpy(float)
+        # min over the pairs' p of a variant = p of its largest |z| (p_from_z decreases in |z|)
+        cand["xqtl_minp"] = p_from_z(maxabs[universe.get_indexer(cand["variant_id"].to_numpy())])
         sel = set()
         for col, thr, r2 in (("xqtl_minp", xqtl_p, xqtl_r2), ("p", gwas_p, gwas_r2)):
             sub = cand[cand[col] < thr]
@@ -218,7 +346,8 @@ def build_locus(
         gw_m = gw if (lo >= start and hi <= end) else read_range(gwas_path, chrom, min(lo, start), max(hi, end),
                                                                  gwas_cols)
         mset = set(mod["variant_id"])
-        mvar = gw_m[gw_m["variant_id"].isin(mset) & gw_m["variant_id"].isin(set(pv["variant_id"]))]
+        in_pan = set(_panel_range(panel, chrom, min(lo, start), max(hi, end))["variant_id"])
+        mvar = gw_m[gw_m["variant_id"].isin(mset) & gw_m["variant_id"].isin(in_pan)]
         mvar = mvar.drop_duplicates("variant_id")
         st["model_variants_not_in_gwas"] = len(mset) - len(mvar)
         st["model_variants_outside_window"] = int((~mvar["pos"].between(start, end)).sum())
@@ -247,14 +376,12 @@ def build_locus(
     vpos = pd.Series(np.arange(len(vids)), index=vids)
     names = gene_names or {}
     # summary-statistic pairs: xQTL z of every locus variant they were tested on
-    xq = xq[xq["variant_id"].isin(set(vids))] if len(xq) else xq
-    pair_ids, pcode = np.unique(xq["pair_id"].to_numpy(str), return_inverse=True)
-    xz = np.full((len(vids), len(pair_ids)), np.nan)
-    xz[vpos[xq["variant_id"]].to_numpy(), pcode] = xq["z"].to_numpy(float)
-    meta = xq.groupby("pair_id", sort=True).agg(
-        gene_id=("gene_id", "first"), tissue=("tissue", "first"), qtl_type=("qtl_type", "first"),
-        n=("n", "median"), n_tested=("variant_id", "size"),
-    ).reindex(pair_ids)
+    # second pass over the window: the rows of the locus variants only
+    wanted = np.zeros(len(universe), dtype=bool)
+    ui = universe.get_indexer(vids)
+    wanted[ui[ui >= 0]] = True
+    xw = _xqtl_window(xqtl_dirs, chrom, start, end, universe, wanted) if xw.n_rows else xw
+    pair_ids, xz, meta = _pair_matrix(xw, universe, vids)
     pairs = pd.DataFrame({
         "pair_id": pair_ids, "gene_id": meta["gene_id"].to_numpy(str),
         "gene_name": [names.get(g, "") for g in meta["gene_id"]], "tissue": meta["tissue"].to_numpy(str),
@@ -283,7 +410,10 @@ def build_locus(
         })], ignore_index=True)
     n = chosen["n"].to_numpy(float)
     n_out = np.array(n[0]) if np.all(n == n[0]) else n
-    freq = pv.set_index("variant_id").loc[vids, "counted_freq"].to_numpy(float)
+    # locus variants (model variants too, which may lie outside the window): a binary search, not the panel
+    lo_v, hi_v = int(chosen["pos"].min()), int(chosen["pos"].max())
+    pr = _panel_range(panel, chrom, min(lo_v, start), max(hi_v, end))
+    freq = pr["counted_freq"].to_numpy(float)[pd.Index(pr["variant_id"].to_numpy()).get_indexer(vids)]
     st.update(M=len(vids), P=len(pair_ids))
     if len(mod):
         st["Q"] = len(model_ids)
@@ -314,26 +444,14 @@ def read_bundle(out_dir: str | Path, locus_id: str) -> LocusBundle:
                        model_W=arrays.get("model_W"))
 
 
-def run_chunk(loci: pd.DataFrame, out_dir: str | Path, log_dir: str | Path, manifest: str | Path,
-              **kwargs: Any) -> dict[str, Any]:
-    """Build and write every locus of a chunk; a failing locus is recorded (error + log path), others go on.
+def bundle_locus(locus: Mapping[str, Any], out_dir: str | Path, **kwargs: Any) -> dict[str, Any]:
+    """Build and write one locus bundle; returns its manifest record (status, reason, M, P, stats).
 
-    Writes ``manifest`` (JSON) last: ``{"loci": [{locus_id, status, reason, M, P, stats, log}]}``.
+    ``kwargs`` go to :func:`build_locus`. The chunk loop (failure isolation, the manifest) is the caller's:
+    :func:`twasflow.stages.locus_inputs` runs this per locus through :func:`twasflow.chunks.run_loci`.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-
-    def one(locus: dict[str, Any]) -> dict[str, Any]:
-        b = build_locus(locus, **kwargs)
-        write_bundle(b, out_dir)
-        if b.reason:
-            log.info("  %s: %s", locus["locus_id"], b.reason)
-        return {"status": "ok" if b.M and b.P else "empty", "reason": b.reason, "M": b.M, "P": b.P, "stats": b.stats}
-
-    records = run_loci(loci.to_dict("records"), log_dir, one)
-    for r in records:
-        r.setdefault("M", 0)
-        r.setdefault("P", 0)
-    summary = summarize(records)
-    write_json(summary, manifest)
-    return summary
+    b = build_locus(locus, **kwargs)
+    write_bundle(b, out_dir)
+    if b.reason:
+        log.info("  %s: %s", locus["locus_id"], b.reason)
+    return {"status": "ok" if b.M and b.P else "empty", "reason": b.reason, "M": b.M, "P": b.P, "stats": b.stats}

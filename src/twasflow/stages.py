@@ -159,7 +159,8 @@ def locus_inputs(trait: str, loci_tsv: str | Path, chunk: str | None, gwas: str 
     """Rule ``locus_inputs``: build the bundles of every locus in ``chunk`` (or the one ``locus``)."""
     from .io.panel import Panel
     from .ld import panel_ld
-    from .locus import run_chunk
+    from .io.tables import write_json
+    from .locus import bundle_locus
     from .loci import read_loci
 
     table = read_loci(loci_tsv)
@@ -175,8 +176,12 @@ def locus_inputs(trait: str, loci_tsv: str | Path, chunk: str | None, gwas: str 
                                 expected=f"one of {chunks}" if chunks else "no chunk: the trait has no loci")
     pnl = Panel(panel_dir)
     log.info("%s: building %d locus bundles into %s", trait, len(table), out_dir)
-    return run_chunk(table, out_dir, log_dir, manifest, gwas_path=gwas, xqtl_dirs=xqtl_dirs, panel=pnl,
-                     ld=panel_ld, **locus_variants)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    records = run_loci(table.to_dict("records"), log_dir, lambda rec: bundle_locus(
+        rec, out_dir, gwas_path=gwas, xqtl_dirs=xqtl_dirs, panel=pnl, ld=panel_ld, **locus_variants))
+    summary = summarize([{"M": 0, "P": 0, **r} for r in records])  # a failed locus has no M, P
+    write_json(summary, manifest)
+    return summary
 
 
 # ---------------------------------------------------------------------------------------------- weights

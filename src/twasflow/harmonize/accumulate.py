@@ -108,11 +108,13 @@ def _prefetch(batches: Iterable[RawBatch]) -> Iterable[RawBatch]:
 
 def _consume(batches: Iterable[RawBatch], index: PanelIndex, acc: _Acc, panel_hit: np.ndarray, *,
              sheet_n: float | None, extra: Sequence[str] = (), extra_num: Sequence[str] = (),
-             on_block: Callable[[int, dict[str, np.ndarray]], None] | None = None) -> None:
-    """Row QC and matching of every block; matched rows are accumulated in ``acc``.
+             on_block: Callable[[int, dict[str, Any]], None] | None = None, store: bool = True) -> None:
+    """Row QC and matching of every block; matched rows are accumulated in ``acc`` (its counters always, its
+    rows only when ``store``).
 
-    ``on_block(offset, arrays)`` (optional) gets each block's matched rows (pidx, sign, palin, eaf, z, n, p,
-    beta, se; ``offset`` = matched rows of earlier blocks) as soon as the block is matched.
+    ``on_block(offset, arrays)`` (optional) gets each block's matched rows (pidx, sign, palin, flipped, row, eaf,
+    z, n, p, beta, se, the ``extra_num`` columns, and with ``store=False`` the ``extra`` Arrow columns;
+    ``offset`` = matched rows of earlier blocks) as soon as the block is matched.
     """
     n_matched = 0
     for batch in _prefetch(batches):
@@ -148,25 +150,27 @@ def _consume(batches: Iterable[RawBatch], index: PanelIndex, acc: _Acc, panel_hi
             acc.rsid_sample.append((cc, ps, batch.strings["rsid"].take(pa.array(sel))))
             acc.rsid_sampled += len(sel)
         keep = sel[good]
-        acc.add("pidx", m.pidx[good])
-        acc.add("sign", m.sign[good])
-        acc.add("flipped", m.flipped[good])
-        acc.add("palin", m.palin[good])
-        acc.add("row", batch.row[keep])
-        block = {"pidx": m.pidx[good], "sign": m.sign[good], "palin": m.palin[good]}
+        block = {"pidx": m.pidx[good], "sign": m.sign[good], "palin": m.palin[good], "flipped": m.flipped[good],
+                 "row": batch.row[keep]}
         for name in ("z", "beta", "se", "p", "n", "eaf"):
             block[name] = getattr(rows, name)[keep]
-            acc.add(name, block[name])
+        for name in extra_num:
+            v = batch.numbers.get(name)
+            block[name] = np.full(len(keep), np.nan) if v is None else v[keep]
+        if store:
+            for name, v in block.items():
+                acc.add(name, v)
+            if extra:
+                take = pa.array(keep)
+                for name in extra:
+                    acc.extra_parts.setdefault(name, []).append(batch.extra[name].take(take))
+        elif extra:
+            take = pa.array(keep)
+            for name in extra:
+                block[name] = batch.extra[name].take(take)
         if on_block is not None:
             on_block(n_matched, block)
         n_matched += len(keep)
-        for name in extra_num:
-            v = batch.numbers.get(name)
-            acc.add(name, np.full(len(keep), np.nan) if v is None else v[keep])
-        if extra:
-            take = pa.array(keep)
-            for name in extra:
-                acc.extra_parts.setdefault(name, []).append(batch.extra[name].take(take))
 
 
 @dataclass
@@ -227,6 +231,63 @@ def _resolve_palindromic(sign: np.ndarray, palin: np.ndarray, eaf: np.ndarray, p
     return reason, sign, by_strand, nofreq
 
 
+@dataclass
+class _Strand:
+    """A file's strand consensus, from its matched non-palindromic rows."""
+
+    n_flip: int  # matched only after complementing
+    n_np: int  # all matched non-palindromic rows
+    reverse: bool  # the file is strand-flipped overall: palindromic rows are read on the opposite strand
+    on_panel_strand: bool  # (almost) no non-palindromic row needed complementing
+    warnings: list[str]
+
+
+def _strand_consensus(n_flip: int, n_direct: int, settings: Settings) -> _Strand:
+    n_np = n_flip + n_direct
+    flip_frac = n_flip / n_np if n_np else float("nan")
+    on_panel_strand = n_np >= STRAND_CONSENSUS_MIN_VARIANTS and flip_frac <= settings.strand_consensus_max_flip
+    warnings = []
+    if n_flip:
+        warnings.append(f"{n_flip} of {n_np} non-palindromic variants match the panel only on the "
+                        "opposite strand (alleles complemented)")
+    reverse = n_flip > n_direct
+    if reverse:
+        warnings.append("the file is strand-flipped overall: palindromic variants are read on the opposite strand")
+    return _Strand(n_flip, n_np, reverse, on_panel_strand, warnings)
+
+
+def _resolve_rows(sign: np.ndarray, flipped: np.ndarray, palin: np.ndarray, eaf: np.ndarray, pidx: np.ndarray,
+                  index: PanelIndex, settings: Settings, strand: _Strand
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Palindromic resolution of matched rows (R,) under the file's strand consensus.
+
+    Returns (reason int8, sign int8, flipped bool, by_strand bool, nofreq bool), all (R,); rows of one file
+    can be resolved in any number of parts once ``strand`` is known.
+    """
+    reason = np.zeros(len(pidx), dtype=np.int8)
+    by_strand = np.zeros(len(pidx), dtype=bool)
+    nofreq = by_strand
+    if palin.any():
+        reason, sign, by_strand, nofreq = _resolve_palindromic(sign, palin, eaf, pidx, index.freq, settings,
+                                                              reverse=strand.reverse,
+                                                              on_panel_strand=strand.on_panel_strand)
+        flipped = np.where(palin, strand.reverse, flipped)
+    return reason, sign, flipped, by_strand, nofreq
+
+
+def _nofreq_warning(n_nofreq: int, strand: _Strand, settings: Settings) -> list[str]:
+    """The warning about palindromic rows dropped because the file's strand is not established."""
+    if settings.palindromic == "drop" or strand.on_panel_strand or not n_nofreq:
+        return []
+    n_np = strand.n_np
+    why = (f"{(strand.n_flip / n_np if n_np else float('nan')):.1%} of {n_np} non-palindromic variants match only "
+           f"on the opposite strand (at most {settings.strand_consensus_max_flip:.1%} needed)" if
+           n_np >= STRAND_CONSENSUS_MIN_VARIANTS else
+           f"only {n_np} non-palindromic variants matched (at least {STRAND_CONSENSUS_MIN_VARIANTS} needed)")
+    return [f"{n_nofreq} palindromic variants without a usable effect-allele frequency dropped as "
+            f"palindromic_ambiguous: the file's strand is not established, {why}"]
+
+
 def _finalize(acc: _Acc, index: PanelIndex, settings: Settings, *, dup_key: np.ndarray | None = None,
               order_key: Sequence[np.ndarray] = ()) -> _Final:
     pidx = acc.cat("pidx", np.int64)
@@ -235,37 +296,11 @@ def _finalize(acc: _Acc, index: PanelIndex, settings: Settings, *, dup_key: np.n
     palin = acc.cat("palin", bool)
     eaf = acc.cat("eaf", np.float64)
     row = acc.cat("row", np.int64)
-    warnings: list[str] = []
-    reason = np.zeros(len(pidx), dtype=np.int8)
-
     npal = ~palin
-    n_flip = int((flipped & npal).sum())
-    n_direct = int((~flipped & npal).sum())
-    reverse = n_flip > n_direct
-    n_np = n_flip + n_direct
-    flip_frac = n_flip / n_np if n_np else float("nan")
-    # the file is on the panel's strand when (almost) no non-palindromic variant needed complementing
-    on_panel_strand = n_np >= STRAND_CONSENSUS_MIN_VARIANTS and flip_frac <= settings.strand_consensus_max_flip
-    if n_flip:
-        warnings.append(f"{n_flip} of {n_np} non-palindromic variants match the panel only on the "
-                        "opposite strand (alleles complemented)")
-    if reverse:
-        warnings.append("the file is strand-flipped overall: palindromic variants are read on the opposite strand")
-    by_strand = np.zeros(len(pidx), dtype=bool)
-    if palin.any():
-        pres, sign, by_strand, nofreq = _resolve_palindromic(sign, palin, eaf, pidx, index.freq, settings,
-                                                            reverse=reverse, on_panel_strand=on_panel_strand)
-        reason = pres
-        flipped = np.where(palin, reverse, flipped)
-        if settings.palindromic != "drop" and not on_panel_strand and nofreq.any():
-            why = (f"{flip_frac:.1%} of {n_np} non-palindromic variants match only on the opposite strand "
-                   f"(at most {settings.strand_consensus_max_flip:.1%} needed)" if
-                   n_np >= STRAND_CONSENSUS_MIN_VARIANTS else
-                   f"only {n_np} non-palindromic variants matched (at least {STRAND_CONSENSUS_MIN_VARIANTS} "
-                   "needed)")
-            warnings.append(f"{int(nofreq.sum())} palindromic variants without a usable effect-allele "
-                            f"frequency dropped as palindromic_ambiguous: the file's strand is not established, "
-                            f"{why}")
+    strand = _strand_consensus(int((flipped & npal).sum()), int((~flipped & npal).sum()), settings)
+    reason, sign, flipped, by_strand, nofreq = _resolve_rows(sign, flipped, palin, eaf, pidx, index, settings,
+                                                             strand)
+    warnings = strand.warnings + _nofreq_warning(int(nofreq.sum()), strand, settings)
     # duplicates: the first row of the file wins
     dk = pidx if dup_key is None else dup_key
     cand = np.flatnonzero(reason == 0)

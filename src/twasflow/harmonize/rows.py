@@ -39,16 +39,30 @@ def _num(batch: RawBatch, role: str, r: int) -> np.ndarray:
     return np.full(r, np.nan) if v is None else v
 
 
-def row_qc(batch: RawBatch, *, sheet_n: float | None) -> Rows:
-    """Derive z, beta, se, p, n, eaf and the first failing reason of every row of ``batch``."""
-    r = len(batch)
-    reason = np.zeros(r, dtype=np.int8)
-
+def _marker(reason: np.ndarray):
     def mark(mask: np.ndarray, name: str) -> None:
         # most masks are empty in a clean file: one pass to find out, the assignment only when needed
         if mask.any():
             reason[(reason == 0) & mask] = _R[name]
+    return mark
 
+
+def row_qc(batch: RawBatch, *, sheet_n: float | None) -> Rows:
+    """Derive z, beta, se, p, n, eaf and the first failing reason of every row of ``batch``."""
+    reason, ccode, pos, ea, oa = variant_qc(batch)
+    return effect_qc(batch.numbers, reason, sheet_n=sheet_n, ccode=ccode, pos=pos, ea=ea, oa=oa)
+
+
+def variant_qc(batch: RawBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The variant part of :func:`row_qc`: reader flags, non-numeric cells, chromosome, position and alleles.
+
+    Returns (reason int8 (R,), chromosome code int16, position int64, effect and other allele codes uint8).
+    A reader that sees each variant many times (GTEx: one row per phenotype) runs this once per distinct
+    variant and :func:`effect_qc` once per row: the reasons come out as :func:`row_qc` gives them.
+    """
+    r = len(batch)
+    reason = np.zeros(r, dtype=np.int8)
+    mark = _marker(reason)
     for name, b in batch.flags.items():
         mark(b, name)
     for b in batch.bad.values():
@@ -68,18 +82,38 @@ def row_qc(batch: RawBatch, *, sheet_n: float | None) -> Rows:
         mark((ea_kind == 4) | (oa_kind == 4), "invalid_allele")
     mark(ea == oa, "invalid_allele")  # codes of non-bases are 0 = 0, already marked above
     pos = (np.where(badpos, 0, posf) if badpos.any() else posf).astype(np.int64)
+    return reason, ccode, pos, ea, oa
 
-    beta = _num(batch, "beta", r)
-    orr = batch.numbers.get("or")
+
+def effect_qc(numbers: dict[str, np.ndarray], reason: np.ndarray, *, sheet_n: float | None,
+              ccode: np.ndarray | None = None, pos: np.ndarray | None = None, ea: np.ndarray | None = None,
+              oa: np.ndarray | None = None) -> Rows:
+    """The effect part of :func:`row_qc`: z, beta, se, p, n, eaf of every row and their reasons.
+
+    ``reason`` (int8 (R,), modified in place) holds the reasons found so far (0 = none); only rows still at 0
+    get a new one. ``ccode, pos, ea, oa`` are passed through to the result (zeros when not given).
+    """
+    r = len(reason)
+    mark = _marker(reason)
+    if ccode is None:
+        ccode, pos = np.zeros(r, np.int16), np.zeros(r, np.int64)
+        ea, oa = np.zeros(r, np.uint8), np.zeros(r, np.uint8)
+
+    def num(role: str) -> np.ndarray:
+        v = numbers.get(role)
+        return np.full(r, np.nan) if v is None else v
+
+    beta = num("beta")
+    orr = numbers.get("or")
     with np.errstate(divide="ignore", invalid="ignore"):
-        if orr is not None and "beta" not in batch.numbers:
+        if orr is not None and "beta" not in numbers:
             mark(orr <= 0, "invalid_effect")
             beta = np.log(np.where(orr > 0, orr, np.nan))
             mark(np.isinf(orr), "invalid_effect")
-        se = _num(batch, "se", r)
-        zg = batch.numbers.get("z")
-        p = _num(batch, "p", r)
-        lp = batch.numbers.get("lp")
+        se = num("se")
+        zg = numbers.get("z")
+        p = num("p")
+        lp = numbers.get("lp")
         se_ok = np.isfinite(se) & (se > 0)
         beta_ok = np.isfinite(beta)
         bse = beta_ok & se_ok
@@ -96,9 +130,9 @@ def row_qc(batch: RawBatch, *, sheet_n: float | None) -> Rows:
             p_ok = p_ok | lp_ok
         mark(~np.isnan(se) & ~se_ok, "invalid_se")
         mark(np.isinf(beta) if zg is None else (np.isinf(beta) | np.isinf(zg)), "invalid_effect")
-        eaf = _num(batch, "eaf", r)
+        eaf = num("eaf")
         mark(~np.isnan(eaf) & ~((eaf >= 0) & (eaf <= 1)), "invalid_freq")
-        nrow = batch.numbers.get("n")
+        nrow = numbers.get("n")
         if nrow is None:
             n = np.full(r, np.nan if sheet_n is None else sheet_n)
         else:

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from ..errors import HarmonizeError
-from ..io.tables import write_json, write_parquet
+from ..io.tables import ParquetStream, write_json, write_parquet
+from ..io.xqtl import GtexBlock
 
-from .codes import (_BUILD_MIN_ROWS, _N_CODES, _R, CODE_CHROM, STRAND_CONSENSUS_MAX_FLIP, _blank, _sheet_n,
-                    normalize_build, normalize_chrom)
-from .match import PanelIndex
-from .accumulate import _Acc, _Final, _build_check, _consume, _finalize, _no_overlap_error, _settings
+from .codes import (_BUILD_MIN_ROWS, _N_CODES, _R, CODE_CHROM, REASONS, STRAND_CONSENSUS_MAX_FLIP, Settings, _blank,
+                    _sheet_n, normalize_build, normalize_chrom)
+from .match import PanelIndex, match_to_panel
+from .rows import effect_qc, variant_qc
+from .accumulate import (_Acc, _build_check, _consume, _no_overlap_error, _nofreq_warning, _prefetch, _resolve_rows,
+                         _settings, _strand_consensus)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -31,25 +37,6 @@ def gene_id_of(phenotype_id: str) -> str | None:
     """Ensembl gene id (version stripped) of a phenotype id; for sQTL clusters the trailing ENSG."""
     hits = _ENSG.findall(phenotype_id or "")
     return hits[-1] if hits else None
-
-
-def _gene_ids(pheno: pa.Array, gene_map: Mapping[str, str] | None, given: pa.Array | None) -> pa.Array:
-    """gene_id per row: gene_map override, else the file's gene_id column, else parsed from the phenotype."""
-    enc = pc.dictionary_encode(pheno)
-    dic = enc.dictionary.to_pylist()
-    genes = [gene_id_of(p) for p in dic]
-    if given is not None:
-        # the file's gene_id of the first row with one, per phenotype (one value per phenotype in practice)
-        idx = enc.indices.to_numpy(zero_copy_only=False)
-        ok = ~given.is_null().to_numpy(zero_copy_only=False)
-        rows = np.flatnonzero(ok)
-        ph_of, first = np.unique(idx[rows], return_index=True)
-        vals = given.take(pa.array(rows[first])).to_pylist()
-        for ph, g in zip(ph_of, vals):
-            genes[int(ph)] = gene_id_of(g) or g
-    if gene_map:
-        genes = [gene_map.get(p, g) for p, g in zip(dic, genes)]
-    return pa.DictionaryArray.from_arrays(enc.indices, pa.array(genes, type=pa.string())).cast(pa.string())
 
 
 def read_gene_map(path: Any) -> dict[str, str] | None:
@@ -79,47 +66,223 @@ def _empty_xqtl() -> pa.Table:
     })
 
 
-def _xqtl_table(acc: _Acc, fin: _Final, index: PanelIndex, *, pheno: pa.Array, tss: np.ndarray | None,
-                tissue: str, qtl_type: str, gene_map: Mapping[str, str] | None, given_gene: pa.Array | None) -> pa.Table:
-    k = fin.keep
-    if len(k) == 0:
-        return _empty_xqtl()
-    s = fin.sign.astype(np.float64)
-    sub = index.table.select(["variant_id"]).take(pa.array(fin.pidx))
-    ph = pheno.take(pa.array(k))
-    genes = _gene_ids(ph, gene_map, None if given_gene is None else given_gene.take(pa.array(k)))
-    suffix = f"|{tissue}|{qtl_type}"
-    pair = pc.binary_join_element_wise(ph, pa.scalar(suffix), "")
-    m = len(k)
-    if tss is not None:
-        t = tss[k]
-        bad = ~np.isfinite(t)
-        tss_arr = pa.array(np.where(bad, 0, t).astype(np.int64), type=pa.int64(), mask=bad)
-    else:
-        tss_arr = pa.nulls(m, pa.int64())
-    return pa.table({
-        "pair_id": pair,
-        "phenotype_id": ph,
-        "gene_id": genes,
-        "tissue": pa.repeat(pa.scalar(tissue, pa.string()), m),
-        "qtl_type": pa.repeat(pa.scalar(qtl_type, pa.string()), m),
-        "variant_id": sub.column("variant_id").cast(pa.string()),
-        "pos": pa.array(index.keys[fin.pidx] & 0xFFFFFFFF),
-        "z": pa.array(acc.cat("z", np.float64)[k] * s),
-        "n": pa.array(acc.cat("n", np.float64)[k]),
-        "beta": pa.array(acc.cat("beta", np.float64)[k] * s, from_pandas=True),
-        "se": pa.array(acc.cat("se", np.float64)[k], from_pandas=True),
-        "tss_distance": tss_arr,
-    })
+_XQTL_SCHEMA = pa.schema([(f.name, pa.dictionary(pa.int32(), pa.string()) if f.type == pa.string() else f.type)
+                          for f in _empty_xqtl().schema])
+#: Dictionary pages only where values repeat, statistics only on the columns readers filter on, sorted positions
+#: delta-encoded, effects byte-stream-split (as for the GWAS): 0.6 instead of 1.1 CPU-s to encode 2e6 rows, 10%
+#: smaller, and a locus reads pos/z 2.5x faster.
+_XQTL_PARQUET = dict(use_dictionary=[c.name for c in _XQTL_SCHEMA if pa.types.is_dictionary(c.type)] + ["n"],
+                     write_statistics=["pos", "tss_distance"],
+                     column_encoding={"pos": "DELTA_BINARY_PACKED"} | {c: "BYTE_STREAM_SPLIT" for c in ("z", "beta", "se")})
+#: Spilled rows are grouped by (chromosome code, position >> _BIN_SHIFT): 1 Mb bins, one output row group each.
+_BIN_SHIFT = 20
+#: Matched-row columns a stream spills (all fixed-width: 54 bytes per row, 34 for GTEx). Rows keep their file
+#: order within a bin, which is all the duplicate rule (first row wins) needs.
+_SPILL = {"pidx": pa.int64(), "fidx": pa.int32(), "gidx": pa.int32(), "sign": pa.int8(),
+          "flipped": pa.bool_(), "palin": pa.bool_(), "z": pa.float64(), "beta": pa.float64(),
+          "se": pa.float64(), "n": pa.float64(), "eaf": pa.float64(), "tss": pa.float64()}
+
+
+class _Strings:
+    """A growing dictionary of strings (phenotype or gene ids of one stream) → int32 codes."""
+
+    def __init__(self) -> None:
+        self.code: dict[str, int] = {}
+
+    def codes_of(self, dic: pa.Array) -> np.ndarray:
+        """Codes (int32) of the entries of a small dictionary array (nulls → -1)."""
+        get = self.code.setdefault
+        return np.array([-1 if x is None else get(x, len(self.code)) for x in dic.to_pylist()] + [-1],
+                        dtype=np.int32)
+
+    def array(self) -> pa.Array:
+        return pa.array(list(self.code), pa.string())
+
+
+class _Stream:
+    """The matched rows of one input stream (a GTEx chromosome file, or a whole eQTL Catalogue file), spilled
+    to disk in position bins, then resolved (strand consensus, palindromes, duplicates), ordered and written bin
+    by bin: memory stays bounded by the rows of one bin, whatever the file size."""
+
+    def __init__(self, tmp: Path, label: str, const: Mapping[str, Any] | None = None) -> None:
+        """``const``: columns with one value on every row (GTEx: no gene_id column, no frequency, the sheet's n),
+        not spilled."""
+        self.const = dict(const or {})
+        self.spill = {k: t for k, t in _SPILL.items() if k not in self.const}
+        self.dir = tmp / label
+        self.dir.mkdir()
+        self.writers: dict[int, Any] = {}
+        self.pheno = _Strings()
+        self.gene = _Strings()  # the file's own gene_id column (eQTL Catalogue)
+        self.first_gene: dict[int, int] = {}
+        self.n_flip = 0
+        self.n_direct = 0
+
+    def note_genes(self, fidx: np.ndarray, gidx: np.ndarray) -> None:
+        """Remember each phenotype's gene: the file's gene_id of its first matched row that has one."""
+        has = gidx >= 0
+        f, first = np.unique(fidx[has], return_index=True)
+        for fi, gi in zip(f.tolist(), gidx[has][first].tolist()):
+            self.first_gene.setdefault(fi, gi)
+
+    def add(self, index: PanelIndex, block: Mapping[str, np.ndarray]) -> None:
+        pidx = block["pidx"]
+        if not len(pidx):
+            return
+        npal = ~block["palin"]
+        fl = block["flipped"]
+        self.n_flip += int((fl & npal).sum())
+        self.n_direct += int((~fl & npal).sum())
+        key = index.keys[pidx]
+        bins = ((key >> 32) << 12 | ((key & 0xFFFFFFFF) >> _BIN_SHIFT)).astype(np.int32)
+        if np.all(bins == bins[0]):
+            order, cuts, ubins = None, [0, len(bins)], [int(bins[0])]
+        else:
+            order = np.argsort(bins, kind="stable")
+            sb = bins[order]
+            cuts = np.r_[0, np.flatnonzero(sb[1:] != sb[:-1]) + 1, len(sb)]
+            ubins = sb[cuts[:-1]].tolist()
+        cols = {name: block[name] for name in self.spill}
+        if order is not None:
+            cols = {name: v[order] for name, v in cols.items()}
+        for b, lo, hi in zip(ubins, cuts[:-1], cuts[1:]):
+            w = self.writers.get(b)
+            if w is None:
+                sink = pa.OSFile(str(self.dir / f"{b}.arrow"), "wb")
+                w = self.writers[b] = (sink, pa.ipc.new_stream(sink, pa.schema(self.spill.items())))
+            w[1].write_batch(pa.record_batch([pa.array(cols[name][lo:hi], type=t) for name, t in self.spill.items()],
+                                             names=list(self.spill)))
+
+    def bins(self) -> Iterator[tuple[int, dict[str, np.ndarray]]]:
+        """(bin key, columns) of every bin in position order."""
+        for sink, w in self.writers.values():
+            w.close()
+            sink.close()
+        for b in sorted(self.writers):
+            f = self.dir / f"{b}.arrow"
+            with pa.memory_map(str(f)) as src:
+                t = pa.ipc.open_stream(src).read_all()
+            cols = {name: t.column(name).to_numpy() for name in self.spill}
+            for name, v in self.const.items():
+                cols[name] = np.full(t.num_rows, v, dtype=_SPILL[name].to_pandas_dtype())
+            del t
+            f.unlink()
+            yield b, cols
+
+
+def _bin_table(index: PanelIndex, cols: Mapping[str, np.ndarray], keep: np.ndarray, sign: np.ndarray,
+               pheno: pa.Array, pair: pa.Array, gene_of: np.ndarray, genes: pa.Array, tissue: str,
+               qtl_type: str) -> pa.Table:
+    """The output rows ``keep`` (in output order) of one bin, string columns dictionary-coded."""
+    m = len(keep)
+    pidx = cols["pidx"][keep]
+    f = cols["fidx"][keep]
+
+    def dict_col(codes: np.ndarray, values: pa.Array) -> pa.Array:
+        used = np.flatnonzero(np.bincount(codes, minlength=len(values)))
+        remap = np.zeros(len(values), dtype=np.int32)
+        remap[used] = np.arange(len(used), dtype=np.int32)
+        return pa.DictionaryArray.from_arrays(pa.array(remap[codes]), values.take(pa.array(used)))
+
+    starts = np.r_[True, pidx[1:] != pidx[:-1]]
+    vcode = (np.cumsum(starts) - 1).astype(np.int32)
+    vids = index.table.column("variant_id").chunk(0).take(pa.array(pidx[starts])).cast(pa.string())
+    tss = cols["tss"][keep]
+    bad = ~np.isfinite(tss)
+    const = pa.array(np.zeros(m, dtype=np.int32))
+    s = sign.astype(np.float64)
+    return pa.Table.from_arrays([
+        dict_col(f, pair), dict_col(f, pheno), dict_col(gene_of[f], genes),
+        pa.DictionaryArray.from_arrays(const, pa.array([tissue], pa.string())),
+        pa.DictionaryArray.from_arrays(const, pa.array([qtl_type], pa.string())),
+        pa.DictionaryArray.from_arrays(pa.array(vcode), vids),
+        pa.array(index.keys[pidx] & 0xFFFFFFFF),
+        pa.array(cols["z"][keep] * s),
+        pa.array(cols["n"][keep]),
+        pa.array(cols["beta"][keep] * s, from_pandas=True),
+        pa.array(cols["se"][keep], from_pandas=True),
+        pa.array(np.where(bad, 0, tss).astype(np.int64), type=pa.int64(), mask=bad),
+    ], schema=_XQTL_SCHEMA)
 
 
 def _pheno_rank(pheno: pa.Array) -> np.ndarray:
-    """Integer rank of each phenotype id in sorted order (ties share a rank)."""
-    enc = pc.dictionary_encode(pheno)
-    dic = np.array(enc.dictionary.to_pylist(), dtype=object)
-    rank = np.empty(len(dic), dtype=np.int64)
-    rank[np.argsort(dic, kind="stable")] = np.arange(len(dic))
-    return rank[enc.indices.to_numpy(zero_copy_only=False)]
+    """Rank (int64) of each string of ``pheno`` (distinct values) in sorted order."""
+    o = pc.sort_indices(pheno).to_numpy()
+    rank = np.empty(len(o), dtype=np.int64)
+    rank[o] = np.arange(len(o))
+    return rank
+
+
+def _gtex_consume(blocks: Iterator[GtexBlock], index: PanelIndex, acc: _Acc, panel_hit: np.ndarray, stream: _Stream,
+                  *, sheet_n: float) -> None:
+    """Row QC and matching of GTEx blocks, once per distinct variant; matched rows go to ``stream``.
+
+    Reasons, counters and build-check bookkeeping come out as :func:`accumulate._consume` gives them row by row.
+    """
+    missing, bad_id = _R["missing_value"], _R["invalid_variant_id"]
+    nreason = len(REASONS) + 1
+    for blk in _prefetch(blocks):
+        r = len(blk)
+        acc.n_input += r
+        vb = blk.variant_batch()
+        vreason, vcc, vpos, vea, voa = variant_qc(vb)
+        # a row without a phenotype id counts as missing_value (after a malformed variant id)
+        no_ph = blk.fidx < 0
+        reason = vreason[blk.vidx]
+        if no_ph.any():
+            reason[no_ph & (reason != bad_id)] = missing
+        rows = effect_qc(blk.numbers, reason, sheet_n=sheet_n)
+        acc.p_zero_kept += rows.p_zero_kept
+        ok = reason == 0
+        # matching: once per distinct variant that some row still needs
+        vcnt = np.bincount(blk.vidx[ok], minlength=len(vreason))
+        vsel = np.flatnonzero(vcnt)
+        m = match_to_panel(index, vcc[vsel].astype(np.int64), vpos[vsel], vea[vsel], voa[vsel])
+        vstatus = np.zeros(len(vreason), dtype=np.int8)
+        vstatus[vsel] = m.status
+        reason[ok] = vstatus[blk.vidx[ok]]
+        acc.counts += np.bincount(reason, minlength=nreason)
+        if len(acc.chroms_seen) < 100:
+            used = np.flatnonzero(np.bincount(blk.vidx, minlength=len(vreason)))
+            acc.chroms_seen.update(str(x) for x in pc.unique(vb.strings["chrom"].take(pa.array(used))).to_pylist())
+            if no_ph.any():
+                acc.chroms_seen.add("None")
+        # build check bookkeeping, per variant weighted by its rows
+        cc = vcc[vsel].astype(np.int64)
+        ps = vpos[vsel]
+        onp = m.status != _R["chrom_not_in_panel"]
+        if onp.any():
+            cco, pso = cc[onp], ps[onp]
+            for c in np.flatnonzero(np.bincount(cco, minlength=_N_CODES)):
+                pc_ = pso[cco == c]
+                acc.fmin[c] = min(acc.fmin[c], int(pc_.min()))
+                acc.fmax[c] = max(acc.fmax[c], int(pc_.max()))
+            key = (cc << 32) | ps
+            dom = onp & (key >= index.chrom_lo_key[cc]) & (key <= index.chrom_hi_key[cc])
+            w = vcnt[vsel]
+            acc.dom_rows += int(w[dom].sum())
+            acc.dom_match += int(w[dom & (m.status == 0)].sum())
+        good = m.status == 0
+        panel_hit[m.pidx[good]] = True
+        keep = np.flatnonzero(reason == 0)
+        if not len(keep):
+            continue
+        vpidx = np.full(len(vreason), -1, dtype=np.int64)
+        vpidx[vsel] = m.pidx
+        vsign = np.zeros(len(vreason), dtype=np.int8)
+        vsign[vsel] = m.sign
+        vflip = np.zeros(len(vreason), dtype=bool)
+        vflip[vsel] = m.flipped
+        vpal = np.zeros(len(vreason), dtype=bool)
+        vpal[vsel] = m.palin
+        kv = blk.vidx[keep]
+        fcode = stream.pheno.codes_of(blk.phenotypes)
+        tss = blk.numbers.get("tss")
+        stream.add(index, {
+            "pidx": vpidx[kv], "fidx": fcode[blk.fidx[keep]], "gidx": np.full(len(keep), -1, np.int32),
+            "sign": vsign[kv], "flipped": vflip[kv], "palin": vpal[kv],
+            "z": rows.z[keep], "beta": rows.beta[keep], "se": rows.se[keep], "n": rows.n[keep],
+            "eaf": rows.eaf[keep], "tss": np.full(len(keep), np.nan) if tss is None else tss[keep]})
 
 
 def harmonize_xqtl(
@@ -170,117 +333,219 @@ def harmonize_xqtl(
     out_dir = Path(out_dir)
     want = [CODE_CHROM[normalize_chrom(c)] if normalize_chrom(c) > 0 else str(c) for c in chroms] \
         if chroms is not None else index.chrom_labels
-    acc_all = _Acc()
-    panel_hit = np.zeros(len(index), dtype=bool)
-    parts: dict[str, list[pa.Table]] = {c: [] for c in want}
-    dropped_total: dict[str, int] = {}
-    flipped = swapped = pal = pal_strand = 0
-    fin_warnings: list[str] = []
     if fmt == "gtex-parquet":
         xio.check_gtex_pattern(path)
         if sheet_n is None:
             raise HarmonizeError.at("sample size missing everywhere", file=path, column="n",
                                     found="no n in the sheet", expected="the xQTL sheet's n (GTEx files carry none)")
         missing = [c for c in want if not xio.gtex_file(path, c).is_file()]
-        if missing:
-            fin_warnings.append(f"no file for chromosome(s) {', '.join(missing)}: written empty")
-        streams = [(c, xio.read_gtex_batches(path, c)) for c in want if c not in missing]
-        extra_cols, extra_num = ["phenotype_id"], ["tss"]
+        streams = [c for c in want if c not in missing]
     elif fmt == "eqtl-catalogue":
-        streams = [(None, xio.read_eqtl_catalogue_batches(path, sheet_n=sheet_n))]
-        extra_cols, extra_num = ["phenotype_id", "gene_id"], []
+        missing, streams = [], [None]
     else:
         raise HarmonizeError.at("unknown xQTL format", file=path, column="format", found=repr(fmt),
                                 expected="gtex-parquet or eqtl-catalogue")
-    for chrom, batches in streams:
-        acc = _Acc()
-        _consume(batches, index, acc, panel_hit, sheet_n=sheet_n, extra=extra_cols, extra_num=extra_num)
-        _merge_acc(acc_all, acc)
-        if chrom is not None and acc_all.dom_rows >= 10 * _BUILD_MIN_ROWS:
-            # fail on a wrong build after the first chromosome rather than after all of them
-            _build_check(acc_all, index, panel_hit, path=path, declared=declared, panel=pbuild,
-                         min_match=settings.build_check_min_match, warnings=[])
-        pheno = _cat_extra(acc, "phenotype_id")
-        prank = _pheno_rank(pheno) if len(pheno) else np.zeros(0, dtype=np.int64)
-        pidx = acc.cat("pidx", np.int64)
-        nph = int(prank.max()) + 1 if len(prank) else 1
-        fin = _finalize(acc, index, settings, dup_key=pidx * nph + prank)
-        k = fin.keep
-        if len(k):  # output order: position (panel order), then phenotype id
-            o = np.lexsort((prank[k], pidx[k]))
-            fin.keep, fin.pidx, fin.sign = k[o], fin.pidx[o], fin.sign[o]
-        for r, c in fin.dropped.items():
-            dropped_total[r] = dropped_total.get(r, 0) + c
-        flipped += fin.flipped_strand
-        swapped += fin.swapped
-        pal += fin.palindromic_aligned
-        pal_strand += fin.palindromic_by_strand
-        fin_warnings += [w if chrom is None else f"chr{chrom}: {w}" for w in fin.warnings]
-        tss = acc.cat("tss", np.float64) if extra_num else None
-        given_gene = _cat_extra(acc, "gene_id") if "gene_id" in acc.extra_parts else None
-        tab = _xqtl_table(acc, fin, index, pheno=pheno, tss=tss, tissue=tissue, qtl_type=qtl_type,
-                          gene_map=gmap, given_gene=given_gene)
-        if tab.num_rows:
-            # file names use the canonical labels (1..22, X) whatever the panel calls its chromosomes
-            codes = (index.keys[fin.pidx] >> 32).astype(np.int32)
-            chrom_col = pa.DictionaryArray.from_arrays(
-                pa.array(codes), pa.array([CODE_CHROM.get(c, str(c)) for c in range(_N_CODES)])).cast(pa.string())
-            for c in pc.unique(chrom_col).to_pylist():
-                piece = tab.filter(pc.equal(chrom_col, c))
-                if c in parts:
-                    parts[c].append(piece)
-                else:
-                    dropped_total["chrom_not_requested"] = dropped_total.get("chrom_not_requested", 0) + piece.num_rows
-    if acc_all.n_input == 0:
-        raise HarmonizeError.at("no data rows", file=path, expected="at least one xQTL association")
-    if acc_all.fmax.max() < 0 and acc_all.counts[_R["chrom_not_in_panel"]] == acc_all.n_input:
-        raise _no_overlap_error(path, acc_all, index)
-    warnings: list[str] = []
-    build = _build_check(acc_all, index, panel_hit, path=path, declared=declared, panel=pbuild,
-                         min_match=settings.build_check_min_match, warnings=warnings)
-    n_kept = 0
-    pairs: set[str] = set()
-    for c in want:
-        ps = parts[c]
-        if not ps:
-            t = _empty_xqtl()
-        elif len(ps) == 1:
-            t = ps[0]
-        else:
-            t = pa.concat_tables(ps)
-            t = t.take(pc.sort_indices(t, [("pos", "ascending"), ("phenotype_id", "ascending"),
-                                           ("variant_id", "ascending")]))
-        n_kept += t.num_rows
-        if t.num_rows:
-            pairs.update(pc.unique(t.column("pair_id")).to_pylist())
-        write_parquet(t, out_dir / f"{c}.parquet", row_group_size=1_000_000)
+    out = _Output(out_dir, want, tissue=tissue, qtl_type=qtl_type, gene_map=gmap)
+    if missing:
+        out.warnings.append(f"no file for chromosome(s) {', '.join(missing)}: written empty")
+    acc_all = _Acc()
+    panel_hit = np.zeros(len(index), dtype=bool)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob(".spill-*"):  # left by a killed run (one job writes a dataset's directory)
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".spill-", dir=out_dir))
+    try:
+        for i, chrom in enumerate(streams):
+            acc = _Acc()
+            stream = _Stream(tmp, str(i), {"gidx": -1, "eaf": np.nan, "n": sheet_n} if chrom is not None else None)
+            if chrom is not None:
+                _gtex_consume(xio.read_gtex_blocks(path, chrom), index, acc, panel_hit, stream, sheet_n=sheet_n)
+            else:
+                def sink(_offset: int, block: dict[str, Any], stream: _Stream = stream) -> None:
+                    ph = pc.dictionary_encode(block.pop("phenotype_id"))
+                    block["fidx"] = stream.pheno.codes_of(ph.dictionary)[ph.indices.fill_null(-1).to_numpy(
+                        zero_copy_only=False)]
+                    g = pc.dictionary_encode(block.pop("gene_id"))
+                    block["gidx"] = stream.gene.codes_of(g.dictionary)[g.indices.fill_null(-1).to_numpy(
+                        zero_copy_only=False)]
+                    stream.note_genes(block["fidx"], block["gidx"])
+                    stream.add(index, block)
+
+                _consume(xio.read_eqtl_catalogue_batches(path, sheet_n=sheet_n), index, acc, panel_hit,
+                         sheet_n=sheet_n, extra=["phenotype_id", "gene_id"], extra_num=["tss"], on_block=sink,
+                         store=False)
+            _merge_acc(acc_all, acc)
+            if chrom is not None and acc_all.dom_rows >= 10 * _BUILD_MIN_ROWS:
+                # fail on a wrong build after the first chromosome rather than after all of them
+                _build_check(acc_all, index, panel_hit, path=path, declared=declared, panel=pbuild,
+                             min_match=settings.build_check_min_match, warnings=[])
+            out.write_stream(stream, acc, index, settings, chrom)
+        if acc_all.n_input == 0:
+            raise HarmonizeError.at("no data rows", file=path, expected="at least one xQTL association")
+        if acc_all.fmax.max() < 0 and acc_all.counts[_R["chrom_not_in_panel"]] == acc_all.n_input:
+            raise _no_overlap_error(path, acc_all, index)
+        warnings: list[str] = []
+        build = _build_check(acc_all, index, panel_hit, path=path, declared=declared, panel=pbuild,
+                             min_match=settings.build_check_min_match, warnings=warnings)
+        n_kept = out.finish()
+    except BaseException:
+        out.abort()
+        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     qc = {
         "input": str(path),
         "n_input": int(acc_all.n_input),
         "n_kept": int(n_kept),
-        "dropped": dict(sorted(dropped_total.items())),
-        "flipped_strand": int(flipped),
-        "swapped_alleles": int(swapped),
-        "palindromic_aligned": int(pal),
-        "palindromic_kept_by_strand_consensus": int(pal_strand),
+        "dropped": dict(sorted((k, v) for k, v in out.dropped.items() if v)),
+        "flipped_strand": int(out.flipped),
+        "swapped_alleles": int(out.swapped),
+        "palindromic_aligned": int(out.pal),
+        "palindromic_kept_by_strand_consensus": int(out.pal_strand),
         "build": build,
-        "warnings": fin_warnings + warnings,
+        "warnings": out.warnings + warnings,
         "format": fmt,
         "dataset": dataset,
         "tissue": tissue,
         "qtl_type": qtl_type,
-        "n_pairs": len(pairs),
+        "n_pairs": len(out.pairs),
     }
     assert qc["n_input"] == qc["n_kept"] + sum(qc["dropped"].values()), qc
     write_json(qc, qc_out)
     return qc
 
 
-def _cat_extra(acc: _Acc, name: str) -> pa.Array:
-    parts = acc.extra_parts.get(name)
-    if not parts:
-        return pa.array([], pa.string())
-    return pa.chunked_array(parts).combine_chunks()
+class _Output:
+    """The per-chromosome output files of one dataset, written bin by bin as each stream finishes, and the QC
+    totals. Rows of a stream that fall on another stream's chromosome (a GTEx file holding a foreign
+    chromosome) are kept aside and merged into that chromosome's file at :meth:`finish`."""
+
+    def __init__(self, out_dir: Path, want: Sequence[str], *, tissue: str, qtl_type: str,
+                 gene_map: Mapping[str, str] | None) -> None:
+        self.dir, self.want = out_dir, list(want)
+        self.tissue, self.qtl_type, self.gene_map = tissue, qtl_type, gene_map
+        self.files: dict[str, ParquetStream] = {}
+        self.done: dict[str, int] = {}  # chromosome → rows written
+        self.strays: dict[str, list[pa.Table]] = {}
+        self.dropped: dict[str, int] = {}
+        self.flipped = self.swapped = self.pal = self.pal_strand = 0
+        self.warnings: list[str] = []
+        self.pairs: set[str] = set()
+
+    def _genes(self, stream: _Stream) -> tuple[np.ndarray, pa.Array]:
+        """(gene code of every phenotype of the stream, the gene strings): the file's gene_id (first row with
+        one), else the ENSG of the phenotype id; a gene map overrides both."""
+        phen = list(stream.pheno.code)
+        given = list(stream.gene.code)
+        genes = [gene_id_of(p) for p in phen]
+        for f, g in stream.first_gene.items():
+            genes[f] = gene_id_of(given[g]) or given[g]
+        if self.gene_map:
+            genes = [self.gene_map.get(p, g) for p, g in zip(phen, genes)]
+        enc = pc.dictionary_encode(pa.array(genes, pa.string()))
+        return enc.indices.to_numpy(zero_copy_only=False).astype(np.int32), enc.dictionary
+
+    def write_stream(self, stream: _Stream, acc: _Acc, index: PanelIndex, settings: Settings,
+                     chrom: str | None) -> None:
+        npal_warn = 0
+        strand = _strand_consensus(stream.n_flip, stream.n_direct, settings)
+        counts = acc.counts.copy()
+        pheno = stream.pheno.array()
+        prank = _pheno_rank(pheno) if len(pheno) else np.zeros(0, np.int64)
+        pair = pc.binary_join_element_wise(pheno, pa.scalar(f"|{self.tissue}|{self.qtl_type}"), "")
+        gene_of = genes = None
+        kept_ph = np.zeros(len(pheno), dtype=bool)
+        for b, cols in stream.bins():
+            pidx, sign = cols["pidx"], cols["sign"]
+            reason, sign, flipped, by_strand, nofreq = _resolve_rows(
+                sign, cols["flipped"], cols["palin"], cols["eaf"], pidx, index, settings, strand)
+            npal_warn += int(nofreq.sum())
+            # duplicates (same variant and phenotype): the first row of the file wins
+            f = cols["fidx"]
+            cand = np.flatnonzero(reason == 0)
+            # output order, position (panel order) then phenotype id, as one int64 key; a bin's rows are in file
+            # order, so a stable sort puts the first row of a duplicated (variant, phenotype) first
+            base = int(pidx.min()) if len(pidx) else 0
+            key = (pidx[cand] - base) * max(len(prank), 1) + prank[f[cand]]
+            o = np.argsort(key, kind="stable")
+            ks = key[o]
+            dup = np.zeros(len(o), dtype=bool)
+            dup[1:] = ks[1:] == ks[:-1]
+            reason[cand[o[dup]]] = _R["duplicate"]
+            counts += np.bincount(reason, minlength=len(counts))
+            keep = cand[o[~dup]]
+            if not len(keep):
+                continue
+            if gene_of is None:
+                gene_of, genes = self._genes(stream)
+            kept_ph[f[keep]] = True
+            nb = int(by_strand[keep].sum())
+            self.flipped += int(flipped[keep].sum())
+            self.swapped += int((sign[keep] < 0).sum())
+            self.pal += int(cols["palin"][keep].sum()) - nb
+            self.pal_strand += nb
+            tab = _bin_table(index, cols, keep, sign[keep], pheno, pair, gene_of, genes, self.tissue, self.qtl_type)
+            c = CODE_CHROM.get(b >> 12, str(b >> 12))
+            if c not in self.want:
+                self.dropped["chrom_not_requested"] = self.dropped.get("chrom_not_requested", 0) + tab.num_rows
+            elif chrom is not None and c != chrom:
+                self.strays.setdefault(c, []).append(tab)
+            else:
+                self._file(c).write(tab)
+        counts[0] = 0
+        for i in np.flatnonzero(counts):
+            self.dropped[REASONS[i - 1]] = self.dropped.get(REASONS[i - 1], 0) + int(counts[i])
+        warns = strand.warnings + _nofreq_warning(npal_warn, strand, settings)
+        if acc.p_zero_kept:
+            warns.append(f"{acc.p_zero_kept} rows with p = 0 kept; their p is recomputed from beta/se")
+        self.warnings += [w if chrom is None else f"chr{chrom}: {w}" for w in warns]
+        self.pairs.update(pair.filter(pa.array(kept_ph)).to_pylist())
+        if chrom is not None:
+            self._close(chrom)
+        else:
+            for c in list(self.files):
+                self._close(c)
+
+    def _file(self, chrom: str) -> ParquetStream:
+        f = self.files.get(chrom)
+        if f is None:
+            if chrom in self.done:  # a second stream writing this chromosome: merged at finish
+                raise AssertionError(f"chromosome {chrom} written twice")
+            f = self.files[chrom] = ParquetStream(self.dir / f"{chrom}.parquet", _XQTL_SCHEMA,
+                                                  row_group_size=1_000_000, **_XQTL_PARQUET)
+        return f
+
+    def _close(self, chrom: str) -> None:
+        f = self.files.pop(chrom, None)
+        if f is not None:
+            f.close()
+            self.done[chrom] = f.rows
+
+    def finish(self) -> int:
+        """Write empty files and merge the kept-aside rows; returns the number of rows kept."""
+        for c in list(self.files):
+            self._close(c)
+        for c in self.want:
+            strays = self.strays.pop(c, [])
+            if not strays:
+                if c not in self.done:
+                    write_parquet(_empty_xqtl(), self.dir / f"{c}.parquet")
+                    self.done[c] = 0
+                continue
+            parts = ([pq.read_table(self.dir / f"{c}.parquet")] if self.done.get(c) else []) + \
+                [t.cast(_empty_xqtl().schema) for t in strays]
+            t = parts[0] if len(parts) == 1 else pa.concat_tables(parts)
+            if len(parts) > 1:
+                t = t.take(pc.sort_indices(t, [("pos", "ascending"), ("phenotype_id", "ascending"),
+                                               ("variant_id", "ascending")]))
+            write_parquet(t, self.dir / f"{c}.parquet", row_group_size=1_000_000)
+            self.done[c] = t.num_rows
+        return sum(self.done.values())
+
+    def abort(self) -> None:
+        for f in self.files.values():
+            f.abort()
+        self.files.clear()
 
 
 def _merge_acc(total: _Acc, acc: _Acc) -> None:

@@ -119,3 +119,49 @@ def read_json(path: PathLike) -> dict[str, Any]:
     """Read a JSON file."""
     with open(path) as fh:
         return json.load(fh)
+
+
+class ParquetStream:
+    """A zstd Parquet file written one table (row group) at a time, atomically: the file appears under its
+    name only at :meth:`close`; :meth:`abort` (or an exception inside ``with``) leaves nothing.
+
+    Tables may carry dictionary-encoded string columns (cheap to build from integer codes); the Arrow schema is
+    not stored, so readers see plain strings, as from :func:`write_parquet`.
+    """
+
+    def __init__(self, path: PathLike, schema: pa.Schema, *, row_group_size: int | None = None,
+                 **options: Any) -> None:
+        """``options`` go to :class:`pyarrow.parquet.ParquetWriter` (e.g. ``use_dictionary``, ``write_statistics``)."""
+        import pyarrow.parquet as pq
+
+        self._ctx = atomic_path(path)
+        tmp = self._ctx.__enter__()
+        self.rows = 0
+        self._row_group_size = row_group_size
+        self._w = pq.ParquetWriter(tmp, schema.remove_metadata(), compression="zstd", store_schema=False,
+                                    **options)
+
+    def write(self, table: pa.Table) -> None:
+        self._w.write_table(table.replace_schema_metadata(None), row_group_size=self._row_group_size)
+        self.rows += table.num_rows
+
+    def close(self) -> None:
+        self._w.close()
+        self._ctx.__exit__(None, None, None)
+
+    def abort(self) -> None:
+        import contextlib
+
+        with contextlib.suppress(Exception):
+            self._w.close()
+        with contextlib.suppress(RuntimeError, Exception):
+            self._ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
+
+    def __enter__(self) -> "ParquetStream":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()

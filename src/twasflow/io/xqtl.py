@@ -1,13 +1,15 @@
 """Readers of xQTL summary statistics: GTEx v8 Parquet (one file per chromosome) and eQTL Catalogue TSV.
 
-Both yield :class:`~twasflow.io.gwas.RawBatch` objects with the GWAS roles (``chrom, pos, ea, oa, beta,
-se, p, eaf, n``) plus ``extra`` columns ``phenotype_id`` (and ``gene_id`` for the eQTL Catalogue) and a
-numeric ``tss`` role for GTEx's ``tss_distance``. GTEx Parquet is read one row group batch at a time
-with only the needed columns; nothing loads a whole file into pandas.
+The eQTL Catalogue reader yields :class:`~twasflow.io.gwas.RawBatch` objects with the GWAS roles (``chrom,
+pos, ea, oa, beta, se, p, eaf, n``) plus ``extra`` columns ``phenotype_id`` and ``gene_id``. GTEx Parquet is
+read one batch at a time with only the needed columns, its ids dictionary-coded (:class:`GtexBlock`: the
+distinct variant ids of a block, and integer codes per row; ``tss`` = ``tss_distance``); nothing loads a whole
+file into pandas.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -60,16 +62,63 @@ def _split_gtex_ids(vid: pa.Array) -> tuple[dict[str, pa.Array], np.ndarray, np.
     return {"chrom": chrom, "ea": alt, "oa": ref}, pos, malformed
 
 
-def read_gtex_batches(pattern: str | Path, chrom: str, *, batch_rows: int = 1_000_000) -> Iterator[RawBatch]:
-    """Stream the GTEx Parquet of one chromosome (nothing if that file does not exist).
+@dataclass
+class GtexBlock:
+    """One block of GTEx rows with its variant and phenotype ids dictionary-coded.
 
+    A GTEx block of 1e6 rows holds ~10^4-10^5 distinct variants (each tested against every phenotype within
+    1 Mb) and a few hundred phenotypes: the ids are parsed, QC'd and matched once per distinct value, and rows
+    refer to them by integer codes.
+
+    variants : (V_b,) the distinct ``variant_id`` strings, the last one ``""`` (the code of a missing id).
+    vidx : int32 (R,) row → index into ``variants``.
+    phenotypes : (F_b,) the distinct ``phenotype_id`` strings.
+    fidx : int32 (R,) row → index into ``phenotypes``, -1 where the id is missing.
+    numbers : float64 (R,) arrays ``beta, se`` and, when the file has them, ``p, tss``.
+    row : int64 (R,) 1-based row numbers in the file.
+    """
+
+    variants: pa.Array
+    vidx: np.ndarray
+    phenotypes: pa.Array
+    fidx: np.ndarray
+    numbers: dict[str, np.ndarray]
+    row: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.row)
+
+    def variant_batch(self) -> RawBatch:
+        """The distinct variant ids as a :class:`RawBatch` (chrom, pos, ea = ALT, oa = REF; malformed flagged)."""
+        strings, pos, malformed = _split_gtex_ids(self.variants)
+        return RawBatch(strings=strings, numbers={"pos": pos}, bad={}, row=np.arange(len(pos), dtype=np.int64),
+                        flags={"invalid_variant_id": malformed})
+
+
+def _codes(col: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray]:
+    """(dictionary, int32 indices with -1 for nulls) of a string column (dictionary-encoded on the way if needed)."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if not pa.types.is_dictionary(col.type):
+        col = pc.dictionary_encode(col.cast(pa.string()))
+    dic = col.dictionary
+    if not pa.types.is_string(dic.type):
+        dic = dic.cast(pa.string())
+    idx = col.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)  # writable copy
+    return dic, idx
+
+
+def read_gtex_blocks(pattern: str | Path, chrom: str, *, batch_rows: int = 1_000_000) -> Iterator[GtexBlock]:
+    """Stream the GTEx Parquet of one chromosome as :class:`GtexBlock` objects (nothing if the file is absent).
+
+    The id columns are read dictionary-coded (Parquet stores them so): no Python or Arrow string per row.
     GTEx v8: ``variant_id`` = ``chr{c}_{pos}_{ref}_{alt}_b38``; ``slope``/``slope_se`` refer to ALT.
     """
     path = gtex_file(pattern, chrom)
     if not path.is_file():
         return
     try:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(path, read_dictionary=["variant_id", "phenotype_id"])
     except (OSError, pa.ArrowInvalid) as exc:
         raise HarmonizeError.at("cannot read Parquet", file=path, found=str(exc), expected="a Parquet file") from None
     names = pf.schema_arrow.names
@@ -84,24 +133,16 @@ def read_gtex_batches(pattern: str | Path, chrom: str, *, batch_rows: int = 1_00
             m = rb.num_rows
             if m == 0:
                 continue
-            vid = rb.column("variant_id").cast(pa.string())
-            strings, pos, malformed = _split_gtex_ids(vid)
-            numbers = {
-                "pos": pos,
-                "beta": _f64(rb.column("slope")),
-                "se": _f64(rb.column("slope_se")),
-            }
+            vdic, vidx = _codes(rb.column("variant_id"))
+            vdic = pa.concat_arrays([vdic, pa.array([""], pa.string())])  # "" = a missing id: malformed
+            vidx[vidx < 0] = len(vdic) - 1
+            fdic, fidx = _codes(rb.column("phenotype_id"))
+            numbers = {"beta": _f64(rb.column("slope")), "se": _f64(rb.column("slope_se"))}
             if "pval_nominal" in cols:
                 numbers["p"] = _f64(rb.column("pval_nominal"))
             if "tss_distance" in cols:
                 numbers["tss"] = _f64(rb.column("tss_distance"))
-            extra = {"phenotype_id": rb.column("phenotype_id").cast(pa.string())}
-            # a missing phenotype id cannot form a pair: the row counts as missing_value
-            strings["chrom"] = pc.if_else(pc.is_null(extra["phenotype_id"]), pa.scalar(None, pa.string()),
-                                          strings["chrom"])
-            yield RawBatch(strings=strings, numbers=numbers, bad={},
-                           row=np.arange(done + 1, done + m + 1, dtype=np.int64), extra=extra,
-                           flags={"invalid_variant_id": malformed})
+            yield GtexBlock(vdic, vidx, fdic, fidx, numbers, np.arange(done + 1, done + m + 1, dtype=np.int64))
             done += m
     except (OSError, pa.ArrowInvalid) as exc:
         raise HarmonizeError.at("cannot read Parquet", file=path, row=done + 1, found=str(exc),
@@ -152,4 +193,4 @@ def read_eqtl_catalogue_batches(path: str | Path, *, sheet_n: float | None) -> I
         yield b
 
 
-__all__ = ["read_gtex_batches", "read_eqtl_catalogue_batches", "check_gtex_pattern", "gtex_file"]
+__all__ = ["read_gtex_blocks", "GtexBlock", "read_eqtl_catalogue_batches", "check_gtex_pattern", "gtex_file"]
