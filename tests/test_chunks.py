@@ -94,29 +94,28 @@ def test_annotation_crash_replayed_fails_the_finemap_job_and_keeps_the_fits(exam
     prefix = root / "results" / "finemap" / method / trait / chunk
     before = {p: Path(f"{prefix}.{p}.parquet").read_bytes() for p in ("variables", "sets", "loci")}
 
-    real = stages._method_runner
+    from twasflow.config import load_schema, validate
+    from twasflow.methods.tgvis import TgvisMethod
+
+    real = TgvisMethod.fit_locus
     calls = []
 
-    def runner(*args, **kwargs):
-        fit = real(*args, **kwargs)
+    def fit_locus(self, b, w):
+        calls.append(b.locus_id)
+        if len(calls) == 2:
+            raise KeyError("gene_id")
+        return real(self, b, w)
 
-        def run(b, *a):
-            calls.append(b.locus_id)
-            if len(calls) == 2:
-                raise KeyError("gene_id")
-            return fit(b, *a)
-
-        return run
-
-    monkeypatch.setattr(stages, "_method_runner", runner)
+    monkeypatch.setattr(TgvisMethod, "fit_locus", fit_locus)
     import yaml
 
-    cfg = yaml.safe_load((example_run / "config" / "config.yaml").read_text())
+    cfg = validate(yaml.safe_load((example_run / "config" / "config.yaml").read_text()), load_schema("config"),
+                   "config.yaml")
     with pytest.raises(KeyError, match="gene_id"):
         stages.finemap(trait, method, root / "results" / "locus_inputs" / trait / chunk / "manifest.json",
                        root / "results" / "weights" / trait / chunk / "manifest.json",
                        root / "results" / "prescreen" / trait / f"{chunk}.parquet", prefix, tmp_path / "logs",
-                       options=cfg.get("tgvis", {}), plot_dir=tmp_path / "plots")
+                       options=cfg["tgvis"], seed=cfg["seed"], plot_mode="all", plot_dir=tmp_path / "plots")
     assert len(calls) == 2
     assert {p: Path(f"{prefix}.{p}.parquet").read_bytes() for p in before} == before
     # the run's last job over the example: nothing failed, an empty list

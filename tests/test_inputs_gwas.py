@@ -6,7 +6,6 @@ tests/data/inputs (README there). Each new path is checked against the native po
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -294,7 +293,7 @@ def test_ssf_without_positions_is_rsid_keyed(tmp_path, panel, bolt, native):
     assert qc["rsid_positions"]["n_resolved"] == qc["n_input"] - qc["rsid_positions"]["n_not_found"]
 
 
-def test_cli_cojo_pgen_and_liftover(tmp_path, bolt, native):
+def test_cli_cojo_pgen_and_liftover(tmp_path, bolt, native, capsys):
     """`twasflow panel --pgen` and `twasflow harmonize-gwas --format cojo`, `--liftover` (the rule's functions)."""
     from twasflow.cli import main
 
@@ -310,9 +309,11 @@ def test_cli_cojo_pgen_and_liftover(tmp_path, bolt, native):
                "--col-ea", "ALLELE1", "--col-oa", "ALLELE0", "--col-beta", "BETA", "--col-se", "SE", "--n", "1000",
                "--liftover", str(CHAIN), "--panel", str(tmp_path / "p"), "--build", "GRCh37",
                "--out", str(tmp_path / "l.parquet"), "--qc", str(tmp_path / "l.json")])
-    assert rc == 0  # (the toy chain moves the window off the panel: the QC says why nothing is kept)
-    qc = json.loads((tmp_path / "l.json").read_text())
-    assert qc["dropped"]["liftover_unmapped"] == qc["liftover"]["liftover_unmapped"] > 0
+    # the toy chain moves the window off the panel: every row is dropped, which is an error naming the reasons
+    # (issue 18: never an empty success), not a QC file of nothing kept
+    assert rc == 1 and not (tmp_path / "l.parquet").exists()
+    err = capsys.readouterr().err
+    assert "every row was dropped" in err and "liftover_unmapped" in err
 
 
 def test_chain_or_map_that_matches_nothing_is_an_error(tmp_path, panel, bolt):

@@ -344,14 +344,14 @@ def cmd_across_traits(a: argparse.Namespace) -> None:
 
 def _schema_default(block: str, key: str) -> Any:
     """The config schema's default of ``block.key`` (the schema is the one source of defaults)."""
-    from .config import load_schema
+    from .schema import load_schema
 
     return load_schema("config")["properties"][block]["properties"][key]["default"]
 
 
 def _sheet_formats(sheet: str) -> list[str]:
     """The ``format`` values a sample sheet accepts (its schema), so the CLI takes exactly what the rules take."""
-    from .config import load_schema
+    from .schema import load_schema
 
     return list(load_schema(sheet)["properties"]["format"]["enum"])
 

@@ -12,28 +12,20 @@ import copy
 import glob
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
 
 import jsonschema
 import pandas as pd
-import yaml
 
 from .errors import ConfigError
+from .schema import SCHEMA_DIR, load_schema  # noqa: F401  (re-exported: config.load_schema)
 from .workflow_helpers import made_by_simulator
 
-SCHEMA_DIR = Path(str(resources.files("twasflow") / "schemas"))
 
 MHC_DEFAULT = {"GRCh37": "6:25000000-34000000", "GRCh38": "6:28510120-33480577"}
 
 GWAS_COLMAP_KEYS = ("chrom", "pos", "ea", "oa", "beta", "se", "z", "p", "n", "eaf", "rsid", "or", "lp")
-
-
-def load_schema(name: str) -> dict[str, Any]:
-    """Read one of the bundled schemas (``config``, ``gwas_sheet``, ``xqtl_sheet``)."""
-    with open(SCHEMA_DIR / f"{name}.schema.yaml") as fh:
-        return yaml.safe_load(fh)
 
 
 def _with_defaults(validator_class: type) -> type:

@@ -8,6 +8,16 @@
 - :mod:`twasflow.methods.result` — :class:`FinemapResult` and the ``variables`` / ``sets`` / ``loci`` tables.
 """
 
-from .result import FinemapResult, compare_to_truth, credible_set_tables, empty_result, failed_result
+from typing import Any
 
 __all__ = ["FinemapResult", "compare_to_truth", "credible_set_tables", "empty_result", "failed_result"]
+
+
+def __getattr__(name: str) -> Any:
+    # the result names load on first use: the registry (imported by the CLI parser and the Snakefile) must not
+    # pull in pandas with them
+    if name in __all__:
+        from . import result
+
+        return getattr(result, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
