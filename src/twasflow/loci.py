@@ -198,3 +198,20 @@ def read_loci(path: str | Path) -> pd.DataFrame:
         raise InputError.at("not a loci table", file=path, column=missing[0], found=f"columns {list(df.columns)}",
                             expected=f"columns {LOCI_COLUMNS}")
     return df
+
+
+def select_loci(table: pd.DataFrame, loci_tsv: str | Path, *, chunk: str | None = None,
+                locus: str | None = None) -> pd.DataFrame:
+    """The rows of a loci table a per-chunk job works on: the one ``locus``, else every locus of ``chunk``, else
+    all; a locus or chunk not in the table is an InputError naming ``loci_tsv``."""
+    if locus is not None:
+        table = table[table["locus_id"] == locus]
+        if table.empty:
+            raise InputError.at("no such locus", file=loci_tsv, column="locus_id", found=repr(locus))
+    elif chunk is not None:
+        chunks = sorted(set(table["chunk"].astype(str)))
+        table = table[table["chunk"] == chunk]
+        if table.empty:
+            raise InputError.at("no such chunk", file=loci_tsv, column="chunk", found=repr(chunk),
+                                expected=f"one of {chunks}" if chunks else "no chunk: the trait has no loci")
+    return table

@@ -161,19 +161,9 @@ def locus_inputs(trait: str, loci_tsv: str | Path, chunk: str | None, gwas: str 
     from .ld import panel_ld
     from .io.tables import write_json
     from .locus import bundle_locus
-    from .loci import read_loci
+    from .loci import read_loci, select_loci
 
-    table = read_loci(loci_tsv)
-    if locus is not None:
-        table = table[table["locus_id"] == locus]
-        if table.empty:
-            raise InputError.at("no such locus", file=loci_tsv, column="locus_id", found=repr(locus))
-    elif chunk is not None:
-        chunks = sorted(set(table["chunk"].astype(str)))
-        table = table[table["chunk"] == chunk]
-        if table.empty:
-            raise InputError.at("no such chunk", file=loci_tsv, column="chunk", found=repr(chunk),
-                                expected=f"one of {chunks}" if chunks else "no chunk: the trait has no loci")
+    table = select_loci(read_loci(loci_tsv), loci_tsv, chunk=chunk, locus=locus)
     pnl = Panel(panel_dir)
     log.info("%s: building %d locus bundles into %s", trait, len(table), out_dir)
     Path(out_dir).mkdir(parents=True, exist_ok=True)

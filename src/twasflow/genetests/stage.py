@@ -187,16 +187,10 @@ def gene_tests(trait: str, loci_tsv: str | Path, chunk: str | None, gwas: str | 
     from ..io.panel import Panel
     from ..io.tables import write_parquet
     from ..locus import read_bundle, read_range
-    from ..loci import read_loci
+    from ..loci import read_loci, select_loci
 
     opts = options_from_config(options)
-    table = read_loci(loci_tsv)
-    if locus is not None:
-        table = table[table["locus_id"] == locus]
-        if table.empty:
-            raise InputError.at("no such locus", file=loci_tsv, column="locus_id", found=repr(locus))
-    elif chunk is not None:
-        table = table[table["chunk"] == chunk]
+    table = select_loci(read_loci(loci_tsv), loci_tsv, chunk=chunk, locus=locus)
     if not annotations.get("tss"):
         raise InputError.at("gene tests need gene TSS positions", column="gene_tests.annotations.tss",
                             expected="a gene annotation table (or enrichment.gene_annotation)")
