@@ -103,7 +103,8 @@ class _Tiles:
 
 
 def make(out: Path, *, mb: int, chrom: str, tissues: int, qtl: list[str], seed: int, genes_per_mb: float,
-         introns: int, cis_kb: int, gdir: Path) -> dict:
+         introns: int, cis_kb: int, gdir: Path, traits: int = 0, loci_spacing_mb: float | None = None,
+         tissue_start: int = 0) -> dict:
     """Write panel, xQTL datasets, GWAS and a sheet under ``out``; returns the manifest."""
     import pandas as pd
     import pyarrow as pa
@@ -181,7 +182,7 @@ def make(out: Path, *, mb: int, chrom: str, tissues: int, qtl: list[str], seed: 
         r[same] = X[:, row_in[pi[same]]].T @ X[:, row_in[c]] / tiles.n
         return r
 
-    names = list(GTEX_TISSUES)[:tissues]
+    names = list(GTEX_TISSUES)[tissue_start:tissues]  # per-tissue seeds: a range equals its part of the whole
     sheet = []
     manifest = {"mb": mb, "chrom": chrom, "panel_variants": int(V), "genes": n_genes, "datasets": {}, "seed": seed}
     gene_eff = rng.normal(0, 1, (n_genes, 3))
@@ -207,7 +208,7 @@ def make(out: Path, *, mb: int, chrom: str, tissues: int, qtl: list[str], seed: 
                   for (_, _, cs, ef), w in zip(phen, windows)]
         for ti, tname in enumerate(names):
             n = GTEX_TISSUES[tname]
-            trng = np.random.default_rng([seed, ti, qtl.index(kind)])
+            trng = np.random.default_rng([seed, tissue_start + ti, qtl.index(kind)])
             tissue_scale = 0.8 + 0.4 * trng.random()  # effects correlated across tissues
             h = 0.25  # per-phenotype cis variance explained ~ h scale
             ds = f"{tname}.{kind}"
@@ -269,6 +270,26 @@ def make(out: Path, *, mb: int, chrom: str, tissues: int, qtl: list[str], seed: 
                        "effect_allele_frequency": np.round(freq, 4), "p_value": 2 * ndtr(-np.abs(zg)),
                        "n": N, "rsid": rs})
     gw.to_csv(out / "gwas.tsv.gz", sep="\t", index=False)
+    # ---- extra traits (own seeds: the datasets above do not change): loci every `loci_spacing_mb` Mb
+    traits_made = []
+    if loci_spacing_mb:
+        targets = np.arange(lo + 900_000, hi, int(loci_spacing_mb * 1e6))
+        with_causal = np.array([len(c) > 0 for c in causal])
+        genes_at = [int(np.flatnonzero(with_causal)[np.argmin(np.abs(tss[with_causal] - t))]) for t in targets]
+        idx = np.flatnonzero(all_pidx >= 0)
+        for k in range(traits):
+            trng = np.random.default_rng([seed, 1000 + k])
+            zk = trng.standard_normal(V)
+            for g in genes_at:  # the same causal genes in every trait, effect sizes of their own
+                zk[all_pidx[idx]] += trng.uniform(6.0, 9.0) * r_with(int(causal[g][0]), idx)
+            name = f"RS{k + 1}"
+            pd.DataFrame({"chromosome": chrom, "base_pair_location": pos, "effect_allele": a1, "other_allele": a2,
+                          "beta": np.round(zk * se, 8), "standard_error": np.round(se, 8),
+                          "effect_allele_frequency": np.round(freq, 4), "p_value": 2 * ndtr(-np.abs(zk)),
+                          "n": N, "rsid": rs}).to_csv(out / f"gwas_{name}.tsv.gz", sep="\t", index=False)
+            traits_made.append(name)
+        manifest["loci_targets"] = [int(t) for t in targets]
+    manifest["traits"] = traits_made
     manifest.update(rows_total=rows_total, seconds=round(time.perf_counter() - t0, 1))
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
@@ -334,6 +355,31 @@ def run_locus(out: Path, harmonized: Path, datasets: int, centre_mb: float, radi
     return res
 
 
+def write_workflow(outs: list[Path], dest: Path, *, loci_per_chunk: int, methods: list[str]) -> Path:
+    """A Snakemake config + sheets under ``dest`` running the whole workflow on the generated slice: the
+    panel and GWAS traits of ``outs[0]``, the xQTL datasets of every dir in ``outs`` (``make --tissue-start``
+    ranges run in parallel). Returns the config path (``snakemake --configfile``)."""
+    import pandas as pd
+    import yaml
+
+    dest.mkdir(parents=True, exist_ok=True)
+    man = json.loads((outs[0] / "manifest.json").read_text())
+    xq = pd.concat([pd.read_csv(o / "xqtl.tsv", sep="\t") for o in outs], ignore_index=True)
+    xq["dataset"] = xq["dataset"].str.replace(".", "_", regex=False)
+    xq.to_csv(dest / "xqtl.tsv", sep="\t", index=False)
+    traits = man.get("traits") or []
+    gw = pd.DataFrame({"trait": traits, "path": [str(outs[0] / f"gwas_{t}.tsv.gz") for t in traits],
+                       "format": "gwas-ssf", "n": "", "build": "GRCh38"})
+    gw.to_csv(dest / "gwas.tsv", sep="\t", index=False)
+    cfg = {"outdir": str(dest / "results"), "genome_build": "GRCh38", "gwas_sheet": str(dest / "gwas.tsv"),
+           "xqtl_sheet": str(dest / "xqtl.tsv"), "simulate": {"enabled": False},
+           "panel": {"bfile": str(outs[0] / "panel")}, "methods": methods, "locus_plots": "none",
+           "loci": {"radius_kb": 1000, "ld_blocks": "none"}, "ctwas": {"min_group_size": 100},
+           "gene_tests": {"enabled": False}, "chunking": {"loci_per_chunk": loci_per_chunk}}
+    (dest / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return dest / "config.yaml"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -349,6 +395,11 @@ def main() -> None:
     m.add_argument("--cis-kb", type=int, default=1000)
     m.add_argument("--genotypes", type=Path, default=GENOTYPES)
     m.add_argument("--force", action="store_true")
+    m.add_argument("--traits", type=int, default=0,
+                   help="extra GWAS traits gwas_RS{k}.tsv.gz with causal genes every --loci-spacing-mb Mb")
+    m.add_argument("--loci-spacing-mb", type=float, default=2.2)
+    m.add_argument("--tissue-start", type=int, default=0,
+                   help="write tissues [tissue-start, tissues) only (run ranges in parallel into separate --out)")
     i = sub.add_parser("ingest")
     i.add_argument("--out", type=Path, required=True)
     i.add_argument("--dataset", required=True)
@@ -361,12 +412,21 @@ def main() -> None:
     lc.add_argument("--datasets", type=int, default=32)
     lc.add_argument("--centre-mb", type=float, default=None)
     lc.add_argument("--bundle-out", type=Path, default=None)
+    w = sub.add_parser("workflow", help="write a Snakemake config running the whole workflow on generated data")
+    w.add_argument("--out", type=Path, nargs="+", required=True, help="make dirs (panel and GWAS from the first)")
+    w.add_argument("--dest", type=Path, required=True)
+    w.add_argument("--loci-per-chunk", type=int, default=1)
+    w.add_argument("--methods", nargs="+", default=["tgvis", "ctwas", "tgfm"])
     a = ap.parse_args()
+    if a.cmd == "workflow":
+        print(write_workflow(a.out, a.dest, loci_per_chunk=a.loci_per_chunk, methods=a.methods))
+        return
     if a.cmd == "make":
         if a.force and a.out.exists():
             shutil.rmtree(a.out)
         man = make(a.out, mb=a.mb, chrom=a.chrom, tissues=a.tissues, qtl=a.qtl, seed=a.seed,
-                   genes_per_mb=a.genes_per_mb, introns=a.introns, cis_kb=a.cis_kb, gdir=a.genotypes)
+                   genes_per_mb=a.genes_per_mb, introns=a.introns, cis_kb=a.cis_kb, gdir=a.genotypes,
+                   traits=a.traits, loci_spacing_mb=a.loci_spacing_mb if a.traits else None, tissue_start=a.tissue_start)
         print(json.dumps({k: v for k, v in man.items() if k != "datasets"}))
     elif a.cmd == "ingest":
         dest = a.dest or a.out / "harmonized" / a.dataset

@@ -100,6 +100,45 @@ def panel_ld(panel: "Panel", variant_ids: Sequence[str], monomorphic: Literal["n
     return ld_matrix(panel.dosages(chrom, rows), monomorphic=monomorphic)
 
 
+class PanelLDRows:
+    """Rows of the correlation matrix of a fixed list of panel variants, computed only when asked for.
+
+    Greedy clumping of k candidates needs the rows of its index variants only (often a few percent of k), so
+    this reads and standardizes the k dosage columns once (N x k) and computes ``R[i, cols]`` by one GEMM per
+    block of rows, never the dense k x k matrix. Values are those of :func:`panel_ld` (``ld_matrix``) up to
+    GEMM rounding (the last bit; ``ld_matrix`` also averages R with its transpose); a variant that is
+    monomorphic gives NaN rows and columns, as there. With missing calls it falls back to the whole matrix
+    (pairwise-complete correlations).
+    """
+
+    def __init__(self, panel: "Panel", variant_ids: Sequence[str]) -> None:
+        chrom, rows = panel.index_of(variant_ids)
+        G = panel.dosages(chrom, rows)
+        self._R: np.ndarray | None = None
+        if np.isnan(G).any():
+            self._R = ld_matrix(G, monomorphic="nan")
+            return
+        n = G.shape[0]
+        X = G - G.mean(axis=0)
+        ss = np.einsum("ij,ij->j", X, X)
+        self.poly = ss > 1e-12 * max(n, 1)
+        scale = np.zeros(len(ss))
+        scale[self.poly] = 1.0 / np.sqrt(ss[self.poly])
+        self.Xs = X * scale
+
+    def rows(self, i: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """R[i, cols] (len(i), len(cols)): indices into the constructor's ``variant_ids``."""
+        i, cols = np.asarray(i, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+        if self._R is not None:
+            return self._R[np.ix_(i, cols)]
+        B = self.Xs[:, i].T @ self.Xs[:, cols]
+        np.clip(B, -1.0, 1.0, out=B)
+        B[np.equal.outer(i, cols)] = 1.0
+        B[~self.poly[i], :] = np.nan
+        B[:, ~self.poly[cols]] = np.nan
+        return B
+
+
 def format_plink_square(R: np.ndarray) -> str:
     """PLINK ``--r square`` text: one row per variant, tab-separated ``%g`` (6 significant digits)."""
     R = np.asarray(R, dtype=np.float64) + 0.0  # turns -0.0 into 0.0 as PLINK prints it

@@ -31,6 +31,7 @@ from scipy.special import ndtr
 from .clump import greedy_clump
 from .errors import InputError
 from .io.tables import write_npz, write_parquet
+from .ld import PanelLDRows, panel_ld
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,50 @@ class _Window:
     pair_meta: list[tuple[str, str, str]]  # (P0,) gene_id, tissue, qtl_type of the pair
 
 
+def _row_groups(pf: pq.ParquetFile, start: int, end: int) -> list[int]:
+    """Row groups of a position-sorted Parquet whose ``pos`` statistics overlap [start, end]."""
+    md = pf.metadata
+    ipos = pf.schema_arrow.get_field_index("pos")
+    rgs = []
+    for g in range(md.num_row_groups):
+        st = md.row_group(g).column(ipos).statistics
+        if st is None or not st.has_min_max or (st.min <= end and st.max >= start):
+            rgs.append(g)
+    return rgs
+
+
+def _track_window(data_file: Path, data_rows: int, start: int, end: int, universe: pd.Index,
+                  maxabs: np.ndarray) -> int | None:
+    """Fold the xQTL track of ``data_file`` (see :data:`twasflow.harmonize.xqtl.TRACK_SUFFIX`) over the window
+    into ``maxabs`` (U + 1,): the largest |z| of each window variant over the pairs whose TSS lies in the window
+    or is unknown. Returns the data rows in the window, or None when there is no valid track (absent, or
+    written for another version of the data file): the caller then scans the rows."""
+    from .harmonize.xqtl import TRACK_SUFFIX
+
+    tf = data_file.with_name(data_file.name[: -len(".parquet")] + TRACK_SUFFIX)
+    if not tf.is_file():
+        return None
+    pt = pq.ParquetFile(tf, read_dictionary=["variant_id"])
+    kv = pt.metadata.metadata or {}
+    if kv.get(b"rows") != str(data_rows).encode():
+        return None
+    rgs = _row_groups(pt, start, end)
+    if not rgs:
+        return 0
+    t = pt.read_row_groups(rgs, use_threads=False).combine_chunks()
+    pos = t.column("pos").to_numpy()
+    inside = np.flatnonzero((pos >= start) & (pos <= end))
+    n_rows = int(t.column("rows").to_numpy()[inside].sum())
+    tc = t.column("tss").chunk(0)
+    tss = tc.fill_null(0).to_numpy(zero_copy_only=False)[inside]
+    member = tc.is_null().to_numpy(zero_copy_only=False)[inside] | ((tss >= start) & (tss <= end))
+    rows = inside[member]
+    var = t.column("variant_id").chunk(0)
+    vmap = universe.get_indexer(var.dictionary.to_numpy(zero_copy_only=False)).astype(np.int32)
+    np.maximum.at(maxabs, vmap[var.indices.to_numpy(zero_copy_only=False)[rows]], t.column("maxabs").to_numpy()[rows])
+    return n_rows
+
+
 def _xqtl_window(xqtl_dirs: Mapping[str, str | Path], chrom: str, start: int, end: int, universe: pd.Index,
                  keep_variants: np.ndarray | None = None) -> _Window:
     """Read the rows with ``start <= pos <= end`` of every dataset's ``{chrom}.parquet`` (only the row groups
@@ -154,12 +199,12 @@ def _xqtl_window(xqtl_dirs: Mapping[str, str | Path], chrom: str, start: int, en
         md = pf.metadata
         if not md.num_rows:
             continue
-        ipos = pf.schema_arrow.get_field_index("pos")
-        rgs = []
-        for g in range(md.num_row_groups):
-            st = md.row_group(g).column(ipos).statistics
-            if st is None or not st.has_min_max or (st.min <= end and st.max >= start):
-                rgs.append(g)
+        if want is None:
+            got = _track_window(f, md.num_rows, start, end, universe, maxabs)
+            if got is not None:  # the variants' min-p from the track: no pair's rows read
+                n_rows += got
+                continue
+        rgs = _row_groups(pf, start, end)
         if not rgs:
             continue
         t = pf.read_row_groups(rgs, columns=cols, use_threads=False).combine_chunks()  # one dictionary per column
@@ -183,8 +228,8 @@ def _xqtl_window(xqtl_dirs: Mapping[str, str | Path], chrom: str, start: int, en
         vmap = universe.get_indexer(var.dictionary.to_numpy(zero_copy_only=False)).astype(np.int32)
         vcode = vmap[var.indices.to_numpy(zero_copy_only=False)[keep]]
         z = t.column("z").to_numpy()[keep]
-        np.maximum.at(maxabs, vcode, np.abs(z))
         if want is None:
+            np.maximum.at(maxabs, vcode, np.abs(z))
             continue
         sel = want[vcode]
         keep, vcode, z = keep[sel], vcode[sel], z[sel]
@@ -329,13 +374,24 @@ def build_locus(
         # min over the pairs' p of a variant = p of its largest |z| (p_from_z decreases in |z|)
         cand["xqtl_minp"] = p_from_z(maxabs[universe.get_indexer(cand["variant_id"].to_numpy())])
         sel = set()
-        for col, thr, r2 in (("xqtl_minp", xqtl_p, xqtl_r2), ("p", gwas_p, gwas_r2)):
-            sub = cand[cand[col] < thr]
+        subs = [(cand[cand[col] < thr], col, thr, r2) for col, thr, r2 in (("xqtl_minp", xqtl_p, xqtl_r2),
+                                                                          ("p", gwas_p, gwas_r2))]
+        lazy = None
+        if ld is panel_ld:  # the panel's LD: only the index variants' rows of R, from one read of the dosages
+            union = pd.Index(pd.unique(np.concatenate([s_["variant_id"].to_numpy() for s_, *_ in subs])))
+            lazy = PanelLDRows(panel, union.tolist()) if len(union) else None
+        for sub, col, thr, r2 in subs:
             if len(sub):
-                R = ld(panel, sub["variant_id"].tolist())
-                kept, _ = greedy_clump(sub[col].to_numpy(float), R=R, r2=r2, p_max=thr)
+                if lazy is not None:
+                    at = union.get_indexer(sub["variant_id"].to_numpy())
+                    kept, _ = greedy_clump(sub[col].to_numpy(float), rows=lambda i, at=at: lazy.rows(at[i], at),
+                                           r2=r2, p_max=thr)
+                else:
+                    R = ld(panel, sub["variant_id"].tolist())
+                    kept, _ = greedy_clump(sub[col].to_numpy(float), R=R, r2=r2, p_max=thr)
                 sel |= set(sub["variant_id"].iloc[kept])
             st[f"selected_{'xqtl' if col == 'xqtl_minp' else 'gwas'}"] = int(len(sub))
+        del lazy
         chosen = cand[cand["variant_id"].isin(sel)]
         if mod.empty and cand.empty:
             return _empty_bundle(locus_id, "no variant present in GWAS, xQTL and panel", st)

@@ -3,7 +3,7 @@ for within-locus pruning."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -123,6 +123,7 @@ def greedy_clump(
     kb: float | None = None,
     p_max: float = 1.0,
     inclusive: bool = False,
+    rows: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Greedy LD clumping of one locus with a correlation matrix (Pearson r2 of dosages).
 
@@ -134,7 +135,9 @@ def greedy_clump(
     Parameters
     ----------
     p : (M,) p-values (NaN never index).
-    R : (M, M) correlation matrix, or ``G`` (N, M) dosages with NaN for missing (R computed pairwise).
+    R : (M, M) correlation matrix, or ``G`` (N, M) dosages with NaN for missing (R computed pairwise), or
+        ``rows``: a function of index positions (B,) returning those rows of R (B, M), called for blocks of
+        the next not-yet-absorbed candidates, so only the index variants' rows (and a few more) are computed.
     positions : (M,) bp positions, needed with ``kb``.
 
     Returns
@@ -144,6 +147,8 @@ def greedy_clump(
     """
     p = np.asarray(p, dtype=np.float64)
     M = p.shape[0]
+    if rows is not None:
+        return _greedy_clump_rows(p, rows, r2=r2, p_max=p_max, inclusive=inclusive, kb=kb, positions=positions)
     if R is None:
         if G is None:
             raise ValueError("greedy_clump needs R or G")
@@ -170,6 +175,43 @@ def greedy_clump(
         clump[i] = k
         with np.errstate(invalid="ignore"):
             hit = (R[i] * R[i] > r2) & (clump < 0)
+        if kb is not None:
+            hit &= np.abs(pos - pos[i]) < kb * 1000
+        clump[hit] = k
+    return np.asarray(index, dtype=np.int64), clump
+
+
+#: Rows of R computed together when clumping from a row function: one GEMM per block of candidates.
+_ROW_BLOCK = 64
+
+
+def _greedy_clump_rows(p: np.ndarray, rows: Callable[[np.ndarray], np.ndarray], *, r2: float, p_max: float,
+                       inclusive: bool, kb: float | None, positions: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`greedy_clump` with R given row by row (same order, same decisions)."""
+    M = p.shape[0]
+    if kb is not None and positions is None:
+        raise ValueError("kb needs positions")
+    pos = None if positions is None else np.asarray(positions, dtype=np.int64)
+    clump = np.full(M, -1, dtype=np.int64)
+    with np.errstate(invalid="ignore"):
+        elig = (p <= p_max) if inclusive else (p < p_max)
+    cand = np.flatnonzero(elig)
+    order = cand[np.lexsort((cand, p[cand]))]
+    index: list[int] = []
+    cache: dict[int, np.ndarray] = {}
+    for step, i in enumerate(order.tolist()):
+        if clump[i] >= 0:
+            continue
+        if i not in cache:  # the next block of candidates still free (some may be absorbed before their turn)
+            rest = order[step:]
+            rest = rest[clump[rest] < 0][:_ROW_BLOCK]
+            cache = dict(zip(rest.tolist(), rows(rest)))
+        Ri = cache.pop(i)
+        k = len(index)
+        index.append(i)
+        clump[i] = k
+        with np.errstate(invalid="ignore"):
+            hit = (Ri * Ri > r2) & (clump < 0)
         if kb is not None:
             hit &= np.abs(pos - pos[i]) < kb * 1000
         clump[hit] = k

@@ -205,6 +205,48 @@ def _bin_table(index: PanelIndex, cols: Mapping[str, np.ndarray], keep: np.ndarr
     ], schema=_XQTL_SCHEMA)
 
 
+#: The per-variant track beside each ``{chrom}.parquet``: for every (variant, TSS) the largest |z| over the pairs
+#: with that TSS and the number of rows. A locus selects its variants from it (the xQTL min-p over the pairs whose
+#: TSS lies in its window) without reading every pair's rows: sQTL intron clusters of a gene share its TSS, so the
+#: track has about one row per variant and gene. Written only when every pair's TSS is one value (or unknown on
+#: every row), which makes it exact; the footer key ``rows`` ties it to its data file.
+TRACK_SUFFIX = ".track.parquet"
+_TRACK_SCHEMA = pa.schema([("variant_id", pa.dictionary(pa.int32(), pa.string())), ("pos", pa.int64()),
+                          ("tss", pa.int64()), ("maxabs", pa.float64()), ("rows", pa.int64())])
+_TRACK_PARQUET = dict(use_dictionary=["variant_id"], write_statistics=["pos"],
+                      column_encoding={"pos": "DELTA_BINARY_PACKED", "tss": "DELTA_BINARY_PACKED",
+                                       "maxabs": "BYTE_STREAM_SPLIT", "rows": "DELTA_BINARY_PACKED"})
+
+
+def _bin_track(tab: pa.Table, f: np.ndarray, ptss: np.ndarray) -> pa.Table:
+    """The track rows of one output bin ``tab`` (rows by position): ``f`` (R,) the rows' phenotype codes,
+    ``ptss`` the phenotypes' TSS (NaN: unknown). Rows ordered by position, then TSS (unknown last)."""
+    var = tab.column("variant_id").chunk(0) if isinstance(tab.column("variant_id"), pa.ChunkedArray) \
+        else tab.column("variant_id")
+    vcode = var.indices.to_numpy(zero_copy_only=False)
+    used = np.flatnonzero(np.bincount(f, minlength=len(ptss)))
+    t_used = ptss[used]
+    groups, ginv = np.unique(np.where(np.isnan(t_used), np.inf, t_used), return_inverse=True)
+    gof = np.zeros(len(ptss), dtype=np.int64)
+    gof[used] = ginv.ravel()
+    G = len(groups)
+    key = vcode.astype(np.int64) * G + gof[f]
+    size = len(var.dictionary) * G
+    mx = np.full(size, -1.0)
+    np.maximum.at(mx, key, np.abs(tab.column("z").to_numpy()))
+    cnt = np.bincount(key, minlength=size)
+    cell = np.flatnonzero(cnt)
+    v, g = cell // G, cell % G
+    pos_of_v = np.zeros(len(var.dictionary), dtype=np.int64)
+    pos_of_v[vcode] = tab.column("pos").to_numpy()
+    tss = groups[g]
+    unknown = ~np.isfinite(tss)
+    return pa.Table.from_arrays([
+        pa.DictionaryArray.from_arrays(pa.array(v.astype(np.int32)), var.dictionary),
+        pa.array(pos_of_v[v]), pa.array(np.where(unknown, 0, tss).astype(np.int64), mask=unknown),
+        pa.array(mx[cell]), pa.array(cnt[cell].astype(np.int64))], schema=_TRACK_SCHEMA)
+
+
 def _pheno_rank(pheno: pa.Array) -> np.ndarray:
     """Rank (int64) of each string of ``pheno`` (distinct values) in sorted order."""
     o = pc.sort_indices(pheno).to_numpy()
@@ -353,6 +395,8 @@ def harmonize_xqtl(
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in out_dir.glob(".spill-*"):  # left by a killed run (one job writes a dataset's directory)
         shutil.rmtree(stale, ignore_errors=True)
+    for c in want:  # a track of an earlier run must not describe this run's data
+        (out_dir / f"{c}{TRACK_SUFFIX}").unlink(missing_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".spill-", dir=out_dir))
     try:
         for i, chrom in enumerate(streams):
@@ -425,6 +469,8 @@ class _Output:
         self.dir, self.want = out_dir, list(want)
         self.tissue, self.qtl_type, self.gene_map = tissue, qtl_type, gene_map
         self.files: dict[str, ParquetStream] = {}
+        self.tracks: dict[str, ParquetStream] = {}
+        self.no_track: set[str] = set()  # chromosomes whose track would not be exact (or complete)
         self.done: dict[str, int] = {}  # chromosome → rows written
         self.strays: dict[str, list[pa.Table]] = {}
         self.dropped: dict[str, int] = {}
@@ -455,6 +501,10 @@ class _Output:
         pair = pc.binary_join_element_wise(pheno, pa.scalar(f"|{self.tissue}|{self.qtl_type}"), "")
         gene_of = genes = None
         kept_ph = np.zeros(len(pheno), dtype=bool)
+        # each phenotype's TSS (NaN unknown, inf not seen yet): the track needs one per phenotype
+        ptss = np.full(len(pheno), np.inf)
+        regular = True
+        touched: set[str] = set()
         for b, cols in stream.bins():
             pidx, sign = cols["pidx"], cols["sign"]
             reason, sign, flipped, by_strand, nofreq = _resolve_rows(
@@ -490,8 +540,20 @@ class _Output:
                 self.dropped["chrom_not_requested"] = self.dropped.get("chrom_not_requested", 0) + tab.num_rows
             elif chrom is not None and c != chrom:
                 self.strays.setdefault(c, []).append(tab)
+                self.no_track.add(c)
             else:
                 self._file(c).write(tab)
+                touched.add(c)
+                if regular and c not in self.no_track:
+                    # the pair's TSS = pos - tss_distance, as a locus computes it from the written rows
+                    fk = f[keep]
+                    tk = (index.keys[cols["pidx"][keep]] & 0xFFFFFFFF).astype(np.float64) - cols["tss"][keep]
+                    new_ph = np.isinf(ptss[fk])
+                    ptss[fk[new_ph]] = tk[new_ph]
+                    same = (ptss[fk] == tk) | (np.isnan(ptss[fk]) & np.isnan(tk))
+                    regular = bool(same.all())
+                    if regular:
+                        self._track(c).write(_bin_track(tab, fk, ptss))
         counts[0] = 0
         for i in np.flatnonzero(counts):
             self.dropped[REASONS[i - 1]] = self.dropped.get(REASONS[i - 1], 0) + int(counts[i])
@@ -500,6 +562,8 @@ class _Output:
             warns.append(f"{acc.p_zero_kept} rows with p = 0 kept; their p is recomputed from beta/se")
         self.warnings += [w if chrom is None else f"chr{chrom}: {w}" for w in warns]
         self.pairs.update(pair.filter(pa.array(kept_ph)).to_pylist())
+        if not regular:  # a pair with several TSS values: loci scan these chromosomes' rows instead
+            self.no_track |= touched
         if chrom is not None:
             self._close(chrom)
         else:
@@ -515,11 +579,24 @@ class _Output:
                                                   row_group_size=1_000_000, **_XQTL_PARQUET)
         return f
 
+    def _track(self, chrom: str) -> ParquetStream:
+        t = self.tracks.get(chrom)
+        if t is None:
+            t = self.tracks[chrom] = ParquetStream(self.dir / f"{chrom}{TRACK_SUFFIX}", _TRACK_SCHEMA,
+                                                   **_TRACK_PARQUET)
+        return t
+
     def _close(self, chrom: str) -> None:
         f = self.files.pop(chrom, None)
         if f is not None:
             f.close()
             self.done[chrom] = f.rows
+        t = self.tracks.pop(chrom, None)
+        if t is not None:
+            if chrom in self.no_track or f is None:
+                t.abort()
+            else:
+                t.close({"rows": str(f.rows)})
 
     def finish(self) -> int:
         """Write empty files and merge the kept-aside rows; returns the number of rows kept."""
@@ -527,6 +604,8 @@ class _Output:
             self._close(c)
         for c in self.want:
             strays = self.strays.pop(c, [])
+            if strays:  # the data file is rewritten with them: its track no longer covers it
+                (self.dir / f"{c}{TRACK_SUFFIX}").unlink(missing_ok=True)
             if not strays:
                 if c not in self.done:
                     write_parquet(_empty_xqtl(), self.dir / f"{c}.parquet")
@@ -543,9 +622,10 @@ class _Output:
         return sum(self.done.values())
 
     def abort(self) -> None:
-        for f in self.files.values():
+        for f in [*self.files.values(), *self.tracks.values()]:
             f.abort()
         self.files.clear()
+        self.tracks.clear()
 
 
 def _merge_acc(total: _Acc, acc: _Acc) -> None:

@@ -145,7 +145,10 @@ class ParquetStream:
         self._w.write_table(table.replace_schema_metadata(None), row_group_size=self._row_group_size)
         self.rows += table.num_rows
 
-    def close(self) -> None:
+    def close(self, metadata: Mapping[str, str] | None = None) -> None:
+        """Finish the file; ``metadata`` (str → str) goes into the Parquet footer's key-value metadata."""
+        if metadata:
+            self._w.add_key_value_metadata(dict(metadata))
         self._w.close()
         self._ctx.__exit__(None, None, None)
 
