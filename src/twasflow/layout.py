@@ -87,6 +87,11 @@ class Layout:
         """Manifest of a chunk's locus bundles (its directory holds the bundles)."""
         return self._out("locus_inputs", trait, chunk, "manifest.json")
 
+    @property
+    def stage1_cache(self) -> str:
+        """Stage-1 fits shared by the traits of a run, keyed by their inputs' hash (:mod:`twasflow.stage1_cache`)."""
+        return self._out("cache", "stage1")
+
     def weights(self, trait: str, chunk: str) -> str:
         """Manifest of a chunk's stage-1 weights (its directory holds ``{locus}.weights.npz``)."""
         return self._out("weights", trait, chunk, "manifest.json")

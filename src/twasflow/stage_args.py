@@ -97,7 +97,7 @@ class StageArgs:
         return {"trait": trait, "bundles_manifest": lay.bundles(trait, chunk), "out_dir": target,
                 "manifest": os.path.join(target, "manifest.json"),
                 "log_dir": lay.log_dir("xqtl_weights", trait, locus or chunk), "weights": self.cfg["weights"],
-                "locus": locus}
+                "locus": locus, "stage1_cache": lay.stage1_cache}
 
     def model_cov_datasets(self) -> list[str]:
         """Prediction-model datasets with a covariance file, read by the prescreen with ``covariance: model``."""

@@ -176,12 +176,15 @@ def locus_inputs(trait: str, loci_tsv: str | Path, chunk: str | None, gwas: str 
 
 # ---------------------------------------------------------------------------------------------- weights
 def xqtl_weights(trait: str, bundles_manifest: str | Path, out_dir: str | Path, manifest: str | Path,
-                 log_dir: str | Path, weights: Mapping[str, Any], locus: str | None = None) -> dict[str, Any]:
+                 log_dir: str | Path, weights: Mapping[str, Any], locus: str | None = None,
+                 stage1_cache: str | Path | None = None) -> dict[str, Any]:
     """Rule ``xqtl_weights``: TGVIS stage 1 for every locus bundle of a chunk (or the one ``locus``).
 
     Writes ``{locus_id}.weights.npz`` per locus (``B`` (M×P), ``pair_ids``, ``kept`` (M×P), ``pair_status``,
     ``pip`` (M×P) and the kept pairs' included SuSiE effects ``effect_pair, effect_l, alpha, mu, mu2, V``)
     and ``manifest`` last: ``{"loci": [{locus_id, status, reason, M, P, n_pairs_kept, pairs_dropped, log}]}``.
+    With ``stage1_cache`` (a directory shared by the run's traits) a locus whose stage-1 inputs another trait
+    already fitted reuses that fit (:mod:`twasflow.stage1_cache`; same files as without it).
     Columns follow the bundle's pairs table: stage-1 weights of the summary-statistic pairs, then the model
     pairs' fixed weights (``model_W``; status ``ok``, or ``no_weight_in_locus`` without a variant in the
     locus; ``pip`` 0 and no SuSiE effects for them).
@@ -191,7 +194,7 @@ def xqtl_weights(trait: str, bundles_manifest: str | Path, out_dir: str | Path, 
     from .io.tables import write_json
     from .locus import read_bundle
     from .locus_weights import LocusWeights, weights_path
-    from .weights import stage1
+    from .stage1_cache import stage1_cached
 
     bdir, out_dir = Path(bundles_manifest).parent, Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -216,10 +219,12 @@ def xqtl_weights(trait: str, bundles_manifest: str | Path, out_dir: str | Path, 
                     "n_pairs_kept": 0, "pairs_dropped": {}}
         if Ps:
             # the config's weights block (defaults filled in by the config schema)
-            Bs, fits = stage1(b.xqtl_z, b.R, b.xqtl_n, L=int(weights["L"]), coverage=float(weights["coverage"]),
-                              cs_pip_min=float(weights["cs_pip_min"]), pip_min=float(weights["pip_min"]))
-            eff, skept, sstatus, spip = fits.effects(), fits.kept, fits.status.astype(str), fits.pip
-            n_nc = int(np.sum([m.startswith("IBSS") for m in fits.message]))
+            s1 = stage1_cached(b.xqtl_z, b.R, b.xqtl_n, cache_dir=stage1_cache, L=int(weights["L"]),
+                               coverage=float(weights["coverage"]), cs_pip_min=float(weights["cs_pip_min"]),
+                               pip_min=float(weights["pip_min"]))
+            Bs, eff, skept, sstatus, spip, n_nc = s1.B, s1.effects, s1.kept, s1.status, s1.pip, s1.n_nonconverged
+            if s1.reused:
+                log.info("  %s: stage-1 fits reused (same inputs fitted before)", lid)
         else:
             Bs, skept, spip, n_nc = np.zeros((M, 0)), np.zeros((M, 0), bool), np.zeros((M, 0)), 0
             sstatus = np.zeros(0, str)
