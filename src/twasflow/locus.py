@@ -24,6 +24,7 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.dataset as pds
 import pyarrow.parquet as pq
 from scipy.special import ndtr
@@ -141,12 +142,8 @@ def _row_groups(pf: pq.ParquetFile, start: int, end: int) -> list[int]:
     return rgs
 
 
-def _track_window(data_file: Path, data_rows: int, start: int, end: int, universe: pd.Index,
-                  maxabs: np.ndarray) -> int | None:
-    """Fold the xQTL track of ``data_file`` (see :data:`twasflow.harmonize.xqtl.TRACK_SUFFIX`) over the window
-    into ``maxabs`` (U + 1,): the largest |z| of each window variant over the pairs whose TSS lies in the window
-    or is unknown. Returns the data rows in the window, or None when there is no valid track (absent, or
-    written for another version of the data file): the caller then scans the rows."""
+def _track_file(data_file: Path, data_rows: int) -> pq.ParquetFile | None:
+    """The valid xQTL track of ``data_file`` (written with it, footer ``rows`` equal to its row count), else None."""
     from .harmonize.xqtl import TRACK_SUFFIX
 
     tf = data_file.with_name(data_file.name[: -len(".parquet")] + TRACK_SUFFIX)
@@ -154,22 +151,115 @@ def _track_window(data_file: Path, data_rows: int, start: int, end: int, univers
         return None
     pt = pq.ParquetFile(tf, read_dictionary=["variant_id"])
     kv = pt.metadata.metadata or {}
-    if kv.get(b"rows") != str(data_rows).encode():
-        return None
-    rgs = _row_groups(pt, start, end)
-    if not rgs:
-        return 0
-    t = pt.read_row_groups(rgs, use_threads=False).combine_chunks()
+    return pt if kv.get(b"rows") == str(data_rows).encode() else None
+
+
+class _VariantMap:
+    """Codes in the window's panel variants (``universe``) of the variant-id dictionaries of the row groups read.
+
+    Datasets of one study test the same variants, so their row groups for a bin carry equal dictionaries: the
+    string lookup is done once per distinct dictionary (keyed by a hash of its buffers), not per dataset."""
+
+    def __init__(self, universe: pd.Index) -> None:
+        self.universe = universe
+        self._seen: dict[bytes, np.ndarray] = {}
+
+    def __call__(self, dic: pa.Array) -> np.ndarray:
+        """int32 (len(dic) + 1,): universe index of each entry, -1 when absent; the extra last slot is -1."""
+        import hashlib
+
+        h = hashlib.blake2b(digest_size=20)
+        h.update(len(dic).to_bytes(8, "little"))
+        for b in dic.buffers()[1:]:
+            if b is not None:
+                h.update(memoryview(b))
+        key = h.digest()
+        got = self._seen.get(key)
+        if got is None:
+            got = self._seen[key] = np.r_[self.universe.get_indexer(dic.to_numpy(zero_copy_only=False)), -1
+                                          ].astype(np.int32)
+        return got
+
+
+def _one(col: Any) -> Any:
+    """The single Arrow array of a (chunked) column."""
+    return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+
+
+def _regular_rows(t: pa.Table, start: int, end: int, vmaps: _VariantMap, want: np.ndarray,
+                  pair_code: dict[str, int], meta: list[tuple[str, str, str]]
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """(vcode, pair code, z, n) of the rows of one row group ``t`` in [start, end] on the wanted variants
+    (``want`` bool (U + 1,)) whose pair's TSS lies in the window or is unknown; registers new pairs in
+    ``pair_code``/``meta``. Only for files whose pairs each have one TSS (a valid track), so a row's own
+    ``pos - tss_distance`` decides its pair's membership."""
     pos = t.column("pos").to_numpy()
-    inside = np.flatnonzero((pos >= start) & (pos <= end))
-    n_rows = int(t.column("rows").to_numpy()[inside].sum())
-    tc = t.column("tss").chunk(0)
-    tss = tc.fill_null(0).to_numpy(zero_copy_only=False)[inside]
-    member = tc.is_null().to_numpy(zero_copy_only=False)[inside] | ((tss >= start) & (tss <= end))
-    rows = inside[member]
-    var = t.column("variant_id").chunk(0)
-    vmap = universe.get_indexer(var.dictionary.to_numpy(zero_copy_only=False)).astype(np.int32)
-    np.maximum.at(maxabs, vmap[var.indices.to_numpy(zero_copy_only=False)[rows]], t.column("maxabs").to_numpy()[rows])
+    if not np.all(pos[1:] >= pos[:-1]):  # written by position; anything else is a foreign file
+        raise InputError.at("harmonized xQTL rows are not sorted by position", column="pos",
+                            expected="a file written by harmonize_xqtl")
+    lo, hi = int(np.searchsorted(pos, start, "left")), int(np.searchsorted(pos, end, "right"))
+    if hi <= lo:
+        return None
+    var = _one(t.column("variant_id"))
+    vmap = vmaps(var.dictionary)
+    vind = var.indices.to_numpy(zero_copy_only=False)
+    r = lo + np.flatnonzero(want[vmap][vind[lo:hi]])  # rows lo:hi are the window's (positions sorted)
+    if not len(r):
+        return None
+    ra = pa.array(r)
+    td = _one(t.column("tss_distance")).take(ra)
+    tss = pos[r] - td.fill_null(0).to_numpy(zero_copy_only=False)
+    member = ~td.is_valid().to_numpy(zero_copy_only=False) | ((tss >= start) & (tss <= end))
+    r = r[member]
+    if not len(r):
+        return None
+    pair = _one(t.column("pair_id"))
+    local = pair.indices.to_numpy(zero_copy_only=False)[r]
+    used = np.flatnonzero(np.bincount(local, minlength=len(pair.dictionary)))
+    codes = np.full(len(pair.dictionary), -1, dtype=np.int32)
+    fresh = []
+    for j, name in zip(used.tolist(), pair.dictionary.take(pa.array(used)).to_pylist()):
+        c = pair_code.setdefault(name, len(pair_code))
+        codes[j] = c
+        if c == len(meta) + len(fresh):
+            fresh.append(j)
+    if fresh:  # metadata of the new pairs from one of their rows
+        some = np.zeros(len(pair.dictionary), dtype=np.int64)
+        some[local] = r
+        at = pa.array(some[fresh])
+        vals = [_one(t.column(c)).take(at).to_pylist() for c in ("gene_id", "tissue", "qtl_type")]
+        meta.extend(tuple(str(v[i]) for v in vals) for i in range(len(fresh)))
+    return (vmap[vind[r]], codes[local], t.column("z").to_numpy()[r],
+            t.column("n").to_numpy()[r])
+
+
+def _track_window(data_file: Path, data_rows: int, start: int, end: int, vmaps: _VariantMap,
+                  maxabs: np.ndarray) -> int | None:
+    """Fold the xQTL track of ``data_file`` (see :data:`twasflow.harmonize.xqtl.TRACK_SUFFIX`) over the window
+    into ``maxabs`` (U + 1,): the largest |z| of each window variant over the pairs whose TSS lies in the window
+    or is unknown. Returns the data rows in the window, or None when there is no valid track (absent, or
+    written for another version of the data file): the caller then scans the rows."""
+    pt = _track_file(data_file, data_rows)
+    if pt is None:
+        return None
+    n_rows = 0
+    for g in _row_groups(pt, start, end):  # one row group per 1 Mb bin, rows by position
+        t = pt.read_row_group(g, use_threads=False)
+        pos = t.column("pos").to_numpy()
+        lo, hi = int(np.searchsorted(pos, start, "left")), int(np.searchsorted(pos, end, "right"))
+        if hi <= lo:
+            continue
+        n_rows += int(t.column("rows").to_numpy()[lo:hi].sum())
+        tc = _one(t.column("tss")).slice(lo, hi - lo)
+        tss = tc.fill_null(0).to_numpy(zero_copy_only=False)
+        member = (tss >= start) & (tss <= end)
+        if tc.null_count:
+            member |= tc.is_null().to_numpy(zero_copy_only=False)
+        rows = lo + np.flatnonzero(member)
+        var = _one(t.column("variant_id"))
+        vmap = vmaps(var.dictionary)
+        np.maximum.at(maxabs, vmap[var.indices.to_numpy(zero_copy_only=False)[rows]],
+                      t.column("maxabs").to_numpy()[rows])
     return n_rows
 
 
@@ -185,6 +275,7 @@ def _xqtl_window(xqtl_dirs: Mapping[str, str | Path], chrom: str, start: int, en
     locus variants' rows. Memory is one dataset's window at a time.
     """
     maxabs = np.full(len(universe) + 1, -1.0)  # slot -1: rows of variants outside the panel window
+    vmaps = _VariantMap(universe)
     want = None if keep_variants is None else np.r_[keep_variants, False]
     vparts, pparts, zparts, nparts = [], [], [], []
     pair_code: dict[str, int] = {}
@@ -200,12 +291,22 @@ def _xqtl_window(xqtl_dirs: Mapping[str, str | Path], chrom: str, start: int, en
         if not md.num_rows:
             continue
         if want is None:
-            got = _track_window(f, md.num_rows, start, end, universe, maxabs)
+            got = _track_window(f, md.num_rows, start, end, vmaps, maxabs)
             if got is not None:  # the variants' min-p from the track: no pair's rows read
                 n_rows += got
                 continue
         rgs = _row_groups(pf, start, end)
         if not rgs:
+            continue
+        if want is not None and _track_file(f, md.num_rows) is not None:
+            # every pair has one TSS (what the track certifies): each row decides its pair's membership, so the
+            # wanted variants' rows are picked first, row group by row group, with no pass over the window
+            for g in rgs:
+                got = _regular_rows(pf.read_row_group(g, columns=cols, use_threads=False), start, end, vmaps,
+                                    want, pair_code, meta)
+                if got is not None:
+                    for part, x in zip((vparts, pparts, zparts, nparts), got):
+                        part.append(x)
             continue
         t = pf.read_row_groups(rgs, columns=cols, use_threads=False).combine_chunks()  # one dictionary per column
         pos = t.column("pos").to_numpy()
@@ -225,8 +326,7 @@ def _xqtl_window(xqtl_dirs: Mapping[str, str | Path], chrom: str, start: int, en
         if not len(keep):
             continue
         var = t.column("variant_id").chunk(0)
-        vmap = universe.get_indexer(var.dictionary.to_numpy(zero_copy_only=False)).astype(np.int32)
-        vcode = vmap[var.indices.to_numpy(zero_copy_only=False)[keep]]
+        vcode = vmaps(var.dictionary)[var.indices.to_numpy(zero_copy_only=False)[keep]]
         z = t.column("z").to_numpy()[keep]
         if want is None:
             np.maximum.at(maxabs, vcode, np.abs(z))

@@ -74,6 +74,10 @@ _XQTL_SCHEMA = pa.schema([(f.name, pa.dictionary(pa.int32(), pa.string()) if f.t
 _XQTL_PARQUET = dict(use_dictionary=[c.name for c in _XQTL_SCHEMA if pa.types.is_dictionary(c.type)] + ["n"],
                      write_statistics=["pos", "tss_distance"],
                      column_encoding={"pos": "DELTA_BINARY_PACKED"} | {c: "BYTE_STREAM_SPLIT" for c in ("z", "beta", "se")})
+#: Rows per output row group: a locus reads the row groups its window overlaps (by their ``pos`` statistics), so
+#: groups of ~130 kb (sQTL at GTEx density) instead of whole 1 Mb bins spare most rows outside a 2 Mb window.
+_ROW_GROUP = 1 << 17
+_TRACK_ROW_GROUP = 1 << 14
 #: Spilled rows are grouped by (chromosome code, position >> _BIN_SHIFT): 1 Mb bins, one output row group each.
 _BIN_SHIFT = 20
 #: Matched-row columns a stream spills (all fixed-width: 54 bytes per row, 34 for GTEx). Rows keep their file
@@ -362,7 +366,7 @@ def harmonize_xqtl(
     Returns
     -------
     The QC dict. Each Parquet has columns ``XQTL_COLUMNS`` sorted by position (then phenotype id), row
-    groups of at most 1e6 rows; z, beta refer to the panel's counted allele.
+    groups of at most 131,072 rows (and a track, see ``TRACK_SUFFIX``); z, beta refer to the panel's counted allele.
     """
     from ..io import xqtl as xio
 
@@ -576,14 +580,14 @@ class _Output:
             if chrom in self.done:  # a second stream writing this chromosome: merged at finish
                 raise AssertionError(f"chromosome {chrom} written twice")
             f = self.files[chrom] = ParquetStream(self.dir / f"{chrom}.parquet", _XQTL_SCHEMA,
-                                                  row_group_size=1_000_000, **_XQTL_PARQUET)
+                                                  row_group_size=_ROW_GROUP, **_XQTL_PARQUET)
         return f
 
     def _track(self, chrom: str) -> ParquetStream:
         t = self.tracks.get(chrom)
         if t is None:
             t = self.tracks[chrom] = ParquetStream(self.dir / f"{chrom}{TRACK_SUFFIX}", _TRACK_SCHEMA,
-                                                   **_TRACK_PARQUET)
+                                                   row_group_size=_TRACK_ROW_GROUP, **_TRACK_PARQUET)
         return t
 
     def _close(self, chrom: str) -> None:
@@ -617,7 +621,7 @@ class _Output:
             if len(parts) > 1:
                 t = t.take(pc.sort_indices(t, [("pos", "ascending"), ("phenotype_id", "ascending"),
                                                ("variant_id", "ascending")]))
-            write_parquet(t, self.dir / f"{c}.parquet", row_group_size=1_000_000)
+            write_parquet(t, self.dir / f"{c}.parquet", row_group_size=_ROW_GROUP)
             self.done[c] = t.num_rows
         return sum(self.done.values())
 
