@@ -22,6 +22,11 @@ Usage::
     python benchmarks/bench_realscale.py make --out /tmp/rs --mb 10 --tissues 49 [--qtl eqtl sqtl]
     python benchmarks/bench_realscale.py ingest --out /tmp/rs --dataset Muscle_Skeletal.sqtl
     python benchmarks/bench_realscale.py locus --out /tmp/rs --datasets 32
+    python benchmarks/bench_realscale.py make --out /tmp/rsA --mb 6 --traits 7 --tissue-start 0 --tissues 25 &
+    python benchmarks/bench_realscale.py make --out /tmp/rsB --mb 6 --traits 7 --tissue-start 25 --tissues 49
+    python benchmarks/bench_realscale.py workflow --out /tmp/rsA /tmp/rsB --dest /tmp/run   # then, in /tmp/run:
+    snakemake -s .../workflow/Snakefile --configfile /tmp/run/config.yaml --cores 2
+    python benchmarks/bench_realscale.py rules --bench /tmp/run/benchmarks/rules
 
 ``ingest`` and ``locus`` are one-shot commands meant to run under ``/usr/bin/time -v`` (or a repeated-run
 harness) with either this package or the old one on ``PYTHONPATH``; they print one JSON line (rows, seconds,
@@ -380,6 +385,26 @@ def write_workflow(outs: list[Path], dest: Path, *, loci_per_chunk: int, methods
     return dest / "config.yaml"
 
 
+def rule_table(bench_dir: Path) -> str:
+    """Markdown table of Snakemake benchmark files (``{bench_dir}/{rule}/….tsv``): per rule the jobs, CPU and
+    wall seconds (total and median per job) and the largest peak RSS."""
+    import pandas as pd
+
+    rows = []
+    for rd in sorted(p for p in bench_dir.iterdir() if p.is_dir() or p.suffix == ".tsv"):
+        files = [rd] if rd.is_file() else sorted(rd.rglob("*.tsv"))
+        if not files:
+            continue
+        t = pd.concat([pd.read_csv(f, sep="\t") for f in files], ignore_index=True)
+        rows.append({"rule": rd.stem, "jobs": len(t), "CPU s total": t["cpu_time"].sum(),
+                     "CPU s median/job": t["cpu_time"].median(), "wall s total": t["s"].sum(),
+                     "wall s median/job": t["s"].median(), "peak RSS MB (max)": t["max_rss"].max()})
+    df = pd.DataFrame(rows)
+    head = "| " + " | ".join(df.columns) + " |\n|" + "---|" * len(df.columns) + "\n"
+    return head + "".join("| " + " | ".join(f"{v:,.1f}" if isinstance(v, float) else str(v) for v in r) + " |\n"
+                          for r in df.itertuples(index=False))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -417,7 +442,12 @@ def main() -> None:
     w.add_argument("--dest", type=Path, required=True)
     w.add_argument("--loci-per-chunk", type=int, default=1)
     w.add_argument("--methods", nargs="+", default=["tgvis", "ctwas", "tgfm"])
+    rt = sub.add_parser("rules", help="per-rule table of a run's Snakemake benchmark files")
+    rt.add_argument("--bench", type=Path, required=True, help="the run's benchmarks/rules directory")
     a = ap.parse_args()
+    if a.cmd == "rules":
+        print(rule_table(a.bench), end="")
+        return
     if a.cmd == "workflow":
         print(write_workflow(a.out, a.dest, loci_per_chunk=a.loci_per_chunk, methods=a.methods))
         return

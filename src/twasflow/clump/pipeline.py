@@ -113,6 +113,10 @@ def clump_table(
 # ----------------------------------------------------------------------------------------------------
 
 
+#: Rows of R computed together when clumping from a row function: one GEMM per block of candidates.
+_ROW_BLOCK = 64
+
+
 def greedy_clump(
     p: np.ndarray,
     *,
@@ -147,48 +151,16 @@ def greedy_clump(
     """
     p = np.asarray(p, dtype=np.float64)
     M = p.shape[0]
-    if rows is not None:
-        return _greedy_clump_rows(p, rows, r2=r2, p_max=p_max, inclusive=inclusive, kb=kb, positions=positions)
-    if R is None:
+    if R is None and rows is None:
         if G is None:
             raise ValueError("greedy_clump needs R or G")
         from twasflow.ld import ld_matrix
 
         R = ld_matrix(G, monomorphic="nan")
-    R = np.asarray(R, dtype=np.float64)
-    if R.shape != (M, M):
-        raise ValueError(f"R must be ({M}, {M}); got {R.shape}")
-    if kb is not None and positions is None:
-        raise ValueError("kb needs positions")
-    pos = None if positions is None else np.asarray(positions, dtype=np.int64)
-    clump = np.full(M, -1, dtype=np.int64)
-    with np.errstate(invalid="ignore"):
-        elig = (p <= p_max) if inclusive else (p < p_max)
-    cand = np.flatnonzero(elig)
-    order = cand[np.lexsort((cand, p[cand]))]
-    index: list[int] = []
-    for i in order:
-        if clump[i] >= 0:
-            continue
-        k = len(index)
-        index.append(int(i))
-        clump[i] = k
-        with np.errstate(invalid="ignore"):
-            hit = (R[i] * R[i] > r2) & (clump < 0)
-        if kb is not None:
-            hit &= np.abs(pos - pos[i]) < kb * 1000
-        clump[hit] = k
-    return np.asarray(index, dtype=np.int64), clump
-
-
-#: Rows of R computed together when clumping from a row function: one GEMM per block of candidates.
-_ROW_BLOCK = 64
-
-
-def _greedy_clump_rows(p: np.ndarray, rows: Callable[[np.ndarray], np.ndarray], *, r2: float, p_max: float,
-                       inclusive: bool, kb: float | None, positions: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`greedy_clump` with R given row by row (same order, same decisions)."""
-    M = p.shape[0]
+    if rows is None:
+        R = np.asarray(R, dtype=np.float64)
+        if R.shape != (M, M):
+            raise ValueError(f"R must be ({M}, {M}); got {R.shape}")
     if kb is not None and positions is None:
         raise ValueError("kb needs positions")
     pos = None if positions is None else np.asarray(positions, dtype=np.int64)
@@ -202,11 +174,14 @@ def _greedy_clump_rows(p: np.ndarray, rows: Callable[[np.ndarray], np.ndarray], 
     for step, i in enumerate(order.tolist()):
         if clump[i] >= 0:
             continue
-        if i not in cache:  # the next block of candidates still free (some may be absorbed before their turn)
-            rest = order[step:]
-            rest = rest[clump[rest] < 0][:_ROW_BLOCK]
-            cache = dict(zip(rest.tolist(), rows(rest)))
-        Ri = cache.pop(i)
+        if rows is None:
+            Ri = R[i]
+        else:
+            if i not in cache:  # rows of the next block of still-free candidates (some get absorbed first)
+                rest = order[step:]
+                rest = rest[clump[rest] < 0][:_ROW_BLOCK]
+                cache = dict(zip(rest.tolist(), rows(rest)))
+            Ri = cache.pop(i)
         k = len(index)
         index.append(i)
         clump[i] = k
