@@ -28,9 +28,9 @@ import pyarrow.dataset as pds
 import pyarrow.parquet as pq
 from scipy.special import ndtr
 
-from .clump import greedy_clump
 from .errors import InputError
 from .io.tables import write_npz, write_parquet
+from .ld import greedy_clump
 from .tables_schema import table
 
 log = logging.getLogger(__name__)
