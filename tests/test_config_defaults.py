@@ -41,6 +41,8 @@ def _same(a: Any, b: Any) -> bool:
 def _holders() -> list[tuple[str, Callable[..., Any], dict[str, str], dict[str, Callable[[Any], Any]]]]:
     """(config block, dataclass or function, schema key -> its name there, schema key -> conversion)."""
     from twasflow import ldcheck, weights
+    from twasflow.clump import clump_panel, clump_table
+    from twasflow.coloc import coloc_susie
     from twasflow.genetests.gene import GeneTestOptions
     from twasflow.methods.ctwas import CtwasOptions
     from twasflow.methods.tgfm import TgfmOptions
@@ -54,6 +56,9 @@ def _holders() -> list[tuple[str, Callable[..., Any], dict[str, str], dict[str, 
          {"tss_window_kb": lambda kb: int(round(kb * 1000))}),
         ("weights", weights.stage1, {}, {}),
         ("ld_check", ldcheck.ld_mismatch, {}, {}),
+        ("clump", clump_panel, {}, {}),
+        ("clump", clump_table, {}, {}),
+        ("coloc", coloc_susie, {}, {}),
     ]
 
 
