@@ -37,3 +37,12 @@ def xqtl_z(rng: np.random.Generator, R: np.ndarray, B: np.ndarray, n: float | np
     lam, U = np.linalg.eigh(R)
     F = U * np.sqrt(np.clip(lam, 0, None))
     return np.sqrt(n) * (R @ B) + F @ rng.standard_normal(B.shape)
+
+
+def speed_pairs(seed: int, M: int = 1000, P: int = 500) -> tuple[np.random.Generator, np.ndarray, np.ndarray,
+                                                                    np.ndarray]:
+    """The TGVIS speed locus's (rng, R, standardized genotypes, weights B (M, P)); the generator goes on to draw
+    the GWAS effects."""
+    rng = np.random.default_rng(seed)
+    R, gs = speed_ld(seed, M)
+    return rng, R, gs, sparse_weights(rng, M, P)

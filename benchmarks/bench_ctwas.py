@@ -168,13 +168,11 @@ def run_em(args: argparse.Namespace) -> None:
 
 def speed_locus(seed: int = 7) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, list[str]]:
     """M = 1,000 variants, P = 500 pairs in 10 groups (the TGVIS speed locus's LD and weights)."""
-    from _common import sparse_weights, speed_ld
+    from _common import speed_pairs
     from twasflow.simulate.stats import gwas_z
 
-    rng = np.random.default_rng(seed)
     M, P, n = 1000, 500, 500_000.0
-    R, gs = speed_ld(seed, M)
-    B = sparse_weights(rng, M, P)
+    rng, R, gs, B = speed_pairs(seed, M, P)
     beta = 0.02 * (B[:, 0] - B[:, P - 1])
     beta[100] += 0.01
     z = gwas_z(gs, beta, n, rng)
