@@ -361,7 +361,8 @@ def coloc(trait: str, bundles_manifest: str | Path, pairs_tables: Mapping[str, s
 
     records = run_loci(recs, log_dir, one)
     table = pd.concat(tables, ignore_index=True) if tables else tables_schema.table("coloc").empty()
-    table["cs"] = table["cs"].astype("Int64")
+    for col in ("cs", "nsnps"):  # nullable integers (docs/outputs.md): null for pairs coloc could not test
+        table[col] = table[col].astype("Int64")
     write_parquet(table, out)
     log.info("%s: %d pair tests, %d colocalized; %d loci failed", trait, len(table),
              int(table["colocalized"].fillna(False).astype(bool).sum()),

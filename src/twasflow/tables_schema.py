@@ -163,7 +163,7 @@ TABLES: dict[str, TableDef] = {t.name: t for t in [
        "inf_test_p:float pratt_pairs:float pratt_variants:float pratt_inf:float niter:int converged:bool "
        "ld_s:float ld_n_flagged:int ld_action log", doc="one locus: the fit's status and locus-level numbers"),
     _t("coloc", "coloc/{trait}/{chunk}.parquet (Layout.coloc)", "parquet",
-       f"trait locus_id method cs:Int pair_id nsnps:float susie_hit1 susie_hit2 {_PP} {_ABF} colocalized:bool "
+       f"trait locus_id method cs:Int pair_id nsnps:Int susie_hit1 susie_hit2 {_PP} {_ABF} colocalized:bool "
        "reason", doc="one (method, credible set, pair) tested by coloc-SuSiE and coloc-ABF"),
     _t("failed_loci", "failed_loci.tsv (Layout.failed_loci)", "tsv",
        "trait locus_id stage error log", doc="one locus that failed, at the first stage it failed"),
