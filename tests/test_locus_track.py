@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from twasflow.clump import greedy_clump
+from twasflow.ld import greedy_clump
 from twasflow.harmonize import harmonize_xqtl
 from twasflow.harmonize.xqtl import TRACK_SUFFIX
 from twasflow.locus import build_locus
