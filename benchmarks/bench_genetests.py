@@ -39,6 +39,8 @@ import pandas as pd
 
 from twasflow.genetests import (GeneInputs, GeneTestOptions, combine, dtss_test, l_test, q_test, run_gene,
                                 tissue_correlation)
+from twasflow.genetests.forms import mismatch_ld
+from twasflow.susie import estimate_s_rss
 from twasflow.genetests.inputs import read_consequences, read_elements, read_tss
 from twasflow.config import load_run_config
 
@@ -265,13 +267,21 @@ class _Design:
         self.Ru = self.R[np.ix_(self.utr, self.utr)]
         self.Re = self.R[np.ix_(self.elem, self.elem)]
 
-    def tests(self, z: np.ndarray, combine_: str = "hmp") -> dict[str, float]:
+    def tests(self, z: np.ndarray, combine_: str = "hmp", mode: str = "lambda") -> dict[str, float]:
+        """Every test on one draw of z, with the LD-mismatch safeguard ``mode`` as the pipeline applies it
+        (``lambda``: s estimated from z and the reference R, every test on (1 − s) R + s I)."""
+        R, gam = self.R, mode == "gambit"
+        if mode == "lambda":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                R = mismatch_ld(self.R, estimate_s_rss(z, self.R))
+        sub = (lambda k: R[np.ix_(k, k)])
         g = GeneInputs("G", "G", dtss_z=z, dtss_d=self.d,
-                       classes=[("Coding", "Protein_Altering", q_test(z[self.coding], self.Rc)),
-                                ("UTR", "UTR3", q_test(z[self.utr], self.Ru))],
-                       elements=[("e1", 1.0, q_test(z[self.elem], self.Re))],
-                       tissue_labels=["t1", "t2", "t3", "t4"], tissue_W=self.W, tissue_z=z, tissue_R=self.R)
-        rows, s = run_gene(g, GeneTestOptions(combine=combine_))
+                       classes=[("Coding", "Protein_Altering", q_test(z[self.coding], sub(self.coding), safeguard=gam)),
+                                ("UTR", "UTR3", q_test(z[self.utr], sub(self.utr), safeguard=gam))],
+                       elements=[("e1", 1.0, q_test(z[self.elem], sub(self.elem), safeguard=gam))],
+                       tissue_labels=["t1", "t2", "t3", "t4"], tissue_W=self.W, tissue_z=z, tissue_R=R)
+        rows, s = run_gene(g, GeneTestOptions(combine=combine_, ld_safeguard=mode))
         out = {f"{r['class']}:{r['subclass']}": r["p"] for r in rows}
         out["omnibus"] = s["omnibus_p"]
         return out
@@ -281,11 +291,17 @@ def _null(a: argparse.Namespace) -> None:
     des = _Design(a.seed)
     rng = np.random.default_rng(a.seed + 1)
     t0 = time.perf_counter()
-    recs = [des.tests(des.L @ rng.standard_normal(des.M)) for _ in range(a.reps)]
+    # the GWAS z's true LD: the reference's (no mismatch), or mixed with I (susieR's mismatch model), or another AR
+    Rtrue = des.R if a.true_rho is None else _ar_ld(des.M, a.true_rho)
+    Rtrue = (1 - a.mismatch) * Rtrue + a.mismatch * np.eye(des.M)
+    Lt = np.linalg.cholesky(Rtrue)
+    recs = [des.tests(Lt @ rng.standard_normal(des.M), mode=a.mode) for _ in range(a.reps)]
     df = pd.DataFrame(recs)
-    recs_a = [des.tests(des.L @ rng.standard_normal(des.M), "acat") for _ in range(a.reps // 4)]
+    recs_a = [des.tests(Lt @ rng.standard_normal(des.M), "acat", mode=a.mode) for _ in range(a.reps // 4)]
     df["omnibus_acat"] = pd.Series([r["omnibus"] for r in recs_a])
-    print(f"null: {a.reps} replicates ({a.reps // 4} for the ACAT omnibus) in {time.perf_counter() - t0:.0f} s")
+    print(f"null: {a.reps} replicates ({a.reps // 4} for the ACAT omnibus) in {time.perf_counter() - t0:.0f} s; "
+          f"ld_safeguard {a.mode}; GWAS LD = (1 - {a.mismatch}) AR({a.true_rho or 0.8}) + {a.mismatch} I, "
+          f"reference AR(0.8)")
     print("test                    n      1e-2     1e-3     1e-4    (MC se at 1e-3)   median p  QQ ratio obs/exp "
           "at quantile 1e-2/1e-3")
     for c in df.columns:
@@ -312,7 +328,7 @@ def _power(a: argparse.Namespace) -> None:
     print(f"power at p <= {SIG:g}, {a.reps} replicates per scenario, z ~ N(sqrt(N) R b, R) with sqrt(N) = 10")
     for name, beta in scen.items():
         mu = 10 * des.R @ beta
-        recs = pd.DataFrame([des.tests(mu + des.L @ rng.standard_normal(des.M)) for _ in range(a.reps)])
+        recs = pd.DataFrame([des.tests(mu + des.L @ rng.standard_normal(des.M), mode=a.mode) for _ in range(a.reps)])
         pw = (recs <= SIG).mean()
         print(f"  {name}: max |E z| = {np.max(np.abs(mu)):.1f}")
         print("    " + ", ".join(f"{k} {v:.2f}" for k, v in pw.items()))
@@ -352,7 +368,14 @@ def main() -> None:
         p = sub.add_parser(name)
         p.add_argument("--reps", type=int, default=reps)
         p.add_argument("--seed", type=int, default=seed)
+        p.add_argument("--mode", choices=["lambda", "gambit", "none"], default="lambda",
+                       help="gene_tests.ld_safeguard")
         p.set_defaults(fn=fn)
+        if name == "null":
+            p.add_argument("--mismatch", type=float, default=0.0,
+                           help="GWAS LD = (1 - m) R + m I: susieR's mismatch model, m = 0 for none")
+            p.add_argument("--true-rho", type=float, default=None,
+                           help="GWAS LD AR(1) with this rho while the tests use the reference AR(0.8)")
     p = sub.add_parser("example")
     p.add_argument("--example", default="resources/example")
     p.add_argument("--results", default="results")

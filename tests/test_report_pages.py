@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from twasflow.io.annotation import genes_in_window, read_gene_annotation
 from twasflow.plots import LD_BINS, ld_bin, ld_colours, regional_figure
@@ -110,6 +111,52 @@ def test_gene_labels_do_not_overlap_even_when_crowded():
     assert len(texts) == 60 and _overlaps(texts, fig) == []
     assert fig.axes[-1].get_xlim() == (lo / 1e6, hi / 1e6)  # the axis spans the window
     plt.close(fig)
+
+
+def test_ld_gate_flags_reach_the_regional_plot():
+    """The LD-mismatch gate's flagged variants go into the loci table (``ld_flagged``) and come back out on the
+    locus page's regional plot as crosses at exactly those variants."""
+    import dataclasses
+
+    import matplotlib.pyplot as plt
+
+    from twasflow import ldcheck
+    from twasflow.summary.locus_pages import ld_flagged_variants
+
+    rng = np.random.default_rng(3)
+    M = 40
+    X = rng.standard_normal((500, M))
+    X[:, 1:] += 0.8 * X[:, :-1]
+    R = np.corrcoef(X.T)
+    z = np.linalg.cholesky(R) @ rng.standard_normal(M)
+    assert R[10, 11] > 0.4
+    z[10], z[11] = 8.0, -8.0  # a strong variant whose neighbour in positive LD has the opposite sign: a flip
+    ids = np.array([f"1:{1000 + 100 * i}:A:G" for i in range(M)])
+
+    @dataclasses.dataclass
+    class B:
+        z: np.ndarray
+        R: np.ndarray
+        n: np.ndarray
+        variant_ids: np.ndarray
+        locus_id: str = "L1"
+
+    chk = ldcheck.check_bundle(B(z, R, np.full(M, 1e5), ids), None, {"action": "warn"})[2]
+    assert chk.n_flagged >= 1
+    fields = chk.locus_fields()
+    assert fields["ld_flagged"] == ";".join(ids[chk.flagged])
+    loci = pd.DataFrame([{"method": m, **fields} for m in ("tgvis", "ctwas")])
+    flagged = ld_flagged_variants(loci)
+    assert flagged == frozenset(ids[chk.flagged])
+    v = pd.DataFrame({"variant_id": ids, "pos": 1000 + 100 * np.arange(M), "p": 2 * stats.norm.sf(np.abs(z)),
+                      "r2": 0.5})
+    fig, _ = regional_figure(v, ids[10], (900, 5000), None, {}, {}, ld_flagged=flagged)
+    crosses = [c for c in fig.axes[0].collections if str(c.get_label()).startswith("LD mismatch")]
+    assert len(crosses) == 1 and crosses[0].get_label() == f"LD mismatch ({len(flagged)})"
+    assert sorted(crosses[0].get_offsets()[:, 0] * 1e6) == pytest.approx(
+        sorted(v.loc[v["variant_id"].isin(flagged), "pos"].astype(float)))
+    plt.close(fig)
+    assert ld_flagged_variants(pd.DataFrame({"ld_flagged": ["", None]})) == frozenset()
 
 
 def test_example_annotation_gene_labels_do_not_overlap():
@@ -216,6 +263,17 @@ window.addEventListener("load", function () {
     out.client_w = document.documentElement.clientWidth;
     var t = document.getElementById("gene-table");
     if (t) {
+      var wrap = t.parentNode;
+      out.table_fits = wrap.scrollWidth <= wrap.clientWidth;
+      out.sticky = getComputedStyle(t.tBodies[0].rows[0].cells[0]).position;
+      var box = document.querySelector('div.cols[data-for="gene-table"] input');
+      if (box) {
+        var th = t.tHead.rows[0].querySelector('.o' + box.getAttribute('data-col'));
+        out.opt_hidden = getComputedStyle(th).display;
+        box.click();
+        out.opt_shown = getComputedStyle(th).display;
+        box.click();
+      }
       var heads = Array.prototype.map.call(t.tHead.rows[0].cells, function (c) { return c.textContent.trim(); });
       var col = heads.findIndex(function (h) { return h.indexOf("S-PrediXcan p") === 0; });
       var read = function () { return Array.prototype.map.call(t.tBodies[0].rows, function (r) { return r.cells[col].getAttribute("data-v"); }); };
@@ -260,6 +318,9 @@ def test_pages_in_headless_chromium(example_run: Path, tmp_path: Path) -> None:
             assert out["errors"] == [], out
             assert out["n_img"] == out["img_ok"] == n_img, out
             assert out["scroll_w"] <= 1400 and out["scroll_w"] <= out["client_w"], out
+            # the gene table's first view fits the screen (optional columns behind check boxes), gene column sticky
+            assert out["table_fits"] and out["sticky"] == "sticky", out
+            assert out.get("opt_hidden", "none") == "none" and out.get("opt_shown", "table-cell") == "table-cell", out
             if page.name == "summary.html":
                 assert out["load_ms"] is not None and out["load_ms"] < 2000, out
             if len(out.get("before") or []) > 1:

@@ -21,7 +21,7 @@ import pandas as pd
 from ..chunks import run_loci, summarize
 from ..errors import InputError
 from ..locus_weights import read_locus_weights, weights_path
-from .forms import q_test
+from .forms import mismatch_ld, q_test
 from .gene import TEST_COLUMNS, GeneInputs, GeneTestOptions, run_gene
 from .inputs import ELEMENT_COLUMNS, CONSEQUENCE_COLUMNS, read_consequences, read_elements, read_tss
 
@@ -30,14 +30,14 @@ log = logging.getLogger(__name__)
 TESTS_COLUMNS = ["locus_id"] + TEST_COLUMNS
 GENES_COLUMNS = ["gene_id", "gene_name", "chrom", "tss", "locus_id", "n_tests", "top_class", "top_subclass",
                  "min_p", "bonferroni_p", "omnibus_p", "significant", "ct_twas_p", "dtss_p", "smultixcan_chi2",
-                 "smultixcan_df", "smultixcan_z", "smultixcan_p", "n_tissues", "flags"]
+                 "smultixcan_df", "smultixcan_z", "smultixcan_p", "n_tissues", "flags", "ld_s"]
 _DTYPES = {"locus_id": object, "gene_id": object, "gene_name": object, "class": object, "subclass": object,
            "n_variants": np.int64, "stat": np.float64, "p": np.float64, "flag": object, "omnibus": bool,
            "info": object, "chrom": object, "tss": np.int64, "n_tests": np.int64, "top_class": object,
            "top_subclass": object, "min_p": np.float64, "bonferroni_p": np.float64, "omnibus_p": np.float64,
            "significant": bool, "ct_twas_p": np.float64, "dtss_p": np.float64, "smultixcan_chi2": np.float64,
            "smultixcan_df": np.int64, "smultixcan_z": np.float64, "smultixcan_p": np.float64,
-           "n_tissues": np.int64, "flags": object}
+           "n_tissues": np.int64, "flags": object, "ld_s": np.float64}
 
 
 def _typed(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
@@ -50,7 +50,7 @@ def options_from_config(cfg: Mapping[str, Any]) -> GeneTestOptions:
     return GeneTestOptions(combine=str(cfg["combine"]), ct_twas=str(cfg["ct_twas"]),
                            tss_alphas=tuple(float(a) for a in cfg["tss_alphas"]),
                            tss_window=int(round(float(cfg["tss_window_kb"]) * 1000)),
-                           ld_safeguard=bool(cfg["ld_safeguard"]),
+                           ld_safeguard=str(cfg["ld_safeguard"]),
                            smultixcan_condition_number=float(cfg["smultixcan_condition_number"]),
                            q_pvalue=str(cfg["q_pvalue"]))
 
@@ -94,7 +94,29 @@ class _Locus:
         k = np.searchsorted(self.union, rows)
         k = k[self.good[k]]
         z = self.gw["z"].to_numpy(np.float64)[self.union[k]]
-        return q_test(z, self.R[np.ix_(k, k)], safeguard=opts.ld_safeguard, pvalue=opts.q_pvalue)
+        return q_test(z, self.R[np.ix_(k, k)], safeguard=opts.ld_safeguard == "gambit", pvalue=opts.q_pvalue)
+
+
+def locus_mismatch(bundle: Any, gw: pd.DataFrame, L: _Locus) -> float:
+    """The locus's LD-mismatch ``s`` (λ; :func:`twasflow.susie.estimate_s_rss`, null MLE, as the LD gate
+    estimates it): from the fine-mapping bundle's z and LD when there is one, else from the annotation variant
+    sets' z and panel LD; 0 with fewer than two variants."""
+    import warnings
+
+    from ..susie import estimate_s_rss
+
+    if bundle is not None and bundle.M >= 2:
+        z, R = np.asarray(bundle.z, np.float64), np.asarray(bundle.R, np.float64)
+        n = np.asarray(bundle.n, dtype=np.float64)
+        n_gwas = float(np.nanmedian(n)) if n.size and np.isfinite(n).any() else None
+    else:
+        k = np.flatnonzero(L.good)
+        z, R, n_gwas = gw["z"].to_numpy(np.float64)[L.union[k]], L.R[np.ix_(k, k)], None
+    if z.size < 2:
+        return 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # susieR's "provide n" advice: without n the test is the same null model
+        return float(estimate_s_rss(z, R, n_gwas))
 
 
 def run_locus(locus: Mapping[str, Any], genes: pd.DataFrame, gw: pd.DataFrame, cons: pd.DataFrame,
@@ -139,6 +161,14 @@ def run_locus(locus: Mapping[str, Any], genes: pd.DataFrame, gw: pd.DataFrame, c
                 sets[("element", eid)] = rows
                 elem_targets[str(eid)] = [(keys[gn], float(sc)) for gn, sc in zip(grp["gene"], grp["score"])]
     L = _Locus(gw, panel, sets)
+    ld_s = np.nan
+    if opts.ld_safeguard == "lambda":  # susieR's mismatch model: every test at the locus uses (1 - s) R + s I
+        ld_s = locus_mismatch(bundle, gw, L)
+        L.R = mismatch_ld(L.R, ld_s)
+        if bundle is not None and bundle.M:
+            import dataclasses
+
+            bundle = dataclasses.replace(bundle, R=mismatch_ld(bundle.R, ld_s))
     per_gene: dict[int, GeneInputs] = {}
     for i, (gid, name, tss) in enumerate(zip(genes["gene_id"], genes["gene_name"], genes["tss"])):
         near = np.flatnonzero(np.abs(pos - int(tss)) <= opts.tss_window)
@@ -169,7 +199,8 @@ def run_locus(locus: Mapping[str, Any], genes: pd.DataFrame, gw: pd.DataFrame, c
     for i in sorted(per_gene):
         rows, s = run_gene(per_gene[i], opts)
         tests += [{"locus_id": lid} | r for r in rows]
-        summ.append(s | {"chrom": str(locus["chrom"]), "tss": int(genes["tss"].iloc[i]), "locus_id": lid})
+        summ.append(s | {"chrom": str(locus["chrom"]), "tss": int(genes["tss"].iloc[i]), "locus_id": lid,
+                         "ld_s": ld_s})
     return tests, summ
 
 

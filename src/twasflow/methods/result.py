@@ -34,7 +34,7 @@ SET_COLUMNS = [
 LOCI_COLUMNS = [
     "trait", "locus_id", "method", "status", "reason", "M", "P", "L", "bic", "sigma2_alpha", "sigma2_inf",
     "inf_test_p", "pratt_pairs", "pratt_variants", "pratt_inf", "niter", "converged", "ld_s", "ld_n_flagged",
-    "ld_action", "log",
+    "ld_action", "ld_flagged", "log",
 ]  # no wall time: result files must be byte-identical on rerun (timings go to the rule log, chunks.run_loci)
 # per-variable columns a method fills (the rest of VARIABLE_COLUMNS comes from tables())
 METHOD_VARIABLE_COLUMNS = ["name", "type", "pip", "cs", "cs_pip", "cs_pratt", "estimate", "se", "pratt", "causal"]
@@ -49,7 +49,7 @@ _LOCUS_DEFAULTS: dict[str, Any] = {
     "status": STATUS_OK, "reason": "", "M": 0, "P": 0, "L": 0, "bic": math.nan, "sigma2_alpha": math.nan,
     "sigma2_inf": math.nan, "inf_test_p": math.nan, "pratt_pairs": math.nan, "pratt_variants": math.nan,
     "pratt_inf": math.nan, "niter": 0, "converged": False, "ld_s": math.nan, "ld_n_flagged": 0, "ld_action": "off",
-    "log": "",
+    "ld_flagged": "", "log": "",
 }
 
 

@@ -58,7 +58,24 @@ def gene_table_html(genes: pd.DataFrame, methods: Sequence[str], *, table_id: st
     g = method_cells(genes, methods) if len(genes) else genes
     cols = gene_columns(g, methods)
     return table_html(g, list(cols), headings=cols, sortable=True, table_id=table_id, max_rows=20_000,
-                      links={"gene": "page"} if link else None, sort_keys={m: f"{m}_pip" for m in methods})
+                      links={"gene": "page"} if link else None, sort_keys={m: f"{m}_pip" for m in methods},
+                      optional=optional_gene_columns(g, methods), sticky=True)
+
+
+#: Gene-table columns shown at first (the answer: which gene, where, which tissues, each method's call, the
+#: univariable and colocalization evidence, the gene-test omnibus); the rest open with a check box.
+_FIRST_VIEW = ("gene", "locus", "pairs", "twas_p", "coloc_pp_h4", "omnibus_p")
+#: Flags shown at first only when some gene carries them (a column of "no" says nothing at first sight).
+_FLAGS = ("silver", "drug_target")
+
+
+def optional_gene_columns(genes: pd.DataFrame, methods: Sequence[str]) -> list[str]:
+    """Columns of the gene table hidden until asked for, so the first view fits a 1,400 px screen with three
+    methods: ids, CS-Pratt, S-PrediXcan z and best pair, S-MultiXcan, collinear members, gene-test class, and
+    the silver / drug-target flags when no gene has them."""
+    first = set(_FIRST_VIEW) | set(methods)
+    first |= {f for f in _FLAGS if f in genes.columns and bool((genes[f] == True).any())}  # noqa: E712 (None cells)
+    return [c for c in gene_columns(genes, methods) if c not in first]
 
 
 def _figure(out: Path, name: str, alt: str) -> str:
