@@ -353,6 +353,73 @@ def _example(a: argparse.Namespace) -> None:
               f"{int((locus['omnibus_p'] <= SIG).sum())}")
 
 
+def _metaxcan(a: argparse.Namespace) -> None:
+    """S-MultiXcan against MetaXcan's own code (``JointAnalysis.joint_analysis`` with ``CutoffEigenRatio`` from
+    ``--cutoff_condition_number 30``) on the same tissue z-scores and tissue correlation matrices. MetaXcan is
+    imported from a checkout (``--metaxcan DIR/software``); its ``numpy.core.product`` import, gone in NumPy 2,
+    is aliased to ``numpy.prod`` here, nothing else of it is touched."""
+    import sys
+    import types
+
+    import numpy.core
+
+    numpy.core.product = np.prod  # type: ignore[attr-defined]  # MetaXcan's Math.py imports it (NumPy < 2)
+    sys.path.insert(0, a.metaxcan)
+    from metax.cross_model import JointAnalysis
+    from metax.cross_model import Utilities as MU
+
+    from twasflow.genetests import smultixcan
+
+    args = types.SimpleNamespace(cutoff_eigen_ratio=None, cutoff_trace_ratio=None, cutoff_threshold=None,
+                                 cutoff_condition_number=a.condition_number)
+    cutoff = MU._cutoff(args)
+    rng = np.random.default_rng(a.seed)
+    M = 80
+    R = _ar_ld(M, 0.85)
+    L = np.linalg.cholesky(R)
+    rows, cases = [], []
+    for g in range(a.genes):
+        T = int(rng.integers(2, 12))
+        # predictions sharing 1-2 eQTLs (correlated, some nearly collinear tissues) plus tissue-specific ones
+        W = np.zeros((M, T))
+        shared = rng.choice(M, int(rng.integers(1, 3)), replace=False)
+        for t in range(T):
+            W[shared, t] = rng.normal(1.0, 0.3, shared.size)
+            if rng.uniform() < 0.6:
+                W[rng.choice(M, int(rng.integers(1, 4)), replace=False), t] += rng.normal(0, 0.5)
+        z = L @ rng.standard_normal(M) + (R @ W[:, 0]) * rng.choice([0.0, 0.5, 2.0])
+        s = (W.T @ z) / np.sqrt(np.einsum("mt,mn,nt->t", W, R, W))
+        rho = tissue_correlation(W, R)
+        labels = [f"t{t}" for t in range(T)]
+        ctx = types.SimpleNamespace(
+            get_trimmed_ensemble_id=lambda: False, get_gene_name=lambda x: x, epsilon=None,
+            get_metaxcan_zscores=lambda gene, s=s, labels=labels: (list(s), labels),
+            get_model_matrix=lambda gene, tissues, rho=rho, labels=labels: (labels, rho),
+            get_cutoff=lambda m: cutoff(m))
+        res = JointAnalysis.joint_analysis(ctx, f"G{g}")
+        ours = smultixcan(s, rho, a.condition_number)
+        if g < a.fixture_genes:
+            cases.append({"gene": f"G{g}", "z": s.tolist(), "rho": rho.tolist(), "metaxcan_pvalue": float(res[2]),
+                          "metaxcan_n_indep": int(res[4]), "metaxcan_eigen_max": float(res[9]),
+                          "metaxcan_eigen_min": float(res[10])})
+        rows.append({"T": T, "mx_p": res[2], "mx_n_indep": res[4], "mx_eigen_max": res[9], "ours_p": ours.p,
+                     "ours_n_indep": ours.n_indep, "ours_eigen_max": ours.eigen_max})
+    df = pd.DataFrame(rows)
+    rel = np.abs(df["ours_p"] - df["mx_p"]) / df["mx_p"]
+    print(f"S-MultiXcan vs MetaXcan JointAnalysis.joint_analysis (condition number {a.condition_number}), "
+          f"{len(df)} genes, 2-11 tissues each, p from {df['mx_p'].min():.2e} to {df['mx_p'].max():.2f}")
+    print(f"  n_indep equal: {int((df['mx_n_indep'] == df['ours_n_indep']).sum())}/{len(df)}; "
+          f"genes with a dropped component: {int((df['mx_n_indep'] < df['T']).sum())}")
+    print(f"  p: max relative difference {rel.max():.2e} (median {rel.median():.2e}); largest eigenvalue: max "
+          f"relative difference {(np.abs(df['ours_eigen_max'] - df['mx_eigen_max']) / df['mx_eigen_max']).max():.2e}")
+    if a.fixture:
+        import json
+
+        Path(a.fixture).write_text(json.dumps({"condition_number": a.condition_number, "seed": a.seed,
+                                               "cases": cases}, indent=0) + "\n")
+        print(f"  wrote {len(cases)} cases to {a.fixture}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -376,6 +443,15 @@ def main() -> None:
                            help="GWAS LD = (1 - m) R + m I: susieR's mismatch model, m = 0 for none")
             p.add_argument("--true-rho", type=float, default=None,
                            help="GWAS LD AR(1) with this rho while the tests use the reference AR(0.8)")
+    p = sub.add_parser("metaxcan")
+    p.add_argument("--metaxcan", required=True, help="a MetaXcan checkout's software/ directory")
+    p.add_argument("--genes", type=int, default=500)
+    p.add_argument("--seed", type=int, default=3)
+    p.add_argument("--condition-number", type=float, default=30.0)
+    p.add_argument("--fixture", default=None, help="write the first --fixture-genes cases (z, rho, MetaXcan's "
+                   "results) as JSON (tests/data/metaxcan_smultixcan/cases.json)")
+    p.add_argument("--fixture-genes", type=int, default=25)
+    p.set_defaults(fn=_metaxcan)
     p = sub.add_parser("example")
     p.add_argument("--example", default="resources/example")
     p.add_argument("--results", default="results")

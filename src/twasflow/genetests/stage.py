@@ -30,14 +30,15 @@ log = logging.getLogger(__name__)
 TESTS_COLUMNS = ["locus_id"] + TEST_COLUMNS
 GENES_COLUMNS = ["gene_id", "gene_name", "chrom", "tss", "locus_id", "n_tests", "top_class", "top_subclass",
                  "min_p", "bonferroni_p", "omnibus_p", "significant", "ct_twas_p", "dtss_p", "smultixcan_chi2",
-                 "smultixcan_df", "smultixcan_z", "smultixcan_p", "n_tissues", "flags", "ld_s"]
+                 "smultixcan_df", "smultixcan_z", "smultixcan_p", "n_tissues", "flags", "ld_s", "locus_rank"]
 _DTYPES = {"locus_id": object, "gene_id": object, "gene_name": object, "class": object, "subclass": object,
            "n_variants": np.int64, "stat": np.float64, "p": np.float64, "flag": object, "omnibus": bool,
            "info": object, "chrom": object, "tss": np.int64, "n_tests": np.int64, "top_class": object,
            "top_subclass": object, "min_p": np.float64, "bonferroni_p": np.float64, "omnibus_p": np.float64,
            "significant": bool, "ct_twas_p": np.float64, "dtss_p": np.float64, "smultixcan_chi2": np.float64,
            "smultixcan_df": np.int64, "smultixcan_z": np.float64, "smultixcan_p": np.float64,
-           "n_tissues": np.int64, "flags": object, "ld_s": np.float64}
+           "n_tissues": np.int64, "flags": object, "ld_s": np.float64,
+           "locus_rank": np.float64}
 
 
 def _typed(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> pd.DataFrame:
@@ -269,6 +270,9 @@ def gene_tests(trait: str, loci_tsv: str | Path, chunk: str | None, gwas: str | 
     genes_df = pd.DataFrame(all_genes)
     if len(genes_df):
         genes_df["significant"] = genes_df["omnibus_p"] <= float(options["significance"])
+        # which gene at the locus (the GAMBIT paper ranks genes within a locus): dTSS pools every variant within
+        # 500 kb, so near a strong GWAS signal most genes are significant; the rank still singles one out
+        genes_df["locus_rank"] = genes_df.groupby("locus_id", sort=False)["omnibus_p"].rank(method="min")
     genes_df = _typed(genes_df.to_dict("records"), GENES_COLUMNS)
     write_parquet(tests_df, out_tests)
     write_parquet(genes_df, out_genes)

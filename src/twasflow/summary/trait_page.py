@@ -25,6 +25,7 @@ def gene_columns(genes: pd.DataFrame, methods: Sequence[str]) -> dict[str, str]:
     cols.update({"twas_z": "S-PrediXcan z", "twas_p": "S-PrediXcan p", "twas_tissue": "S-PrediXcan best pair",
                  "coloc_pp_h4": "coloc PP.H4 (max)", "silver": "silver standard", "drug_target": "drug target",
                  "collinear_with": "collinear with (cannot be told apart)", "omnibus_p": "gene test omnibus p",
+                 "locus_rank": "gene test rank at locus",
                  "smultixcan_z": "S-MultiXcan z", "smultixcan_p": "S-MultiXcan p", "top_class": "gene test top class"})
     return {c: h for c, h in cols.items() if c in genes.columns}
 
@@ -64,7 +65,7 @@ def gene_table_html(genes: pd.DataFrame, methods: Sequence[str], *, table_id: st
 
 #: Gene-table columns shown at first (the answer: which gene, where, which tissues, each method's call, the
 #: univariable and colocalization evidence, the gene-test omnibus); the rest open with a check box.
-_FIRST_VIEW = ("gene", "locus", "pairs", "twas_p", "coloc_pp_h4", "omnibus_p")
+_FIRST_VIEW = ("gene", "locus", "pairs", "twas_p", "coloc_pp_h4", "omnibus_p", "locus_rank")
 #: Flags shown at first only when some gene carries them (a column of "no" says nothing at first sight).
 _FLAGS = ("silver", "drug_target")
 
