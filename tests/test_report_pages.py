@@ -371,3 +371,30 @@ def test_locus_tables_are_lookups_of_the_result_tables():
     assert x["ENSGB.1|Liver|eQTL"] == 600.0  # matched by symbol when the annotation has no id
     assert abs(x["ENSGA.1|Liver|eQTL"] - 200) == abs(x["ENSGA.1|Blood|sQTL"] - 200) == 2.0  # spread by 0.4 %
     assert page_name("T.1_1_2", ["GA", "GB/x", "GC", "GD"]) == "T.1_1_2__GA-GB_x-GC.html"
+
+
+def test_gene_table_first_view_and_column_toggles():
+    """The gene table opens with the answer columns; ids, CS-Pratt, S-PrediXcan z, S-MultiXcan ... sit behind
+    check boxes (one per hidden column, hidden by a per-table CSS rule); flags are in the first view only when
+    a gene has one; the gene column is sticky; headers align with their cells."""
+    from twasflow.summary.trait_page import gene_table_html, optional_gene_columns
+
+    g = pd.DataFrame({"gene": ["A", "B"], "gene_id": ["ENSG1", "ENSG2"], "locus_id": ["T.1_100_200"] * 2,
+                      "pairs": ["Liver (eQTL)"] * 2, "tgvis_call": ["causal", "—"], "tgvis_pip": [0.9, 0.1],
+                      "tgvis_cs": ["CS1", ""], "tgvis_cs_pratt": [0.3, np.nan], "twas_z": [5.0, 1.0],
+                      "twas_p": [1e-7, 0.3], "silver": [True, False], "drug_target": [None, None],
+                      "omnibus_p": [1e-9, 0.2], "locus_rank": [1.0, 2.0], "smultixcan_p": [1e-6, 0.5],
+                      "page": ["loci/a.html", "loci/b.html"]})
+    opt = optional_gene_columns(g, ["tgvis"])
+    assert opt == ["gene_id", "tgvis_cs_pratt", "twas_z", "drug_target", "smultixcan_p"]
+    out = gene_table_html(g, ["tgvis"], table_id="gene-table")
+    assert out.count('type="checkbox"') == len(opt)
+    cls = re.search(r'<table id="gene-table" class="([^"]+)"', out).group(1).split()
+    assert cls[:2] == ["sortable", "sticky"] and len(cls[2:]) == len(opt)  # every optional column starts hidden
+    for c in opt:
+        assert f"> {html.escape({'gene_id': 'Ensembl id', 'tgvis_cs_pratt': 'tgvis CS-Pratt', 'twas_z': 'S-PrediXcan z', 'drug_target': 'drug target', 'smultixcan_p': 'S-MultiXcan p'}[c])}</label>" in out
+    n_rules = len(re.findall(r"#gene-table\.h(\d+) \.o\1\{display:none\}", out))
+    assert n_rules == len(opt)
+    assert '<th class="s">gene</th>' in out and "<th>S-PrediXcan p</th>" in out
+    g2 = g.assign(drug_target=[False, True])
+    assert "drug_target" not in optional_gene_columns(g2, ["tgvis"])

@@ -22,7 +22,7 @@ h1{font-size:1.35em;margin:0.2em 0}h2{font-size:1.1em;margin-top:1.4em;border-bo
 .tw{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;font-size:0.82em;margin:0.4em 0}
 th,td{border:1px solid #ccc;padding:2px 6px;text-align:right;white-space:nowrap}th{background:#f3f3f3;white-space:normal;min-width:4em;max-width:9em}
-td.s{text-align:left}td.w{white-space:normal;min-width:12em;max-width:28em}td.na{color:#999}
+td.s,th.s{text-align:left}td.w{white-space:normal;overflow-wrap:anywhere;min-width:12em;max-width:28em}td.na{color:#999}
 th.sort{cursor:pointer}th.sort:after{content:" \\2195";color:#aaa}th.asc:after{content:" \\2191";color:#333}
 th.desc:after{content:" \\2193";color:#333}
 input.filter{margin:0.3em 0;padding:2px 6px;width:22em}
@@ -117,7 +117,13 @@ def table_html(df: pd.DataFrame, columns: Sequence[str] | None = None, *, max_ro
     heads = headings or {}
     opt = {c: i for i, c in enumerate(cols) if c in set(optional)} if table_id else {}
     oc = {c: f' class="o{i}"' for c, i in opt.items()}
-    head = "".join(f"<th{oc.get(c, '')}>{html.escape(str(heads.get(c, c)))}</th>" for c in cols)
+    # headers align with their cells: left over text columns, right over numbers
+    head = ""
+    for c in cols:
+        classes = (["s"] if not _is_num(_first_value(df, c)) or (sort_keys and c in sort_keys) else []) + \
+            ([f"o{opt[c]}"] if c in opt else [])
+        attr = f' class="{" ".join(classes)}"' if classes else ""
+        head += f"<th{attr}>{html.escape(str(heads.get(c, c)))}</th>"
     links = links or {}
     body = []
     for i, rec in enumerate(df.head(max_rows).to_dict("records")):
@@ -159,6 +165,14 @@ def table_html(df: pd.DataFrame, columns: Sequence[str] | None = None, *, max_ro
            if sortable and table_id and n > show else "")
     return (f'{filt}{toggles}<div class="tw"><table{tid}{cls}><thead><tr>{head}</tr></thead><tbody>{"".join(body)}'
             f"</tbody></table></div>{btn}{more}")
+
+
+def _first_value(df: pd.DataFrame, column: str) -> object:
+    """The column's first non-missing value (None when it has none or no such column)."""
+    if column not in df.columns:
+        return None
+    v = df[column].dropna()
+    return v.iloc[0] if len(v) else None
 
 
 def embed_image(path: str | Path, *, alt: str = "", link: str | None = None) -> str:

@@ -219,8 +219,11 @@ def write_locus_pages(trait: str, methods: Sequence[str], loci_table: pd.DataFra
              + f'<p class="note"><a href="{stem.name}.svg">SVG</a></p>'),
             ("Gene–tissue pairs by gene", "Every pair fitted at the locus; PIP and credible set per method "
              "(empty: not in a set; n/a: not fitted by that method), S-PrediXcan z and p, largest coloc PP.H4.",
-             table_html(_pairs_by_gene(v, methods, pre, co, sym), sortable=True, table_id="pairs-table")),
-            ("Variants in credible sets", "", table_html(_cs_variants(v, methods, gw), sortable=True, table_id="vars-table")),
+             table_html(_pairs_by_gene(v, methods, pre, co, sym), sortable=True, table_id="pairs-table",
+                        headings=_headings(methods), sticky=True)),
+            ("Variants in credible sets", "", table_html(_cs_variants(v, methods, gw), sortable=True,
+                                                         table_id="vars-table", headings=_headings(methods),
+                                                         sticky=True)),
             ("Causal credible sets", "", table_html(st.drop(columns=[c for c in ("trait", "locus_id") if c in st]),
                                                      sortable=True, table_id="sets-table")),
             ("Fit per method", "Each method's loci-table row (status, size, Pratt split, LD-mismatch columns when "
@@ -229,6 +232,16 @@ def write_locus_pages(trait: str, methods: Sequence[str], loci_table: pd.DataFra
         write_text(page(f"{trait}: locus {lid}", sections, intro=intro), out / name)
     log.info("%s: %d locus pages", trait, len(names))
     return names
+
+
+def _headings(methods: Sequence[str]) -> dict[str, str]:
+    """Readable headers of the locus tables' columns."""
+    h = {"gene_id": "Ensembl id", "qtl_type": "QTL type", "pair_id": "pair", "twas_z": "S-PrediXcan z",
+         "twas_p": "S-PrediXcan p", "coloc_pp_h4": "coloc PP.H4 (max)", "variant_id": "variant", "rsid": "rsID",
+         "pos": "position", "gwas_p": "GWAS p", "r2_lead": "r² with lead"}
+    for m in methods:
+        h[f"{m}_pip"], h[f"{m}_cs"] = f"{m} PIP", f"{m} set"
+    return h
 
 
 def _fmt_p(p: object) -> str:
