@@ -12,7 +12,8 @@ Two modes:
 The page's own load time is ``performance.getEntriesByType("navigation")[0].loadEventStart`` (ms from navigation
 start to the load event: parsing, layout, the inline script, the embedded images), over ``--repeat`` Chromium
 runs, each with a fresh ``--user-data-dir`` and the flags below (no network, no first-run work). Also printed:
-the page size, the gene-table rows, where the gene table starts (px from the top: < 900 = on the first screen of
+the CPU seconds of the Chromium process tree for the page minus those for a blank page with the same flags
+(the page's own cost, robust to the machine's load), the page size, the gene-table rows, where the gene table starts (px from the top: < 900 = on the first screen of
 a 1400 x 900 window) and whether it fits the window's width.
 
 Usage::
@@ -27,6 +28,7 @@ import argparse
 import html
 import json
 import re
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -86,13 +88,21 @@ def main() -> None:
         i = text.rindex("</body>")
         page = src.parent / ".bench_report_probe.html"  # beside the page: its relative links resolve as they do
         page.write_text(text[:i] + PROBE + text[i:])
-        runs, wall = [], []
+        blank = tmp / "blank.html"
+        blank.write_text('<!doctype html><html><body><pre id="t">{}</pre></body></html>')
+        runs, wall, cpu, cpu0 = [], [], [], []
         try:
             for k in range(a.repeat):
-                prof = tmp / f"profile{k}"
-                t0 = time.perf_counter()
-                r = subprocess.run([chromium, *FLAGS, f"--user-data-dir={prof}", "--dump-dom", page.as_uri()],
-                                   capture_output=True, text=True, timeout=300)
+                # CPU seconds of the whole Chromium process tree (children's rusage), for the page and for a blank
+                # page with the same flags: their difference is the page's own cost, whatever the machine's load
+                for target, acc in ((blank, cpu0), (page, cpu)):
+                    prof = tmp / f"profile{k}{target.stem}"
+                    u0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                    t0 = time.perf_counter()
+                    r = subprocess.run([chromium, *FLAGS, f"--user-data-dir={prof}", "--dump-dom", target.as_uri()],
+                                       capture_output=True, text=True, timeout=300)
+                    u1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                    acc.append(u1.ru_utime - u0.ru_utime + u1.ru_stime - u0.ru_stime)
                 wall.append(time.perf_counter() - t0)
                 m = re.search(r'<pre id="t">(.*?)</pre>', r.stdout)
                 if not m:
@@ -106,6 +116,8 @@ def main() -> None:
                       "gene_rows_shown": runs[-1]["shown"], "gene_table_top_px": runs[-1]["table_top"],
                       "gene_table_fits_1400": runs[-1]["fits"], "load_ms": ms, "median_load_ms": float(np.median(ms)),
                       "dom_content_loaded_ms": [x["dcl"] for x in runs],
+                      "chromium_cpu_s": [round(x, 2) for x in cpu], "blank_page_cpu_s": [round(x, 2) for x in cpu0],
+                      "median_page_cpu_s_over_blank": round(float(np.median(np.array(cpu) - np.array(cpu0))), 3),
                       "chromium_wall_s": [round(w, 2) for w in wall]}))
 
 
