@@ -22,7 +22,8 @@ h1{font-size:1.35em;margin:0.2em 0}h2{font-size:1.1em;margin-top:1.4em;border-bo
 .tw{overflow-x:auto;max-width:100%}
 table{border-collapse:collapse;font-size:0.82em;margin:0.4em 0}
 th,td{border:1px solid #ccc;padding:2px 6px;text-align:right;white-space:nowrap}th{background:#f3f3f3;white-space:normal;min-width:4em;max-width:9em}
-td.s,th.s{text-align:left}td.w{white-space:normal;overflow-wrap:anywhere;min-width:12em;max-width:28em}td.na{color:#999}
+td.s,th.s{text-align:left}td.w{white-space:normal;overflow-wrap:anywhere;min-width:12em;max-width:20em}td.na{color:#999}
+td.v{white-space:normal;min-width:7em}
 th.sort{cursor:pointer}th.sort:after{content:" \\2195";color:#aaa}th.asc:after{content:" \\2191";color:#333}
 th.desc:after{content:" \\2193";color:#333}
 input.filter{margin:0.3em 0;padding:2px 6px;width:22em}
@@ -100,7 +101,7 @@ def _is_num(v: object) -> bool:
 def table_html(df: pd.DataFrame, columns: Sequence[str] | None = None, *, max_rows: int = 500,
                headings: Mapping[str, str] | None = None, sortable: bool = False, table_id: str | None = None,
                links: Mapping[str, str] | None = None, sort_keys: Mapping[str, str] | None = None,
-               show: int = 100, optional: Sequence[str] = (), sticky: bool = False) -> str:
+               show: int = 100, optional: Sequence[str] = (), sticky: bool = False, wrap: Sequence[str] = ()) -> str:
     """An HTML table of ``df`` (selected ``columns``; at most ``max_rows`` rows, the rest noted).
 
     ``headings``: column -> header text. ``sortable``: header clicks sort, and a filter box is added (needs
@@ -109,7 +110,8 @@ def table_html(df: pd.DataFrame, columns: Sequence[str] | None = None, *, max_ro
     rows (after sorting and filtering) and a button shows the rest — hidden rows cost the browser no layout, so
     a genome-wide table opens fast. ``optional``: columns hidden at first, each with a check box above the table
     that shows it (needs ``table_id``), so a wide table opens at screen width. ``sticky``: the first column stays
-    in view when the table scrolls sideways.
+    in view when the table scrolls sideways. ``wrap``: short text columns allowed to wrap between words (the
+    method cells ``call · PIP · set``), so the table stays narrow.
     """
     cols = list(columns) if columns is not None else list(df.columns)
     if not len(df):
@@ -138,7 +140,8 @@ def table_html(df: pd.DataFrame, columns: Sequence[str] | None = None, *, max_ro
             if text == NA:
                 cells.append(f'<td class="na{o}">{text}</td>')
             elif _is_num(k) and np.isfinite(float(k)):
-                cells.append(f'<td class="s{o}" data-v="{float(k)!r}">{text}</td>')
+                v_cls = " v" if c in wrap else ""
+                cells.append(f'<td class="s{v_cls}{o}" data-v="{float(k)!r}">{text}</td>')
             elif len(text) > 30:  # long text (tissue lists, collinear members) wraps; short text stays on one line
                 cells.append(f'<td class="s w{o}">{text}</td>')
             elif _is_num(v):
