@@ -10,6 +10,7 @@ import json
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,10 @@ from twasflow.summary.gene_table import gene_table, pratt_methods
 from twasflow.summary.html import NA, table_html
 
 DATA = Path(__file__).parent / "data" / "gene_annotation"
+# no network, no first-run or background work: the page's own load is what is timed
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--hide-scrollbars"]
 CHROMIUM = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
 TRAITS = ("LDL_sim", "BMI_sim")
 
@@ -295,9 +300,9 @@ def _probe(page: Path, dest: Path) -> dict:
     text = page.read_text()
     i = text.rindex("</body>")
     dest.write_text(text[:i] + PROBE + text[i:])
-    r = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                        "--window-size=1400,900", "--dump-dom", dest.as_uri()], capture_output=True, text=True,
-                       timeout=300)
+    with tempfile.TemporaryDirectory() as profile:  # a fresh profile, not inside the run's results
+        r = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1400,900",
+                            "--dump-dom", dest.as_uri()], capture_output=True, text=True, timeout=300)
     m = re.search(r'<pre id="probe">(.*?)</pre>', r.stdout, re.S)
     assert m, r.stderr[-2000:]
     return json.loads(html.unescape(m.group(1)))
@@ -328,7 +333,7 @@ def test_pages_in_headless_chromium(example_run: Path, tmp_path: Path) -> None:
                 assert vals == sorted(vals) and [float(x) for x in out["desc"] if x is not None] == sorted(vals)[::-1]
         for page in (res / trait / "summary.html", locus):
             shot = tmp_path / f"{page.stem}.png"
-            subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+            subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}",
                             "--window-size=1400,900", f"--screenshot={shot}", page.as_uri()], capture_output=True,
                            timeout=300)
             px = image.imread(shot)[..., :3]
