@@ -172,7 +172,7 @@ class _Batch:
 
 
 def _ser(zeta: np.ndarray, tested: np.ndarray, nm1: np.ndarray, V: np.ndarray, logp: np.ndarray,
-         prior: tuple[float, float] | None = None):
+         prior: tuple[float, float] | None = None, method: str = "EM"):
     """Single-effect regressions for G groups at once.
 
     zeta : (G, M, T) X'r per pair; tested : (G, M, T); nm1 : (G, T) n_t - 1; V : (G,) prior scale;
@@ -225,6 +225,11 @@ def _ser(zeta: np.ndarray, tested: np.ndarray, nm1: np.ndarray, V: np.ndarray, l
         m = np.where(np.isfinite(m), m, 0.0)
         return m[:, 0] + np.log(np.exp(lbf - m).sum(axis=1)) - logp
 
+    if shared and method == "optim":
+        # the shared effects' scale by maximum likelihood (susie's "optim"), not EM: under EM a V that reached 0
+        # stays 0, and a shared effect killed in an early sweep (its signal first taken by the per-pair
+        # effects) could never come back when the pairs' evidence adds up later
+        V = _optimize_V(loglik, V)
     a, lbf_t, lbf, comp, act_sp, qw = parts(V)
     m = lbf.max(axis=1, keepdims=True)
     m = np.where(np.isfinite(m), m, 0.0)
@@ -273,9 +278,50 @@ def _ser(zeta: np.ndarray, tested: np.ndarray, nm1: np.ndarray, V: np.ndarray, l
         em = np.where(np.isfinite(em), em, 0.0)
     # KL(q || prior) = -lbf_model + E_q[log lik] - log lik(0), summed over the pairs (as susie's SER)
     KL = -lbf_model + np.einsum("gm,gmt,gmt->g", alpha, mean, zeta) - 0.5 * np.einsum("gt,gm,gmt->g", nm1, alpha, mom2)
-    V_new = np.einsum("gm,gm->g", alpha, em)
-    V_new = np.where(loglik(V_new) > 0.0, V_new, 0.0)  # susieR's null check (the null log-likelihood is 0)
+    if shared and method == "optim":
+        V_new = V
+    else:
+        V_new = np.einsum("gm,gm->g", alpha, em)
+        V_new = np.where(loglik(V_new) > 0.0, V_new, 0.0)  # susieR's null check (the null log-likelihood is 0)
     return alpha, mean, mom2, act, resp, rho_num, rho_den, lfsr, KL, V_new
+
+
+_GRID = np.linspace(math.log(1e-5), math.log(10.0), 19)  # log V: effects per SD from ~0.003 to ~3
+_GOLDEN = 0.5 * (math.sqrt(5.0) - 1.0)
+
+
+def _optimize_V(loglik, V_init: np.ndarray, n_golden: int = 24) -> np.ndarray:
+    """(G,) prior scales maximising ``loglik`` (the SER log-likelihood minus the null's, vectorised over
+    groups): the best point of a grid in log V, refined by golden-section search on its two neighbouring
+    intervals (to ~1e-5 in log V); ``V_init`` is kept when it is better (as susieR), and V = 0 when no V
+    beats the null (log-likelihood 0)."""
+    G = V_init.size
+    ll = np.stack([loglik(np.full(G, math.exp(u))) for u in _GRID], axis=1)  # (G, grid)
+    k = np.argmax(ll, axis=1)
+    h = _GRID[1] - _GRID[0]
+    lo, hi = _GRID[k] - h, _GRID[k] + h
+    x1, x2 = hi - _GOLDEN * (hi - lo), lo + _GOLDEN * (hi - lo)
+    f1, f2 = loglik(np.exp(x1)), loglik(np.exp(x2))
+    for _ in range(n_golden):
+        left = f1 >= f2  # the maximum lies in [lo, x2]
+        hi = np.where(left, x2, hi)
+        lo = np.where(left, lo, x1)
+        x1n = np.where(left, hi - _GOLDEN * (hi - lo), x2)
+        x2n = np.where(left, x1, lo + _GOLDEN * (hi - lo))
+        fn = loglik(np.exp(np.where(left, x1n, x2n)))
+        f1, f2 = np.where(left, fn, f2), np.where(left, f1, fn)
+        x1, x2 = x1n, x2n
+    u = np.where(f1 >= f2, x1, x2)
+    f = np.maximum(f1, f2)
+    best_grid = ll[np.arange(G), k]
+    u = np.where(best_grid > f, _GRID[k], u)
+    f = np.maximum(f, best_grid)
+    V = np.exp(u)
+    if np.any(V_init > 0):
+        fi = np.where(V_init > 0, loglik(np.where(V_init > 0, V_init, 1.0)), -np.inf)
+        V = np.where(fi > f, V_init, V)
+        f = np.maximum(f, fi)
+    return np.where(f > 0.0, V, 0.0)
 
 
 def _elbo(b: _Batch) -> np.ndarray:
@@ -306,6 +352,7 @@ def stage1_shared(
     max_iter: int = 100,
     tol: float = 1e-3,
     L_shared: int | None = None,
+    shared_prior_method: str = "optim",
     max_eb_rounds: int = 5,
     eb_tol: float = 1e-3,
     equal_component: bool = False,
@@ -386,7 +433,7 @@ def stage1_shared(
             b.active = b.p > 0
             b.elbo_prev = np.full(b.G, -np.inf)
             b.converged[:] = False
-            _ibss(b, Rs, (pi_eq, rho), max_iter, tol)
+            _ibss(b, Rs, (pi_eq, rho), max_iter, tol, shared_prior_method)
         num = np.zeros(3)  # equal, all shared, rho numerator; rho denominator
         den = 0.0
         for b in batches:
@@ -476,7 +523,8 @@ def _r_times(Rs: np.ndarray, x: np.ndarray) -> np.ndarray:
     return Rs @ x
 
 
-def _ibss(b: _Batch, Rs: np.ndarray, prior: tuple[float, float], max_iter: int, tol: float) -> None:
+def _ibss(b: _Batch, Rs: np.ndarray, prior: tuple[float, float], max_iter: int, tol: float,
+          shared_method: str = "EM") -> None:
     """Iterative Bayesian stepwise selection of one batch until every group's ELBO moves by less than tol:
     per sweep, each per-pair effect (all pairs of the active groups at once), then each shared effect."""
     M, T = b.M, b.T
@@ -504,7 +552,7 @@ def _ibss(b: _Batch, Rs: np.ndarray, prior: tuple[float, float], max_iter: int, 
             b.XtXr[g] -= b.XtXb[l, g]
             zeta = b.Xty[g] - b.XtXr[g]
             al, mean, mom2, act, resp, rn, rd, lfsr, KL, V_new = _ser(zeta, b.tested[g], b.nm1[g], b.V[l, g],
-                                                                      b.logp[g], prior)
+                                                                      b.logp[g], prior, shared_method)
             b.lfsr[l, g] = lfsr
             b.alpha[l, g], b.mu[l, g], b.mu2[l, g], b.act[l, g], b.resp[l, g] = al, mean, mom2, act, resp
             b.rho_num[l, g], b.rho_den[l, g] = rn, rd
