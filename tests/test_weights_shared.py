@@ -173,3 +173,38 @@ def test_effects_feed_tgfm_and_bad_groups_raise():
         stage1_shared(Z, R, 200.0, groups=["g", "g"])
     with pytest.raises(InputError, match="sample size"):
         stage1_shared(Z, R, [200.0, 1.0, 200.0], groups=["g", "g", "h"])
+
+
+def test_config_mode_routes_xqtl_weights(tmp_path, monkeypatch):
+    """``weights.mode`` (config schema, default ``paper``) picks the stage 1 in rule xqtl_weights; ``shared``
+    groups the pairs by gene + QTL type from the bundle's pairs table. A fake bundle stands in for
+    locus_inputs' output."""
+    import json
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from twasflow import locus, stages
+    from twasflow.config import validate
+    from twasflow.locus_weights import read_locus_weights
+    from twasflow.schema import load_schema
+    from twasflow.weights_shared import stage1_shared as direct
+
+    base = {"genome_build": "GRCh38", "panel": {"bfile": "p"}, "outdir": "out"}
+    assert validate(dict(base), load_schema("config"), "config")["weights"]["mode"] == "paper"
+    with pytest.raises(Exception, match="mode"):
+        validate({**base, "weights": {"mode": "joint"}}, load_schema("config"), "config")
+    cfg = validate({**base, "weights": {"mode": "shared"}}, load_schema("config"), "config")["weights"]
+
+    Z, R, _, _ = _locus(9, 4, shared_weak=True)
+    M = Z.shape[0]
+    pairs = pd.DataFrame({"pair_id": [f"G{g}|T{t}" for g in (1, 2) for t in (1, 2)],
+                          "gene_id": ["G1", "G1", "G2", "G2"], "qtl_type": "eQTL"})
+    bundle = SimpleNamespace(M=M, P=4, P_sumstats=4, Q=0, pairs=pairs, model_W=np.zeros((M, 0)), xqtl_z=Z, R=R,
+                             xqtl_n=np.full(4, 200.0), reason="")
+    monkeypatch.setattr(locus, "read_bundle", lambda d, lid: bundle)
+    manifest = tmp_path / "bundles.json"
+    manifest.write_text(json.dumps({"loci": [{"locus_id": "L1", "status": "ok", "reason": ""}]}))
+    stages.xqtl_weights("T", manifest, tmp_path / "w", tmp_path / "w.json", tmp_path / "logs", cfg)
+    B, _ = direct(Z, R, np.full(4, 200.0), ["G1|eQTL", "G1|eQTL", "G2|eQTL", "G2|eQTL"], L=3)
+    np.testing.assert_array_equal(read_locus_weights(tmp_path / "w", "L1").B, B)

@@ -1,48 +1,52 @@
-"""Stage 1 that borrows strength across the pairs of a gene: joint fine-mapping with a shared-effect prior.
+"""Stage 1 that borrows strength across the pairs of a gene: per-pair effects plus shared single effects.
 
 Why. TGVIS's stage 1 fits every (gene, tissue) pair on its own. At small xQTL samples it keeps only the
 strongest eQTL of a pair and misses secondary ones; two pairs that keep the same single eQTL get identical
-weight columns, which no stage-2 fit can tell apart. In real data most cis-eQTLs are shared across tissues
-(GTEx; mash / mvSuSiE), so an eQTL that is weak in one tissue is often strong, or jointly detectable, in the
-gene's other tissues. A joint model of the gene's pairs can then find it in every tissue where it acts.
+weight columns, which no stage-2 fit can tell apart. Most cis-eQTLs are shared across tissues (GTEx; mash,
+mvSuSiE), so an eQTL too weak to be found in one tissue (|z| ~ 2-3) can be found jointly in the gene's
+tissues: under a shared effect the pairs' log Bayes factors add.
 
-Model (``mode: shared``; a simplified mvSuSiE). The pairs of one group (a gene's tissues and, for sQTL, its
-introns: pairs with the same ``group`` key) are T regressions on one genotype matrix, with standardized
-phenotypes, sigma^2 = 1 and independent residuals across pairs, written through summary statistics as
-susie_rss does (X'X = (n_t - 1) R, X'y_t = sqrt(n_t - 1) z_t after the PVE adjustment). The T-vector of
-effects is a sum of ``L_g`` single effects; effect l sits on one variant j (prior 1/p over the variants the
-group tested) and its T effects b = (b_1..b_T) follow a mixture with a common scale V_l:
+Model (``weights.mode: shared``). The pairs of one group (a gene's tissues and, for sQTL, its introns: pairs
+with the same ``group`` key; eQTL and sQTL of a gene are separate groups) are T regressions on one genotype
+matrix with standardized phenotypes, sigma^2 = 1 and independent residuals across pairs, through summary
+statistics as susie_rss (X'X = (n_t - 1) R, X'y_t = sqrt(n_t - 1) z_t after the PVE adjustment). Pair t's
+effect vector is a sum of
 
-* ``specific t`` (weight pi_spec / T): only pair t is affected, b_t ~ N(0, V) — the per-pair model;
-* ``shared`` (pi_shared): every pair tested at j is affected, independent sizes b_t ~ N(0, V) — a shared
-  causal variant whose effects may differ in size and sign across tissues;
-* ``equal`` (pi_equal): every pair tested at j has the same effect b_t = beta, beta ~ N(0, V).
+* ``L`` per-pair single effects (the paper's model: one variant of the pair's tested set, prior 1/p_t,
+  b ~ N(0, V), V by EM with susieR's null check), and
+* ``L_shared`` shared single effects of the group (default L): one variant j of the group (prior 1/p), and
+  across the pairs the "sparse shared" prior: each pair tested at j is affected independently with
+  probability rho, with its own size b_t ~ N(0, V) (sizes and signs may differ across tissues). Its Bayes
+  factor is closed form, BF_j = prod_t ((1 - rho) + rho BF_jt(V)), and so are the posterior probability that
+  the effect acts in pair t, rho BF_jt / ((1 - rho) + rho BF_jt), and the moments. V is the maximum-
+  likelihood scale (susie's "optim": grid plus golden section on log V, kept at 0 when nothing beats the
+  null); EM is not used here because under EM a shared effect that reached V = 0 in an early sweep — its
+  signal first split among the per-pair effects — could never come back. An optional "equal effect"
+  component (b_t = beta for every pair, ``equal_component=True``) is implemented and tested but off by
+  default: on simulated tissues whose eQTL sets overlap but differ, it put eQTLs of the gene's other
+  tissues into every pair.
 
-Each component's Bayes factor is closed form (the first two are products of the univariate SER Bayes factors
-of the pairs, the third is rank one), so one single-effect regression costs O(M T). V_l is updated by EM
-after each single-effect regression and set to 0 when it does not beat the null (susieR's EM rule); the
-mixture weights (pi_spec, pi_shared, pi_equal) are estimated by empirical Bayes: the pooled posterior
-responsibilities of all included effects of all groups with more than one pair, alternated with IBSS to
-convergence (at most ``max_pi_rounds`` rounds). So when the tissues share nothing the fit learns
-pi_shared = pi_equal ~ 0 and reduces to per-pair fine-mapping; when they share, a variant that is a weak eQTL
-in each of several tissues accumulates evidence across them (log Bayes factors add) and gets found in all.
-A group has ``L_g = min(L * T, L_max)`` effects (the per-pair budget L when nothing is shared). With T = 1
-the model is exactly susie_rss with ``estimate_prior_method = "EM"`` (tested).
+Empirical Bayes: rho is the pooled posterior fraction of affected pairs among the included shared effects of
+all groups, alternated with IBSS to convergence (at most ``max_eb_rounds`` rounds). IBSS sweeps the per-pair
+effects first, then the shared ones, so a strong tissue-specific eQTL is taken by its pair's own effect and
+the shared effects are left for what the pairs have in common. With nothing shared, the shared effects'
+V is 0 and the fit is per-pair SuSiE with EM prior updates (for a group of one pair: exactly
+``susie_rss(..., estimate_prior_method="EM")``, tested to 1e-9).
 
-What a pair gets. For pair t, the per-pair inclusion probability of variant j is
-``pip_t(j) = 1 - prod_l (1 - alpha_lj a_ljt)``, with a_ljt the posterior probability that effect l at j acts
-in t; a variant is kept by TGVIS's stage-1 rule on pip_t (PIP > ``pip_min``, or PIP > ``cs_pip_min`` in a 95%
-credible set, purity 0.5, of an effect that acts in t with posterior probability > 0.5), and its weight is
-the posterior mean E[b_jt] of the kept variants. TGFM gets, per pair, the effects acting in it with alpha_l,
-E[b_t | j] and E[b_t^2 | j] (the mixture's moments: a normal with these moments replaces the spike-and-slab
-posterior in its draws).
+What a pair gets. Pair t's inclusion probability of variant j is
+``pip_t(j) = 1 - prod_l (1 - alpha_lj a_ljt)`` over its own effects (a = 1) and the shared effects that act
+in it — a shared effect counts for pair t only when its effect-level local false sign rate there,
+sum_j alpha_j lfsr_jt with lfsr = min(P(b >= 0), P(b <= 0)) (mvSuSiE's per-condition measure), is below
+``lfsr_max`` (0.05). TGVIS's stage-1 rule is applied to pip_t (PIP > ``pip_min``, or PIP > ``cs_pip_min`` in a
+95% credible set, purity 0.5, of one of those effects) and a kept variant's weight is its posterior mean in
+t. TGFM gets, per pair, those effects with alpha_l, E[b_t | j] and E[b_t^2 | j] (a normal with these moments
+stands in for the spike-and-slab posterior in its draws).
 
-Limits, stated: residuals are independent across pairs (GTEx tissues come from overlapping donors, so their
-residuals correlate; mvSuSiE estimates that matrix — not done here); a gene's eQTL and sQTL pairs are
-separate groups (``group`` is built as gene + QTL type by the caller).
+Limits, stated: residuals are independent across pairs (GTEx tissues share donors, so theirs correlate;
+mvSuSiE estimates that matrix — not done here); one rho per locus.
 
-Numerical module: no I/O. Groups with the same number of pairs are fitted together as one batch
-(arrays (L, G, M, T)); the R products of a batch are one BLAS-3 product per effect.
+Numerical module: no I/O. Groups with the same number of pairs are fitted together as one batch; the R
+products of a batch are one (sparse when alpha is concentrated) product per effect.
 """
 
 from __future__ import annotations
@@ -63,7 +67,6 @@ _LOG_2PI = math.log(2.0 * math.pi)
 STATUS_OK = "ok"
 STATUS_NO_KEPT = "no_kept_variant"
 STATUS_NO_TESTED = "no_tested_variant"
-COMPONENTS = ("specific", "shared", "equal")
 
 
 @dataclass
@@ -71,17 +74,20 @@ class SharedStage1Fits:
     """Joint fits of a locus's pair groups, viewed per pair (duck-compatible with
     :class:`twasflow.weights.Stage1Fits` for ``kept``, ``pip``, ``status``, ``message``, ``effects()``).
 
-    Shapes: M variants, P pairs, Lmax the largest number of effects of a group.
+    Shapes: M variants, P pairs, Lr = L + the largest L_shared (rows 0..L-1: the pair's own effects, then its
+    group's shared effects).
 
     Attributes
     ----------
     group_of : (P,) index of each pair's group; groups : (G,) the group keys.
-    alpha : (Lmax, P, M) the pair's group's effect alphas (the same rows for every pair of a group).
-    mu, mu2 : (Lmax, P, M) E[b_t | j] and E[b_t^2 | j] on the standardized (column-scaled) scale.
-    act : (Lmax, P, M) posterior probability that effect l at variant j acts in the pair.
-    V : (Lmax, P) the effects' prior scale (0 = excluded or not part of the group's L_g).
+    alpha : (Lr, P, M) effect alphas (shared rows are the same for every pair of a group).
+    mu, mu2 : (Lr, P, M) E[b_t | j] and E[b_t^2 | j] on the standardized (column-scaled) scale.
+    act : (Lr, P, M) posterior probability that effect l at variant j acts in the pair (0 for a shared
+        effect whose lfsr in the pair is >= lfsr_max). lfsr : (Lr, P) effect-level lfsr (0 for own effects).
+    V : (Lr, P) the effects' prior scale (0 = excluded).
     pip, kept, tested : (M, P). status, message : (P,). niter, converged : (P,) of the pair's group.
-    pi : (3,) the estimated mixture weights (specific, shared, equal); pi_rounds : EB rounds run.
+    n_shared : (P,) included shared effects of the pair's group; pi_equal, rho : the EB estimates;
+    eb_rounds : EB rounds run.
     """
 
     group_of: np.ndarray
@@ -368,12 +374,14 @@ def stage1_shared(
     z_xqtl : (M, P) xQTL z of the counted alleles, NaN where a pair did not test a variant.
     R : (M, M) LD correlation of the locus variants. n : xQTL sample size, scalar or (P,).
     groups : (P,) group key of every pair (gene + QTL type: a gene's tissues and introns).
-    L : effects per pair; a group of T pairs gets ``min(L * T, L_max)`` effects.
+    L : per-pair effects (3, as TGVIS). L_shared : shared effects per group of two or more pairs (default L).
     coverage, cs_pip_min, pip_min, min_abs_corr : the stage-1 selection (as :func:`twasflow.weights.stage1`).
-    max_iter, tol : IBSS sweeps and ELBO tolerance per group; max_pi_rounds, pi_tol : EB rounds for the
-        mixture weights (stop when no weight moves by more than pi_tol); pi_init : starting weights
-        (specific, shared, equal); pi_floor : lower bound of each estimated weight (keeps every component
-        reachable).
+    max_iter, tol : IBSS sweeps and ELBO tolerance per group. scaled_prior_variance : starting V.
+    shared_prior_method : ``optim`` (maximum likelihood, default) or ``EM`` for the shared effects' V.
+    max_eb_rounds, eb_tol : EB rounds for rho (and pi_equal), stopping when neither moves by more than eb_tol;
+        rho_init, eb_floor : start and bounds [eb_floor, 1 - eb_floor].
+    equal_component, pi_equal_init : the optional equal-effect component and its starting weight.
+    lfsr_max : a shared effect counts for a pair only below this effect-level lfsr there.
 
     Returns
     -------
