@@ -219,7 +219,7 @@ def xqtl_weights(trait: str, bundles_manifest: str | Path, out_dir: str | Path, 
             # the config's weights block (defaults filled in by the config schema)
             kw = {"L": int(weights["L"]), "coverage": float(weights["coverage"]),
                   "cs_pip_min": float(weights["cs_pip_min"]), "pip_min": float(weights["pip_min"])}
-            if weights.get("mode", "paper") == "shared":  # issue 22: borrow across a gene's pairs (docs/stage1_shared.md)
+            if weights["mode"] == "shared":  # issue 22: borrow across a gene's pairs (docs/stage1_shared.md)
                 from .weights_shared import stage1_shared
                 sp = b.pairs.iloc[:Ps]
                 Bs, fits = stage1_shared(b.xqtl_z, b.R, b.xqtl_n, (sp["gene_id"].astype(str) + "|"
