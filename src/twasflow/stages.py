@@ -217,8 +217,15 @@ def xqtl_weights(trait: str, bundles_manifest: str | Path, out_dir: str | Path, 
                     "n_pairs_kept": 0, "pairs_dropped": {}}
         if Ps:
             # the config's weights block (defaults filled in by the config schema)
-            Bs, fits = stage1(b.xqtl_z, b.R, b.xqtl_n, L=int(weights["L"]), coverage=float(weights["coverage"]),
-                              cs_pip_min=float(weights["cs_pip_min"]), pip_min=float(weights["pip_min"]))
+            kw = {"L": int(weights["L"]), "coverage": float(weights["coverage"]),
+                  "cs_pip_min": float(weights["cs_pip_min"]), "pip_min": float(weights["pip_min"])}
+            if weights["mode"] == "shared":  # issue 22: borrow across a gene's pairs (docs/stage1_shared.md)
+                from .weights_shared import stage1_shared
+                sp = b.pairs.iloc[:Ps]
+                Bs, fits = stage1_shared(b.xqtl_z, b.R, b.xqtl_n, (sp["gene_id"].astype(str) + "|"
+                                                                   + sp["qtl_type"].astype(str)).tolist(), **kw)
+            else:
+                Bs, fits = stage1(b.xqtl_z, b.R, b.xqtl_n, **kw)
             eff, skept, sstatus, spip = fits.effects(), fits.kept, fits.status.astype(str), fits.pip
             n_nc = int(np.sum([m.startswith("IBSS") for m in fits.message]))
         else:
