@@ -79,7 +79,7 @@ def test_traits_share_stage1_files_identical_with_and_without_reuse(tmp_path):
     """Two traits with the same locus inputs: the second reuses the first's fit; every weights file equals the
     one written without the cache, byte for byte."""
     Z, R, n = _inputs(seed=11)
-    weights = {"L": 3, "coverage": 0.95, "cs_pip_min": 0.25, "pip_min": 0.5}
+    weights = {"L": 3, "coverage": 0.95, "cs_pip_min": 0.25, "pip_min": 0.5, "mode": "paper"}
     out = {}
     for mode, cache in (("plain", None), ("cached", tmp_path / "cache")):
         for trait in ("A", "B"):
