@@ -20,7 +20,8 @@ Batched engine. All pairs of a locus are fitted together on the locus's full R:
   depends on V only through c = a / (1 + a), a = V (n - 1), so value, gradient and curvature come from one
   exponential per variable and pair. Newton converges to the same stationary point as susieR's Brent
   search (to ~1e-10 in log V rather than Brent's ~1e-8), so fits agree with ``susie_rss`` to that
-  tolerance, not bit for bit.
+  tolerance, not bit for bit. A null effect's search stops as soon as a bound certifies that no smaller V
+  beats V = 0 (:func:`_below_null`), instead of walking to log V = -30.
 
 Numerical module: no I/O, no pipeline imports.
 """
