@@ -229,15 +229,19 @@ def coloc_locus(
         except InputError as e:
             row["reason"] = f"SuSiE failed: {e}"
         else:
-            cs = coloc_susie(fit1, fit2, snps, snps, p1=float(cfg["p1"]), p2=float(cfg["p2"]),
-                             p12=float(p12_susie), overlap_min=overlap_min)
-            best = cs.best()
-            if best is None:
-                row["reason"] = cs.reason.replace("fit 1", "fit 1 (GWAS)").replace("fit 2", "fit 2 (xQTL)")
+            no_cs = [w for w, f in (("1 (GWAS)", fit1), ("2 (xQTL)", fit2)) if not f.sets]
+            if no_cs:  # coloc_susie's own reason, without building its empty tables (most pairs at a locus)
+                row["reason"] = "no credible set in fit " + " and fit ".join(no_cs)
             else:
-                row["susie_hit1"], row["susie_hit2"] = best["hit1"], best["hit2"]
-                for c in PP_COLUMNS:
-                    row[c] = float(best[c])
+                cs = coloc_susie(fit1, fit2, snps, snps, p1=float(cfg["p1"]), p2=float(cfg["p2"]),
+                                 p12=float(p12_susie), overlap_min=overlap_min)
+                best = cs.best()
+                if best is None:
+                    row["reason"] = cs.reason.replace("fit 1", "fit 1 (GWAS)").replace("fit 2", "fit 2 (xQTL)")
+                else:
+                    row["susie_hit1"], row["susie_hit2"] = best["hit1"], best["hit2"]
+                    for c in PP_COLUMNS:
+                        row[c] = float(best[c])
         row["colocalized"] = colocalized(row["PP.H4"], row["abf_PP.H4"], float(cfg["h4_min"]))
 
     out = pd.DataFrame(rows, columns=list(OUTPUT_COLUMNS))
