@@ -19,6 +19,12 @@ L = 3, on the reference LD) → on the same inputs:
   SuSiE-RSS over pairs and variants with L = 10, EM prior variance, priors 1/p and 1/M and no infinitesimal
   term — i.e. ``tgvis.fit(..., L_grid=(10,), inf_mode="none")`` — to see what the paper compared against.
 
+``--stage1 paper shared``: every method runs on each listed stage 1 of the same replicate (``paper``:
+``twasflow.weights.stage1``; ``shared``: ``twasflow.weights_shared.stage1_shared`` with the pairs grouped by gene
+``G{g}``), so the modes compare paired; rows carry a ``stage1`` column and the script prints paired differences
+(shared − paper) with their SEs. ``--design sharedtissue``: the check of issue 22 with eQTLs shared across a
+gene's tissues (``SHARED_TISSUE_DESIGN``; use other seeds, e.g. ``--seed0 500001``).
+
 "Selected" = in a 95% credible set (the paper's criterion for all three). Writes one row per (scenario,
 replicate, method) and prints one table per scenario plus the averages over scenarios.
 """
@@ -38,17 +44,34 @@ import multiprocessing as mp  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from twasflow.methods import ctwas, tgfm, tgvis  # noqa: E402
-from twasflow.simulate.paper import SCENARIOS, SESSION2_DESIGN, score_replicate, tgvis_paper  # noqa: E402
+from twasflow.simulate.paper import (SCENARIOS, SESSION2_DESIGN, SHARED_TISSUE_DESIGN, score_replicate,  # noqa: E402
+                                     tgvis_paper)
 from twasflow.weights import stage1  # noqa: E402
+from twasflow.weights_shared import stage1_shared  # noqa: E402
 
 PAPER_FIG2_TGVIS = {"tnr": 0.614, "tpr": 0.667, "n_direct_none": 0.92, "n_direct_two": 2.86}
 METRICS = ["tnr", "tnr_gene", "tnr_group", "tpr", "n_direct", "theta_mse", "gamma_cor", "seconds"]
 
 
-def _one(task: tuple[str, int, int, float, int, tuple[str, ...], dict]) -> list[dict]:
-    scenario, n_eqtl, seed, ctwas_v, n_draws, methods, sim_kw = task
+def _one(task: tuple[str, int, int, float, int, tuple[str, ...], dict, tuple[str, ...]]) -> list[dict]:
+    scenario, n_eqtl, seed, ctwas_v, n_draws, methods, sim_kw, modes = task
     rep = tgvis_paper(scenario, n_eqtl, seed=seed, **sim_kw)
-    B, fits = stage1(rep.xqtl_z, rep.R, rep.xqtl_n)
+    rows = []
+    for mode in modes:
+        t0 = time.perf_counter()
+        if mode == "shared":
+            B, fits = stage1_shared(rep.xqtl_z, rep.R, rep.xqtl_n, [name.split("_")[0] for name in rep.pair_names])
+        else:
+            B, fits = stage1(rep.xqtl_z, rep.R, rep.xqtl_n)
+        s1 = time.perf_counter() - t0
+        for m in _methods(rep, B, fits, seed, ctwas_v, n_draws, methods):
+            m.update(stage1=mode, stage1_seconds=s1)
+            rows.append(m)
+    return rows
+
+
+def _methods(rep, B, fits, seed: int, ctwas_v: float, n_draws: int, methods: tuple[str, ...]) -> list[dict]:
+    scenario, n_eqtl = rep.scenario, rep.n_eqtl
     P, M = B.shape[1], rep.z.size
     groups = [f"{name.split('_')[1]}|eQTL" for name in rep.pair_names]
     priors = {"group_prior": {**{g: 1.0 / P for g in set(groups)}, "SNP": 1.0 / M},
@@ -74,8 +97,29 @@ def _one(task: tuple[str, int, int, float, int, tuple[str, ...], dict]) -> list[
 
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
-    """Per (n_eqtl, scenario, method) means of the Figure 2 metrics."""
-    return df.groupby(["n_eqtl", "scenario", "method"], sort=False)[METRICS].mean()
+    """Per (n_eqtl, scenario, method, stage1) means of the Figure 2 metrics."""
+    return df.groupby(["n_eqtl", "scenario", "method", "stage1"], sort=False)[METRICS].mean()
+
+
+def paired(df: pd.DataFrame, a: str, b: str, by: str = "stage1", keys: tuple[str, ...] = ("method",),
+           metrics: tuple[str, ...] = ("tnr", "tnr_group", "tpr", "theta_mse", "n_direct")) -> pd.DataFrame:
+    """Mean of ``a`` − ``b`` (values of column ``by``) over the same replicates, with its SE, per ``keys``
+    (and for ``n_direct`` only over the replicates with no direct variant planted: scenarios none / inf)."""
+    idx = ["n_eqtl", "scenario", "seed", *keys]
+    wide = df.pivot_table(index=idx, columns=by, values=list(metrics), aggfunc="first")
+    out = []
+    for key, t in wide.groupby(level=["n_eqtl", *keys], sort=False):
+        row = dict(zip(["n_eqtl", *keys], key if isinstance(key, tuple) else (key,)))
+        for m in metrics:
+            sub = t if m != "n_direct" else t[t.index.get_level_values("scenario").isin(["none", "inf"])]
+            d = (sub[(m, a)] - sub[(m, b)]).dropna()
+            row[f"{m}_{a}"] = float(sub[(m, a)].mean())
+            row[f"{m}_{b}"] = float(sub[(m, b)].mean())
+            row[f"d_{m}"] = float(d.mean())
+            row[f"se_{m}"] = float(d.std(ddof=1) / max(len(d), 1) ** 0.5) if len(d) > 1 else float("nan")
+        row["n"] = int(len(t))
+        out.append(row)
+    return pd.DataFrame(out)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -90,15 +134,21 @@ def main(argv: list[str] | None = None) -> None:
                     choices=["tgvis", "ctwas", "tgfm", "ctwas_tgvispkg"])
     ap.add_argument("--n-ref", type=int, default=None, help="reference-panel size (default: the simulator's)")
     ap.add_argument("--n-gwas-ld", type=int, default=None, help="GWAS-LD cohort size (default: the simulator's)")
-    ap.add_argument("--design", choices=["authors", "session2"], default="authors",
-                    help="simulator defaults (the authors' script) or the session-2 design (SESSION2_DESIGN)")
+    ap.add_argument("--design", choices=["authors", "session2", "sharedtissue"], default="authors",
+                    help="simulator defaults (the authors' script), the session-2 design (SESSION2_DESIGN) or eQTLs "
+                         "shared across a gene's tissues (SHARED_TISSUE_DESIGN)")
+    ap.add_argument("--stage1", nargs="+", default=["paper"], choices=["paper", "shared"],
+                    help="stage-1 modes, each run on the same replicates")
     ap.add_argument("--out", default="")
     args = ap.parse_args(argv)
     sim_kw = {k: v for k, v in (("n_ref", args.n_ref), ("n_gwas_ld", args.n_gwas_ld)) if v is not None}
     if args.design == "session2":
         sim_kw.update(SESSION2_DESIGN)
+    elif args.design == "sharedtissue":
+        sim_kw.update(SHARED_TISSUE_DESIGN)
     # replicate-major order: a run cut short still has balanced scenarios (results are saved every 20)
-    tasks = [(sc, n, args.seed0 + 1000 * k + r, args.ctwas_prior_var, args.n_draws, tuple(args.methods), sim_kw)
+    tasks = [(sc, n, args.seed0 + 1000 * k + r, args.ctwas_prior_var, args.n_draws, tuple(args.methods), sim_kw,
+              tuple(args.stage1))
              for n in args.n_eqtl for r in range(args.reps) for k, sc in enumerate(SCENARIOS)]
     t0 = time.perf_counter()
     out: list[dict] = []
@@ -118,7 +168,19 @@ def main(argv: list[str] | None = None) -> None:
         for (n, sc), t in summarize(df).groupby(level=[0, 1], sort=False):
             print(f"\n## n_eQTL = {n}, scenario {sc}\n{t.droplevel([0, 1])}")
         print("\n## averaged over scenarios")
-        print(df.groupby(["n_eqtl", "method"], sort=False)[["tnr", "tpr", "theta_mse"]].mean())
+        print(df.groupby(["n_eqtl", "method", "stage1"], sort=False)[["tnr", "tnr_group", "tpr", "theta_mse"]].mean())
+        nd = df[df["scenario"].isin(["none", "inf"])]
+        print("\n## direct variants with none planted (scenarios none, inf) / none only")
+        print(nd.groupby(["n_eqtl", "method", "stage1", "scenario"], sort=False)["n_direct"].mean())
+        if len(args.stage1) > 1:
+            print(f"\n## paired over the same replicates: {args.stage1[1]} - {args.stage1[0]} (mean, SE)")
+            print(paired(df, args.stage1[1], args.stage1[0]).to_string(index=False))
+        if len(args.methods) > 1:
+            for mode in args.stage1:
+                sub = df[df["stage1"] == mode]
+                for other in args.methods[1:]:
+                    print(f"\n## stage 1 {mode}: {args.methods[0]} - {other}, paired (mean, SE)")
+                    print(paired(sub, args.methods[0], other, by="method", keys=("stage1",)).to_string(index=False))
 
 
 if __name__ == "__main__":

@@ -39,6 +39,10 @@ SCENARIOS = ("none", "direct", "inf", "both")
 # the session-2 design (coalescent LD as simulated, 1.5 Mb, pairs correlated AR(0.5) genes x 0.5 tissues),
 # kept for comparison with the numbers recorded then: tgvis_paper(..., **SESSION2_DESIGN)
 SESSION2_DESIGN = {"ld_prune_r": None, "ld_shrink": 0.0, "segment_length": 1_500_000, "pair_ar": None}
+# issue 22's check of a stage 1 that borrows across a gene's tissues: eQTLs largely shared across a gene's
+# tissues (latent scores and effects correlate 0.9 between tissues of a gene, 0.2^|g - g'| between genes), as
+# cis-eQTLs are in GTEx; everything else as the authors' design: tgvis_paper(..., **SHARED_TISSUE_DESIGN)
+SHARED_TISSUE_DESIGN = {"pair_ar": None, "tissue_effect_corr": 0.9, "gene_effect_corr": 0.2}
 N_EQTL_GRID = (100, 200, 400, 800)
 
 
