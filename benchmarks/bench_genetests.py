@@ -39,6 +39,8 @@ import pandas as pd
 
 from twasflow.genetests import (GeneInputs, GeneTestOptions, combine, dtss_test, l_test, q_test, run_gene,
                                 tissue_correlation)
+from twasflow.genetests.forms import mismatch_ld
+from twasflow.susie import estimate_s_rss
 from twasflow.genetests.inputs import read_consequences, read_elements, read_tss
 from twasflow.config import load_run_config
 
@@ -265,13 +267,24 @@ class _Design:
         self.Ru = self.R[np.ix_(self.utr, self.utr)]
         self.Re = self.R[np.ix_(self.elem, self.elem)]
 
-    def tests(self, z: np.ndarray, combine_: str = "hmp") -> dict[str, float]:
+    def tests(self, z: np.ndarray, combine_: str = "hmp", mode: str = "lambda") -> dict[str, float]:
+        """Every test on one draw of z, with the LD-mismatch safeguard ``mode`` as the pipeline applies it
+        (``lambda``: s estimated from z and the reference R, every test on (1 − s) R + s I)."""
+        R, gam = self.R, mode == "gambit"
+        if mode == "lambda":
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                R = mismatch_ld(self.R, estimate_s_rss(z, self.R))
+
+        def sub(k: np.ndarray) -> np.ndarray:
+            return R[np.ix_(k, k)]
+
         g = GeneInputs("G", "G", dtss_z=z, dtss_d=self.d,
-                       classes=[("Coding", "Protein_Altering", q_test(z[self.coding], self.Rc)),
-                                ("UTR", "UTR3", q_test(z[self.utr], self.Ru))],
-                       elements=[("e1", 1.0, q_test(z[self.elem], self.Re))],
-                       tissue_labels=["t1", "t2", "t3", "t4"], tissue_W=self.W, tissue_z=z, tissue_R=self.R)
-        rows, s = run_gene(g, GeneTestOptions(combine=combine_))
+                       classes=[("Coding", "Protein_Altering", q_test(z[self.coding], sub(self.coding), safeguard=gam)),
+                                ("UTR", "UTR3", q_test(z[self.utr], sub(self.utr), safeguard=gam))],
+                       elements=[("e1", 1.0, q_test(z[self.elem], sub(self.elem), safeguard=gam))],
+                       tissue_labels=["t1", "t2", "t3", "t4"], tissue_W=self.W, tissue_z=z, tissue_R=R)
+        rows, s = run_gene(g, GeneTestOptions(combine=combine_, ld_safeguard=mode))
         out = {f"{r['class']}:{r['subclass']}": r["p"] for r in rows}
         out["omnibus"] = s["omnibus_p"]
         return out
@@ -281,11 +294,17 @@ def _null(a: argparse.Namespace) -> None:
     des = _Design(a.seed)
     rng = np.random.default_rng(a.seed + 1)
     t0 = time.perf_counter()
-    recs = [des.tests(des.L @ rng.standard_normal(des.M)) for _ in range(a.reps)]
+    # the GWAS z's true LD: the reference's (no mismatch), or mixed with I (susieR's mismatch model), or another AR
+    Rtrue = des.R if a.true_rho is None else _ar_ld(des.M, a.true_rho)
+    Rtrue = (1 - a.mismatch) * Rtrue + a.mismatch * np.eye(des.M)
+    Lt = np.linalg.cholesky(Rtrue)
+    recs = [des.tests(Lt @ rng.standard_normal(des.M), mode=a.mode) for _ in range(a.reps)]
     df = pd.DataFrame(recs)
-    recs_a = [des.tests(des.L @ rng.standard_normal(des.M), "acat") for _ in range(a.reps // 4)]
+    recs_a = [des.tests(Lt @ rng.standard_normal(des.M), "acat", mode=a.mode) for _ in range(a.reps // 4)]
     df["omnibus_acat"] = pd.Series([r["omnibus"] for r in recs_a])
-    print(f"null: {a.reps} replicates ({a.reps // 4} for the ACAT omnibus) in {time.perf_counter() - t0:.0f} s")
+    print(f"null: {a.reps} replicates ({a.reps // 4} for the ACAT omnibus) in {time.perf_counter() - t0:.0f} s; "
+          f"ld_safeguard {a.mode}; GWAS LD = (1 - {a.mismatch}) AR({a.true_rho or 0.8}) + {a.mismatch} I, "
+          f"reference AR(0.8)")
     print("test                    n      1e-2     1e-3     1e-4    (MC se at 1e-3)   median p  QQ ratio obs/exp "
           "at quantile 1e-2/1e-3")
     for c in df.columns:
@@ -295,6 +314,51 @@ def _null(a: argparse.Namespace) -> None:
         qs = [np.quantile(p, q) / q for q in (1e-2, 1e-3)]
         print(f"{c:22s} {n:6d}  {rates[0]:.4f}  {rates[1]:.5f}  {rates[2]:.5f}  ({np.sqrt(1e-3 / n):.5f})   "
               f"{np.median(p):.3f}    {qs[0]:.2f} / {qs[1]:.2f}")
+
+
+def _safeguard_null(a: argparse.Namespace) -> None:
+    """Type-I error of the TWAS-type tests (each prediction's L-type test, CT-HMP, CT-Q, S-MultiXcan) and of dTSS
+    under each ``ld_safeguard`` on the same draws: z ~ N(0, R_gwas) with R_gwas the reference R (the panel fits),
+    susieR's mismatch model ``(1 - m) R + m I``, or another LD (AR ρ = 0.6 while the tests use AR 0.8)."""
+    from twasflow.genetests import ct_pcomb, ct_q, smultixcan
+
+    des = _Design(a.seed)
+    M, R, W = des.M, des.R, des.W
+    scen = {"panel fits": R, f"mismatch (1-{a.mismatch})R+{a.mismatch}I": (1 - a.mismatch) * R + a.mismatch * np.eye(M),
+            "GWAS LD AR(0.6), panel AR(0.8)": _ar_ld(M, 0.6)}
+    print(f"safeguard null: {a.reps} replicates per scenario; predictions t1, t4 have opposite-signed weights on "
+          f"two eQTLs in positive LD (w'Rw < w'w), t2, t3 not; MC s.e. at 1e-2 / 1e-3: "
+          f"{np.sqrt(1e-2 / a.reps / 4):.4f} / {np.sqrt(1e-3 / a.reps / 4):.5f} for the 4 predictions pooled")
+    rng = np.random.default_rng(a.seed + 7)
+    for name, Rt in scen.items():
+        Lt = np.linalg.cholesky(Rt)
+        t0 = time.process_time()
+        rec: dict[str, list[float]] = {}
+        ss = []
+        for _ in range(a.reps):
+            z = Lt @ rng.standard_normal(M)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                s = estimate_s_rss(z, R)
+            ss.append(s)
+            for mode in ("none", "gambit", "lambda"):
+                Rm = mismatch_ld(R, s) if mode == "lambda" else R
+                res = [l_test(z, Rm, W[:, t], safeguard=mode == "gambit") for t in range(W.shape[1])]
+                st = np.array([r.stat for r in res])
+                rho = tissue_correlation(W, Rm)
+                rec.setdefault(f"{mode}:t1,t4", []).extend([res[0].p, res[3].p])
+                rec.setdefault(f"{mode}:t2,t3", []).extend([res[1].p, res[2].p])
+                rec.setdefault(f"{mode}:CT-HMP", []).append(ct_pcomb(st, "hmp").p)
+                rec.setdefault(f"{mode}:CT-Q", []).append(ct_q(st, rho).p)
+                rec.setdefault(f"{mode}:S-MultiXcan", []).append(smultixcan(st, rho).p)
+            rec.setdefault("dTSS", []).append(dtss_test(z, des.d)[0].p)
+        print(f"\n{name}: median s {np.median(ss):.3g} (s > 0.01 in {np.mean(np.array(ss) > 0.01):.0%}); "
+              f"{time.process_time() - t0:.0f} CPU s")
+        print("  test                      n      p<=1e-2   p<=1e-3   p<=1e-4")
+        for k, v in rec.items():
+            v = np.asarray(v)
+            print(f"  {k:24s} {v.size:6d}   {np.mean(v <= 1e-2):.4f}    {np.mean(v <= 1e-3):.5f}   "
+                  f"{np.mean(v <= 1e-4):.5f}")
 
 
 def _power(a: argparse.Namespace) -> None:
@@ -312,7 +376,7 @@ def _power(a: argparse.Namespace) -> None:
     print(f"power at p <= {SIG:g}, {a.reps} replicates per scenario, z ~ N(sqrt(N) R b, R) with sqrt(N) = 10")
     for name, beta in scen.items():
         mu = 10 * des.R @ beta
-        recs = pd.DataFrame([des.tests(mu + des.L @ rng.standard_normal(des.M)) for _ in range(a.reps)])
+        recs = pd.DataFrame([des.tests(mu + des.L @ rng.standard_normal(des.M), mode=a.mode) for _ in range(a.reps)])
         pw = (recs <= SIG).mean()
         print(f"  {name}: max |E z| = {np.max(np.abs(mu)):.1f}")
         print("    " + ", ".join(f"{k} {v:.2f}" for k, v in pw.items()))
@@ -337,6 +401,73 @@ def _example(a: argparse.Namespace) -> None:
               f"{int((locus['omnibus_p'] <= SIG).sum())}")
 
 
+def _metaxcan(a: argparse.Namespace) -> None:
+    """S-MultiXcan against MetaXcan's own code (``JointAnalysis.joint_analysis`` with ``CutoffEigenRatio`` from
+    ``--cutoff_condition_number 30``) on the same tissue z-scores and tissue correlation matrices. MetaXcan is
+    imported from a checkout (``--metaxcan DIR/software``); its ``numpy.core.product`` import, gone in NumPy 2,
+    is aliased to ``numpy.prod`` here, nothing else of it is touched."""
+    import sys
+    import types
+
+    import numpy.core
+
+    numpy.core.product = np.prod  # type: ignore[attr-defined]  # MetaXcan's Math.py imports it (NumPy < 2)
+    sys.path.insert(0, a.metaxcan)
+    from metax.cross_model import JointAnalysis
+    from metax.cross_model import Utilities as MU
+
+    from twasflow.genetests import smultixcan
+
+    args = types.SimpleNamespace(cutoff_eigen_ratio=None, cutoff_trace_ratio=None, cutoff_threshold=None,
+                                 cutoff_condition_number=a.condition_number)
+    cutoff = MU._cutoff(args)
+    rng = np.random.default_rng(a.seed)
+    M = 80
+    R = _ar_ld(M, 0.85)
+    L = np.linalg.cholesky(R)
+    rows, cases = [], []
+    for g in range(a.genes):
+        T = int(rng.integers(2, 12))
+        # predictions sharing 1-2 eQTLs (correlated, some nearly collinear tissues) plus tissue-specific ones
+        W = np.zeros((M, T))
+        shared = rng.choice(M, int(rng.integers(1, 3)), replace=False)
+        for t in range(T):
+            W[shared, t] = rng.normal(1.0, 0.3, shared.size)
+            if rng.uniform() < 0.6:
+                W[rng.choice(M, int(rng.integers(1, 4)), replace=False), t] += rng.normal(0, 0.5)
+        z = L @ rng.standard_normal(M) + (R @ W[:, 0]) * rng.choice([0.0, 0.5, 2.0])
+        s = (W.T @ z) / np.sqrt(np.einsum("mt,mn,nt->t", W, R, W))
+        rho = tissue_correlation(W, R)
+        labels = [f"t{t}" for t in range(T)]
+        ctx = types.SimpleNamespace(
+            get_trimmed_ensemble_id=lambda: False, get_gene_name=lambda x: x, epsilon=None,
+            get_metaxcan_zscores=lambda gene, s=s, labels=labels: (list(s), labels),
+            get_model_matrix=lambda gene, tissues, rho=rho, labels=labels: (labels, rho),
+            get_cutoff=lambda m: cutoff(m))
+        res = JointAnalysis.joint_analysis(ctx, f"G{g}")
+        ours = smultixcan(s, rho, a.condition_number)
+        if g < a.fixture_genes:
+            cases.append({"gene": f"G{g}", "z": s.tolist(), "rho": rho.tolist(), "metaxcan_pvalue": float(res[2]),
+                          "metaxcan_n_indep": int(res[4]), "metaxcan_eigen_max": float(res[9]),
+                          "metaxcan_eigen_min": float(res[10])})
+        rows.append({"T": T, "mx_p": res[2], "mx_n_indep": res[4], "mx_eigen_max": res[9], "ours_p": ours.p,
+                     "ours_n_indep": ours.n_indep, "ours_eigen_max": ours.eigen_max})
+    df = pd.DataFrame(rows)
+    rel = np.abs(df["ours_p"] - df["mx_p"]) / df["mx_p"]
+    print(f"S-MultiXcan vs MetaXcan JointAnalysis.joint_analysis (condition number {a.condition_number}), "
+          f"{len(df)} genes, 2-11 tissues each, p from {df['mx_p'].min():.2e} to {df['mx_p'].max():.2f}")
+    print(f"  n_indep equal: {int((df['mx_n_indep'] == df['ours_n_indep']).sum())}/{len(df)}; "
+          f"genes with a dropped component: {int((df['mx_n_indep'] < df['T']).sum())}")
+    print(f"  p: max relative difference {rel.max():.2e} (median {rel.median():.2e}); largest eigenvalue: max "
+          f"relative difference {(np.abs(df['ours_eigen_max'] - df['mx_eigen_max']) / df['mx_eigen_max']).max():.2e}")
+    if a.fixture:
+        import json
+
+        Path(a.fixture).write_text(json.dumps({"condition_number": a.condition_number, "seed": a.seed,
+                                               "cases": cases}, indent=0) + "\n")
+        print(f"  wrote {len(cases)} cases to {a.fixture}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -352,7 +483,28 @@ def main() -> None:
         p = sub.add_parser(name)
         p.add_argument("--reps", type=int, default=reps)
         p.add_argument("--seed", type=int, default=seed)
+        p.add_argument("--mode", choices=["lambda", "gambit", "none"], default="lambda",
+                       help="gene_tests.ld_safeguard")
         p.set_defaults(fn=fn)
+        if name == "null":
+            p.add_argument("--mismatch", type=float, default=0.0,
+                           help="GWAS LD = (1 - m) R + m I: susieR's mismatch model, m = 0 for none")
+            p.add_argument("--true-rho", type=float, default=None,
+                           help="GWAS LD AR(1) with this rho while the tests use the reference AR(0.8)")
+    p = sub.add_parser("safeguard")
+    p.add_argument("--reps", type=int, default=3000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--mismatch", type=float, default=0.3)
+    p.set_defaults(fn=_safeguard_null)
+    p = sub.add_parser("metaxcan")
+    p.add_argument("--metaxcan", required=True, help="a MetaXcan checkout's software/ directory")
+    p.add_argument("--genes", type=int, default=500)
+    p.add_argument("--seed", type=int, default=3)
+    p.add_argument("--condition-number", type=float, default=30.0)
+    p.add_argument("--fixture", default=None, help="write the first --fixture-genes cases (z, rho, MetaXcan's "
+                   "results) as JSON (tests/data/metaxcan_smultixcan/cases.json)")
+    p.add_argument("--fixture-genes", type=int, default=25)
+    p.set_defaults(fn=_metaxcan)
     p = sub.add_parser("example")
     p.add_argument("--example", default="resources/example")
     p.add_argument("--results", default="results")

@@ -94,7 +94,14 @@ def copy_workflow(dst: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def example_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The README's first command (snakemake on the default config) run once per session in a scratch copy."""
+    """The README's first command (snakemake on the default config) run once per session in a scratch copy.
+
+    ``TWASFLOW_EXAMPLE_RUN=DIR``: use that finished run instead (a copy made by this fixture earlier, e.g. to
+    rerun one test file on a busy machine without redoing the example)."""
+    reuse = os.environ.get("TWASFLOW_EXAMPLE_RUN")
+    if reuse:
+        assert (Path(reuse) / "results" / "summary").is_dir(), f"TWASFLOW_EXAMPLE_RUN={reuse}: not a finished run"
+        return Path(reuse)
     root = copy_workflow(tmp_path_factory.mktemp("example"))
     r = run_snakemake("--cores", "2", cwd=root)
     assert r.returncode == 0, r.stderr[-5000:]

@@ -9,6 +9,7 @@ for S-MultiXcan and CT-Q.
 
 from __future__ import annotations
 
+from pathlib import Path
 import warnings
 
 import numpy as np
@@ -394,7 +395,7 @@ def test_run_locus_sets_and_attribution() -> None:
                          "term": "x"})
     elems = pd.DataFrame({"chrom": "1", "start": [450, 450], "end": [700, 700], "element_class": "Enhancer",
                           "element_id": ["e1", "e1"], "gene": ["A1", "ENSG2"], "score": [2.0, 1.0]})
-    opts = GeneTestOptions(tss_window=1000)
+    opts = GeneTestOptions(tss_window=1000, ld_safeguard="gambit")  # q_test's default rule
     tests, summ = run_locus({"locus_id": "L1", "chrom": "1"}, genes, gw, cons, elems, _FakePanel(ids, X), opts)
     t = pd.DataFrame(tests)
     a1 = t[t["gene_id"] == "ENSG1"].set_index("subclass")
@@ -408,6 +409,36 @@ def test_run_locus_sets_and_attribution() -> None:
     assert sorted(e["gene_id"]) == ["ENSG1", "ENSG2"] and set(e["n_variants"]) == {3}
     assert e["p"].nunique() == 1
     assert [s["gene_id"] for s in summ] == ["ENSG1", "ENSG2"] and all(s["locus_id"] == "L1" for s in summ)
+    assert all(np.isnan(s["ld_s"]) for s in summ)  # no mismatch model under GAMBIT's rule
+
+
+def test_run_locus_lambda_safeguard_uses_the_mismatch_model() -> None:
+    """ld_safeguard: lambda (default): s = estimate_s_rss over the locus's variant sets (no bundle), and every
+    LD-based test on (1 - s) R + s I (a principal block of it)."""
+    from twasflow.genetests.forms import mismatch_ld
+    from twasflow.genetests.stage import run_locus
+    from twasflow.susie import estimate_s_rss
+
+    rng = np.random.default_rng(11)
+    M = 30
+    pos = 1000 + 100 * np.arange(M)
+    ids = [f"1:{p}:A:C" for p in pos]
+    X = rng.binomial(2, 0.3, (300, M)).astype(float)
+    X[:, 1::2] = np.clip(X[:, 0::2] + rng.binomial(1, 0.2, (300, M // 2)), 0, 2)  # LD between neighbours
+    R = np.corrcoef(X.T)
+    z = np.linalg.cholesky(0.5 * R + 0.5 * np.eye(M)) @ rng.standard_normal(M) * 1.5  # panel does not fit
+    gw = pd.DataFrame({"variant_id": ids, "pos": pos, "z": z, "other_allele": "A", "counted_allele": "C"})
+    genes = pd.DataFrame({"gene_id": ["ENSG1"], "gene_name": ["A1"], "chrom": "1", "tss": [1500]})
+    cons = pd.DataFrame({"chrom": "1", "pos": pos, "ref": "", "alt": "", "gene": "ENSG1", "class": "Coding",
+                         "subclass": "Protein_Altering", "term": "x"})
+    elems = pd.DataFrame(columns=["chrom", "start", "end", "element_class", "element_id", "gene", "score"])
+    tests, summ = run_locus({"locus_id": "L1", "chrom": "1"}, genes, gw, cons, elems, _FakePanel(ids, X),
+                            GeneTestOptions(tss_window=100_000))
+    s = estimate_s_rss(z, R)
+    assert summ[0]["ld_s"] == pytest.approx(s, rel=1e-10) and s > 0.05
+    row = pd.DataFrame(tests).set_index("subclass").loc["Protein_Altering"]
+    assert row["p"] == pytest.approx(q_test(z, mismatch_ld(R, s), safeguard=False).p, rel=1e-10)
+    assert row["flag"] == "OK"
 
 
 def test_imhof_option_is_exact_against_monte_carlo() -> None:
@@ -426,3 +457,20 @@ def test_imhof_option_is_exact_against_monte_carlo() -> None:
     assert r.p == pytest.approx(imhof_quadform_p(float(z @ z), np.linalg.eigvalsh(R)), rel=1e-12)
     assert r.p > q_test(z, R).p  # Liu is the smaller, anti-conservative one out here
     assert imhof_quadform_p(6.0, np.ones(3)) == pytest.approx(stats.chi2.sf(6.0, 3), rel=1e-8)
+
+
+def test_smultixcan_matches_metaxcan_own_numbers() -> None:
+    """25 genes run through MetaXcan's own S-MultiXcan code (tests/data/metaxcan_smultixcan/README.md):
+    same number of independent components and the same p-value (rel 1e-12)."""
+    import json
+
+    from twasflow.genetests import smultixcan
+
+    d = json.loads((Path(__file__).parent / "data" / "metaxcan_smultixcan" / "cases.json").read_text())
+    assert len(d["cases"]) == 25
+    for c in d["cases"]:
+        r = smultixcan(np.array(c["z"]), np.array(c["rho"]), d["condition_number"])
+        assert r.n_indep == c["metaxcan_n_indep"], c["gene"]
+        assert r.p == pytest.approx(c["metaxcan_pvalue"], rel=1e-12, abs=1e-300), c["gene"]
+        assert r.eigen_max == pytest.approx(c["metaxcan_eigen_max"], rel=1e-12)
+        assert r.eigen_min == pytest.approx(c["metaxcan_eigen_min"], rel=1e-9, abs=1e-12)

@@ -10,11 +10,13 @@ import json
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from twasflow.io.annotation import genes_in_window, read_gene_annotation
 from twasflow.plots import LD_BINS, ld_bin, ld_colours, regional_figure
@@ -22,6 +24,10 @@ from twasflow.summary.gene_table import gene_table, pratt_methods
 from twasflow.summary.html import NA, table_html
 
 DATA = Path(__file__).parent / "data" / "gene_annotation"
+# no network, no first-run or background work: the page's own load is what is timed
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--hide-scrollbars"]
 CHROMIUM = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome") if shutil.which(b)), None)
 TRAITS = ("LDL_sim", "BMI_sim")
 
@@ -110,6 +116,52 @@ def test_gene_labels_do_not_overlap_even_when_crowded():
     assert len(texts) == 60 and _overlaps(texts, fig) == []
     assert fig.axes[-1].get_xlim() == (lo / 1e6, hi / 1e6)  # the axis spans the window
     plt.close(fig)
+
+
+def test_ld_gate_flags_reach_the_regional_plot():
+    """The LD-mismatch gate's flagged variants go into the loci table (``ld_flagged``) and come back out on the
+    locus page's regional plot as crosses at exactly those variants."""
+    import dataclasses
+
+    import matplotlib.pyplot as plt
+
+    from twasflow import ldcheck
+    from twasflow.summary.locus_pages import ld_flagged_variants
+
+    rng = np.random.default_rng(3)
+    M = 40
+    X = rng.standard_normal((500, M))
+    X[:, 1:] += 0.8 * X[:, :-1]
+    R = np.corrcoef(X.T)
+    z = np.linalg.cholesky(R) @ rng.standard_normal(M)
+    assert R[10, 11] > 0.4
+    z[10], z[11] = 8.0, -8.0  # a strong variant whose neighbour in positive LD has the opposite sign: a flip
+    ids = np.array([f"1:{1000 + 100 * i}:A:G" for i in range(M)])
+
+    @dataclasses.dataclass
+    class B:
+        z: np.ndarray
+        R: np.ndarray
+        n: np.ndarray
+        variant_ids: np.ndarray
+        locus_id: str = "L1"
+
+    chk = ldcheck.check_bundle(B(z, R, np.full(M, 1e5), ids), None, {"action": "warn"})[2]
+    assert chk.n_flagged >= 1
+    fields = chk.locus_fields()
+    assert fields["ld_flagged"] == ";".join(ids[chk.flagged])
+    loci = pd.DataFrame([{"method": m, **fields} for m in ("tgvis", "ctwas")])
+    flagged = ld_flagged_variants(loci)
+    assert flagged == frozenset(ids[chk.flagged])
+    v = pd.DataFrame({"variant_id": ids, "pos": 1000 + 100 * np.arange(M), "p": 2 * stats.norm.sf(np.abs(z)),
+                      "r2": 0.5})
+    fig, _ = regional_figure(v, ids[10], (900, 5000), None, {}, {}, ld_flagged=flagged)
+    crosses = [c for c in fig.axes[0].collections if str(c.get_label()).startswith("LD mismatch")]
+    assert len(crosses) == 1 and crosses[0].get_label() == f"LD mismatch ({len(flagged)})"
+    assert sorted(crosses[0].get_offsets()[:, 0] * 1e6) == pytest.approx(
+        sorted(v.loc[v["variant_id"].isin(flagged), "pos"].astype(float)))
+    plt.close(fig)
+    assert ld_flagged_variants(pd.DataFrame({"ld_flagged": ["", None]})) == frozenset()
 
 
 def test_example_annotation_gene_labels_do_not_overlap():
@@ -216,6 +268,17 @@ window.addEventListener("load", function () {
     out.client_w = document.documentElement.clientWidth;
     var t = document.getElementById("gene-table");
     if (t) {
+      var wrap = t.parentNode;
+      out.table_fits = wrap.scrollWidth <= wrap.clientWidth;
+      out.sticky = getComputedStyle(t.tBodies[0].rows[0].cells[0]).position;
+      var box = document.querySelector('div.cols[data-for="gene-table"] input');
+      if (box) {
+        var th = t.tHead.rows[0].querySelector('.o' + box.getAttribute('data-col'));
+        out.opt_hidden = getComputedStyle(th).display;
+        box.click();
+        out.opt_shown = getComputedStyle(th).display;
+        box.click();
+      }
       var heads = Array.prototype.map.call(t.tHead.rows[0].cells, function (c) { return c.textContent.trim(); });
       var col = heads.findIndex(function (h) { return h.indexOf("S-PrediXcan p") === 0; });
       var read = function () { return Array.prototype.map.call(t.tBodies[0].rows, function (r) { return r.cells[col].getAttribute("data-v"); }); };
@@ -237,9 +300,9 @@ def _probe(page: Path, dest: Path) -> dict:
     text = page.read_text()
     i = text.rindex("</body>")
     dest.write_text(text[:i] + PROBE + text[i:])
-    r = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                        "--window-size=1400,900", "--dump-dom", dest.as_uri()], capture_output=True, text=True,
-                       timeout=300)
+    with tempfile.TemporaryDirectory() as profile:  # a fresh profile, not inside the run's results
+        r = subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1400,900",
+                            "--dump-dom", dest.as_uri()], capture_output=True, text=True, timeout=300)
     m = re.search(r'<pre id="probe">(.*?)</pre>', r.stdout, re.S)
     assert m, r.stderr[-2000:]
     return json.loads(html.unescape(m.group(1)))
@@ -260,6 +323,9 @@ def test_pages_in_headless_chromium(example_run: Path, tmp_path: Path) -> None:
             assert out["errors"] == [], out
             assert out["n_img"] == out["img_ok"] == n_img, out
             assert out["scroll_w"] <= 1400 and out["scroll_w"] <= out["client_w"], out
+            # the gene table's first view fits the screen (optional columns behind check boxes), gene column sticky
+            assert out["table_fits"] and out["sticky"] == "sticky", out
+            assert out.get("opt_hidden", "none") == "none" and out.get("opt_shown", "table-cell") == "table-cell", out
             if page.name == "summary.html":
                 assert out["load_ms"] is not None and out["load_ms"] < 2000, out
             if len(out.get("before") or []) > 1:
@@ -267,7 +333,7 @@ def test_pages_in_headless_chromium(example_run: Path, tmp_path: Path) -> None:
                 assert vals == sorted(vals) and [float(x) for x in out["desc"] if x is not None] == sorted(vals)[::-1]
         for page in (res / trait / "summary.html", locus):
             shot = tmp_path / f"{page.stem}.png"
-            subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+            subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}",
                             "--window-size=1400,900", f"--screenshot={shot}", page.as_uri()], capture_output=True,
                            timeout=300)
             px = image.imread(shot)[..., :3]
@@ -310,3 +376,30 @@ def test_locus_tables_are_lookups_of_the_result_tables():
     assert x["ENSGB.1|Liver|eQTL"] == 600.0  # matched by symbol when the annotation has no id
     assert abs(x["ENSGA.1|Liver|eQTL"] - 200) == abs(x["ENSGA.1|Blood|sQTL"] - 200) == 2.0  # spread by 0.4 %
     assert page_name("T.1_1_2", ["GA", "GB/x", "GC", "GD"]) == "T.1_1_2__GA-GB_x-GC.html"
+
+
+def test_gene_table_first_view_and_column_toggles():
+    """The gene table opens with the answer columns; ids, CS-Pratt, S-PrediXcan z, S-MultiXcan ... sit behind
+    check boxes (one per hidden column, hidden by a per-table CSS rule); flags are in the first view only when
+    a gene has one; the gene column is sticky; headers align with their cells."""
+    from twasflow.summary.trait_page import gene_table_html, optional_gene_columns
+
+    g = pd.DataFrame({"gene": ["A", "B"], "gene_id": ["ENSG1", "ENSG2"], "locus_id": ["T.1_100_200"] * 2,
+                      "pairs": ["Liver (eQTL)"] * 2, "tgvis_call": ["causal", "—"], "tgvis_pip": [0.9, 0.1],
+                      "tgvis_cs": ["CS1", ""], "tgvis_cs_pratt": [0.3, np.nan], "twas_z": [5.0, 1.0],
+                      "twas_p": [1e-7, 0.3], "silver": [True, False], "drug_target": [None, None],
+                      "omnibus_p": [1e-9, 0.2], "locus_rank": [1.0, 2.0], "smultixcan_p": [1e-6, 0.5],
+                      "page": ["loci/a.html", "loci/b.html"]})
+    opt = optional_gene_columns(g, ["tgvis"])
+    assert opt == ["gene_id", "tgvis_cs_pratt", "twas_z", "drug_target", "smultixcan_p"]
+    out = gene_table_html(g, ["tgvis"], table_id="gene-table")
+    assert out.count('type="checkbox"') == len(opt)
+    cls = re.search(r'<table id="gene-table" class="([^"]+)"', out).group(1).split()
+    assert cls[:2] == ["sortable", "sticky"] and len(cls[2:]) == len(opt)  # every optional column starts hidden
+    for c in opt:
+        assert f"> {html.escape({'gene_id': 'Ensembl id', 'tgvis_cs_pratt': 'tgvis CS-Pratt', 'twas_z': 'S-PrediXcan z', 'drug_target': 'drug target', 'smultixcan_p': 'S-MultiXcan p'}[c])}</label>" in out
+    n_rules = len(re.findall(r"#gene-table\.h(\d+) \.o\1\{display:none\}", out))
+    assert n_rules == len(opt)
+    assert '<th class="s">gene</th>' in out and "<th>S-PrediXcan p</th>" in out
+    g2 = g.assign(drug_target=[False, True])
+    assert "drug_target" not in optional_gene_columns(g2, ["tgvis"])

@@ -25,7 +25,7 @@ from scipy.stats import chi2
 
 from .susie import kriging_rss
 
-LOCUS_FIELDS = ["ld_s", "ld_n_flagged", "ld_action"]
+LOCUS_FIELDS = ["ld_s", "ld_n_flagged", "ld_action", "ld_flagged"]
 
 
 @dataclass
@@ -37,6 +37,8 @@ class LDCheck:
     logLR : (M,) float, allele-flip log likelihood ratio (kriging_rss).
     z_std_diff : (M,) float, (z - conditional mean) / conditional SD.
     action : "warn", "drop" or "off" (not checked).
+    variant_ids : (M,) ids of the checked variants, when known (:func:`check_bundle` sets them), so the loci
+        table can name the flagged ones (``ld_flagged``; the report marks them on the regional plot).
     """
 
     s: float
@@ -44,6 +46,7 @@ class LDCheck:
     logLR: np.ndarray = field(repr=False)
     z_std_diff: np.ndarray = field(repr=False)
     action: str = "warn"
+    variant_ids: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_flagged(self) -> int:
@@ -51,7 +54,8 @@ class LDCheck:
 
     def locus_fields(self) -> dict[str, Any]:
         """The fine-mapping ``loci`` table's columns for this check (:data:`LOCUS_FIELDS`)."""
-        return {"ld_s": float(self.s), "ld_n_flagged": self.n_flagged, "ld_action": self.action}
+        ids = "" if self.variant_ids is None else ";".join(map(str, np.asarray(self.variant_ids)[self.flagged]))
+        return {"ld_s": float(self.s), "ld_n_flagged": self.n_flagged, "ld_action": self.action, "ld_flagged": ids}
 
 
 def ld_mismatch(z: np.ndarray, R: Any, n: float | None = None, *, logLR_min: float = 2.0, z_min: float = 2.0,
@@ -110,6 +114,8 @@ def check_bundle(bundle: Any, weights: Any, options: Mapping[str, Any] | None) -
     n = np.asarray(bundle.n, dtype=np.float64)
     n_gwas = float(np.nanmedian(n)) if n.size and np.isfinite(n).any() else None
     chk = gate(bundle.z, bundle.R, n_gwas, options)
+    if chk is not None:
+        chk.variant_ids = np.asarray(bundle.variant_ids)
     w = weights
     if chk is None or chk.n_flagged == 0:
         return bundle, w, chk

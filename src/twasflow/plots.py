@@ -242,6 +242,7 @@ LD_BINS = ((0.8, "#d43f3a", "0.8–1"), (0.6, "#eea236", "0.6–0.8"), (0.4, "#5
            (0.2, "#46b8da", "0.2–0.4"), (0.0, "#357ebd", "0–0.2"))
 LD_NA_COLOUR = "#b8b8b8"
 LEAD_COLOUR = "#9632b8"
+LD_FLAG_COLOUR = "#000000"  # variants flagged by the LD-mismatch gate (twasflow.ldcheck)
 
 
 def ld_bin(r2: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -344,7 +345,7 @@ def gene_track_rows(genes: pd.DataFrame | None, lo: float, hi: float, axes_width
 def regional_figure(variants: pd.DataFrame, lead: str, window: tuple[float, float], genes: pd.DataFrame | None,
                     fits: dict[str, pd.DataFrame], pair_x: dict[str, float], *, title: str = "",
                     pair_labels: dict[str, str] | None = None, highlight: frozenset[str] = frozenset(),
-                    width_in: float = 11.0) -> tuple[plt.Figure, list]:
+                    ld_flagged: frozenset[str] = frozenset(), width_in: float = 11.0) -> tuple[plt.Figure, list]:
     """A regional association plot of one locus (LocusZoom's layout) with each method's fit below it.
 
     Parameters
@@ -358,6 +359,8 @@ def regional_figure(variants: pd.DataFrame, lead: str, window: tuple[float, floa
     pair_x : pair id -> x position (bp; the gene's centre; pairs of one gene are spread a little).
     pair_labels : pair id -> label drawn beside pairs in a credible set (gene · tissue · QTL type).
     highlight : genes drawn in bold on the gene track.
+    ld_flagged : variants the LD-mismatch gate flagged (``ld_flagged`` of the loci table, :mod:`twasflow.ldcheck`):
+        drawn as red crosses over their points and counted in the legend.
 
     Returns
     -------
@@ -400,6 +403,10 @@ def regional_figure(variants: pd.DataFrame, lead: str, window: tuple[float, floa
     if in_cs.any():
         ax_p.scatter(x[in_cs], lp[in_cs], s=55, facecolors="none", edgecolors="black", linewidths=0.9,
                      label="in a credible set", zorder=3)
+    flagged = variants["variant_id"].astype(str).isin(ld_flagged).to_numpy() if ld_flagged else in_cs & False
+    if flagged.any():
+        ax_p.scatter(x[flagged], lp[flagged], s=60, marker="x", c=LD_FLAG_COLOUR, linewidths=1.4,
+                     label=f"LD mismatch ({int(flagged.sum())})", zorder=5)
     if is_lead.any():
         ax_p.scatter(x[is_lead], lp[is_lead], s=70, marker="D", c=LEAD_COLOUR, edgecolors="black", linewidths=0.6,
                      label="lead variant", zorder=4)
@@ -423,7 +430,8 @@ def regional_figure(variants: pd.DataFrame, lead: str, window: tuple[float, floa
     ax_p.set_title(title, fontsize=10, loc="left")
     # legend in LocusZoom's order: lead, then r² bins from high to low, grey, credible-set ring
     h, lab = ax_p.get_legend_handles_labels()
-    order = ["lead variant"] + [f"r² {b[2]}" for b in LD_BINS] + ["not in LD panel", "in a credible set"]
+    order = (["lead variant"] + [f"r² {b[2]}" for b in LD_BINS] + ["not in LD panel", "in a credible set"]
+             + [x for x in lab if x.startswith("LD mismatch")])
     pick = [lab.index(x) for x in order if x in lab]
     ax_p.legend([h[i] for i in pick], [lab[i] for i in pick], loc="upper right", fontsize=7, ncol=2, frameon=True,
                 framealpha=0.85)

@@ -113,7 +113,22 @@ class StageArgs:
                 "weights_manifest": lay.weights(trait, chunk), "out": out or lay.prescreen(trait, chunk),
                 "log_dir": lay.log_dir("prescreen", trait, locus or chunk), "p_max": pre["p_max"],
                 "covariance": pre["covariance"],
-                "model_dirs": {d: lay.xqtl_dir(d) for d in self.model_cov_datasets()}, "locus": locus}
+                "model_dirs": {d: lay.xqtl_dir(d) for d in self.model_cov_datasets()}, "locus": locus,
+                **self._prescreen_gene_tests(trait, chunk)}
+
+    def _prescreen_gene_tests(self, trait: str, chunk: str) -> dict[str, Any]:
+        """Prescreen by gene tests (``prescreen.statistic: gene_test``): the chunk's gene-test table."""
+        from .genetests.stage import gene_tests_enabled
+
+        pre = self.cfg["prescreen"]
+        on = pre["statistic"] == "gene_test" and gene_tests_enabled(self.cfg)
+        return {"statistic": pre["statistic"], "gene_test_column": pre["gene_test_column"],
+                "gene_tests": self.layout.gene_tests(trait, chunk, "genes") if on else None}
+
+    def prescreen_gene_tests(self, trait: str, chunk: str) -> list[str]:
+        """The prescreen rule's gene-test input (empty unless ``prescreen.statistic: gene_test``)."""
+        g = self._prescreen_gene_tests(trait, chunk)["gene_tests"]
+        return [g] if g else []
 
     def trait_inputs(self, method: str, trait: str) -> dict[str, str]:
         """The per-trait files a method's finemap job reads (its registry entry's preparation outputs)."""

@@ -253,8 +253,9 @@ def xqtl_weights(trait: str, bundles_manifest: str | Path, out_dir: str | Path, 
 
 
 def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | Path, out: str | Path,
-              log_dir: str | Path, *, p_max: float, covariance: str, locus: str | None = None,
-              model_dirs: Mapping[str, str | Path] | None = None) -> pd.DataFrame:
+              log_dir: str | Path, *, p_max: float, covariance: str, statistic: str, gene_test_column: str,
+              locus: str | None = None, model_dirs: Mapping[str, str | Path] | None = None,
+              gene_tests: str | Path | None = None) -> pd.DataFrame:
     """Rule ``prescreen``: S-PrediXcan z of every pair from its weights, drop pairs with p > p_max.
 
     Writes ``out`` (Parquet, :data:`twasflow.twas.PRESCREEN_COLUMNS`, docs/outputs.md "Prescreen"; one row per pair of every locus with
@@ -265,6 +266,10 @@ def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | 
     ``covariance="model"``: prediction-model pairs whose dataset has a covariance file (``covariance.npz`` in
     the harmonized directories ``model_dirs``) use S-PrediXcan with that covariance (``Σ w σ z / √(wᵀΓw)``
     over the model variants in the locus); all other pairs use the panel LD.
+
+    ``statistic="gene_test"``: pairs are kept per gene, by the chunk's gene-test table ``gene_tests``
+    (``{trait}/{chunk}.genes.parquet``; column ``gene_test_column`` at most ``p_max``;
+    :func:`twasflow.genetests.select.select_by_gene_test`).
     """
     import numpy as np
 
@@ -288,9 +293,11 @@ def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | 
         log.info("%s: model covariance for %d model pairs", trait, len(model_cov))
     tables: list[pd.DataFrame] = []
     n_model_cov = 0
+    gsel = _gene_test_selection(statistic, gene_tests)
+    n_untested = 0
 
     def one(rec: dict[str, Any]) -> dict[str, Any]:
-        nonlocal n_model_cov
+        nonlocal n_model_cov, n_untested
         lid = rec["locus_id"]
         if rec["status"] == "failed" or not weights_path(wdir, lid).exists():
             return {"status": "failed" if rec["status"] == "failed" else "empty", "reason": rec.get("reason", "")}
@@ -311,6 +318,12 @@ def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | 
             n_model_cov += n
         t = prescreen_table(lid, b.pairs, b.z, b.R, B, p_max=p_max, n_weights_model=nmodel, drop_reason=reason,
                             z_given=z_given)
+        if gsel is not None:  # prescreen.statistic: gene_test
+            from .genetests.select import select_by_gene_test
+
+            t, n = select_by_gene_test(t, b.pairs["gene_id"].tolist(), gsel[gsel["locus_id"] == lid], p_max=p_max,
+                                       column=gene_test_column)
+            n_untested += n
         tables.append(t)
         return {"status": "ok", "reason": "", "n_kept": int(t["kept"].sum()), "n_pairs": len(t)}
 
@@ -322,7 +335,24 @@ def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | 
              p_max, n_failed)
     if covariance == "model":
         log.info("%s: %d model pairs tested with their model covariance", trait, n_model_cov)
+    if gsel is not None:
+        log.info("%s: pairs kept by the gene tests' %s <= %g; %d pairs with weights whose gene has no gene test "
+                 "kept the S-PrediXcan decision", trait, gene_test_column, p_max, n_untested)
     return table
+
+
+def _gene_test_selection(statistic: str, gene_tests: str | Path | None) -> pd.DataFrame | None:
+    """The gene-test gene table the prescreen selects by (``statistic="gene_test"``), else None."""
+    if statistic == "spredixcan":
+        return None
+    if statistic != "gene_test":
+        raise InputError.at("unknown prescreen statistic", column="prescreen.statistic", found=repr(statistic),
+                            expected="spredixcan or gene_test")
+    if not gene_tests:
+        raise InputError.at("prescreen by gene tests needs the gene-test table", column="prescreen.statistic",
+                            found="gene_test", expected="gene tests enabled with gene TSS positions "
+                            "(gene_tests.annotations.tss or enrichment.gene_annotation)")
+    return pd.read_parquet(gene_tests)
 
 
 def coloc(trait: str, bundles_manifest: str | Path, pairs_tables: Mapping[str, str | Path], out: str | Path,

@@ -161,7 +161,7 @@ TABLES: dict[str, TableDef] = {t.name: t for t in [
     _t("finemap_loci", "finemap/{method}/{trait}/{chunk}.loci.parquet (Layout.finemap)", "parquet",
        "trait locus_id method status reason M:int P:int L:int bic:float sigma2_alpha:float sigma2_inf:float "
        "inf_test_p:float pratt_pairs:float pratt_variants:float pratt_inf:float niter:int converged:bool "
-       "ld_s:float ld_n_flagged:int ld_action log", doc="one locus: the fit's status and locus-level numbers"),
+       "ld_s:float ld_n_flagged:int ld_action ld_flagged log", doc="one locus: the fit's status and locus-level numbers"),
     _t("coloc", "coloc/{trait}/{chunk}.parquet (Layout.coloc)", "parquet",
        f"trait locus_id method cs:Int pair_id nsnps:Int susie_hit1 susie_hit2 {_PP} {_ABF} colocalized:bool "
        "reason", doc="one (method, credible set, pair) tested by coloc-SuSiE and coloc-ABF"),
@@ -173,7 +173,7 @@ TABLES: dict[str, TableDef] = {t.name: t for t in [
     _t("gene_tests_genes", "gene_tests/{trait}/{chunk}.genes.parquet, {trait}.genes.parquet (Layout.gene_tests)", "parquet",
        "gene_id gene_name chrom tss:int locus_id n_tests:int top_class top_subclass min_p:float "
        "bonferroni_p:float omnibus_p:float significant:bool ct_twas_p:float dtss_p:float smultixcan_chi2:float "
-       "smultixcan_df:int smultixcan_z:float smultixcan_p:float n_tissues:int flags",
+       "smultixcan_df:int smultixcan_z:float smultixcan_p:float n_tissues:int flags ld_s:float locus_rank:float",
        doc="one gene: its gene tests combined"),
 ]}
 

@@ -27,6 +27,8 @@ rule prescreen:
         weights=L.weights("{trait}", "{chunk}"),
         # prediction-model datasets with a covariance file, read when prescreen.covariance is "model"
         models=[L.xqtl_qc(d) for d in ARGS.model_cov_datasets()],
+        # the chunk's gene-test table when prescreen.statistic is "gene_test"
+        gene_tests=lambda wc: ARGS.prescreen_gene_tests(wc.trait, wc.chunk),
     output:
         table=L.prescreen("{trait}", "{chunk}"),
     params:

@@ -10,7 +10,15 @@ LD-mismatch safeguard (GAMBIT's ``LD_MISMATCH`` flag): a Q-type p-value computed
 below 1e-3 and below the p-value without LD (R = I) is suspicious: positive LD spreads the eigenvalues
 and makes the LD-adjusted tail heavier, so the adjusted p-value is normally the larger one. The no-LD p
 is reported instead and the row flagged. For L-type tests the flag is raised when ``wᵀRw < wᵀw`` and
-``T_L² > 8``; the no-LD variance ``wᵀw`` is then used. (Both rules are GAMBIT v0.2's.)
+``T_L² > 8``; the no-LD variance ``wᵀw`` is then used. (Both rules are GAMBIT v0.2's; config
+``gene_tests.ld_safeguard: gambit``.) Under a reference LD that fits, the L-type rule only shrinks large null
+statistics (every one with ``wᵀRw < wᵀw``): the test becomes conservative (benchmarks/RESULTS.md).
+
+The default safeguard (``ld_safeguard: lambda``) instead models the mismatch, as susieR does: the z-scores'
+null covariance is ``(1 − s) R + s I`` with ``s`` (λ) estimated per locus under the null
+(:func:`twasflow.susie.estimate_s_rss`, the LD-mismatch gate's estimate), and every test uses that covariance
+(:func:`mismatch_ld`): ``s ≈ 0`` when the panel fits (the tests stay exact), ``s → 1`` moves them continuously
+to GAMBIT's no-LD fallback. Both of GAMBIT's endpoints are special cases.
 
 Numerical module: no I/O.
 """
@@ -32,6 +40,18 @@ OK = "OK"
 LD_MISMATCH = "LD_MISMATCH"
 Q_MISMATCH_P = 1e-3  # GAMBIT: flag only LD-adjusted Q p-values below this
 L_MISMATCH_CHI2 = 8.0  # GAMBIT: flag only L-type statistics with T^2 above this
+
+
+#: ``gene_tests.ld_safeguard`` values: susieR's mismatch model (default), GAMBIT's rule, none
+SAFEGUARDS = ("lambda", "gambit", "none")
+
+
+def mismatch_ld(R: Any, s: float) -> np.ndarray:
+    """``(1 − s) R + s I``: the null covariance of z under LD mismatch ``s`` ∈ [0, 1] (susieR's model)."""
+    RR = np.asarray(R, dtype=np.float64)
+    out = (1.0 - float(s)) * RR
+    out[np.diag_indices_from(out)] += float(s)
+    return out
 
 
 @dataclass(frozen=True)

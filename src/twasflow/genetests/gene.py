@@ -21,7 +21,7 @@ from ..tables_schema import table
 from .combine import combine
 from .crosstissue import ct_max, ct_pcomb, ct_q, smultixcan, tissue_correlation
 from .dtss import DEFAULT_ALPHAS, dtss_test
-from .forms import OK, TestResult, l_test
+from .forms import OK, SAFEGUARDS, TestResult, l_test
 
 TEST_COLUMNS = table("gene_tests").names[1:]  # the gene_tests table without its locus_id
 CT_FORMS = ("pcomb", "max", "q")
@@ -35,7 +35,7 @@ class GeneTestOptions:
     ct_twas: str = "pcomb"
     tss_alphas: Sequence[float] = DEFAULT_ALPHAS
     tss_window: int = 500_000
-    ld_safeguard: bool = True
+    ld_safeguard: str = "lambda"  # forms.SAFEGUARDS: lambda (mismatch model), gambit (GAMBIT rule), none
     smultixcan_condition_number: float = 30.0
     q_pvalue: str = "liu"
 
@@ -84,6 +84,8 @@ def run_gene(g: GeneInputs, opts: GeneTestOptions = GeneTestOptions()) -> tuple[
     """
     if opts.ct_twas not in CT_FORMS:
         raise ValueError(f"unknown ct_twas form {opts.ct_twas!r}; expected one of {CT_FORMS}")
+    if opts.ld_safeguard not in SAFEGUARDS:
+        raise ValueError(f"unknown ld_safeguard {opts.ld_safeguard!r}; expected one of {SAFEGUARDS}")
     rows: list[dict[str, Any]] = []
     summ: dict[str, Any] = {"ct_twas_p": np.nan, "dtss_p": np.nan, "smultixcan_chi2": np.nan,
                             "smultixcan_df": 0, "smultixcan_z": np.nan, "smultixcan_p": np.nan, "n_tissues": 0}
@@ -100,7 +102,7 @@ def run_gene(g: GeneInputs, opts: GeneTestOptions = GeneTestOptions()) -> tuple[
     if T:
         W = np.asarray(g.tissue_W, dtype=np.float64)
         R = np.asarray(g.tissue_R, dtype=np.float64)
-        single = [l_test(g.tissue_z, R, W[:, t], safeguard=opts.ld_safeguard) for t in range(T)]
+        single = [l_test(g.tissue_z, R, W[:, t], safeguard=opts.ld_safeguard == "gambit") for t in range(T)]
         s = np.array([r.stat for r in single])
         ok = np.isfinite(s)
         for lab, r in zip(g.tissue_labels, single):

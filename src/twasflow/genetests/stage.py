@@ -22,7 +22,7 @@ from ..chunks import run_loci, summarize
 from ..errors import InputError
 from ..locus_weights import read_locus_weights, weights_path
 from ..tables_schema import table
-from .forms import q_test
+from .forms import mismatch_ld, q_test
 from .gene import GeneInputs, GeneTestOptions, run_gene
 from .inputs import ELEMENT_COLUMNS, CONSEQUENCE_COLUMNS, read_consequences, read_elements, read_tss
 
@@ -43,7 +43,7 @@ def options_from_config(cfg: Mapping[str, Any]) -> GeneTestOptions:
     return GeneTestOptions(combine=str(cfg["combine"]), ct_twas=str(cfg["ct_twas"]),
                            tss_alphas=tuple(float(a) for a in cfg["tss_alphas"]),
                            tss_window=int(round(float(cfg["tss_window_kb"]) * 1000)),
-                           ld_safeguard=bool(cfg["ld_safeguard"]),
+                           ld_safeguard=str(cfg["ld_safeguard"]),
                            smultixcan_condition_number=float(cfg["smultixcan_condition_number"]),
                            q_pvalue=str(cfg["q_pvalue"]))
 
@@ -87,7 +87,29 @@ class _Locus:
         k = np.searchsorted(self.union, rows)
         k = k[self.good[k]]
         z = self.gw["z"].to_numpy(np.float64)[self.union[k]]
-        return q_test(z, self.R[np.ix_(k, k)], safeguard=opts.ld_safeguard, pvalue=opts.q_pvalue)
+        return q_test(z, self.R[np.ix_(k, k)], safeguard=opts.ld_safeguard == "gambit", pvalue=opts.q_pvalue)
+
+
+def locus_mismatch(bundle: Any, gw: pd.DataFrame, L: _Locus) -> float:
+    """The locus's LD-mismatch ``s`` (λ; :func:`twasflow.susie.estimate_s_rss`, null MLE, as the LD gate
+    estimates it): from the fine-mapping bundle's z and LD when there is one, else from the annotation variant
+    sets' z and panel LD; 0 with fewer than two variants."""
+    import warnings
+
+    from ..susie import estimate_s_rss
+
+    if bundle is not None and bundle.M >= 2:
+        z, R = np.asarray(bundle.z, np.float64), np.asarray(bundle.R, np.float64)
+        n = np.asarray(bundle.n, dtype=np.float64)
+        n_gwas = float(np.nanmedian(n)) if n.size and np.isfinite(n).any() else None
+    else:
+        k = np.flatnonzero(L.good)
+        z, R, n_gwas = gw["z"].to_numpy(np.float64)[L.union[k]], L.R[np.ix_(k, k)], None
+    if z.size < 2:
+        return 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # susieR's "provide n" advice: without n the test is the same null model
+        return float(estimate_s_rss(z, R, n_gwas))
 
 
 def run_locus(locus: Mapping[str, Any], genes: pd.DataFrame, gw: pd.DataFrame, cons: pd.DataFrame,
@@ -132,6 +154,14 @@ def run_locus(locus: Mapping[str, Any], genes: pd.DataFrame, gw: pd.DataFrame, c
                 sets[("element", eid)] = rows
                 elem_targets[str(eid)] = [(keys[gn], float(sc)) for gn, sc in zip(grp["gene"], grp["score"])]
     L = _Locus(gw, panel, sets)
+    ld_s = np.nan
+    if opts.ld_safeguard == "lambda":  # susieR's mismatch model: every test at the locus uses (1 - s) R + s I
+        ld_s = locus_mismatch(bundle, gw, L)
+        L.R = mismatch_ld(L.R, ld_s)
+        if bundle is not None and bundle.M:
+            import dataclasses
+
+            bundle = dataclasses.replace(bundle, R=mismatch_ld(bundle.R, ld_s))
     per_gene: dict[int, GeneInputs] = {}
     for i, (gid, name, tss) in enumerate(zip(genes["gene_id"], genes["gene_name"], genes["tss"])):
         near = np.flatnonzero(np.abs(pos - int(tss)) <= opts.tss_window)
@@ -162,7 +192,8 @@ def run_locus(locus: Mapping[str, Any], genes: pd.DataFrame, gw: pd.DataFrame, c
     for i in sorted(per_gene):
         rows, s = run_gene(per_gene[i], opts)
         tests += [{"locus_id": lid} | r for r in rows]
-        summ.append(s | {"chrom": str(locus["chrom"]), "tss": int(genes["tss"].iloc[i]), "locus_id": lid})
+        summ.append(s | {"chrom": str(locus["chrom"]), "tss": int(genes["tss"].iloc[i]), "locus_id": lid,
+                         "ld_s": ld_s})
     return tests, summ
 
 
@@ -231,6 +262,9 @@ def gene_tests(trait: str, loci_tsv: str | Path, chunk: str | None, gwas: str | 
     genes_df = pd.DataFrame(all_genes)
     if len(genes_df):
         genes_df["significant"] = genes_df["omnibus_p"] <= float(options["significance"])
+        # which gene at the locus (the GAMBIT paper ranks genes within a locus): dTSS pools every variant within
+        # 500 kb, so near a strong GWAS signal most genes are significant; the rank still singles one out
+        genes_df["locus_rank"] = genes_df.groupby("locus_id", sort=False)["omnibus_p"].rank(method="min")
     genes_df = _typed(genes_df.to_dict("records"), GENES_COLUMNS)
     write_parquet(tests_df, out_tests)
     write_parquet(genes_df, out_genes)

@@ -43,7 +43,7 @@ _LOCUS_DEFAULTS: dict[str, Any] = {
     "status": STATUS_OK, "reason": "", "M": 0, "P": 0, "L": 0, "bic": math.nan, "sigma2_alpha": math.nan,
     "sigma2_inf": math.nan, "inf_test_p": math.nan, "pratt_pairs": math.nan, "pratt_variants": math.nan,
     "pratt_inf": math.nan, "niter": 0, "converged": False, "ld_s": math.nan, "ld_n_flagged": 0, "ld_action": "off",
-    "log": "",
+    "ld_flagged": "", "log": "",
 }
 
 

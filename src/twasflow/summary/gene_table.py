@@ -22,7 +22,8 @@ import pandas as pd
 
 from .genes import gene_key
 
-GENE_TEST_COLUMNS = ["gene_id", "n_tests", "top_class", "min_p", "omnibus_p", "smultixcan_z", "smultixcan_p"]
+GENE_TEST_COLUMNS = ["gene_id", "n_tests", "top_class", "min_p", "omnibus_p", "locus_rank", "smultixcan_z",
+                     "smultixcan_p"]
 
 
 def read_gene_tests(path: str | Path | None) -> pd.DataFrame | None:

@@ -81,6 +81,14 @@ def pair_positions(pairs: pd.DataFrame, annotation: pd.DataFrame | None, window:
     return dict(zip(p["variable_id"].astype(str), x))
 
 
+def ld_flagged_variants(fit_loci: pd.DataFrame) -> frozenset[str]:
+    """Variants the LD-mismatch gate flagged at a locus: the union of the ``ld_flagged`` cells (``;``-separated
+    ids) of its loci-table rows (one per method; the gate runs once per locus, so they agree)."""
+    if "ld_flagged" not in fit_loci.columns:
+        return frozenset()
+    return frozenset(v for cell in fit_loci["ld_flagged"] if isinstance(cell, str) for v in cell.split(";") if v)
+
+
 def page_name(locus_id: str, genes: Sequence[str]) -> str:
     """File name of a locus page: ``{locus_id}__{up to 3 genes}.html`` (the report lists it by locus and gene)."""
     g = "-".join(list(dict.fromkeys(str(x) for x in genes if x))[:3]) or "no-gene"
@@ -186,11 +194,12 @@ def write_locus_pages(trait: str, methods: Sequence[str], loci_table: pd.DataFra
         stem = out / name.removesuffix(".html")
         lead_rs = gw.loc[gw["variant_id"] == lead, "rsid"].iloc[0] if "rsid" in gw and (gw["variant_id"] == lead).any() else ""
         title = f"{trait} · {lid} · lead {lead}" + (f" ({lead_rs})" if isinstance(lead_rs, str) and lead_rs else "")
+        fl = fit_loci[fit_loci["locus_id"] == lid] if len(fit_loci) else fit_loci
+        flagged = ld_flagged_variants(fl)
         regional_plot(stem, gw, lead, (lo, hi), ann, fits, px, title=title, pair_labels=labels,
-                      highlight=causal_genes)
+                      highlight=causal_genes, ld_flagged=flagged)
         pre = prescreen[prescreen["locus_id"] == lid] if prescreen is not None and len(prescreen) else None
         co = coloc[coloc["locus_id"] == lid] if coloc is not None and len(coloc) else None
-        fl = fit_loci[fit_loci["locus_id"] == lid] if len(fit_loci) else fit_loci
         fl = fl[[c for c in fl.columns if c not in _HIDDEN_FIT_COLUMNS]].dropna(axis=1, how="all")
         st = sets[sets["locus_id"] == lid] if len(sets) else sets
         n_lead = int(np.isfinite(gw["r2"].to_numpy(np.float64)).sum()) if len(gw) else 0
@@ -203,14 +212,18 @@ def write_locus_pages(trait: str, methods: Sequence[str], loci_table: pd.DataFra
              gene_table_html(gl, methods, table_id="gene-table", link=False)),
             ("Regional plot", "Every GWAS variant in the window (−log10 p), coloured by r² with the lead variant in "
              "the LD panel (LocusZoom's bins; grey: not in the panel); black rings: variants in a credible set of "
-             "any method. Below: genes (bold: genes in the table above) and each method's PIPs (◆ pairs at their "
+             "any method" + (f"; black crosses: the {len(flagged)} variant(s) whose z disagrees with the panel LD "
+                             "(LD-mismatch gate, ld_check)" if flagged else "") + ". Below: genes (bold: genes in the table above) and each method's PIPs (◆ pairs at their "
              "gene, ● variants; colour = credible set; black edge = causal call).",
              embed_image(stem.parent / f"{stem.name}.png", alt=f"regional plot of {lid}")
              + f'<p class="note"><a href="{stem.name}.svg">SVG</a></p>'),
             ("Gene–tissue pairs by gene", "Every pair fitted at the locus; PIP and credible set per method "
              "(empty: not in a set; n/a: not fitted by that method), S-PrediXcan z and p, largest coloc PP.H4.",
-             table_html(_pairs_by_gene(v, methods, pre, co, sym), sortable=True, table_id="pairs-table")),
-            ("Variants in credible sets", "", table_html(_cs_variants(v, methods, gw), sortable=True, table_id="vars-table")),
+             table_html(_pairs_by_gene(v, methods, pre, co, sym), sortable=True, table_id="pairs-table",
+                        headings=_headings(methods), sticky=True)),
+            ("Variants in credible sets", "", table_html(_cs_variants(v, methods, gw), sortable=True,
+                                                         table_id="vars-table", headings=_headings(methods),
+                                                         sticky=True)),
             ("Causal credible sets", "", table_html(st.drop(columns=[c for c in ("trait", "locus_id") if c in st]),
                                                      sortable=True, table_id="sets-table")),
             ("Fit per method", "Each method's loci-table row (status, size, Pratt split, LD-mismatch columns when "
@@ -219,6 +232,16 @@ def write_locus_pages(trait: str, methods: Sequence[str], loci_table: pd.DataFra
         write_text(page(f"{trait}: locus {lid}", sections, intro=intro), out / name)
     log.info("%s: %d locus pages", trait, len(names))
     return names
+
+
+def _headings(methods: Sequence[str]) -> dict[str, str]:
+    """Readable headers of the locus tables' columns."""
+    h = {"gene_id": "Ensembl id", "qtl_type": "QTL type", "pair_id": "pair", "twas_z": "S-PrediXcan z",
+         "twas_p": "S-PrediXcan p", "coloc_pp_h4": "coloc PP.H4 (max)", "variant_id": "variant", "rsid": "rsID",
+         "pos": "position", "gwas_p": "GWAS p", "r2_lead": "r² with lead"}
+    for m in methods:
+        h[f"{m}_pip"], h[f"{m}_cs"] = f"{m} PIP", f"{m} set"
+    return h
 
 
 def _fmt_p(p: object) -> str:

@@ -10,6 +10,7 @@ import html
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from .html import embed_image, page, table_html
@@ -25,6 +26,7 @@ def gene_columns(genes: pd.DataFrame, methods: Sequence[str]) -> dict[str, str]:
     cols.update({"twas_z": "S-PrediXcan z", "twas_p": "S-PrediXcan p", "twas_tissue": "S-PrediXcan best pair",
                  "coloc_pp_h4": "coloc PP.H4 (max)", "silver": "silver standard", "drug_target": "drug target",
                  "collinear_with": "collinear with (cannot be told apart)", "omnibus_p": "gene test omnibus p",
+                 "locus_rank": "gene test rank at locus",
                  "smultixcan_z": "S-MultiXcan z", "smultixcan_p": "S-MultiXcan p", "top_class": "gene test top class"})
     return {c: h for c, h in cols.items() if c in genes.columns}
 
@@ -40,17 +42,29 @@ def locus_label(locus_id: str) -> str:
 def method_cells(genes: pd.DataFrame, methods: Sequence[str]) -> pd.DataFrame:
     """Add one display column per method, ``{call} · {PIP} · {set}`` (sorted by ``{m}_pip``), so the gene table
     fits a screen; the numbers are the table's own cells."""
-    from .html import fmt
 
     g = genes.copy()
     g["locus"] = [locus_label(x) for x in g["locus_id"]]
     for m in methods:
         if f"{m}_call" not in g.columns:
             continue
-        g[m] = [c if c == "not fitted" else " · ".join(x for x in (c if c != "—" else "", fmt(p),
+        g[m] = [c if c == "not fitted" else " · ".join(x for x in (c if c != "—" else "", fmt_pip(p),
                                                                     s if isinstance(s, str) else "") if x)
                 for c, p, s in zip(g[f"{m}_call"], g[f"{m}_pip"], g[f"{m}_cs"])]
     return g
+
+
+def fmt_pip(p: object) -> str:
+    """A PIP as a reader compares them: 3 decimals, ``<0.001`` below (not ``9.22e-12``), n/a when missing."""
+    from .html import fmt
+
+    try:
+        v = float(p)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return fmt(p)
+    if not np.isfinite(v):
+        return fmt(p)
+    return "<0.001" if 0 < v < 1e-3 else f"{v:.3g}" if v < 1 else "1"
 
 
 def gene_table_html(genes: pd.DataFrame, methods: Sequence[str], *, table_id: str, link: bool = True) -> str:
@@ -58,7 +72,24 @@ def gene_table_html(genes: pd.DataFrame, methods: Sequence[str], *, table_id: st
     g = method_cells(genes, methods) if len(genes) else genes
     cols = gene_columns(g, methods)
     return table_html(g, list(cols), headings=cols, sortable=True, table_id=table_id, max_rows=20_000,
-                      links={"gene": "page"} if link else None, sort_keys={m: f"{m}_pip" for m in methods})
+                      links={"gene": "page"} if link else None, sort_keys={m: f"{m}_pip" for m in methods},
+                      optional=optional_gene_columns(g, methods), sticky=True, wrap=list(methods))
+
+
+#: Gene-table columns shown at first (the answer: which gene, where, which tissues, each method's call, the
+#: univariable and colocalization evidence, the gene-test omnibus); the rest open with a check box.
+_FIRST_VIEW = ("gene", "locus", "pairs", "twas_p", "coloc_pp_h4", "omnibus_p", "locus_rank")
+#: Flags shown at first only when some gene carries them (a column of "no" says nothing at first sight).
+_FLAGS = ("silver", "drug_target")
+
+
+def optional_gene_columns(genes: pd.DataFrame, methods: Sequence[str]) -> list[str]:
+    """Columns of the gene table hidden until asked for, so the first view fits a 1,400 px screen with three
+    methods: ids, CS-Pratt, S-PrediXcan z and best pair, S-MultiXcan, collinear members, gene-test class, and
+    the silver / drug-target flags when no gene has them."""
+    first = set(_FIRST_VIEW) | set(methods)
+    first |= {f for f in _FLAGS if f in genes.columns and bool((genes[f] == True).any())}  # noqa: E712 (None cells)
+    return [c for c in gene_columns(genes, methods) if c not in first]
 
 
 def _figure(out: Path, name: str, alt: str) -> str:
