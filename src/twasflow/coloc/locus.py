@@ -103,6 +103,33 @@ def run_susie(z: np.ndarray, R: np.ndarray, n: float, L: int = 10, max_iter: int
     return fit
 
 
+def _xqtl_fits(xz_sel: np.ndarray, R_sel: np.ndarray, xn: np.ndarray, L: int) -> Any:
+    """Every pair's xQTL SuSiE-RSS on its tested variants among the selected ones, all pairs at once.
+
+    ``twasflow.weights.fit_pairs`` is the same model as ``susie_rss(z, R, n, L)`` on each pair's non-missing
+    variants (same defaults, ``min(L, p)`` effects, credible sets and purity); it fits the pairs together on
+    the shared R instead of one scalar prior-variance search per effect and pair (that search was ~90 % of
+    coloc's time). Its prior variances are maximised to ~1e-10 in log V rather than Brent's ~1e-8, so PPs
+    agree with the one-at-a-time fits to that precision. None when the batch cannot run (bad input: every
+    pair then takes the one-at-a-time path, which reports the error per pair)."""
+    from twasflow.weights import fit_pairs
+
+    try:
+        return fit_pairs(xz_sel, R_sel, xn, L=L, max_iter=100)
+    except InputError:
+        return None
+
+
+def _batched_fit(fits: Any, k: int) -> Any:
+    """Pair k's fit from :func:`_xqtl_fits`, or None when it failed or did not converge in 100 iterations
+    (those pairs take :func:`run_susie`'s path: its reruns with more iterations and its error reporting)."""
+    from twasflow.weights import STATUS_OK
+
+    if fits is None or fits.status[k] != STATUS_OK or not fits.converged[k]:
+        return None
+    return fits[k]
+
+
 def coloc_locus(
     gwas_z: Any,
     gwas_n: Any,
@@ -161,6 +188,7 @@ def coloc_locus(
 
     rows: list[dict[str, Any]] = []
     gwas_fits: dict[bytes, Any] = {}
+    xqtl_fits = _xqtl_fits(xz[selected], Rm[np.ix_(selected, selected)], xn, L) if selected.size else None
     for k, pid in enumerate(pids):
         row: dict[str, Any] = {"pair_id": pid, "nsnps": 0, "susie_hit1": None, "susie_hit2": None,
                                **{c: np.nan for c in PP_COLUMNS}, **{c: np.nan for c in ABF_COLUMNS},
@@ -195,19 +223,25 @@ def coloc_locus(
             if key not in gwas_fits:
                 gwas_fits[key] = run_susie(zg, Rs, ng, L=L)
             fit1 = gwas_fits[key]
-            fit2 = run_susie(zx, Rs, nx, L=L)
+            fit2 = _batched_fit(xqtl_fits, k)
+            if fit2 is None:
+                fit2 = run_susie(zx, Rs, nx, L=L)
         except InputError as e:
             row["reason"] = f"SuSiE failed: {e}"
         else:
-            cs = coloc_susie(fit1, fit2, snps, snps, p1=float(cfg["p1"]), p2=float(cfg["p2"]),
-                             p12=float(p12_susie), overlap_min=overlap_min)
-            best = cs.best()
-            if best is None:
-                row["reason"] = cs.reason.replace("fit 1", "fit 1 (GWAS)").replace("fit 2", "fit 2 (xQTL)")
+            no_cs = [w for w, f in (("1 (GWAS)", fit1), ("2 (xQTL)", fit2)) if not f.sets]
+            if no_cs:  # coloc_susie's own reason, without building its empty tables (most pairs at a locus)
+                row["reason"] = "no credible set in fit " + " and fit ".join(no_cs)
             else:
-                row["susie_hit1"], row["susie_hit2"] = best["hit1"], best["hit2"]
-                for c in PP_COLUMNS:
-                    row[c] = float(best[c])
+                cs = coloc_susie(fit1, fit2, snps, snps, p1=float(cfg["p1"]), p2=float(cfg["p2"]),
+                                 p12=float(p12_susie), overlap_min=overlap_min)
+                best = cs.best()
+                if best is None:
+                    row["reason"] = cs.reason.replace("fit 1", "fit 1 (GWAS)").replace("fit 2", "fit 2 (xQTL)")
+                else:
+                    row["susie_hit1"], row["susie_hit2"] = best["hit1"], best["hit2"]
+                    for c in PP_COLUMNS:
+                        row[c] = float(best[c])
         row["colocalized"] = colocalized(row["PP.H4"], row["abf_PP.H4"], float(cfg["h4_min"]))
 
     out = pd.DataFrame(rows, columns=list(OUTPUT_COLUMNS))
