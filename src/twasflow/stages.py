@@ -57,7 +57,9 @@ def panel(out_dir: str | Path, *, bfile: str | None = None, vcf: str | None = No
 
 
 def _panel_variants(panel_dir: str | Path) -> pd.DataFrame:
-    return pd.read_parquet(Path(panel_dir) / "variants.parquet")
+    from .io.panel import read_panel_variants
+
+    return read_panel_variants(panel_dir)
 
 
 def harmonize_gwas(row: Mapping[str, Any], panel_dir: str | Path, out: str | Path, qc: str | Path,

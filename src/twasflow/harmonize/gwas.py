@@ -107,7 +107,7 @@ def harmonize_gwas(
                 acc.counts[_R["malformed_row"]] += len(src.malformed)
             if acc.n_input == 0:
                 raise HarmonizeError.at("no data rows", file=path, expected="at least one variant")
-            if acc.fmax.max() < 0 and not any(acc.counts[_R[r]] for r in ("not_in_panel", "allele_mismatch")):
+            if acc.fmax.max() < 0 and not any(acc.counts[_R[r]] for r in ("not_in_panel", "panel_maf_below_min", "allele_mismatch")):
                 if acc.counts[_R["chrom_not_in_panel"]] == acc.n_input:
                     raise _no_overlap_error(path, acc, index)
             if "eaf" not in roles:
