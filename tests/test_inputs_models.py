@@ -63,7 +63,7 @@ def test_rsid_models_harmonize_like_varid_models(runs):
     assert a["qc"]["matched_on"] == "position" and b["qc"]["matched_on"] == "rsid"
     for k in ("n_input", "n_kept", "dropped", "swapped_alleles", "n_pairs", "n_pairs_covariance"):
         assert a["qc"][k] == b["qc"][k], k
-    assert a["qc"]["n_input"] == 53 and a["qc"]["dropped"] == {"not_in_panel": 7}  # 3 absent, 4 indels
+    assert a["qc"]["n_input"] == 53 and a["qc"]["dropped"] == {"not_in_panel": 3, "indel": 4}  # 3 absent, 4 indels (the panel holds SNVs)
     assert a["qc"]["swapped_alleles"] > 0
     pd.testing.assert_frame_equal(a["table"].drop(columns="model_variant"), b["table"].drop(columns="model_variant"))
     pd.testing.assert_frame_equal(a["report"], b["report"])

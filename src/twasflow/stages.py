@@ -93,7 +93,7 @@ def harmonize_xqtl(row: Mapping[str, Any], panel_dir: str | Path, out_dir: str |
                                out_dir=out_dir, qc_out=qc, dataset=row["dataset"], tissue=row["tissue"],
                                qtl_type=row["qtl_type"], covariance=row.get("covariance"),
                                gene_map=row.get("gene_map"), declared_build=row.get("build"), panel_build=build,
-                               fusion_model=row.get("fusion_model"))
+                               fusion_model=row.get("fusion_model"), **harmonize)
         _log_qc(res)
         return res
     log.info("harmonizing xQTL %s (%s, %s)", row["dataset"], row["path"], row["format"])
