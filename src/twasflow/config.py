@@ -316,7 +316,9 @@ def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") ->
 def check_data_files(run: RunConfig, *, base_dir: str | Path = ".") -> list[str]:
     """``twasflow check-config``'s file checks beyond existence: read the header of every GWAS file of the sheet
     and check that its mapped columns exist (the format's, or the ``col_*`` map of a ``table``) and that a sample
-    size is available (an ``n`` column or the sheet's ``n``). Files the example simulator writes are skipped.
+    size is available (an ``n`` column or the sheet's ``n``); open every xQTL file (and covariance file) and check
+    the columns its format needs (:func:`twasflow.io.headers.check_xqtl_header`). Files the example simulator
+    writes are skipped.
 
     Returns one line per file checked; raises ConfigError naming the sheet row, file and column otherwise.
     Relative paths are taken from ``base_dir``, the run's working directory (as Snakemake does).
@@ -349,6 +351,17 @@ def check_data_files(run: RunConfig, *, base_dir: str | Path = ".") -> list[str]
                               "n column in the file and a blank n in the sheet; expected one of them)")
         lines.append(f"{sheet}, row {i} ({rec['trait']}): {full}: columns "
                      + ", ".join(f"{k}={v}" for k, v in roles.items()))
+    # the xQTL sheet: every file's header against its format (twasflow.io.headers)
+    from .io.headers import check_xqtl_sheet
+
+    rows = run.xqtl.to_dict("records")
+    skip = {i: "made by the example simulator, not checked" for i, rec in enumerate(rows, start=1)
+            if made_by_simulator(cfg, rec["path"], base)}
+    try:
+        lines += check_xqtl_sheet(rows, sheet=cfg["xqtl_sheet"], base=base, skip=skip)
+    except InputError as exc:
+        raise ConfigError(str(exc), file=exc.file, column=exc.column, row=exc.row, found=exc.found,
+                          expected=exc.expected) from None
     return lines
 
 
