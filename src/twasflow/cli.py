@@ -309,6 +309,9 @@ def _describe_sets(v: Any, sets: Any, show: int = 4) -> list[str]:
         groups = []
         for g in dict.fromkeys(key):
             names = list(mem.loc[key == g, "variable_id"])
+            if "rsid" in mem.columns:  # variant members: the rsID beside the id (issue 18)
+                rs = mem.loc[key == g, "rsid"].tolist()
+                names = [f"{n} ({r})" if isinstance(r, str) and r else n for n, r in zip(names, rs)]
             more = f", +{len(names) - show} more" if len(names) > show else ""
             groups.append("[" + ", ".join(names[:show]) + more + "]")
         pratt = "" if pd.isna(s["cs_pratt"]) else f", CS-Pratt {s['cs_pratt']:.3f}"

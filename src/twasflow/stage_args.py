@@ -133,7 +133,7 @@ class StageArgs:
                 "options": cfg[method], "genes": gene_annotation_path(cfg),
                 "plot_dir": f"{prefix}.plots", "locus": locus, "trait_inputs": self.trait_inputs(method, trait),
                 "seed": cfg["seed"], "plot_mode": cfg["locus_plots"], "genome_build": cfg["genome_build"],
-                "ld_check": cfg["ld_check"]}
+                "ld_check": cfg["ld_check"], "gwas": lay.gwas(trait)}
 
     def coloc(self, trait: str, chunk: str, *, locus: str | None = None, out: str | None = None) -> dict[str, Any]:
         lay = self.layout

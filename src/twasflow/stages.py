@@ -120,7 +120,10 @@ def clump(gwas: str | Path, panel_dir: str | Path, out: str | Path, *, p1: float
     log.info("clumping %s (p1 %g, p2 %g, r2 %g, kb %g, %s r2)", gwas, p1, p2, r2, kb, r2_method)
     table = pd.read_parquet(gwas, columns=["variant_id", "p"])
     records, universe = clump_panel(table, Panel(panel_dir), p1=p1, p2=p2, r2=r2, kb=kb, r2_method=r2_method)
-    write_text(format_clumped(records, plink_maxsnp(universe)), out)
+    from .harmonize.gwas import harmonized_rsids
+
+    rsids = harmonized_rsids(gwas, [r.snp for r in records])  # a last RSID column, for lookups (issue 18)
+    write_text(format_clumped(records, plink_maxsnp(universe), rsids=rsids.to_dict()), out)
     log.info("%d clumps from %d variants at p <= %g", len(records), int((table["p"] <= p1).sum()), p1)
     return Path(out)
 
@@ -146,6 +149,8 @@ def loci(trait: str, clumped: str | Path, out_tsv: str | Path, *, loci_cfg: Mapp
     table, counts = define_loci(index, trait, radius_kb=loci_cfg["radius_kb"], mhc=mhc,
                                 exclude_mhc=loci_cfg["exclude_mhc"], blocks=bl)
     table = assign_chunks(table, chunking["loci_per_chunk"], chunking["max_chunks"])
+    if "rsid" in index.columns:  # the lead variant's rsID, beside its id (issue 18)
+        table["lead_rsid"] = table["lead_variant"].map(dict(zip(index["variant_id"], index["rsid"])))
     write_tsv(table, out_tsv)
     log.info("%s: %d index variants (%d in the MHC dropped) → %d loci in %d chunks", trait,
              counts["index_variants"], counts["dropped_mhc"], len(table), table["chunk"].nunique())
@@ -370,6 +375,15 @@ def coloc(trait: str, bundles_manifest: str | Path, pairs_tables: Mapping[str, s
     return table
 
 
+def _with_rsids(v: pd.DataFrame, gwas: str | Path) -> pd.DataFrame:
+    """``variables`` with a last column ``rsid``: the variant's rsID for variant rows (None for pairs/unknown)."""
+    from .harmonize.gwas import harmonized_rsids
+
+    vid = v["variant_id"].where(v["type"] == "variant")
+    rs = harmonized_rsids(gwas, vid.dropna().astype(str).tolist())
+    return v.assign(rsid=vid.map(rs.to_dict()).astype(object).where(vid.notna(), None))
+
+
 def _kept_pairs(prescreen: pd.DataFrame, lid: str, weights: Any) -> list[str]:
     """The pairs fine-mapped at a locus — those its prescreen kept — in the weights file's order. Every method
     and the TGFM prior see the same pairs."""
@@ -523,8 +537,8 @@ def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manif
             prescreen_table: str | Path, out_prefix: str | Path, log_dir: str | Path, options: Mapping[str, Any],
             seed: int, plot_mode: str, genes: str | Path | None = None, plot_dir: str | Path | None = None,
             locus: str | None = None, trait_inputs: Mapping[str, str | Path] | None = None,
-            genome_build: str | None = None, ld_check: Mapping[str, Any] | None = None
-            ) -> dict[str, pd.DataFrame]:
+            genome_build: str | None = None, ld_check: Mapping[str, Any] | None = None,
+            gwas: str | Path | None = None) -> dict[str, pd.DataFrame]:
     """Rule ``finemap``: one fine-mapping method (:mod:`twasflow.methods.registry`) on every locus of a chunk,
     on the pairs that pass the prescreen.
 
@@ -537,7 +551,8 @@ def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manif
     ``seed``: config seed (TGFM's draws, seeded per trait and locus). Locus plots are drawn after the tables
     are written: a plot failure never discards a fit (it fails the job once the tables exist). ``genome_build``:
     checked against the gene annotation's (:func:`twasflow.io.annotation.read_gene_annotation`). ``ld_check``:
-    the config's ``ld_check`` block (:func:`twasflow.ldcheck.check_bundle`; None: no gate).
+    the config's ``ld_check`` block (:func:`twasflow.ldcheck.check_bundle`; None: no gate). ``gwas``: the trait's
+    harmonized GWAS, whose rsIDs fill a last ``rsid`` column of ``variables`` for variant rows (issue 18).
     """
     from . import ldcheck
     from .io.tables import read_json, write_parquet
@@ -586,6 +601,8 @@ def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manif
         if r["status"] == "failed" and not any(t["locus_id"].iloc[0] == r["locus_id"] for t in parts["loci"]):
             add(failed_result(method, r["reason"], log=r["log"] or ""), r["locus_id"])
     out: dict[str, pd.DataFrame] = {}
+    if gwas is not None and parts["variables"]:
+        parts["variables"] = [_with_rsids(pd.concat(parts["variables"], ignore_index=True), gwas)]
     for name, ts in parts.items():
         t = pd.concat(ts, ignore_index=True) if ts else pd.DataFrame()
         write_parquet(t, f"{out_prefix}.{name}.parquet")

@@ -372,6 +372,31 @@ def _write_gwas_parquet(table: pa.Table, path: str | Path) -> None:
     w.close()
 
 
+def harmonized_rsids(path: str | Path, variant_ids: Sequence[str]) -> pd.Series:
+    """rsID (None where unknown) of each of ``variant_ids`` (``chrom:pos:other:counted``), from a harmonized GWAS
+    Parquet's ``rsid`` column (the panel's rsID of the variant). Reads only the row groups of the ids' position
+    range per chromosome (the file is sorted and keeps chrom/pos statistics). Indexed by the ids."""
+    ids = pd.Index(pd.unique(pd.Series(list(variant_ids), dtype=object)))
+    out = pd.Series(None, index=ids, dtype=object)
+    if not len(ids):
+        return out
+    parts = ids.to_series().str.split(":", n=2, expand=True)
+    pos = pd.to_numeric(parts[1], errors="coerce")
+    found = []
+    for chrom, grp in pos.groupby(parts[0].to_numpy()):
+        if grp.isna().all():
+            continue
+        t = pq.read_table(path, columns=["variant_id", "rsid"],
+                          filters=[("chrom", "=", str(chrom)), ("pos", ">=", int(grp.min())),
+                                   ("pos", "<=", int(grp.max()))])
+        found.append(t.to_pandas())
+    if found:
+        f = pd.concat(found, ignore_index=True).drop_duplicates("variant_id").set_index("variant_id")["rsid"]
+        hit = f.reindex(ids)
+        out = hit.astype(object).where(hit.notna(), None)
+    return out
+
+
 def read_harmonized_gwas(path: str | Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Read a harmonized GWAS Parquet (convenience for tests and downstream stages)."""
     return pq.read_table(path, columns=list(columns) if columns else None).to_pandas()
