@@ -40,7 +40,7 @@ class StageArgs:
     def panel(self) -> dict[str, Any]:
         p = self.cfg["panel"]
         return {"out_dir": self.layout.panel_dir, "bfile": p["bfile"], "vcf": p["vcf"], "pgen": p["pgen"], "keep": p["keep"],
-                "maf_min": p["maf_min"]}
+                "maf_min": p["maf_min"], "variants": p.get("variants")}
 
     def harmonize_gwas(self, trait: str) -> dict[str, Any]:
         # the truth column only feeds the summary: editing it must not re-harmonize the trait
@@ -105,6 +105,13 @@ class StageArgs:
             return []
         return [d for d in self.run.datasets
                 if is_model_format(self.run.xqtl_row(d)["format"]) and self.run.xqtl_row(d).get("covariance")]
+
+    def spredixcan(self, trait: str) -> dict[str, Any]:
+        lay = self.layout
+        return {"trait": trait, "gwas": lay.gwas(trait),
+                "model_dirs": {d: lay.xqtl_dir(d) for d in self.model_cov_datasets()},
+                "out": lay.spredixcan(trait), "summary": lay.spredixcan_summary(trait),
+                "genotypes": not self.cfg["panel"].get("variants")}
 
     def prescreen(self, trait: str, chunk: str, *, locus: str | None = None,
                   out: str | None = None) -> dict[str, Any]:

@@ -48,9 +48,14 @@ def simulate_example(out_dir: str | Path, seed: int) -> dict[str, Path]:
 
 
 def panel(out_dir: str | Path, *, bfile: str | None = None, vcf: str | None = None, keep: str | None = None,
-          maf_min: float = 0.01, pgen: str | None = None) -> dict[str, Any]:
-    """Rule ``panel``: PLINK bed, PLINK 2 pgen or VCF → per-chromosome genotype store in ``out_dir``."""
-    from .io.panel import build_panel_store
+          maf_min: float = 0.01, pgen: str | None = None, variants: str | None = None) -> dict[str, Any]:
+    """Rule ``panel``: PLINK bed, PLINK 2 pgen or VCF → per-chromosome genotype store in ``out_dir``; or, with
+    ``variants``, a variant table without genotypes (:func:`twasflow.io.panel.build_variant_store`)."""
+    from .io.panel import build_panel_store, build_variant_store
+
+    if variants:
+        log.info("no genotypes: variant table %s (S-PrediXcan only)", variants)
+        return build_variant_store(out_dir, variants)
 
     log.info("building the genotype store from %s", bfile or pgen or vcf)
     return build_panel_store(out_dir, bfile=bfile, vcf=vcf, keep=keep, maf_min=maf_min, pgen=pgen)
@@ -321,6 +326,45 @@ def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | 
              p_max, n_failed)
     if covariance == "model":
         log.info("%s: %d model pairs tested with their model covariance", trait, n_model_cov)
+    return table
+
+
+#: the stages a run without genotypes (``panel.variants``) cannot do: they need LD among all GWAS variants
+NEED_GENOTYPES = ("clump", "loci", "locus_inputs", "xqtl_weights", "prescreen", "finemap (tgvis, ctwas, tgfm)",
+                  "coloc", "gene_tests", "summarize", "across_traits")
+
+
+def spredixcan(trait: str, gwas: str | Path, model_dirs: Mapping[str, str | Path], out: str | Path,
+               summary: str | Path, genotypes: bool = True) -> pd.DataFrame:
+    """Rule ``spredixcan``: S-PrediXcan of every prediction-model dataset with a covariance file, LD among a
+    model's variants from that file (:func:`twasflow.twas.spredixcan_dataset`) → ``out`` (TSV,
+    :data:`~twasflow.twas.SPREDIXCAN_COLUMNS`) and ``summary`` (JSON: counts, and with ``genotypes=False`` the
+    stages skipped for lack of LD)."""
+    from .io.tables import write_json
+    from .models import read_model_covariance
+    from .twas import SPREDIXCAN_COLUMNS, spredixcan_dataset
+
+    parts = []
+    for ds, d in sorted(model_dirs.items()):
+        models = pd.read_parquet(Path(d) / "models.parquet")
+        z = pd.read_parquet(gwas, columns=["variant_id", "z"], filters=[("variant_id", "in", sorted(set(
+            models["variant_id"])))]).drop_duplicates("variant_id").set_index("variant_id")["z"]
+        parts.append(spredixcan_dataset(z, models, read_model_covariance(Path(d) / "covariance.npz"), ds))
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=SPREDIXCAN_COLUMNS)
+    write_tsv(table, out)
+    info = {"trait": trait, "datasets": sorted(model_dirs), "n_pairs": int(len(table)),
+            "n_with_z": int(table["twas_z"].notna().sum()) if len(table) else 0,
+            "no_z": {str(k): int(v) for k, v in table.loc[table["reason"] != "", "reason"].value_counts().items()}
+            if len(table) else {},
+            "ld": "model covariance files", "genotypes": bool(genotypes),
+            "skipped": [] if genotypes else list(NEED_GENOTYPES),
+            "note": "" if genotypes else ("no genotype panel (panel.variants): a classic S-PrediXcan-only run; the "
+                                          "skipped stages need LD among all GWAS variants (a genotype panel)")}
+    write_json(info, summary)
+    log.info("%s: S-PrediXcan z for %d of %d model pairs (%s)", trait, info["n_with_z"], info["n_pairs"],
+             ", ".join(model_dirs) or "no model dataset with a covariance file")
+    if not genotypes:
+        log.warning("%s: no genotypes: skipped %s", trait, ", ".join(NEED_GENOTYPES))
     return table
 
 

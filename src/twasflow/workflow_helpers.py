@@ -43,6 +43,8 @@ def panel_files(panel: Mapping[str, Any]) -> list[str]:
         return [f for s in (".bed", ".bim", ".fam") for f in expand_pattern(panel["bfile"] + s)]
     if panel.get("pgen"):
         return [f for s in (".pgen", ".pvar", ".psam") for f in expand_pattern(panel["pgen"] + s)]
+    if panel.get("variants"):
+        return [panel["variants"]]
     return expand_pattern(panel["vcf"])
 
 

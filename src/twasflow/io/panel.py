@@ -522,6 +522,59 @@ def _build_from_vcf(out: Path, vcf: str, keep, maf_min: float, want: list[str] |
 # ----------------------------------------------------------------------------------------------------
 
 
+def build_variant_store(out_dir: str | os.PathLike[str], variants: str | os.PathLike[str]) -> dict:
+    """A panel without genotypes (config ``panel.variants``): the variant table → ``variants.parquet`` (+ ``sd``
+    when given) and ``panel.json`` with ``genotypes: false``, for a classic S-PrediXcan-only run.
+
+    ``variants``: TSV (plain or gzip) with ``chrom, pos, other_allele, counted_allele`` and optional ``rsid``,
+    ``counted_freq`` (the reference frequency of the counted allele; standardizes per-allele weights) or ``sd``
+    (the reference SD of the counted-allele dosage itself, e.g. cTWAS's LD reference variance, which need not be
+    2f(1-f)). Alleles may be indels. Rows are sorted by chromosome and position; a repeated
+    (chrom, pos, other, counted) is an error.
+    """
+    src = Path(variants)
+    if not src.is_file():
+        raise PanelError.at("variant table not found", file=src, expected="a TSV with chrom, pos, other_allele, "
+                            "counted_allele")
+    df = pd.read_csv(src, sep="\t", dtype={"chrom": str, "other_allele": str, "counted_allele": str, "rsid": str})
+    for c in ("chrom", "pos", "other_allele", "counted_allele"):
+        if c not in df.columns:
+            raise PanelError.at("variant table lacks a column", file=src, column=c, found=list(df.columns),
+                                expected="chrom, pos, other_allele, counted_allele [, rsid, counted_freq | sd]")
+    pos = pd.to_numeric(df["pos"], errors="coerce")
+    if pos.isna().any() or (pos < 1).any():
+        row = int(np.flatnonzero(pos.isna() | (pos < 1))[0]) + 1
+        raise PanelError.at("not a position", file=src, column="pos", row=row, found=repr(df["pos"].iloc[row - 1]),
+                            expected="an integer >= 1")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    v = pd.DataFrame({"chrom": df["chrom"].astype(str).str.replace("^chr", "", regex=True),
+                      "pos": pos.astype(np.int64),
+                      "other_allele": df["other_allele"].str.upper(), "counted_allele": df["counted_allele"].str.upper(),
+                      "rsid": df["rsid"].where(df["rsid"] != ".") if "rsid" in df.columns else None,
+                      "counted_freq": pd.to_numeric(df["counted_freq"]) if "counted_freq" in df.columns else np.nan,
+                      "n_called": np.int64(0)})
+    cats = sorted(v["chrom"].unique(), key=chrom_sort_key)
+    v = v.iloc[np.lexsort((v["pos"].to_numpy(), v["chrom"].map({c: i for i, c in enumerate(cats)}).to_numpy()))]
+    v["variant_id"] = v["chrom"] + ":" + v["pos"].astype(str) + ":" + v["other_allele"] + ":" + v["counted_allele"]
+    dup = v["variant_id"].duplicated()
+    if dup.any():
+        raise PanelError.at("repeated variant", file=src, found=v.loc[dup, "variant_id"].iloc[0],
+                            expected="each chrom, pos, other_allele, counted_allele once")
+    v["row"] = v.groupby("chrom").cumcount().astype(np.int64)
+    cols = VARIANT_COLUMNS + (["sd"] if "sd" in df.columns else [])
+    if "sd" in df.columns:
+        v["sd"] = pd.to_numeric(df["sd"]).reindex(v.index).to_numpy()
+    v = v.reset_index(drop=True)[cols]
+    write_parquet(v, out / "variants.parquet")
+    write_parquet(pd.DataFrame({"chrom": pd.Series([], dtype=str), "pos": np.zeros(0, np.int64)}), out / MAF_DROPPED)
+    meta = {"format": "twasflow-variant-table-1", "genotypes": False, "n_samples": 0, "n_variants": int(len(v)),
+            "n_input": int(len(df)), "chroms": {c: int(n) for c, n in v["chrom"].value_counts(sort=False).items()},
+            "dropped": {}, "source": {"type": "variants", "path": str(src)}}
+    write_json(meta, out / "panel.json")
+    return meta
+
+
 def read_panel_variants(store_dir: str | os.PathLike[str]) -> pd.DataFrame:
     """The store's ``variants.parquet``, with ``attrs['panel_dir']`` set so harmonization finds the positions
     dropped for ``maf_min`` (:func:`read_maf_dropped`)."""
