@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 
 from twasflow.harmonize import harmonize_gwas
 from twasflow.io.panel import build_panel_store, read_panel_variants

@@ -23,7 +23,7 @@ import pyarrow as pa
 from twasflow.errors import InputError
 
 from .accumulate import _resolve_rows, _strand_consensus
-from .codes import _R, PANEL_COLUMNS, Settings, allele_codes, chrom_codes
+from .codes import _R, Settings, allele_codes, chrom_codes
 from .match import PanelIndex, match_to_panel
 
 #: why a model variant is not used, in the order they are tested: missing or non-finite weight; an indel or a
