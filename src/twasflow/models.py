@@ -263,6 +263,15 @@ def harmonize_models(
     if n_pairs_used < len(report):
         warnings.append(f"{len(report) - n_pairs_used} of {len(report)} models have no variant in the panel "
                         f"(see models_report.tsv)")
+    if fmt == "predictdb":  # newer PredictDB models carry S-PrediXcan's calibration factor phi (extra.phi)
+        from .io.predictdb import read_predictdb_phi
+
+        try:
+            phi = read_predictdb_phi(path)
+        except InputError:
+            phi = None
+        if phi is not None:
+            table["phi"] = table["phenotype_id"].map(phi).astype(np.float64)
     write_parquet(table, out_dir / "models.parquet")
     write_tsv(report, out_dir / "models_report.tsv")
     qc = {

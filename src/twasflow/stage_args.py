@@ -111,6 +111,7 @@ class StageArgs:
         return {"trait": trait, "gwas": lay.gwas(trait),
                 "model_dirs": {d: lay.xqtl_dir(d) for d in self.model_cov_datasets()},
                 "out": lay.spredixcan(trait), "summary": lay.spredixcan_summary(trait),
+                "phi_h2": self.cfg["prescreen"]["phi_h2"],
                 "genotypes": not self.cfg["panel"].get("variants")}
 
     def prescreen(self, trait: str, chunk: str, *, locus: str | None = None,
@@ -120,7 +121,14 @@ class StageArgs:
                 "weights_manifest": lay.weights(trait, chunk), "out": out or lay.prescreen(trait, chunk),
                 "log_dir": lay.log_dir("prescreen", trait, locus or chunk), "p_max": pre["p_max"],
                 "covariance": pre["covariance"],
-                "model_dirs": {d: lay.xqtl_dir(d) for d in self.model_cov_datasets()}, "locus": locus}
+                "model_dirs": {d: lay.xqtl_dir(d) for d in self.model_cov_datasets()}, "locus": locus,
+                "phi_h2": pre["phi_h2"], "phi_dirs": self.phi_dirs()}
+
+    def phi_dirs(self) -> dict[str, str]:
+        """Harmonized PredictDB datasets, whose ``models.parquet`` may carry phi (with ``prescreen.phi_h2``)."""
+        if self.cfg["prescreen"].get("phi_h2") is None:
+            return {}
+        return {d: self.layout.xqtl_dir(d) for d in self.run.datasets if self.run.xqtl_row(d)["format"] == "predictdb"}
 
     def trait_inputs(self, method: str, trait: str) -> dict[str, str]:
         """The per-trait files a method's finemap job reads (its registry entry's preparation outputs)."""

@@ -258,7 +258,8 @@ def xqtl_weights(trait: str, bundles_manifest: str | Path, out_dir: str | Path, 
 
 def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | Path, out: str | Path,
               log_dir: str | Path, p_max: float = 0.05, locus: str | None = None, covariance: str = "panel",
-              model_dirs: Mapping[str, str | Path] | None = None) -> pd.DataFrame:
+              model_dirs: Mapping[str, str | Path] | None = None, phi_h2: float | None = None,
+              phi_dirs: Mapping[str, str | Path] | None = None) -> pd.DataFrame:
     """Rule ``prescreen``: S-PrediXcan z of every pair from its weights, drop pairs with p > p_max.
 
     Writes ``out`` (Parquet, :data:`twasflow.twas.PRESCREEN_COLUMNS`, docs/outputs.md "Prescreen"; one row per pair of every locus with
@@ -269,6 +270,9 @@ def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | 
     ``covariance="model"``: prediction-model pairs whose dataset has a covariance file (``covariance.npz`` in
     the harmonized directories ``model_dirs``) use S-PrediXcan with that covariance (``Σ w σ z / √(wᵀΓw)``
     over the model variants in the locus); all other pairs use the panel LD.
+
+    ``phi_h2`` (the GWAS's SNP heritability): model pairs with a PredictDB phi (``models.parquet`` of
+    ``phi_dirs``) get S-PrediXcan's calibration z / √(1 + φ N h²), N the median GWAS n of the locus.
     """
     import numpy as np
 
@@ -290,6 +294,9 @@ def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | 
             if f.is_file():
                 model_cov.update(read_model_covariance(f))
         log.info("%s: model covariance for %d model pairs", trait, len(model_cov))
+    phi = _model_phi(phi_dirs) if phi_h2 is not None else {}
+    if phi_h2 is not None:
+        log.info("%s: phi calibration (h2 %g) for the %d model pairs with phi", trait, phi_h2, len(phi))
     tables: list[pd.DataFrame] = []
     n_model_cov = 0
 
@@ -313,8 +320,14 @@ def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | 
         if model_cov:
             z_given, n = model_covariance_z(b.variant_ids, b.z, b.freq, B, ids, is_model, model_cov)
             n_model_cov += n
+        scale = None
+        if phi:
+            from .twas import phi_scale
+
+            ph = b.pairs["pair_id"].map(phi).to_numpy(np.float64)
+            scale = phi_scale(ph, float(np.median(b.n)), phi_h2)
         t = prescreen_table(lid, b.pairs, b.z, b.R, B, p_max=p_max, n_weights_model=nmodel, drop_reason=reason,
-                            z_given=z_given)
+                            z_given=z_given, z_scale=scale)
         tables.append(t)
         return {"status": "ok", "reason": "", "n_kept": int(t["kept"].sum()), "n_pairs": len(t)}
 
@@ -329,17 +342,34 @@ def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | 
     return table
 
 
+def _model_phi(phi_dirs: Mapping[str, str | Path] | None) -> dict[str, float]:
+    """pair id → PredictDB phi over the harmonized model datasets that carry it."""
+    out: dict[str, float] = {}
+    for d in sorted(phi_dirs or {}):
+        f = Path(phi_dirs[d]) / "models.parquet"
+        if f.is_file():
+            import pyarrow.parquet as pq
+
+            if "phi" in pq.read_schema(f).names:
+                t = pd.read_parquet(f, columns=["pair_id", "phi"]).dropna().drop_duplicates("pair_id")
+                out.update(zip(t["pair_id"], t["phi"].astype(float)))
+    return out
+
+
 #: the stages a run without genotypes (``panel.variants``) cannot do: they need LD among all GWAS variants
 NEED_GENOTYPES = ("clump", "loci", "locus_inputs", "xqtl_weights", "prescreen", "finemap (tgvis, ctwas, tgfm)",
                   "coloc", "gene_tests", "summarize", "across_traits")
 
 
 def spredixcan(trait: str, gwas: str | Path, model_dirs: Mapping[str, str | Path], out: str | Path,
-               summary: str | Path, genotypes: bool = True) -> pd.DataFrame:
+               summary: str | Path, genotypes: bool = True, phi_h2: float | None = None) -> pd.DataFrame:
     """Rule ``spredixcan``: S-PrediXcan of every prediction-model dataset with a covariance file, LD among a
     model's variants from that file (:func:`twasflow.twas.spredixcan_dataset`) → ``out`` (TSV,
     :data:`~twasflow.twas.SPREDIXCAN_COLUMNS`) and ``summary`` (JSON: counts, and with ``genotypes=False`` the
-    stages skipped for lack of LD)."""
+    stages skipped for lack of LD). ``phi_h2``: adds ``twas_z_phi``/``spredixcan_z_phi``, the z calibrated for
+    polygenicity where the model carries phi (:func:`twasflow.twas.calibrate_phi`; N the trait's median n)."""
+    import numpy as np
+
     from .io.tables import write_json
     from .models import read_model_covariance
     from .twas import SPREDIXCAN_COLUMNS, spredixcan_dataset
@@ -351,6 +381,14 @@ def spredixcan(trait: str, gwas: str | Path, model_dirs: Mapping[str, str | Path
             models["variant_id"])))]).drop_duplicates("variant_id").set_index("variant_id")["z"]
         parts.append(spredixcan_dataset(z, models, read_model_covariance(Path(d) / "covariance.npz"), ds))
     table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=SPREDIXCAN_COLUMNS)
+    if phi_h2 is not None and len(table):
+        from .twas import calibrate_phi
+
+        phi = _model_phi(model_dirs)
+        n = float(pd.read_parquet(gwas, columns=["n"])["n"].median())
+        ph = table["pair_id"].map(phi).to_numpy(np.float64)
+        for c in ("twas_z", "spredixcan_z"):
+            table[f"{c}_phi"] = calibrate_phi(table[c].to_numpy(np.float64), ph, n, phi_h2)
     write_tsv(table, out)
     info = {"trait": trait, "datasets": sorted(model_dirs), "n_pairs": int(len(table)),
             "n_with_z": int(table["twas_z"].notna().sum()) if len(table) else 0,

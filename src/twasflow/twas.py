@@ -123,10 +123,15 @@ def calibrate_phi(z: Any, phi: Any, n: float, h2: float) -> np.ndarray:
 
     ``phi`` (per model, from a PredictDB ``extra.phi`` column; negative values count as 0, NaN gives NaN),
     ``n`` the GWAS sample size, ``h2`` its SNP heritability. Returns calibrated z (same shape as ``z``)."""
+    return np.asarray(z, dtype=np.float64) / phi_scale(phi, n, h2)
+
+
+def phi_scale(phi: Any, n: float, h2: float) -> np.ndarray:
+    """The divisor ``sqrt(1 + max(φ, 0) N h²)`` of :func:`calibrate_phi` (NaN where φ is NaN)."""
     if not (n > 0 and 0 <= h2 <= 1):
         raise ValueError(f"calibrate_phi: need n > 0 and 0 <= h2 <= 1 (found n={n}, h2={h2})")
     ph = np.maximum(np.asarray(phi, dtype=np.float64), 0.0)
-    return np.asarray(z, dtype=np.float64) / np.sqrt(1.0 + ph * float(n) * float(h2))
+    return np.sqrt(1.0 + ph * float(n) * float(h2))
 
 
 def z_to_p(z: Any) -> np.ndarray:
@@ -179,6 +184,7 @@ def prescreen_table(
     n_weights_model: Any = None,
     drop_reason: Sequence[str] | None = None,
     z_given: Any = None,
+    z_scale: Any = None,
 ) -> pd.DataFrame:
     """S-PrediXcan prescreen of every pair of one locus.
 
@@ -193,6 +199,8 @@ def prescreen_table(
     drop_reason : (P,) reason a pair has no weights ("" when it has), used instead of ``no_weights``.
     z_given : (P,) TWAS z to use instead of ``wᵀz / √(wᵀRw)`` where finite (e.g. S-PrediXcan with a prediction
         model's own covariance, :func:`spredixcan_z`); NaN entries are computed from ``B`` and ``R``.
+    z_scale : (P,) divisor of each pair's z (S-PrediXcan's polygenicity calibration, :func:`phi_scale`; 1 or
+        NaN = none), applied before p and the threshold.
 
     Returns
     -------
@@ -209,6 +217,9 @@ def prescreen_table(
     if z_given is not None:
         zg = np.asarray(z_given, dtype=np.float64)
         zt = np.where(np.isfinite(zg), zg, zt)
+    if z_scale is not None:
+        sc = np.asarray(z_scale, dtype=np.float64)
+        zt = np.where(np.isfinite(sc), zt / np.where(np.isfinite(sc), sc, 1.0), zt)
     pt = z_to_p(zt)
     has = used > 0
     zt = np.where(has, zt, np.nan)
