@@ -91,3 +91,13 @@ def _db(path: Path, cols: str) -> Path:
     con.commit()
     con.close()
     return path
+
+
+def test_fusion_weight_files_are_rule_inputs() -> None:
+    """Rule harmonize_xqtl lists a FUSION .pos file's .wgt.RDat files as inputs (editing one reruns it)."""
+    from twasflow.workflow_helpers import fusion_files
+
+    files = fusion_files({"format": "fusion", "path": str(FIX / "fusion_weights.pos")})
+    assert [Path(f).name for f in files] == ["fusion_g1.wgt.RDat", "fusion_g2.wgt.RDat", "fusion_g3.wgt.RDat"]
+    assert all(Path(f).is_file() for f in files)
+    assert fusion_files({"format": "predictdb", "path": "x.db"}) == []
