@@ -40,23 +40,16 @@ import numpy as np  # noqa: E402
 
 
 def make(args: argparse.Namespace) -> None:
-    from twasflow.simulate.paper import _genotypes, _ld
-    from twasflow.simulate.stats import gwas_z, standardize_columns
+    from _common import sparse_weights, speed_ld, xqtl_z
+    from twasflow.simulate.stats import gwas_z
     from twasflow.weights import stage1
 
     rng = np.random.default_rng(args.seed)
     M, P1, P = args.M, args.pairs_stage1, args.pairs
-    G = _genotypes(args.seed, 2500, M, 0.02, 1_500_000)
-    R = _ld(G[:500])
-    gs, _, _ = standardize_columns(G[500:])
-    Btrue = np.zeros((M, P1))
-    for j in range(P1):
-        idx = rng.choice(M, int(rng.integers(1, 4)), replace=False)
-        Btrue[idx, j] = rng.choice([-1.0, 1.0], idx.size) * rng.uniform(0.25, 0.5, idx.size)
+    R, gs = speed_ld(args.seed, M)
+    Btrue = sparse_weights(rng, M, P1, signed_uniform=True)
     n_x = rng.integers(70, 707, size=P1).astype(float)
-    lam, U = np.linalg.eigh(R)
-    F = U * np.sqrt(np.clip(lam, 0, None))
-    Z = np.sqrt(n_x) * (R @ Btrue) + F @ rng.standard_normal((M, P1))
+    Z = xqtl_z(rng, R, Btrue, n_x)
     t0 = time.perf_counter()
     B, fits = stage1(Z[:, :P], R, n_x[:P])
     eff = fits.effects()

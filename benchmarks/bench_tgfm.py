@@ -37,23 +37,15 @@ from twasflow.weights import stage1  # noqa: E402
 
 def speed_locus(seed: int = 7, M: int = 1000, P: int = 500, n_eqtl: float = 400.0):
     """(z, R, n, fits) of the speed locus (see the module docstring)."""
-    from twasflow.simulate.paper import _genotypes, _ld
-    from twasflow.simulate.stats import gwas_z, standardize_columns
+    from _common import sparse_weights, speed_ld, xqtl_z
+    from twasflow.simulate.stats import gwas_z
 
     rng = np.random.default_rng(seed)
     n = 500_000.0
-    G = _genotypes(seed, 2500, M, 0.02, 1_500_000)
-    R = _ld(G[:500])
-    gs, _, _ = standardize_columns(G[500:])
-    Btrue = np.zeros((M, P))
-    for j in range(P):
-        idx = rng.choice(M, int(rng.integers(1, 4)), replace=False)
-        # |effect| 0.25-0.5 SD: every pair keeps a stage-1 variant, so all P pairs enter the joint fit
-        Btrue[idx, j] = rng.choice([-1.0, 1.0], idx.size) * rng.uniform(0.25, 0.5, idx.size)
-    # xQTL z ~ N(sqrt(n_eqtl) R b, R) through a factor of R
-    lam, U = np.linalg.eigh(R)
-    F = U * np.sqrt(np.clip(lam, 0, None))
-    xz = np.sqrt(n_eqtl) * (R @ Btrue) + F @ rng.standard_normal((M, P))
+    R, gs = speed_ld(seed, M)
+    # |effect| 0.25-0.5 SD: every pair keeps a stage-1 variant, so all P pairs enter the joint fit
+    Btrue = sparse_weights(rng, M, P, signed_uniform=True)
+    xz = xqtl_z(rng, R, Btrue, n_eqtl)
     _, fits = stage1(xz, R, n_eqtl)
     beta = 0.02 * (Btrue[:, 0] - Btrue[:, P - 1])
     beta[100] += 0.01

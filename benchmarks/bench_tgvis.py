@@ -156,18 +156,11 @@ def run_false_pairs(args: argparse.Namespace) -> pd.DataFrame:
 
 
 def _speed_locus(seed: int = 7) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
-    from twasflow.simulate.paper import _genotypes, _ld
-    from twasflow.simulate.stats import gwas_z, standardize_columns
+    from _common import speed_pairs
+    from twasflow.simulate.stats import gwas_z
 
-    rng = np.random.default_rng(seed)
     M, P, n = 1000, 500, 500_000.0
-    G = _genotypes(seed, 2500, M, 0.02, 1_500_000)
-    R = _ld(G[:500])
-    gs, _, _ = standardize_columns(G[500:])
-    B = np.zeros((M, P))
-    for j in range(P):
-        idx = rng.choice(M, int(rng.integers(1, 4)), replace=False)
-        B[idx, j] = rng.normal(0, 0.3, idx.size)
+    rng, R, gs, B = speed_pairs(seed, M, P)
     beta = 0.02 * (B[:, 0] - B[:, P - 1])
     beta[100] += 0.01
     beta += rng.normal(0, np.sqrt(3e-4 / M), M)

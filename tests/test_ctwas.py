@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,8 @@ from twasflow.methods import ctwas
 from twasflow.methods._ctwas_em import fit_em, ser_all_regions
 from twasflow.methods._ctwas_susie import susie_rss_fixed_v
 from twasflow.methods.result import LOCI_COLUMNS, SET_COLUMNS, VARIABLE_COLUMNS
+
+from tests.synth import ar1_ld, gwas_z
 from twasflow.susie import susie_rss
 
 LDL = DATA / "ctwas_LDL_chr16" / "derived"
@@ -274,14 +277,7 @@ def test_susie_fixed_v_matches_ctwas_r_code():
     assert [",".join(map(str, s.variables)) for s in f.sets] == [s for s in c["cs"].tolist() if s]
 
 
-def _ld(rng, M, rho=0.8, n=1000):
-    X = rng.standard_normal((n, M))
-    for j in range(1, M):
-        X[:, j] = rho * X[:, j - 1] + np.sqrt(1 - rho**2) * X[:, j]
-    X = (X - X.mean(0)) / X.std(0)
-    R = X.T @ X / n
-    np.fill_diagonal(R, 1.0)
-    return R
+_ld = partial(ar1_ld, n=1000, rho=0.8)
 
 
 def test_susie_fixed_v_equal_variances_equals_engine():
@@ -357,7 +353,7 @@ def small():
     for j in range(P):
         B[rng.choice(M, 3, replace=False), j] = rng.normal(0, 0.3, 3)
     w0 = B[:, 2] / np.sqrt(B[:, 2] @ R @ B[:, 2])
-    z = R @ (8.0 * w0) + np.linalg.cholesky(R + 1e-10 * np.eye(M)) @ rng.standard_normal(M)
+    z = gwas_z(rng, R, 8.0 * w0, 1.0)
     groups = ["liver|eQTL"] * 4 + ["adipose|eQTL"] * 4
     pri = {"group_prior": {"liver|eQTL": 0.02, "adipose|eQTL": 0.01, "SNP": 1e-3},
            "group_prior_var": {"liver|eQTL": 40.0, "adipose|eQTL": 40.0, "SNP": 40.0}}

@@ -48,3 +48,19 @@ def test_gene_tests_rerun_byte_identical(example_run: Path, tmp_path: Path) -> N
     r = run_snakemake("--cores", "2", "--forcerun", "gene_tests", "gene_tests_trait", cwd=example_run)
     assert r.returncode == 0, r.stderr[-3000:]
     assert {f: hashlib.sha256(f.read_bytes()).hexdigest() for f in files} == before
+
+
+def test_cli_gene_tests_writes_the_rule_bytes(example_run: Path, tmp_path: Path) -> None:
+    """`twasflow gene-tests --chunk C --out P` (StageArgs.gene_tests, like the rule) writes the chunk job's bytes."""
+    import subprocess
+    import sys
+
+    import pandas as pd
+
+    chunk = sorted(pd.read_csv(example_run / "results" / "loci" / "LDL_sim.tsv", sep="\t")["chunk"])[0]
+    r = subprocess.run([sys.executable, "-m", "twasflow", "gene-tests", "--trait", "LDL_sim", "--chunk", chunk,
+                        "--out", str(tmp_path / "one")], cwd=example_run, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    for table in ("tests", "genes"):
+        ref = example_run / "results" / "gene_tests" / "LDL_sim" / f"{chunk}.{table}.parquet"
+        assert (tmp_path / f"one.{table}.parquet").read_bytes() == ref.read_bytes()

@@ -15,6 +15,8 @@ from twasflow.methods._ctwas_susie import susie_rss_fixed_v
 from twasflow.methods._tgfm_draws import JointBuilder, draw_effects, posterior_from
 from twasflow.susie import susie_rss
 
+from tests.synth import diffuse_effects, sparse_weights
+
 
 def _ld(rng, M, n=400):
     # AR(1)-like haplotype blocks: realistic, full-rank LD
@@ -35,23 +37,12 @@ def _dense(z, R, B):
     return np.concatenate([W.T @ z, z]), 0.5 * (J + J.T), act
 
 
-def _effects(seed, M, P, sd):
-    """Two stage-1 single effects per pair: sparse-ish alpha, N(0, sd) means, posterior variance 0.01."""
-    rng = np.random.default_rng(seed)
-    alpha = rng.dirichlet(np.full(M, 0.05), size=2 * P)
-    mu = rng.normal(0, sd, (2 * P, M))
-    return {"effect_pair": np.repeat(np.arange(P), 2), "alpha": alpha, "mu": mu, "mu2": mu * mu + 0.01}
-
-
 @pytest.fixture(scope="module")
 def locus():
     rng = np.random.default_rng(5)
     M, P = 60, 25
     R = _ld(rng, M)
-    B = np.zeros((M, P))
-    for j in range(P):
-        k = rng.choice(M, int(rng.integers(1, 4)), replace=False)
-        B[k, j] = rng.normal(0, 0.4, k.size)
+    B = sparse_weights(rng, M, P, kmax=3, sd=0.4)
     B[:, 7] = 0.0  # predicts nothing
     beta = 0.03 * B[:, 0] + 0.02 * B[:, 3]
     beta[40] += 0.02
@@ -129,7 +120,7 @@ def test_methods_match_fits_on_the_dense_matrix(locus):
 def test_tgfm_draw_system_equals_dense(locus):
     z, R, B = locus
     M, P = R.shape[0], B.shape[1]
-    eff = _effects(3, M, P, 0.3)
+    eff = diffuse_effects(3, M, P, 0.3)
     post = posterior_from(eff, M, P)
     pairs = np.arange(P)
     jb = JointBuilder(z, R, post, pairs)
@@ -163,7 +154,7 @@ def test_tgfm_batched_draws_equal_one_at_a_time(locus, method, monkeypatch):
     """All draws in lockstep (twasflow.methods._tgfm_ibss) against susie_rss draw by draw, with the
     variant-only initialization forced (pip_init_threshold 0)."""
     z, R, B = locus
-    eff = _effects(8, R.shape[0], B.shape[1], 0.5)
+    eff = diffuse_effects(8, R.shape[0], B.shape[1], 0.5)
     kw = dict(n_draws=12, L=5, estimate_prior_method=method, pip_init_threshold=0.0)
     a = tgfm.fit(z, R, 20_000, eff, **kw)
     monkeypatch.setattr(tgfm, "BATCH_METHODS", ())

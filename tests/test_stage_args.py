@@ -44,8 +44,13 @@ def test_every_builder_fits_its_stage_function() -> None:
              "finemap": args.finemap("tgvis", "T", "c000"), "clump": args.clump("T"), "loci": args.loci("T"),
              "harmonize_gwas": args.harmonize_gwas("T"), "harmonize_xqtl": args.harmonize_xqtl("Liver_eQTL"),
              "panel": args.panel(), "ld_blocks": args.ld_blocks(), "simulate_example": args.simulate_example()}
+    from twasflow.genetests import stage as gstage
+
+    funcs = {name: getattr(stages, name) for name in built}
+    built.update(gene_tests=args.gene_tests("T", "c000"), gene_tests_trait=args.gene_tests_trait("T", ["c000"]))
+    funcs.update(gene_tests=gstage.gene_tests, gene_tests_trait=gstage.gene_tests_trait)
     for name, kw in built.items():
-        params = inspect.signature(getattr(stages, name)).parameters
+        params = inspect.signature(funcs[name]).parameters
         assert set(kw) <= set(params), (name, set(kw) - set(params))
         required = {k for k, p in params.items() if p.default is inspect.Parameter.empty}
         assert required <= set(kw), (name, required - set(kw))
@@ -88,3 +93,18 @@ def test_every_cli_option_says_its_default() -> None:
             if action.option_strings and action.default not in (None, False) and action.help != "==SUPPRESS==" \
                     and not action.required and action.dest != "help":
                 assert f"(default: {action.default})" in " ".join(text.split()), (name, action.dest)
+
+
+def test_gene_tests_paths_follow_the_layout() -> None:
+    """`twasflow gene-tests` once rebuilt its paths (and logged to ./logs whatever the outdir); the rule and the
+    CLI now share StageArgs.gene_tests."""
+    args = StageArgs.of(_run())
+    kw = args.gene_tests("T", "c000")
+    lay = args.layout
+    assert (kw["out_tests"], kw["out_genes"]) == (lay.gene_tests("T", "c000", "tests"), lay.gene_tests("T", "c000", "genes"))
+    assert kw["log_dir"] == lay.log_dir("gene_tests", "T", "c000")
+    one = args.gene_tests("T", "c000", locus="T.1_1_2", out_prefix="x/one")
+    assert (one["out_tests"], one["chunk"], one["locus"]) == ("x/one.tests.parquet", "c000", "T.1_1_2")
+    gathered = args.gene_tests_trait("T", ["c000", "c001"])
+    assert gathered["chunk_genes"] == [lay.gene_tests("T", c, "genes") for c in ("c000", "c001")]
+    assert gathered["out_genes"] == lay.gene_tests_trait("T", "genes")

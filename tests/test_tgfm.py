@@ -16,33 +16,9 @@ from twasflow.methods._tgfm_draws import draw_effects, effect_keys, posterior_fr
 from twasflow.methods.result import LOCI_COLUMNS, SET_COLUMNS, VARIABLE_COLUMNS
 from twasflow.susie import susie_rss
 
+from tests.synth import ar1_ld, gwas_z, local_effects, point_mass_effects, sparse_weights
+
 N_GWAS = 50_000.0
-
-
-def _ld(rng: np.random.Generator, M: int, n: int = 2000, rho: float = 0.7) -> np.ndarray:
-    X = rng.standard_normal((n, M))
-    for j in range(1, M):
-        X[:, j] = rho * X[:, j - 1] + np.sqrt(1 - rho**2) * X[:, j]
-    X = (X - X.mean(0)) / X.std(0)
-    R = X.T @ X / n
-    np.fill_diagonal(R, 1.0)
-    return R
-
-
-def _z(rng: np.random.Generator, R: np.ndarray, beta: np.ndarray, n: float) -> np.ndarray:
-    C = np.linalg.cholesky(R + 1e-10 * np.eye(R.shape[0]))
-    return np.sqrt(n) * R @ beta + C @ rng.standard_normal(R.shape[0])
-
-
-def _point_mass(B: np.ndarray) -> dict[str, np.ndarray]:
-    """A stage-1 posterior that is certain: one single effect per non-zero weight, one-hot alpha, mu2 = mu^2."""
-    M, P = B.shape
-    jj, mm = np.nonzero(B.T)
-    K = jj.size
-    alpha = np.zeros((K, M))
-    alpha[np.arange(K), mm] = 1.0
-    mu = alpha * B[mm, jj][:, None]
-    return {"effect_pair": jj, "alpha": alpha, "mu": mu, "mu2": mu**2, "P": P}
 
 
 def _dense_joint(z: np.ndarray, R: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -56,30 +32,13 @@ def _dense_joint(z: np.ndarray, R: np.ndarray, B: np.ndarray) -> tuple[np.ndarra
     return np.concatenate([W.T @ z, z]), J, d
 
 
-def _posterior(rng: np.random.Generator, M: int, P: int, L: int = 2, spread: int = 3) -> dict[str, np.ndarray]:
-    """A random stage-1 posterior: L effects per pair, alpha over ``spread`` neighbouring variables."""
-    K = P * L
-    alpha = np.zeros((K, M))
-    mu = np.zeros((K, M))
-    sd = np.zeros((K, M))
-    for k in range(K):
-        c = int(rng.integers(0, M - spread))
-        alpha[k, c:c + spread] = rng.dirichlet(np.ones(spread))
-        mu[k, c:c + spread] = rng.choice([-1, 1]) * rng.uniform(0.2, 0.5)
-        sd[k, c:c + spread] = rng.uniform(0.02, 0.1, spread)
-    return {"effect_pair": np.repeat(np.arange(P), L), "alpha": alpha, "mu": mu, "mu2": mu**2 + sd**2, "P": P}
-
-
 @pytest.fixture(scope="module")
 def locus():
     rng = np.random.default_rng(5)
     M, P = 40, 8
-    R = _ld(rng, M)
-    B = np.zeros((M, P))
-    for j in range(P):
-        idx = rng.choice(M, int(rng.integers(1, 3)), replace=False)
-        B[idx, j] = rng.choice([-1, 1], idx.size) * rng.uniform(0.2, 0.5, idx.size)
-    z = _z(rng, R, 0.1 * B[:, 0] + np.eye(M)[25] * 0.03, N_GWAS)
+    R = ar1_ld(rng, M)
+    B = sparse_weights(rng, M, P, kmax=2, values=lambda r, k: r.choice([-1, 1], k) * r.uniform(0.2, 0.5, k))
+    z = gwas_z(rng, R, 0.1 * B[:, 0] + np.eye(M)[25] * 0.03, N_GWAS)
     return R, B, z
 
 
@@ -90,7 +49,7 @@ def locus():
 def test_point_mass_equals_single_susie_fit(locus):
     R, B, z = locus
     M, P = B.shape
-    res = tgfm.fit(z, R, N_GWAS, _point_mass(B), n_draws=7, seed=1, pip_init_threshold=1.0)
+    res = tgfm.fit(z, R, N_GWAS, point_mass_effects(B), n_draws=7, seed=1, pip_init_threshold=1.0)
     zj, J, d = _dense_joint(z, R, B)
     f = susie_rss(z=zj, R=J, n=N_GWAS, L=10, prior_weights=np.full(P + M, 1.0 / (P + M)),
                   estimate_prior_method="EM")
@@ -120,7 +79,7 @@ def test_point_mass_equals_single_susie_fit(locus):
 def test_auto_prior_and_cs_rule(locus):
     R, B, z = locus
     M, P = B.shape
-    res = tgfm.fit(z, R, N_GWAS, _point_mass(B), n_draws=2, seed=0, pip_init_threshold=1.0,
+    res = tgfm.fit(z, R, N_GWAS, point_mass_effects(B), n_draws=2, seed=0, pip_init_threshold=1.0,
                    pair_prior_share="auto", causal_rule="cs")
     zj, J, _ = _dense_joint(z, R, B)
     pw = np.concatenate([np.full(P, 0.5 / P), np.full(M, 0.5 / M)])
@@ -130,7 +89,7 @@ def test_auto_prior_and_cs_rule(locus):
     assert (v["causal"].to_numpy() == v["cs"].notna().to_numpy()).all()
     assert res.sets["causal"].all() and len(res.sets) >= 2
     cut = float(np.sort(res.sets["cs_pip"].to_numpy())[-2])  # the largest set stays causal, the others not
-    strict = tgfm.fit(z, R, N_GWAS, _point_mass(B), n_draws=2, seed=0, pip_init_threshold=1.0,
+    strict = tgfm.fit(z, R, N_GWAS, point_mass_effects(B), n_draws=2, seed=0, pip_init_threshold=1.0,
                       pair_prior_share="auto", causal_rule="cs", cs_pip_min=cut)
     assert (strict.sets["causal"].to_numpy() == (strict.sets["cs_pip"].to_numpy() > cut)).all()
     sv = strict.variables
@@ -141,11 +100,11 @@ def test_prediction_model_pair_uses_fixed_weights(locus):
     """A pair without a posterior (a prediction model) enters every draw with its fixed weights."""
     R, B, z = locus
     M, P = B.shape
-    pm = _point_mass(B[:, 1:])
+    pm = point_mass_effects(B[:, 1:])
     eff = {"effect_pair": pm["effect_pair"] + 1, "alpha": pm["alpha"], "mu": pm["mu"], "mu2": pm["mu2"],
            "B": np.hstack([B[:, :1], np.zeros((M, P - 1))])}
     a = tgfm.fit(z, R, N_GWAS, eff, n_draws=3, seed=0, pip_init_threshold=1.0)
-    b = tgfm.fit(z, R, N_GWAS, _point_mass(B), n_draws=3, seed=0, pip_init_threshold=1.0)
+    b = tgfm.fit(z, R, N_GWAS, point_mass_effects(B), n_draws=3, seed=0, pip_init_threshold=1.0)
     np.testing.assert_allclose(a.variables["pip"].to_numpy(), b.variables["pip"].to_numpy(), atol=1e-10)
 
 
@@ -185,14 +144,14 @@ def test_stage1_fits_input_equals_its_effects():
 
     rng = np.random.default_rng(8)
     M, P = 30, 5
-    R = _ld(rng, M)
+    R = ar1_ld(rng, M)
     Bt = np.zeros((M, P))
     for j in range(P):
         Bt[rng.choice(M, 2, replace=False), j] = 0.4
     C = np.linalg.cholesky(R + 1e-10 * np.eye(M))
     xz = np.sqrt(300) * R @ Bt + C @ rng.standard_normal((M, P))
     _, fits = stage1(xz, R, 300.0)
-    z = _z(rng, R, 0.03 * Bt[:, 0], N_GWAS)
+    z = gwas_z(rng, R, 0.03 * Bt[:, 0], N_GWAS)
     a = tgfm.fit(z, R, N_GWAS, fits, n_draws=4, seed=2)
     b = tgfm.fit(z, R, N_GWAS, {**fits.effects(), "P": P}, n_draws=4, seed=2)
     pd.testing.assert_frame_equal(a.variables, b.variables, check_exact=True)
@@ -207,7 +166,7 @@ def _spurious_pair_locus():
     z beats either variant's, so the null start takes the pair first (TGFM's motivating false positive)."""
     rng = np.random.default_rng(2)
     M, P = 40, 4
-    R = _ld(rng, M, rho=0.5)
+    R = ar1_ld(rng, M, rho=0.5)
     alpha, mu, sd = np.zeros((6, M)), np.zeros((6, M)), np.zeros((6, M))
     for k, c in enumerate([5, 15, 25]):
         alpha[k, c - 1:c + 2] = [0.1, 0.8, 0.1]
@@ -219,7 +178,7 @@ def _spurious_pair_locus():
     post = {"effect_pair": np.array([0, 0, 0, 1, 2, 3]), "alpha": alpha, "mu": mu, "mu2": mu**2 + sd**2, "P": P}
     beta = np.zeros(M)
     beta[5], beta[15] = 0.04, 0.02
-    return R, _z(rng, R, beta, N_GWAS), post
+    return R, gwas_z(rng, R, beta, N_GWAS), post
 
 
 def test_variant_init_keeps_higher_elbo_per_draw():
@@ -255,11 +214,11 @@ def test_variant_init_keeps_higher_elbo_per_draw():
 
 def test_variant_init_not_run_below_threshold(locus):
     R, B, z = locus
-    res = tgfm.fit(z, R, N_GWAS, _point_mass(B), n_draws=2, seed=0)
+    res = tgfm.fit(z, R, N_GWAS, point_mass_effects(B), n_draws=2, seed=0)
     assert res.variables["pip"].iloc[0] > 0.2  # the planted pair triggers the rule at the default 0.2 ...
     assert res.locus["variant_init_run"] is True
     top = float(res.variables["pip"].iloc[: B.shape[1]].max())
-    res = tgfm.fit(z, R, N_GWAS, _point_mass(B), n_draws=2, seed=0, pip_init_threshold=top)
+    res = tgfm.fit(z, R, N_GWAS, point_mass_effects(B), n_draws=2, seed=0, pip_init_threshold=top)
     assert res.locus["variant_init_run"] is False  # ... and not at the top pair's PIP (the rule is PIP > cut)
 
 
@@ -270,7 +229,7 @@ def test_variant_init_not_run_below_threshold(locus):
 def test_same_seed_bit_identical_other_seed_differs(locus):
     R, B, z = locus
     M, P = B.shape
-    post = _posterior(np.random.default_rng(2), M, P)
+    post = local_effects(np.random.default_rng(2), M, P)
     a = tgfm.fit(z, R, N_GWAS, post, n_draws=5, seed=9)
     b = tgfm.fit(z, R, N_GWAS, post, n_draws=5, seed=9)
     c = tgfm.fit(z, R, N_GWAS, post, n_draws=5, seed=10)
@@ -283,7 +242,7 @@ def test_permuting_pairs_permutes_results(locus):
     """Draws are keyed by pair name, so a reordered locus gives the same per-pair results."""
     R, B, z = locus
     M, P = B.shape
-    post = _posterior(np.random.default_rng(2), M, P)
+    post = local_effects(np.random.default_rng(2), M, P)
     names = [f"p{j}" for j in range(P)]
     perm = np.random.default_rng(0).permutation(P)
     inv = np.argsort(perm)
@@ -303,7 +262,7 @@ def test_fit_bundle_tables_and_restriction(locus):
                           "tissue": "T", "qtl_type": "eQTL"})
     bundle = SimpleNamespace(locus_id="tr.1_1_100", z=z, n=np.array(N_GWAS), R=R,
                              variant_ids=np.array([f"1:{i}:A:G" for i in range(M)]), pairs=pairs, reason="")
-    pm = _point_mass(B)
+    pm = point_mass_effects(B)
     K = pm["effect_pair"].size
     weights = LocusWeights(B=B, pair_ids=np.array(ids), kept=B != 0, pair_status=np.full(P, "ok"), pip=np.zeros((M, P)),
                            effect_pair=pm["effect_pair"], effect_l=np.zeros(K, np.int64), alpha=pm["alpha"],
@@ -317,7 +276,7 @@ def test_fit_bundle_tables_and_restriction(locus):
     assert v["variable_id"].iloc[:3].tolist() == keep and v["gene_id"].iloc[:3].tolist() == ["G3", "G0", "G5"]
     assert lo["method"].iloc[0] == "tgfm" and lo["status"].iloc[0] == "ok"
     # the same as fitting the three columns directly (seeded from trait and locus)
-    direct = tgfm.fit(z, R, N_GWAS, _point_mass(B[:, [3, 0, 5]]), n_draws=3, pip_init_threshold=1.0,
+    direct = tgfm.fit(z, R, N_GWAS, point_mass_effects(B[:, [3, 0, 5]]), n_draws=3, pip_init_threshold=1.0,
                       seed=tgfm.locus_seed(1, "tr", bundle.locus_id))
     np.testing.assert_allclose(res.variables["pip"].to_numpy(), direct.variables["pip"].to_numpy(), atol=1e-12)
     with pytest.raises(InputError, match="not in the weights"):
@@ -348,7 +307,7 @@ def test_no_pairs_is_a_variant_only_fit(locus):
 ])
 def test_bad_stage1_inputs(locus, change, match):
     R, B, z = locus
-    e = _point_mass(B)
+    e = point_mass_effects(B)
     change(e)
     with pytest.raises(InputError, match=match):
         tgfm.fit(z, R, N_GWAS, e, n_draws=1)
@@ -356,7 +315,7 @@ def test_bad_stage1_inputs(locus, change, match):
 
 def test_bad_locus_inputs_and_options(locus):
     R, B, z = locus
-    e = _point_mass(B)
+    e = point_mass_effects(B)
     zz = z.copy()
     zz[3] = np.nan
     with pytest.raises(InputError, match="row 4"):
@@ -389,7 +348,7 @@ def test_per_draw_prior_columns(locus):
     M, P = B.shape
     pp = np.stack([np.full(P, 1e-3), np.full(P, 1e-1)], axis=1)
     vp = np.stack([np.full(M, 1e-2), np.full(M, 1e-2)], axis=1)
-    res = tgfm.fit(z, R, N_GWAS, _point_mass(B), n_draws=2, pip_init_threshold=1.0, pair_prior=pp, variant_prior=vp)
+    res = tgfm.fit(z, R, N_GWAS, point_mass_effects(B), n_draws=2, pip_init_threshold=1.0, pair_prior=pp, variant_prior=vp)
     zj, J, _ = _dense_joint(z, R, B)
     for d in range(2):
         f = susie_rss(z=zj, R=J, n=N_GWAS, L=10, prior_weights=np.concatenate([pp[:, d], vp[:, d]]),
@@ -478,7 +437,7 @@ def test_tissue_prior_recovers_planted_rates():
 def test_tissue_prior_inputs_from_a_fit(locus):
     R, B, z = locus
     M, P = B.shape
-    res = tgfm.fit(z, R, N_GWAS, _point_mass(B), n_draws=2, pip_init_threshold=1.0)
+    res = tgfm.fit(z, R, N_GWAS, point_mass_effects(B), n_draws=2, pip_init_threshold=1.0)
     tissues = ["Liver", "Blood"] * (P // 2)
     lbf, cls = tgfm.tissue_prior_inputs(res, tissues)
     assert lbf.shape == (int(np.sum(res.ref_fit.V > 1e-9)), P + M) and list(cls[:P]) == tissues
@@ -492,7 +451,7 @@ def test_reference_lbf_is_the_fit_on_posterior_mean_weights(locus):
     R, B, z = locus
     M, P = B.shape
     rng = np.random.default_rng(11)
-    post = _posterior(rng, M, P)
+    post = local_effects(rng, M, P)
     W = np.zeros((M, P))
     for k, j in enumerate(post["effect_pair"]):
         W[:, j] += post["alpha"][k] * post["mu"][k]

@@ -14,29 +14,13 @@ from twasflow.methods import _inf, tgvis
 from twasflow.methods.result import LOCI_COLUMNS, SET_COLUMNS, VARIABLE_COLUMNS
 from twasflow.susie import susie_rss
 
+from tests.synth import ar1_genotypes, gwas_z, ld_of, sparse_weights
+
 
 def _ld(rng: np.random.Generator, M: int, n: int = 2000, rho: float = 0.7) -> tuple[np.ndarray, np.ndarray]:
     """Sample LD of an AR(1) genotype-like matrix; returns (R, standardized X)."""
-    X = rng.standard_normal((n, M))
-    for j in range(1, M):
-        X[:, j] = rho * X[:, j - 1] + np.sqrt(1 - rho**2) * X[:, j]
-    X = (X - X.mean(0)) / X.std(0)
-    R = X.T @ X / n
-    np.fill_diagonal(R, 1.0)
-    return R, X
-
-
-def _weights(rng: np.random.Generator, M: int, P: int, kmax: int = 3) -> np.ndarray:
-    B = np.zeros((M, P))
-    for j in range(P):
-        idx = rng.choice(M, int(rng.integers(1, kmax + 1)), replace=False)
-        B[idx, j] = rng.normal(0, 0.3, idx.size)
-    return B
-
-
-def _z(rng: np.random.Generator, R: np.ndarray, mean_beta: np.ndarray, n: float) -> np.ndarray:
-    L = np.linalg.cholesky(R + 1e-10 * np.eye(R.shape[0]))
-    return np.sqrt(n) * R @ mean_beta + L @ rng.standard_normal(R.shape[0])
+    X = ar1_genotypes(rng, M, n, rho)
+    return ld_of(X), X
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +28,8 @@ def small():
     rng = np.random.default_rng(11)
     M, P = 30, 6
     R, _ = _ld(rng, M)
-    B = _weights(rng, M, P)
-    z = _z(rng, R, 0.02 * B[:, 0], 50_000)
+    B = sparse_weights(rng, M, P)
+    z = gwas_z(rng, R, 0.02 * B[:, 0], 50_000)
     return rng, R, B, z
 
 
@@ -205,9 +189,9 @@ def test_pratt_eq16_21_dense():
     rng = np.random.default_rng(5)
     M, P, n = 40, 8, 100_000
     R, _ = _ld(rng, M)
-    B = _weights(rng, M, P)
+    B = sparse_weights(rng, M, P)
     beta = 0.04 * B[:, 1] + 0.01 * np.eye(M)[20] + rng.normal(0, 0.002, M)
-    z = _z(rng, R, beta, n)
+    z = gwas_z(rng, R, beta, n)
     res = tgvis.fit(z, R, n, B, L_grid=[3], inf_mode="reml")
     v = res.variables
     a = z / np.sqrt(n - 1)
@@ -254,7 +238,7 @@ def _clean_locus(seed: int, n_effects: int, M: int = 80, P: int = 12, n: float =
         beta += 0.03 / np.sqrt(B[:, j] @ R @ B[:, j]) * B[:, j] * (1 if j == 0 else -1)
     for k in range(n_effects - pair_sig):
         beta[20 + 25 * k] += 0.03 * (-1) ** k
-    return _z(rng, R, beta, n), R, n, B
+    return gwas_z(rng, R, beta, n), R, n, B
 
 
 @pytest.mark.parametrize("n_effects", [3, 4])
@@ -292,7 +276,7 @@ def test_score_test_size_full_fit():
     rng = np.random.default_rng(7)
     M, P, n = 40, 5, 100_000
     R, _ = _ld(rng, M, rho=0.5)
-    B = _weights(rng, M, P, kmax=2)
+    B = sparse_weights(rng, M, P, kmax=2)
     Lc = np.linalg.cholesky(R)
     rej = 0
     n_loci = 200
@@ -324,12 +308,12 @@ def test_reml_mode_recovers_infinitesimal_variance():
     rng = np.random.default_rng(4)
     M, P, n = 150, 10, 200_000
     R, _ = _ld(rng, M, rho=0.5)
-    B = _weights(rng, M, P)
+    B = sparse_weights(rng, M, P)
     sig2 = 2e-6  # per-variant variance, standardized scale
     est = []
     for _ in range(6):
         beta = 0.03 / np.sqrt(B[:, 0] @ R @ B[:, 0]) * B[:, 0] + rng.normal(0, np.sqrt(sig2), M)
-        z = _z(rng, R, beta, n)
+        z = gwas_z(rng, R, beta, n)
         res = tgvis.fit(z, R, n, B, L_grid=[2, 3], inf_mode="reml")
         assert res.inf_test_p < 0.05
         est.append(res.sigma2_inf)
@@ -344,14 +328,14 @@ def test_exact_collinearity_shares_a_credible_set():
     rng = np.random.default_rng(8)
     M, n = 50, 100_000
     R, _ = _ld(rng, M, rho=0.5)
-    B = _weights(rng, M, 6)
+    B = sparse_weights(rng, M, 6)
     B[:, 0] = 0.0
     B[12, 0] = 0.4  # pair 1's only xQTL is variant 13: the same column as the variant
     B[:, 2] = B[:, 1] * 1.7  # pair 3 = pair 2 in another tissue (same weights up to scale)
     beta = np.zeros(M)
     beta[12] = 0.03
     beta += 0.03 * B[:, 1] / np.sqrt(B[:, 1] @ R @ B[:, 1])
-    z = _z(rng, R, beta, n)
+    z = gwas_z(rng, R, beta, n)
     res = tgvis.fit(z, R, n, B, L_grid=[2, 3], inf_mode="reml")
     v = res.variables.set_index("name")
     assert v.loc["pair1", "cs"] == v.loc["variant13", "cs"] and pd.notna(v.loc["pair1", "cs"])

@@ -22,6 +22,7 @@ import pandas as pd
 
 from .errors import InputError, NumericalError
 from .io.tables import read_json
+from .tables_schema import table
 
 log = logging.getLogger("twasflow")
 
@@ -29,7 +30,7 @@ log = logging.getLogger("twasflow")
 # non-finite values). Programming errors (KeyError, TypeError, AttributeError...) are not in this list.
 LOCUS_ERRORS: tuple[type[BaseException], ...] = (InputError, NumericalError, np.linalg.LinAlgError,
                                                  FloatingPointError)
-FAILED_COLUMNS = ["trait", "locus_id", "stage", "error", "log"]
+FAILED_COLUMNS = table("failed_loci").names
 
 
 def chunk_loci(manifest: str | Path, locus: str | None = None) -> list[dict[str, Any]]:

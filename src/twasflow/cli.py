@@ -195,32 +195,23 @@ def cmd_coloc(a: argparse.Namespace) -> None:
 
 def cmd_gene_tests(a: argparse.Namespace) -> None:
     """GAMBIT gene tests + S-MultiXcan of one chunk or locus (rule gene_tests), or of every chunk (``--all``)."""
-    from .genetests.stage import annotation_paths, gene_tests, gene_tests_trait
+    from .genetests.stage import gene_tests, gene_tests_trait
 
     if a.all:
-        run, args = _trait_run(a)
+        _, args = _trait_run(a)
         chunks = args.layout.chunks(a.trait)
     else:
-        run, args, chunk = _locus_chunk(a)
+        _, args, chunk = _locus_chunk(a)
         chunks = [chunk]
-    out = Path(args.layout.outdir)
-    ann = annotation_paths(run.config)
-    gdir = out / "gene_tests" / a.trait
     for c in chunks:
-        prefix = Path(a.out) if a.out and not a.all else gdir / (a.locus if a.locus else c)
-        gene_tests(a.trait, out / "loci" / f"{a.trait}.tsv", c, out / "harmonized" / "gwas" / f"{a.trait}.parquet",
-                   out / "panel", out / "locus_inputs" / a.trait / c / "manifest.json",
-                   out / "weights" / a.trait / c / "manifest.json", f"{prefix}.tests.parquet",
-                   f"{prefix}.genes.parquet", Path("logs") / "gene_tests" / a.trait, run.config["gene_tests"], ann,
-                   locus=a.locus)
-        print(f"wrote {prefix}.tests.parquet, {prefix}.genes.parquet")
+        kw = args.gene_tests(a.trait, c, locus=a.locus, out_prefix=None if a.all else a.out)
+        gene_tests(**kw)
+        print(f"wrote {kw['out_tests']}, {kw['out_genes']}")
     if a.all:
-        genes = gene_tests_trait([gdir / f"{c}.tests.parquet" for c in chunks],
-                                 [gdir / f"{c}.genes.parquet" for c in chunks],
-                                 out / "gene_tests" / f"{a.trait}.tests.parquet",
-                                 out / "gene_tests" / f"{a.trait}.genes.parquet")
-        print(f"wrote {out / 'gene_tests' / a.trait}.genes.parquet: {len(genes)} genes, "
-              f"{int(genes['significant'].sum())} significant by the omnibus")
+        kw = args.gene_tests_trait(a.trait, chunks)
+        genes = gene_tests_trait(**kw)
+        print(f"wrote {kw['out_genes']}: {len(genes)} genes, {int(genes['significant'].sum())} significant by the "
+              "omnibus")
 
 
 def _need(path: str | Path, what: str) -> Path:

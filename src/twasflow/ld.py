@@ -66,6 +66,67 @@ def ld_matrix(G: np.ndarray, monomorphic: Literal["nan", "zero"] = "nan") -> np.
     return R
 
 
+def greedy_clump(
+    p: np.ndarray,
+    *,
+    R: np.ndarray | None = None,
+    G: np.ndarray | None = None,
+    positions: np.ndarray | None = None,
+    r2: float = 0.5,
+    kb: float | None = None,
+    p_max: float = 1.0,
+    inclusive: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Greedy LD clumping of one locus with a correlation matrix (Pearson r2 of dosages).
+
+    Variants are taken in order of ascending p (ties: input order). A variant not yet absorbed becomes an
+    index if ``p < p_max`` (``<=`` when ``inclusive``); it absorbs every not-yet-absorbed variant with
+    ``r^2 > r2`` and, when ``kb`` is given, ``|pos difference| < kb*1000``. NaN r (monomorphic) never
+    absorbs. Used per locus for xQTL min-p (p < 1e-5, r2 0.5) and GWAS (p < 5e-8, r2 0.5).
+
+    Parameters
+    ----------
+    p : (M,) p-values (NaN never index).
+    R : (M, M) correlation matrix, or ``G`` (N, M) dosages with NaN for missing (R computed pairwise).
+    positions : (M,) bp positions, needed with ``kb``.
+
+    Returns
+    -------
+    index : int (K,) positions in the input of the index variants, in selection order.
+    clump : int (M,) the clump number (0..K-1, position in ``index``) each variant belongs to, -1 if none.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    M = p.shape[0]
+    if R is None:
+        if G is None:
+            raise ValueError("greedy_clump needs R or G")
+        R = ld_matrix(G, monomorphic="nan")
+    R = np.asarray(R, dtype=np.float64)
+    if R.shape != (M, M):
+        raise ValueError(f"R must be ({M}, {M}); got {R.shape}")
+    if kb is not None and positions is None:
+        raise ValueError("kb needs positions")
+    pos = None if positions is None else np.asarray(positions, dtype=np.int64)
+    clump = np.full(M, -1, dtype=np.int64)
+    with np.errstate(invalid="ignore"):
+        elig = (p <= p_max) if inclusive else (p < p_max)
+    cand = np.flatnonzero(elig)
+    order = cand[np.lexsort((cand, p[cand]))]
+    index: list[int] = []
+    for i in order:
+        if clump[i] >= 0:
+            continue
+        k = len(index)
+        index.append(int(i))
+        clump[i] = k
+        with np.errstate(invalid="ignore"):
+            hit = (R[i] * R[i] > r2) & (clump < 0)
+        if kb is not None:
+            hit &= np.abs(pos - pos[i]) < kb * 1000
+        clump[hit] = k
+    return np.asarray(index, dtype=np.int64), clump
+
+
 def _ld_pairwise_complete(G: np.ndarray, miss: np.ndarray) -> np.ndarray:
     """Pairwise-complete Pearson r via indicator-matrix GEMMs (sums over people called at both)."""
     M = (~miss).astype(np.float64)

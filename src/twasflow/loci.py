@@ -21,8 +21,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .tables_schema import table
 
-LOCI_COLUMNS = ["locus_id", "chrom", "start", "end", "lead_variant", "lead_p", "n_index_variants", "chunk"]
+LOCI_COLUMNS = table("loci").names  # docs/outputs.md "Loci"
 
 
 def chrom_order(chrom: pd.Series) -> pd.Series:

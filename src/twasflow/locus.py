@@ -28,13 +28,14 @@ import pyarrow.dataset as pds
 import pyarrow.parquet as pq
 from scipy.special import ndtr
 
-from .clump import greedy_clump
 from .errors import InputError
 from .io.tables import write_npz, write_parquet
+from .ld import greedy_clump
+from .tables_schema import table
 
 log = logging.getLogger(__name__)
 
-PAIR_COLUMNS = ["pair_id", "gene_id", "gene_name", "tissue", "qtl_type", "n_tested", "source", "n_model"]
+PAIR_COLUMNS = table("bundle_pairs").names  # defined in twasflow.tables_schema
 MODEL_ROW_COLUMNS = ["pair_id", "gene_id", "tissue", "qtl_type", "variant_id", "pos", "weight", "n_model"]
 
 

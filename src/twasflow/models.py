@@ -32,13 +32,13 @@ from .harmonize.accumulate import _settings
 from .harmonize.models import REASONS, harmonize_model_weights, oriented_covariance
 from .io.predictdb import predictdb_to_long, read_predictdb, read_predictdb_covariance, read_weights_long
 from .io.tables import write_json, write_npz, write_parquet, write_tsv
+from .tables_schema import table
 
 log = logging.getLogger(__name__)
 
 MODEL_FORMATS = ("predictdb", "weights-long", "fusion")
-MODEL_COLUMNS = ["pair_id", "phenotype_id", "gene_id", "tissue", "qtl_type", "variant_id", "chrom", "pos", "weight",
-                 # extras: per-allele weight of the counted allele, the model's size, the model's own variant key
-                 "weight_allele", "n_model", "model_variant", "flipped"]
+# after weight: per-allele weight of the counted allele, the model's size, the model's own variant key
+MODEL_COLUMNS = table("models").names  # defined in twasflow.tables_schema
 # ``zero_weight``: matched, but the weight is exactly 0 (it would add nothing and not count as used)
 MODEL_REASONS = REASONS + ["zero_weight"]
 REPORT_COLUMNS = ["pair_id", "phenotype_id", "gene_id", "n_model", "n_used", "n_flipped"] + MODEL_REASONS + ["reasons"]

@@ -157,7 +157,31 @@ class StageArgs:
                 "out": out or lay.coloc(trait, chunk), "log_dir": lay.log_dir("coloc", trait, locus or chunk),
                 "coloc_cfg": self.cfg["coloc"], "locus": locus}
 
+    def gene_tests(self, trait: str, chunk: str, *, locus: str | None = None,
+                   out_prefix: str | None = None) -> dict[str, Any]:
+        """Rule ``gene_tests`` (``twasflow.genetests.stage.gene_tests``); ``locus``: that locus of ``chunk`` only."""
+        from .genetests.stage import annotation_paths
+
+        lay = self.layout
+
+        def out(table: str) -> str:
+            return f"{out_prefix}.{table}.parquet" if out_prefix else lay.gene_tests(trait, locus or chunk, table)
+
+        return {"trait": trait, "loci_tsv": lay.loci(trait), "chunk": chunk, "gwas": lay.gwas(trait),
+                "panel_dir": lay.panel_dir, "bundles_manifest": lay.bundles(trait, chunk),
+                "weights_manifest": lay.weights(trait, chunk), "out_tests": out("tests"), "out_genes": out("genes"),
+                "log_dir": lay.log_dir("gene_tests", trait, locus or chunk), "options": self.cfg["gene_tests"],
+                "annotations": annotation_paths(self.cfg), "locus": locus}
+
     # ------------------------------------------------------------------------------------------ per trait
+    def gene_tests_trait(self, trait: str, chunks: list[str] | None = None) -> dict[str, Any]:
+        """Rule ``gene_tests_trait``: the chunks' gene-test tables gathered (chunks from the loci table)."""
+        lay = self.layout
+        chunks = lay.chunks(trait) if chunks is None else chunks
+        return {"chunk_tests": [lay.gene_tests(trait, c, "tests") for c in chunks],
+                "chunk_genes": [lay.gene_tests(trait, c, "genes") for c in chunks],
+                "out_tests": lay.gene_tests_trait(trait, "tests"), "out_genes": lay.gene_tests_trait(trait, "genes")}
+
     def gather_chunks(self, trait: str, chunks: list[str] | None = None) -> list[dict[str, str]]:
         """Per chunk of a trait the inputs of the gather stages (chunks from the loci table by default)."""
         lay = self.layout

@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterator, Mapping
 import pandas as pd
 
 from .errors import ConfigError, InputError
+from . import tables_schema
 from .chunks import chunk_loci, run_loci, summarize
 from .io.tables import write_tsv
 from .logs import setup_logging
@@ -47,8 +48,8 @@ def simulate_example(out_dir: str | Path, seed: int) -> dict[str, Path]:
     return make_example(out_dir, seed=seed)
 
 
-def panel(out_dir: str | Path, *, bfile: str | None = None, vcf: str | None = None, keep: str | None = None,
-          maf_min: float = 0.01, pgen: str | None = None, variants: str | None = None) -> dict[str, Any]:
+def panel(out_dir: str | Path, *, maf_min: float, bfile: str | None = None, vcf: str | None = None,
+          keep: str | None = None, pgen: str | None = None, variants: str | None = None) -> dict[str, Any]:
     """Rule ``panel``: PLINK bed, PLINK 2 pgen or VCF → per-chromosome genotype store in ``out_dir``; or, with
     ``variants``, a variant table without genotypes (:func:`twasflow.io.panel.build_variant_store`)."""
     from .io.panel import build_panel_store, build_variant_store
@@ -116,7 +117,7 @@ def _log_qc(qc: Mapping[str, Any]) -> None:
 
 
 def clump(gwas: str | Path, panel_dir: str | Path, out: str | Path, *, p1: float, p2: float, r2: float,
-          kb: float, r2_method: str = "haplotype") -> Path:
+          kb: float, r2_method: str) -> Path:
     """Rule ``clump``: C+T on a harmonized GWAS (PLINK 1.9 semantics) → ``.clumped``."""
     from .clump import clump_panel, format_clumped, plink_maxsnp
     from .io.panel import Panel
@@ -133,7 +134,7 @@ def clump(gwas: str | Path, panel_dir: str | Path, out: str | Path, *, p1: float
     return Path(out)
 
 
-def ld_blocks(panel_dir: str | Path, out_bed: str | Path, *, target_kb: float = 1500) -> pd.DataFrame:
+def ld_blocks(panel_dir: str | Path, out_bed: str | Path, *, target_kb: float) -> pd.DataFrame:
     """Rule ``ld_blocks``: approximately independent LD blocks built from the panel → BED."""
     from .io.panel import Panel
     from .ldblocks import build_ld_blocks, write_blocks_bed
@@ -257,7 +258,7 @@ def xqtl_weights(trait: str, bundles_manifest: str | Path, out_dir: str | Path, 
 
 
 def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | Path, out: str | Path,
-              log_dir: str | Path, p_max: float = 0.05, locus: str | None = None, covariance: str = "panel",
+              log_dir: str | Path, *, p_max: float, covariance: str, locus: str | None = None,
               model_dirs: Mapping[str, str | Path] | None = None, phi_h2: float | None = None,
               phi_dirs: Mapping[str, str | Path] | None = None) -> pd.DataFrame:
     """Rule ``prescreen``: S-PrediXcan z of every pair from its weights, drop pairs with p > p_max.
@@ -448,8 +449,9 @@ def coloc(trait: str, bundles_manifest: str | Path, pairs_tables: Mapping[str, s
         return {"status": "ok", "reason": "", "n_pairs": len(pairs), "n_colocalized": int(res["colocalized"].sum())}
 
     records = run_loci(recs, log_dir, one)
-    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=COLOC_COLUMNS)
-    table["cs"] = table["cs"].astype("Int64")
+    table = pd.concat(tables, ignore_index=True) if tables else tables_schema.table("coloc").empty()
+    for col in ("cs", "nsnps"):  # nullable integers (docs/outputs.md): null for pairs coloc could not test
+        table[col] = table[col].astype("Int64")
     write_parquet(table, out)
     log.info("%s: %d pair tests, %d colocalized; %d loci failed", trait, len(table),
              int(table["colocalized"].fillna(False).astype(bool).sum()),
@@ -686,14 +688,15 @@ def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manif
     if gwas is not None and parts["variables"]:
         parts["variables"] = [_with_rsids(pd.concat(parts["variables"], ignore_index=True), gwas)]
     for name, ts in parts.items():
-        t = pd.concat(ts, ignore_index=True) if ts else pd.DataFrame()
+        t = pd.concat(ts, ignore_index=True) if ts else tables_schema.table(f"finemap_{name}").empty()
         write_parquet(t, f"{out_prefix}.{name}.parquet")
         out[name] = t
     if plots:
         from .plots import draw_locus_plots
 
+        # the CS-Pratt threshold line only for a method whose causal rule uses it (tgvis's cs_pratt_min)
         draw_locus_plots(plots, gene_table, Path(plot_dir), title=f"{trait} {{locus_id}} ({method})",
-                         cs_pratt_min=options.get("cs_pratt_min", 0.15))
+                         cs_pratt_min=options["cs_pratt_min"] if "cs_pratt_min" in options else None)
     n_causal = int(out["variables"]["causal"].sum()) if len(out["variables"]) else 0
     log.info("%s %s: %d loci, %d causal variables", trait, method, len(records), n_causal)
     return out

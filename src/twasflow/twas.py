@@ -16,17 +16,16 @@ import numpy as np
 import pandas as pd
 
 from .pvalues import p_from_z
+from .tables_schema import table
 
-PRESCREEN_COLUMNS = ["locus_id", "pair_id", "twas_z", "twas_p", "n_weights_used", "n_weights_model", "kept",
-                     "reason", "acat_p"]
-#: dtype of each prescreen column (docs/outputs.md "Prescreen")
-PRESCREEN_DTYPES = dict(zip(PRESCREEN_COLUMNS, ["object", "object", "float64", "float64", "int64", "int64", "bool",
-                                                "object", "float64"]))
+#: columns and dtype of each prescreen column (docs/outputs.md "Prescreen"; defined in twasflow.tables_schema)
+PRESCREEN_COLUMNS = table("prescreen").names
+PRESCREEN_DTYPES = table("prescreen").pandas_dtypes()
 
 
 def empty_prescreen_table() -> pd.DataFrame:
     """The prescreen table without rows (the columns and dtypes of a chunk whose loci have no weights)."""
-    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in PRESCREEN_DTYPES.items()})
+    return table("prescreen").empty()
 
 
 # Below this p the Cauchy quantile tan((0.5 - p) pi) loses precision; 1 / (p pi) is exact to O(p^2) there.
@@ -270,8 +269,7 @@ def spredixcan_models(used: pd.DataFrame, z: pd.Series, cov_of: Any) -> pd.DataF
     return df
 
 
-SPREDIXCAN_COLUMNS = ["dataset", "pair_id", "phenotype_id", "gene_id", "n_weights_model", "n_weights_used", "twas_z",
-                      "twas_p", "spredixcan_z", "spredixcan_p", "reason"]
+SPREDIXCAN_COLUMNS = table("spredixcan").names  # defined in twasflow.tables_schema
 
 
 def spredixcan_dataset(z: pd.Series, models: pd.DataFrame, cov: Mapping[str, tuple[np.ndarray, np.ndarray]],

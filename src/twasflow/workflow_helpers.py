@@ -8,16 +8,21 @@ from pathlib import Path
 import glob
 from typing import Any, Iterable, Mapping
 
-RESOURCE_DEFAULTS = {"mem_mb": 2000, "runtime": 30, "threads": 1}
+def resource_default(key: str) -> int:
+    """The built-in value of resource ``key``: the config schema's default of ``resources.default.<key>``."""
+    from .schema import load_schema
+
+    return int(load_schema("config")["properties"]["resources"]["properties"]["default"]["properties"][key]["default"])
 
 
 def resource(config: Mapping[str, Any], rule: str, key: str) -> int:
-    """Resource ``key`` of ``rule``: ``resources.<rule>.<key>``, else ``resources.default.<key>``, else built-in."""
-    res = config.get("resources", {})
+    """Resource ``key`` of ``rule``: ``resources.<rule>.<key>``, else ``resources.default.<key>`` (which the
+    config validation fills from the schema), else the schema's default (a config not validated, e.g. a test's)."""
+    res = config.get("resources") or {}
     for scope in (rule, "default"):
-        if key in res.get(scope, {}):
+        if key in (res.get(scope) or {}):
             return int(res[scope][key])
-    return RESOURCE_DEFAULTS[key]
+    return resource_default(key)
 
 
 def partition(config: Mapping[str, Any], rule: str) -> str:

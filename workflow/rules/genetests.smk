@@ -28,10 +28,7 @@ rule gene_tests:
         tests=L.gene_tests("{trait}", "{chunk}", "tests"),
         genes=L.gene_tests("{trait}", "{chunk}", "genes"),
     params:
-        panel_dir=lambda wc, input: os.path.dirname(input.panel),
-        options=config["gene_tests"],
-        annotations=GENE_TEST_ANNOTATIONS,
-        log_dir=lambda wc: L.log_dir("gene_tests", wc.trait, wc.chunk),
+        args=lambda wc: ARGS.gene_tests(wc.trait, wc.chunk),
     log:
         L.log("gene_tests", "{trait}", "{chunk}"),
     benchmark:
@@ -52,6 +49,8 @@ rule gene_tests_trait:
     output:
         tests=L.gene_tests_trait("{trait}", "tests"),
         genes=L.gene_tests_trait("{trait}", "genes"),
+    params:
+        args=lambda wc: ARGS.gene_tests_trait(wc.trait),
     log:
         L.log("gene_tests", "{trait}"),
     benchmark:

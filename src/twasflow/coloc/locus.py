@@ -12,7 +12,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from twasflow.clump import greedy_clump
+from twasflow.ld import greedy_clump
 from twasflow.errors import InputError
 from twasflow.pvalues import p_from_z
 

@@ -7,10 +7,10 @@ from typing import Mapping
 
 import pandas as pd
 
-#: the per-pair columns of rule coloc's table (docs/outputs.md "coloc")
-COLOC_COLUMNS = ["trait", "locus_id", "method", "cs", "pair_id", "nsnps", "susie_hit1", "susie_hit2", "PP.H0",
-                 "PP.H1", "PP.H2", "PP.H3", "PP.H4", "abf_PP.H0", "abf_PP.H1", "abf_PP.H2", "abf_PP.H3",
-                 "abf_PP.H4", "colocalized", "reason"]
+from ..tables_schema import table
+
+#: the per-pair columns of rule coloc's table (docs/outputs.md "coloc"; defined in twasflow.tables_schema)
+COLOC_COLUMNS = table("coloc").names
 
 
 def select_pairs(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

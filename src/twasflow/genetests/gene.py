@@ -17,12 +17,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from ..tables_schema import table
 from .combine import combine
 from .crosstissue import ct_max, ct_pcomb, ct_q, smultixcan, tissue_correlation
 from .dtss import DEFAULT_ALPHAS, dtss_test
 from .forms import OK, TestResult, l_test
 
-TEST_COLUMNS = ["gene_id", "gene_name", "class", "subclass", "n_variants", "stat", "p", "flag", "omnibus", "info"]
+TEST_COLUMNS = table("gene_tests").names[1:]  # the gene_tests table without its locus_id
 CT_FORMS = ("pcomb", "max", "q")
 
 

@@ -21,23 +21,16 @@ import pandas as pd
 from ..chunks import run_loci, summarize
 from ..errors import InputError
 from ..locus_weights import read_locus_weights, weights_path
+from ..tables_schema import table
 from .forms import q_test
-from .gene import TEST_COLUMNS, GeneInputs, GeneTestOptions, run_gene
+from .gene import GeneInputs, GeneTestOptions, run_gene
 from .inputs import ELEMENT_COLUMNS, CONSEQUENCE_COLUMNS, read_consequences, read_elements, read_tss
 
 log = logging.getLogger(__name__)
 
-TESTS_COLUMNS = ["locus_id"] + TEST_COLUMNS
-GENES_COLUMNS = ["gene_id", "gene_name", "chrom", "tss", "locus_id", "n_tests", "top_class", "top_subclass",
-                 "min_p", "bonferroni_p", "omnibus_p", "significant", "ct_twas_p", "dtss_p", "smultixcan_chi2",
-                 "smultixcan_df", "smultixcan_z", "smultixcan_p", "n_tissues", "flags"]
-_DTYPES = {"locus_id": object, "gene_id": object, "gene_name": object, "class": object, "subclass": object,
-           "n_variants": np.int64, "stat": np.float64, "p": np.float64, "flag": object, "omnibus": bool,
-           "info": object, "chrom": object, "tss": np.int64, "n_tests": np.int64, "top_class": object,
-           "top_subclass": object, "min_p": np.float64, "bonferroni_p": np.float64, "omnibus_p": np.float64,
-           "significant": bool, "ct_twas_p": np.float64, "dtss_p": np.float64, "smultixcan_chi2": np.float64,
-           "smultixcan_df": np.int64, "smultixcan_z": np.float64, "smultixcan_p": np.float64,
-           "n_tissues": np.int64, "flags": object}
+TESTS_COLUMNS = table("gene_tests").names  # defined in twasflow.tables_schema
+GENES_COLUMNS = table("gene_tests_genes").names
+_DTYPES = {**table("gene_tests").pandas_dtypes(), **table("gene_tests_genes").pandas_dtypes()}
 
 
 def _typed(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> pd.DataFrame:

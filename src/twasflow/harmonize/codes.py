@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..errors import HarmonizeError
+from ..tables_schema import table
 
 
 #: Stable reason names, in the order they are tested (a row gets the first that applies).
@@ -44,10 +45,8 @@ REASONS: tuple[str, ...] = (
 )
 _R = {name: i + 1 for i, name in enumerate(REASONS)}  # 0 = kept
 
-GWAS_COLUMNS = ("variant_id", "chrom", "pos", "other_allele", "counted_allele", "z", "n", "p", "beta", "se",
-                "counted_freq", "rsid")
-XQTL_COLUMNS = ("pair_id", "phenotype_id", "gene_id", "tissue", "qtl_type", "variant_id", "pos", "z", "n", "beta",
-                "se", "tss_distance")
+GWAS_COLUMNS = tuple(table("gwas").names)  # docs/outputs.md, defined in twasflow.tables_schema
+XQTL_COLUMNS = tuple(table("xqtl").names)
 PANEL_COLUMNS = ("variant_id", "chrom", "pos", "other_allele", "counted_allele", "rsid", "counted_freq")
 
 _CHROM_CODE = {str(i): i for i in range(1, 23)} | {"X": 23, "23": 23, "Y": 24, "24": 24, "XY": 25, "25": 25,

@@ -38,9 +38,9 @@ from twasflow.io.plink import (
     read_fam,
 )
 from twasflow.io.tables import atomic_path, read_json, write_json, write_parquet, write_tsv
+from twasflow.tables_schema import table
 
-VARIANT_COLUMNS = ["variant_id", "chrom", "pos", "other_allele", "counted_allele", "rsid",
-                   "counted_freq", "n_called", "row"]
+VARIANT_COLUMNS = table("panel_variants").names  # defined in twasflow.tables_schema
 DROP_REASONS = ("not_snv", "multiallelic", "duplicate_position_alleles", "maf_below_min")
 _BASES = {"A", "C", "G", "T"}
 # 2-bit code -> counted-allele dosage (NaN missing)

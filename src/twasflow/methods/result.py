@@ -23,19 +23,13 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-VARIABLE_COLUMNS = [
-    "trait", "locus_id", "method", "variable_id", "type", "pair_id", "gene_id", "gene_name", "tissue", "qtl_type",
-    "variant_id", "pip", "cs", "cs_pip", "cs_pratt", "estimate", "se", "pratt", "causal",
-]
-SET_COLUMNS = [
-    "trait", "locus_id", "method", "cs", "size", "coverage", "purity_min", "purity_mean", "cs_pip", "cs_pratt",
-    "n_pairs", "n_variants", "top_variable", "causal",
-]
-LOCI_COLUMNS = [
-    "trait", "locus_id", "method", "status", "reason", "M", "P", "L", "bic", "sigma2_alpha", "sigma2_inf",
-    "inf_test_p", "pratt_pairs", "pratt_variants", "pratt_inf", "niter", "converged", "ld_s", "ld_n_flagged",
-    "ld_action", "log",
-]  # no wall time: result files must be byte-identical on rerun (timings go to the rule log, chunks.run_loci)
+from ..tables_schema import table
+
+# the three tables' columns (defined in twasflow.tables_schema). The loci table has no wall time: result files
+# must be byte-identical on rerun (timings go to the rule log, chunks.run_loci)
+VARIABLE_COLUMNS = table("finemap_variables").names
+SET_COLUMNS = table("finemap_sets").names
+LOCI_COLUMNS = table("finemap_loci").names
 # per-variable columns a method fills (the rest of VARIABLE_COLUMNS comes from tables())
 METHOD_VARIABLE_COLUMNS = ["name", "type", "pip", "cs", "cs_pip", "cs_pratt", "estimate", "se", "pratt", "causal"]
 PAIR_META = ["pair_id", "gene_id", "gene_name", "tissue", "qtl_type"]

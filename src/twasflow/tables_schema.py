@@ -1,0 +1,206 @@
+"""One definition of each on-disk result table: its file, its columns in order and their types.
+
+Every writer takes its column names (and, where it builds an empty table, its types) from :data:`TABLES`, and
+``docs/outputs.md`` carries the same definitions in its "Table definitions" block, which
+``python -m twasflow.tables_schema`` prints and ``tests/test_tables_schema.py`` holds equal to this module
+(and checks every table the bundled example writes against it).
+
+Types are logical names, one per column:
+
+========  ======================  =====================================
+type      Parquet (Arrow)         pandas (read back)
+========  ======================  =====================================
+str       string (or dictionary)  object
+int       int64                   int64
+Int       int64, nullable         Int64 (Parquet) / float64 (TSV, NA)
+float     double                  float64
+bool      bool                    bool
+========  ======================  =====================================
+
+A table's columns come first, in this order; a writer may append extra columns at the end (``extras``: the
+method-specific columns of the fine-mapping tables, for instance). Imports nothing from twasflow and no pandas
+at import time, so any module can use it.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: logical type -> pandas dtype of an empty column
+PANDAS_DTYPES = {"str": "object", "int": "int64", "Int": "Int64", "float": "float64", "bool": "bool"}
+
+
+@dataclass(frozen=True)
+class TableDef:
+    """One on-disk table.
+
+    Attributes
+    ----------
+    name : key in :data:`TABLES`.
+    path : where it lives (``twasflow.layout.Layout`` method or file pattern).
+    fmt : ``parquet`` or ``tsv``.
+    columns : ``(name, type)`` pairs in file order; types from :data:`PANDAS_DTYPES`.
+    extras : whether writers may append further columns after these.
+    doc : one line: what a row is.
+    """
+
+    name: str
+    path: str
+    fmt: str
+    columns: tuple[tuple[str, str], ...]
+    extras: bool = False
+    doc: str = ""
+
+    @property
+    def names(self) -> list[str]:
+        """Column names in file order (a new list each call: callers may extend it)."""
+        return [c for c, _ in self.columns]
+
+    @property
+    def types(self) -> dict[str, str]:
+        """Column name -> logical type."""
+        return dict(self.columns)
+
+    def pandas_dtypes(self) -> dict[str, str]:
+        """Column name -> pandas dtype (``object`` for strings, ``Int64`` for nullable integers)."""
+        return {c: PANDAS_DTYPES[t] for c, t in self.columns}
+
+    def empty(self) -> "pd.DataFrame":
+        """The table without rows, every column typed."""
+        import pandas as pd
+
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in self.pandas_dtypes().items()})
+
+    def problems(self, columns: Iterable[str], types: dict[str, str] | None = None) -> list[str]:
+        """What a written table breaks of this definition: missing, misplaced or unexpected columns and, given
+        ``types`` (column -> logical type as read back, see :func:`arrow_logical_type`), wrong types."""
+        cols = list(columns)
+        head = cols[: len(self.columns)]
+        out = []
+        if head != self.names:
+            out.append(f"{self.name}: columns {head} instead of {self.names}")
+        if not self.extras and len(cols) > len(self.columns):
+            out.append(f"{self.name}: unexpected extra columns {cols[len(self.columns):]}")
+        for c, t in (types or {}).items():
+            want = {"Int": "int"}.get(self.types.get(c, ""), self.types.get(c))  # int64 on disk either way
+            if want is not None and t != want and t != "null":  # an all-null column has no type to check
+                out.append(f"{self.name}: column {c} is {t}, expected {want}")
+        return out
+
+
+def arrow_logical_type(arrow_type: Any) -> str:
+    """The logical type (:data:`PANDAS_DTYPES` key) of an Arrow column type; ``int`` and ``Int`` are both int64
+    on disk (nullability is a property of the values), so int64 maps to ``int``."""
+    import pyarrow as pa
+
+    t = arrow_type.value_type if pa.types.is_dictionary(arrow_type) else arrow_type
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return "str"
+    if pa.types.is_integer(t):
+        return "int"
+    if pa.types.is_floating(t):
+        return "float"
+    if pa.types.is_boolean(t):
+        return "bool"
+    if pa.types.is_null(t):
+        return "null"
+    return str(t)
+
+
+def _t(name: str, path: str, fmt: str, spec: str, *, extras: bool = False, doc: str = "") -> TableDef:
+    """A :class:`TableDef` from ``"col:type col:type ..."`` (type ``str`` when omitted)."""
+    cols = []
+    for item in spec.split():
+        c, _, t = item.partition(":")
+        cols.append((c, t or "str"))
+    for _, t in cols:
+        if t not in PANDAS_DTYPES:
+            raise ValueError(f"table {name}: unknown column type {t!r}")
+    return TableDef(name, path, fmt, tuple(cols), extras, doc)
+
+
+_PP = " ".join(f"PP.H{i}:float" for i in range(5))
+_ABF = " ".join(f"abf_PP.H{i}:float" for i in range(5))
+
+#: every result table, by name (docs/outputs.md "Table definitions")
+TABLES: dict[str, TableDef] = {t.name: t for t in [
+    _t("gwas", "harmonized/gwas/{trait}.parquet (Layout.gwas)", "parquet",
+       "variant_id chrom pos:int other_allele counted_allele z:float n:float p:float beta:float se:float "
+       "counted_freq:float rsid", doc="one harmonized GWAS variant, sorted by chrom, pos"),
+    _t("xqtl", "harmonized/xqtl/{dataset}/{chrom}.parquet (Layout.xqtl_dir)", "parquet",
+       "pair_id phenotype_id gene_id tissue qtl_type variant_id pos:int z:float n:float beta:float se:float "
+       "tss_distance:int", doc="one harmonized xQTL test, sorted by pos"),
+    _t("models", "harmonized/xqtl/{dataset}/models.parquet (Layout.xqtl_dir)", "parquet",
+       "pair_id phenotype_id gene_id tissue qtl_type variant_id chrom pos:int weight:float weight_allele:float "
+       "n_model:int model_variant flipped:bool", extras=True,
+       doc="one prediction-model weight on a panel variant (then phi, PredictDB's calibration factor, when the model has it)"),
+    _t("panel_variants", "panel/variants.parquet (Layout.panel_variants)", "parquet",
+       "variant_id chrom pos:int other_allele counted_allele rsid counted_freq:float n_called:int row:int",
+       extras=True, doc="one variant of the genotype store (a variant table without genotypes may add sd)"),
+    _t("loci", "loci/{trait}.tsv (Layout.loci)", "tsv",
+       "locus_id chrom start:int end:int lead_variant lead_p:float n_index_variants:int chunk", extras=True,
+       doc="one locus: merged windows around index variants, with its chunk (then lead_rsid)"),
+    _t("bundle_pairs", "locus_inputs/{trait}/{chunk}/{locus_id}.pairs.parquet (Layout.bundles)", "parquet",
+       "pair_id gene_id gene_name tissue qtl_type n_tested:int source n_model:int",
+       doc="one pair (column of xqtl_z / model_W) of a locus bundle"),
+    _t("prescreen", "prescreen/{trait}/{chunk}.parquet (Layout.prescreen)", "parquet",
+       "locus_id pair_id twas_z:float twas_p:float n_weights_used:int n_weights_model:int kept:bool reason "
+       "acat_p:float", doc="one pair of a locus with weights: its S-PrediXcan test"),
+    _t("finemap_variables", "finemap/{method}/{trait}/{chunk}.variables.parquet (Layout.finemap)", "parquet",
+       "trait locus_id method variable_id type pair_id gene_id gene_name tissue qtl_type variant_id pip:float "
+       "cs:Int cs_pip:float cs_pratt:float estimate:float se:float pratt:float causal:bool", extras=True,
+       doc="one variable (pair or variant) of a locus fine-mapped by a method"),
+    _t("finemap_sets", "finemap/{method}/{trait}/{chunk}.sets.parquet (Layout.finemap)", "parquet",
+       "trait locus_id method cs:int size:int coverage:float purity_min:float purity_mean:float cs_pip:float "
+       "cs_pratt:float n_pairs:int n_variants:int top_variable causal:bool", extras=True,
+       doc="one credible set"),
+    _t("finemap_loci", "finemap/{method}/{trait}/{chunk}.loci.parquet (Layout.finemap)", "parquet",
+       "trait locus_id method status reason M:int P:int L:int bic:float sigma2_alpha:float sigma2_inf:float "
+       "inf_test_p:float pratt_pairs:float pratt_variants:float pratt_inf:float niter:int converged:bool "
+       "ld_s:float ld_n_flagged:int ld_action log", doc="one locus: the fit's status and locus-level numbers"),
+    _t("coloc", "coloc/{trait}/{chunk}.parquet (Layout.coloc)", "parquet",
+       f"trait locus_id method cs:Int pair_id nsnps:Int susie_hit1 susie_hit2 {_PP} {_ABF} colocalized:bool "
+       "reason", doc="one (method, credible set, pair) tested by coloc-SuSiE and coloc-ABF"),
+    _t("spredixcan", "spredixcan/{trait}.tsv (Layout.spredixcan)", "tsv",
+       "dataset pair_id phenotype_id gene_id n_weights_model:int n_weights_used:int twas_z:float twas_p:float "
+       "spredixcan_z:float spredixcan_p:float reason", extras=True,
+       doc="one prediction-model pair: S-PrediXcan with the model's own covariance (then the phi-calibrated z)"),
+    _t("failed_loci", "failed_loci.tsv (Layout.failed_loci)", "tsv",
+       "trait locus_id stage error log", doc="one locus that failed, at the first stage it failed"),
+    _t("gene_tests", "gene_tests/{trait}/{chunk}.tests.parquet, {trait}.tests.parquet (Layout.gene_tests)", "parquet",
+       "locus_id gene_id gene_name class subclass n_variants:int stat:float p:float flag omnibus:bool info",
+       doc="one gene-level test of one gene"),
+    _t("gene_tests_genes", "gene_tests/{trait}/{chunk}.genes.parquet, {trait}.genes.parquet (Layout.gene_tests)", "parquet",
+       "gene_id gene_name chrom tss:int locus_id n_tests:int top_class top_subclass min_p:float "
+       "bonferroni_p:float omnibus_p:float significant:bool ct_twas_p:float dtss_p:float smultixcan_chi2:float "
+       "smultixcan_df:int smultixcan_z:float smultixcan_p:float n_tissues:int flags",
+       doc="one gene: its gene tests combined"),
+]}
+
+
+def table(name: str) -> TableDef:
+    """The definition of table ``name``; KeyError names the known tables."""
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise KeyError(f"no table {name!r}; known: {', '.join(TABLES)}") from None
+
+
+def markdown() -> str:
+    """The docs/outputs.md "Table definitions" block (between its ``tables:begin`` / ``tables:end`` markers)."""
+    lines = []
+    for t in TABLES.values():
+        cols = ", ".join(f"`{c}` {ty}" for c, ty in t.columns)
+        more = "; extra columns may follow" if t.extras else ""
+        path, _, where = t.path.partition(" (")
+        lines.append(f"- **`{t.name}`** `results/{path}` (`{where.rstrip(')')}`; {t.fmt}; {t.doc}{more}): {cols}")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # python -m twasflow.tables_schema: the docs block
+    sys.stdout.write(markdown())

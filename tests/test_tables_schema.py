@@ -1,0 +1,127 @@
+"""One definition of each on-disk table (twasflow.tables_schema): docs/outputs.md carries the same definitions,
+the writers' constants are those definitions, and every table the bundled example writes follows them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from tests.conftest import REPO
+from twasflow import tables_schema
+from twasflow.tables_schema import TABLES, arrow_logical_type, table
+
+#: where each table lives under results/ (globs; the xQTL chromosome files exclude the models table)
+RESULT_GLOBS = {
+    "gwas": ["harmonized/gwas/*.parquet"],
+    "xqtl": ["harmonized/xqtl/*/*.parquet"],
+    "models": ["harmonized/xqtl/*/models.parquet"],
+    "panel_variants": ["panel/variants.parquet"],
+    "loci": ["loci/*.tsv"],
+    "bundle_pairs": ["locus_inputs/*/*/*.pairs.parquet"],
+    "prescreen": ["prescreen/*/*.parquet"],
+    "finemap_variables": ["finemap/*/*/*.variables.parquet"],
+    "finemap_sets": ["finemap/*/*/*.sets.parquet"],
+    "finemap_loci": ["finemap/*/*/*.loci.parquet"],
+    "coloc": ["coloc/*/*.parquet"],
+    "failed_loci": ["failed_loci.tsv"],
+    "gene_tests": ["gene_tests/*/*.tests.parquet", "gene_tests/*.tests.parquet"],
+    "gene_tests_genes": ["gene_tests/*/*.genes.parquet", "gene_tests/*.genes.parquet"],
+}
+
+
+def table_files(results: Path, name: str) -> list[Path]:
+    files = sorted({p for g in RESULT_GLOBS[name] for p in results.glob(g)})
+    if name == "xqtl":
+        files = [p for p in files if p.name != "models.parquet"]
+    return files
+
+
+def file_problems(name: str, path: Path) -> list[str]:
+    """How one written file breaks its table's definition (empty list: it follows it)."""
+    t = table(name)
+    if t.fmt == "parquet":
+        schema = pq.read_schema(path)
+        types = {f.name: arrow_logical_type(f.type) for f in schema}
+        return [f"{path}: {p}" for p in t.problems(schema.names, types)]
+    head = pd.read_csv(path, sep="\t", nrows=0).columns
+    probs = [f"{path}: {p}" for p in t.problems(head)]
+    if not probs:
+        try:  # every value parses as its column's type (an int column with NA or text fails)
+            pd.read_csv(path, sep="\t", dtype=t.pandas_dtypes(), keep_default_na=True)
+        except (ValueError, TypeError) as exc:
+            probs.append(f"{path}: values do not parse as {t.pandas_dtypes()}: {exc}")
+    return probs
+
+
+def test_docs_outputs_carries_the_definitions() -> None:
+    text = (REPO / "docs" / "outputs.md").read_text()
+    m = re.search(r"<!-- tables:begin -->\n(.*)<!-- tables:end -->", text, re.S)
+    assert m, "docs/outputs.md lacks its tables:begin/end block"
+    assert m.group(1) == tables_schema.markdown(), (
+        "docs/outputs.md's table definitions differ from twasflow.tables_schema: paste the output of "
+        "`python -m twasflow.tables_schema` between the markers")
+    for name in TABLES:  # and the prose names every table
+        assert f"`{name}`" in text.split("<!-- tables:begin -->")[0], name
+
+
+def test_writers_take_their_columns_from_the_definitions() -> None:
+    from twasflow import chunks, loci, locus, models, twas
+    from twasflow.coloc import COLOC_COLUMNS
+    from twasflow.genetests import stage as gstage
+    from twasflow.harmonize import codes
+    from twasflow.io import panel
+    from twasflow.methods import result
+
+    pairs = [(codes.GWAS_COLUMNS, "gwas"), (codes.XQTL_COLUMNS, "xqtl"), (models.MODEL_COLUMNS, "models"),
+             (panel.VARIANT_COLUMNS, "panel_variants"), (loci.LOCI_COLUMNS, "loci"),
+             (locus.PAIR_COLUMNS, "bundle_pairs"), (twas.PRESCREEN_COLUMNS, "prescreen"),
+             (result.VARIABLE_COLUMNS, "finemap_variables"), (result.SET_COLUMNS, "finemap_sets"),
+             (result.LOCI_COLUMNS, "finemap_loci"), (COLOC_COLUMNS, "coloc"), (chunks.FAILED_COLUMNS, "failed_loci"),
+             (gstage.TESTS_COLUMNS, "gene_tests"), (gstage.GENES_COLUMNS, "gene_tests_genes"),
+             (twas.SPREDIXCAN_COLUMNS, "spredixcan")]
+    assert {n for _, n in pairs} == set(TABLES)
+    for cols, name in pairs:
+        assert list(cols) == table(name).names, name
+
+
+@pytest.mark.parametrize("name", list(TABLES))
+def test_empty_table_round_trips_with_its_types(name: str, tmp_path: Path) -> None:
+    """An empty table written by the project's writers reads back with the defined columns and types."""
+    from twasflow.io.tables import write_parquet, write_tsv
+
+    t = table(name)
+    empty = t.empty()
+    assert list(empty.columns) == t.names
+    assert {c: str(d) for c, d in empty.dtypes.items()} == t.pandas_dtypes()
+    path = tmp_path / f"{name}.{t.fmt}"
+    (write_parquet if t.fmt == "parquet" else write_tsv)(empty, path)
+    assert file_problems(name, path) == []
+
+
+def test_problems_names_what_is_wrong() -> None:
+    t = table("prescreen")
+    assert t.problems(t.names) == []
+    assert "columns" in t.problems(t.names[::-1])[0]
+    assert "unexpected extra" in t.problems([*t.names, "x"])[0]
+    assert table("finemap_variables").problems([*table("finemap_variables").names, "x"]) == []
+    assert "kept is float" in t.problems(t.names, {"kept": "float"})[0]
+    with pytest.raises(KeyError, match="known"):
+        table("nope")
+
+
+def test_example_outputs_follow_their_definitions(example_run: Path) -> None:
+    results = example_run / "results"
+    seen, problems = {}, []
+    for name in TABLES:
+        files = table_files(results, name)
+        seen[name] = len(files)
+        for f in files:
+            problems += file_problems(name, f)
+    assert problems == []
+    # every table the default config produces was found (the example has no prediction models)
+    missing = [n for n, k in seen.items() if k == 0 and n != "models"]
+    assert missing == [], seen
