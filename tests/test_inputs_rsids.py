@@ -32,7 +32,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
                    panel_variants=read_panel_variants(tmp / "panel"), n=337_000, out=gwas, qc_out=tmp / "g.qc.json",
                    declared_build="GRCh37", panel_build="GRCh37")
     # every variant an index variant candidate, so the window yields several clumps
-    stages.clump(gwas, tmp / "panel", tmp / "T.clumped", p1=1.0, p2=1.0, r2=0.1, kb=20)
+    stages.clump(gwas, tmp / "panel", tmp / "T.clumped", p1=1.0, p2=1.0, r2=0.1, kb=20, r2_method="haplotype")
     loci = stages.loci("T", tmp / "T.clumped", tmp / "T.tsv", loci_cfg={"radius_kb": 5, "exclude_mhc": True},
                        mhc=("6", 28_477_797, 33_448_354), chunking={"loci_per_chunk": 10, "max_chunks": 100})
     return {"tmp": tmp, "gwas": gwas, "loci": loci, "panel": read_panel_variants(tmp / "panel")}
