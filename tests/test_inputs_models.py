@@ -63,7 +63,7 @@ def test_rsid_models_harmonize_like_varid_models(runs):
     assert a["qc"]["matched_on"] == "position" and b["qc"]["matched_on"] == "rsid"
     for k in ("n_input", "n_kept", "dropped", "swapped_alleles", "n_pairs", "n_pairs_covariance"):
         assert a["qc"][k] == b["qc"][k], k
-    assert a["qc"]["n_input"] == 53 and a["qc"]["dropped"] == {"not_in_panel": 7}  # 3 absent, 4 indels
+    assert a["qc"]["n_input"] == 53 and a["qc"]["dropped"] == {"not_in_panel": 3, "indel": 4}  # 3 absent, 4 indels (the panel holds SNVs)
     assert a["qc"]["swapped_alleles"] > 0
     pd.testing.assert_frame_equal(a["table"].drop(columns="model_variant"), b["table"].drop(columns="model_variant"))
     pd.testing.assert_frame_equal(a["report"], b["report"])
@@ -184,3 +184,43 @@ def test_polygenicity_calibration_as_metaxcan(tmp_path):
     assert np.all(got[phi.to_numpy() <= 0] == z[phi.to_numpy() <= 0])
     with pytest.raises(ValueError, match="h2"):
         calibrate_phi(z, phi, 1000, 2.0)
+
+
+def test_phi_carried_by_harmonization_and_applied_in_the_prescreen(tmp_path):
+    """A PredictDB with extra.phi: models.parquet carries phi per pair; the prescreen table divides each model
+    pair's z by sqrt(1 + max(phi, 0) N h2) before its p and threshold (the same numbers calibrate_phi gives)."""
+    import shutil
+    import sqlite3
+
+    from twasflow.stages import _model_phi
+    from twasflow.twas import calibrate_phi, phi_scale, prescreen_table
+
+    db = tmp_path / "m.db"
+    shutil.copy(FIX / "predictdb_liver_varid.db", db)
+    con = sqlite3.connect(db)
+    genes = [r[0] for r in con.execute("SELECT DISTINCT gene FROM weights ORDER BY gene")]
+    con.execute("ALTER TABLE extra ADD COLUMN phi REAL")
+    for i, g in enumerate(genes):
+        con.execute("UPDATE extra SET phi = ? WHERE gene = ?", (1e-6 * (i - 3), g))
+    con.commit()
+    con.close()
+    harmonize_models(db, fmt="predictdb", panel_variants=panel_variants(), out_dir=tmp_path / "h",
+                     qc_out=tmp_path / "h.json", dataset="d", tissue="Liver_model", qtl_type="eQTL",
+                     declared_build="GRCh38", panel_build="GRCh38")
+    t = pd.read_parquet(tmp_path / "h" / "models.parquet")
+    assert "phi" in t.columns and t["phi"].notna().all()
+    phi = _model_phi({"d": tmp_path / "h"})
+    assert phi[t["pair_id"].iloc[0]] == t["phi"].iloc[0]
+    # the prescreen's division
+    P = 3
+    pairs = pd.DataFrame({"pair_id": [f"p{i}" for i in range(P)], "gene_id": [f"g{i}" for i in range(P)]})
+    B = np.eye(P) * 0.5
+    z = np.array([4.0, -3.0, 2.5])
+    ph = np.array([2e-5, np.nan, -1e-6])
+    sc = phi_scale(ph, 300_000, 0.2)
+    a = prescreen_table("L", pairs, z, np.eye(P), B, p_max=1e-3)
+    b = prescreen_table("L", pairs, z, np.eye(P), B, p_max=1e-3, z_scale=sc)
+    np.testing.assert_allclose(b["twas_z"], np.where(np.isnan(ph), a["twas_z"], calibrate_phi(a["twas_z"], ph, 300_000, 0.2)),
+                               rtol=1e-15)
+    assert a["kept"].iloc[0] and not b["kept"].iloc[0]  # 4 / sqrt(2.2) = 2.7: no longer below 1e-3
+    assert b["twas_z"].iloc[2] == a["twas_z"].iloc[2]  # negative phi counts as 0

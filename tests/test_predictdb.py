@@ -76,7 +76,8 @@ def test_harmonization_report_and_ctwas_weights(liver):
     assert (rep["n_model"] == rep["n_used"] + rep[REASONS].sum(axis=1)).all()
     assert rep["n_model"].sum() == 918 and len(rep) == 610
     assert rep["n_used"].sum() == len(used) == 595
-    assert rep["not_in_panel"].sum() == 323 and rep["allele_mismatch"].sum() == 0
+    # 323 not in the GWAS target: 274 SNVs and 49 indels (counted as indels); nothing mismatched
+    assert rep["not_in_panel"].sum() == 274 and rep["indel"].sum() == 49 and rep["allele_mismatch"].sum() == 0
     # cTWAS's preprocessed liver weights: same variants, same signs, weight x UKB sd
     m = liver["wl"].merge(used, left_on=["molecular_id", "variant_id"], right_on=["model", "variant_id"],
                           how="left", suffixes=("_ctwas", ""))
@@ -167,12 +168,14 @@ def test_harmonization_rules_on_synthetic_models():
     u = used.set_index("model_variant")
     assert u.loc["v0", "weight"] == 1.0 and not u.loc["v0", "flipped"]  # same orientation
     assert u.loc["v1", "weight"] == -2.0 and u.loc["v1", "flipped"]  # swapped alleles
-    assert u.loc["v2", "weight"] == 3.0  # palindromic, matched as stated
-    assert u.loc["v3", "weight"] == -4.0  # palindromic G/C stated as swapped
+    # palindromic v2 (A/T), v3 (G/C): models carry no frequency, and 3 non-palindromic matches (one needing a
+    # strand flip) do not establish the file's strand, so they are dropped as a GWAS without frequencies would be
+    assert "v2" not in u.index and "v3" not in u.index
     assert u.loc["v8", "weight"] == 9.0 and u.loc["v8", "strand_flipped"]  # A/G = complement of T/C
     assert "weight_std" not in u.columns  # standardization is twasflow.models' job (panel SD)
     r = rep.set_index("model")
-    assert r.loc["g1", "n_model"] == 8 and r.loc["g1", "n_used"] == 4
+    assert r.loc["g1", "n_model"] == 8 and r.loc["g1", "n_used"] == 2
+    assert r.loc["g1", "palindromic_ambiguous"] == 2
     assert r.loc["g1", "allele_mismatch"] == 1  # v4: T/C at an A/C site
     assert r.loc["g1", "not_in_panel"] == 1  # v5: position 600
     assert r.loc["g1", "duplicate"] == 1  # v6: 1:100 again

@@ -81,7 +81,8 @@ def test_writers_take_their_columns_from_the_definitions() -> None:
              (locus.PAIR_COLUMNS, "bundle_pairs"), (twas.PRESCREEN_COLUMNS, "prescreen"),
              (result.VARIABLE_COLUMNS, "finemap_variables"), (result.SET_COLUMNS, "finemap_sets"),
              (result.LOCI_COLUMNS, "finemap_loci"), (COLOC_COLUMNS, "coloc"), (chunks.FAILED_COLUMNS, "failed_loci"),
-             (gstage.TESTS_COLUMNS, "gene_tests"), (gstage.GENES_COLUMNS, "gene_tests_genes")]
+             (gstage.TESTS_COLUMNS, "gene_tests"), (gstage.GENES_COLUMNS, "gene_tests_genes"),
+             (twas.SPREDIXCAN_COLUMNS, "spredixcan")]
     assert {n for _, n in pairs} == set(TABLES)
     for cols, name in pairs:
         assert list(cols) == table(name).names, name

@@ -55,8 +55,10 @@ def _user_project(root: Path, col_p: str = "P", n: str = "10000") -> Path:
     (root / "config" / "gwas.tsv").write_text(
         "trait\tpath\tformat\tn\tbuild\tcol_chrom\tcol_pos\tcol_ea\tcol_oa\tcol_beta\tcol_se\tcol_p\n"
         f"T\tdata/g.tsv\ttable\t{n}\tGRCh37\tCHR\tBP\tA1\tA2\tBETA\tSE\t{col_p}\n")
+    (root / "data" / "e.tsv").write_text("molecular_trait_id\tchromosome\tposition\tref\talt\tbeta\tse\n"
+                                         "ENSG1\t22\t20000428\tG\tA\t0.1\t0.05\n")
     (root / "config" / "xqtl.tsv").write_text("dataset\ttissue\tqtl_type\tpath\tformat\tn\tbuild\n"
-                                              "L\tLiver\teQTL\tdata/g.tsv\teqtl-catalogue\t200\tGRCh37\n")
+                                              "L\tLiver\teQTL\tdata/e.tsv\teqtl-catalogue\t200\tGRCh37\n")
     return root
 
 

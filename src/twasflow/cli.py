@@ -80,7 +80,7 @@ def cmd_simulate(a: argparse.Namespace) -> None:
 
 
 def cmd_panel(a: argparse.Namespace) -> None:
-    stages.panel(a.out, bfile=a.bfile, vcf=a.vcf, keep=a.keep, maf_min=a.maf_min, pgen=a.pgen)
+    stages.panel(a.out, bfile=a.bfile, vcf=a.vcf, keep=a.keep, maf_min=a.maf_min, pgen=a.pgen, variants=a.variants)
 
 
 def _harmonize_cfg(a: argparse.Namespace) -> dict[str, Any]:
@@ -300,6 +300,9 @@ def _describe_sets(v: Any, sets: Any, show: int = 4) -> list[str]:
         groups = []
         for g in dict.fromkeys(key):
             names = list(mem.loc[key == g, "variable_id"])
+            if "rsid" in mem.columns:  # variant members: the rsID beside the id (issue 18)
+                rs = mem.loc[key == g, "rsid"].tolist()
+                names = [f"{n} ({r})" if isinstance(r, str) and r else n for n, r in zip(names, rs)]
             more = f", +{len(names) - show} more" if len(names) > show else ""
             groups.append("[" + ", ".join(names[:show]) + more + "]")
         pratt = "" if pd.isna(s["cs_pratt"]) else f", CS-Pratt {s['cs_pratt']:.3f}"
@@ -418,6 +421,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--bfile", help="PLINK fileset prefix")
     g.add_argument("--pgen", help="PLINK 2 fileset prefix (.pgen/.pvar/.psam); may contain {chrom}")
     g.add_argument("--vcf", help="bgzipped, indexed VCF; may contain {chrom}")
+    g.add_argument("--variants", help="no genotypes: a variant table (chrom, pos, other_allele, counted_allele, "
+                   "rsid, counted_freq | sd) for an S-PrediXcan-only run")
     p.add_argument("--keep", help="file of sample IDs to keep")
     p.add_argument("--maf-min", type=float, default=_schema_default("panel", "maf_min"),
                    help="variants with a lower minor-allele frequency in the panel are left out")

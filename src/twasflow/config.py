@@ -230,6 +230,23 @@ def _check_exists(value: str | None, key: str, *, base: Path = Path("."), patter
             raise ConfigError(f"config key '{key}': file {shown!r} does not exist")
 
 
+def _check_panel_free(cfg: Mapping[str, Any], xqtl: pd.DataFrame) -> None:
+    """A run without genotypes (``panel.variants``) is a classic S-PrediXcan: LD among a model's variants comes
+    from the model's covariance file, so ``prescreen.covariance`` must be ``model`` and every xQTL row a
+    prediction model (summary statistics need LD to become weights)."""
+    from .models import is_model_format
+
+    if cfg["prescreen"]["covariance"] != "model":
+        raise ConfigError(f"config key 'prescreen.covariance': found {cfg['prescreen']['covariance']!r} with "
+                          "panel.variants (no genotypes); expected 'model' (LD among a model's variants from its "
+                          "covariance file)")
+    bad = [f"{r['dataset']} ({r['format']})" for r in xqtl.to_dict("records") if not is_model_format(r["format"])]
+    if bad:
+        raise ConfigError(f"{cfg['xqtl_sheet']}: column 'format': found {', '.join(bad)} with panel.variants (no "
+                          "genotypes); expected prediction models (predictdb, weights-long, fusion): summary "
+                          "statistics need LD from genotypes to become weights")
+
+
 def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") -> RunConfig:
     """Validate a config mapping (as Snakemake loaded it) and both sheets; check every input path.
 
@@ -252,9 +269,10 @@ def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") ->
         raise ConfigError(f"config key 'methods': {', '.join(map(repr, missing))} not implemented yet "
                           f"(available: {', '.join(method_names())})")
     panel = cfg["panel"]
-    if sum(bool(panel[k]) for k in ("bfile", "vcf", "pgen")) != 1:
-        raise ConfigError("config key 'panel': give exactly one of 'bfile' (PLINK prefix), 'pgen' (PLINK 2 prefix) "
-                          "or 'vcf' (VCF path/pattern)")
+    if sum(bool(panel[k]) for k in ("bfile", "vcf", "pgen", "variants")) != 1:
+        raise ConfigError("config key 'panel': give exactly one of 'bfile' (PLINK prefix), 'pgen' (PLINK 2 prefix), "
+                          "'vcf' (VCF path/pattern) or 'variants' (a variant table without genotypes)")
+    _check_exists(panel["variants"], "panel.variants", base=base)
     if not simulated(panel["pgen"]):
         _check_exists(panel["pgen"], "panel.pgen", pattern_ok=True, suffixes=(".pgen", ".pvar", ".psam"))
     if not simulated(panel["bfile"]):
@@ -272,6 +290,8 @@ def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") ->
 
     gwas = read_sheet(base / cfg["gwas_sheet"], "gwas")
     xqtl = read_sheet(base / cfg["xqtl_sheet"], "xqtl")
+    if panel["variants"]:
+        _check_panel_free(cfg, xqtl)
     for sheet, df, cols in (
         (cfg["gwas_sheet"], gwas, ("path", "truth", "rsid_map", "liftover")),
         (cfg["xqtl_sheet"], xqtl, ("path", "covariance", "gene_map")),
@@ -316,7 +336,9 @@ def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") ->
 def check_data_files(run: RunConfig, *, base_dir: str | Path = ".") -> list[str]:
     """``twasflow check-config``'s file checks beyond existence: read the header of every GWAS file of the sheet
     and check that its mapped columns exist (the format's, or the ``col_*`` map of a ``table``) and that a sample
-    size is available (an ``n`` column or the sheet's ``n``). Files the example simulator writes are skipped.
+    size is available (an ``n`` column or the sheet's ``n``); open every xQTL file (and covariance file) and check
+    the columns its format needs (:func:`twasflow.io.headers.check_xqtl_header`). Files the example simulator
+    writes are skipped.
 
     Returns one line per file checked; raises ConfigError naming the sheet row, file and column otherwise.
     Relative paths are taken from ``base_dir``, the run's working directory (as Snakemake does).
@@ -349,6 +371,17 @@ def check_data_files(run: RunConfig, *, base_dir: str | Path = ".") -> list[str]
                               "n column in the file and a blank n in the sheet; expected one of them)")
         lines.append(f"{sheet}, row {i} ({rec['trait']}): {full}: columns "
                      + ", ".join(f"{k}={v}" for k, v in roles.items()))
+    # the xQTL sheet: every file's header against its format (twasflow.io.headers)
+    from .io.headers import check_xqtl_sheet
+
+    rows = run.xqtl.to_dict("records")
+    skip = {i: "made by the example simulator, not checked" for i, rec in enumerate(rows, start=1)
+            if made_by_simulator(cfg, rec["path"], base)}
+    try:
+        lines += check_xqtl_sheet(rows, sheet=cfg["xqtl_sheet"], base=base, skip=skip)
+    except InputError as exc:
+        raise ConfigError(str(exc), file=exc.file, column=exc.column, row=exc.row, found=exc.found,
+                          expected=exc.expected) from None
     return lines
 
 

@@ -63,6 +63,14 @@ class Layout:
         """A harmonized prediction model's covariance (absent without a covariance file)."""
         return os.path.join(self.xqtl_dir(dataset), "covariance.npz")
 
+    def spredixcan(self, trait: str) -> str:
+        """S-PrediXcan of every prediction model with the models' own covariance (rule ``spredixcan``; TSV)."""
+        return self._out("spredixcan", f"{trait}.tsv")
+
+    def spredixcan_summary(self, trait: str) -> str:
+        """What the S-PrediXcan-only run did and skipped (JSON)."""
+        return self._out("spredixcan", f"{trait}.json")
+
     # ------------------------------------------------------------------------------------------ loci
     def clumped(self, trait: str) -> str:
         return self._out("clump", f"{trait}.clumped")

@@ -33,7 +33,8 @@ def chrom_order(chrom: pd.Series) -> pd.Series:
 
 
 def read_clumped(path: str | Path) -> pd.DataFrame:
-    """Index variants of a PLINK ``.clumped`` file: columns ``chrom, pos, variant_id, p``.
+    """Index variants of a PLINK ``.clumped`` file: columns ``chrom, pos, variant_id, p`` (+ ``rsid`` when the
+    file has twasflow's ``RSID`` column).
 
     An empty file (PLINK writes none when nothing clumps; twasflow writes an empty one) gives an empty table.
     """
@@ -63,12 +64,16 @@ def read_clumped(path: str | Path) -> pd.DataFrame:
             except ValueError:
                 raise InputError.at("not a number", file=path, column=col, row=i, found=repr(r[idx[col]]),
                                     expected=what) from None
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "chrom": [r[idx["CHR"]] for r in body],
         "pos": np.array([int(r[idx["BP"]]) for r in body], dtype=np.int64),
         "variant_id": [r[idx["SNP"]] for r in body],
         "p": np.array([float(r[idx["P"]]) for r in body], dtype=float),
     })
+    if "RSID" in header:  # twasflow's .clumped: the index variants' rsIDs in a last column
+        k = header.index("RSID")
+        out["rsid"] = [r[k] if len(r) > k and r[k] != "." else None for r in body]
+    return out
 
 
 def read_blocks_bed(path: str | Path) -> pd.DataFrame:

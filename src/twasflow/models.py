@@ -19,6 +19,7 @@ The per-locus side (which pairs and variants a locus gets) lives in :mod:`twasfl
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -26,7 +27,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import HarmonizeError, InputError
-from .harmonize import read_gene_map
+from .harmonize import Settings, read_gene_map
+from .harmonize.accumulate import _settings
 from .harmonize.models import REASONS, harmonize_model_weights, oriented_covariance
 from .io.predictdb import predictdb_to_long, read_predictdb, read_predictdb_covariance, read_weights_long
 from .io.tables import write_json, write_npz, write_parquet, write_tsv
@@ -93,8 +95,8 @@ def _restrict_target(models: pd.DataFrame, panel: pd.DataFrame, use_pos: bool) -
 
 
 def harmonize_model_table(models: pd.DataFrame, panel: pd.DataFrame, *, tissue: str, qtl_type: str,
-                          gene_map: Mapping[str, str] | None = None, match_on: str = "auto"
-                          ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+                          gene_map: Mapping[str, str] | None = None, match_on: str = "auto",
+                          settings: Settings | None = None) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
     """Harmonize a long model table to the panel (no I/O).
 
     Parameters
@@ -106,6 +108,7 @@ def harmonize_model_table(models: pd.DataFrame, panel: pd.DataFrame, *, tissue: 
     tissue, qtl_type : of the sheet row; ``pair_id = "{phenotype}|{tissue}|{qtl_type}"``.
     gene_map : phenotype id → gene id (default: the Ensembl id in the phenotype id, version stripped).
     match_on : ``auto`` | ``position`` | ``rsid`` (see :func:`~twasflow.harmonize.models.harmonize_model_weights`).
+    settings : the ``harmonize`` config block (palindromic variants, strand consensus); default its defaults.
 
     Returns
     -------
@@ -122,7 +125,7 @@ def harmonize_model_table(models: pd.DataFrame, panel: pd.DataFrame, *, tissue: 
     have_pos = m["pos"].notna().any()
     use_pos = match_on == "position" or (match_on == "auto" and have_pos)
     target = _restrict_target(m, panel, use_pos)
-    used, rep = harmonize_model_weights(m, target, match_on="position" if use_pos else "rsid")
+    used, rep = harmonize_model_weights(m, target, match_on="position" if use_pos else "rsid", settings=settings)
     # a weight of exactly 0 is matched but useless: count it instead of carrying a zero "used" weight
     zero = used["weight"].to_numpy() == 0.0
     rep = rep.set_index("model")
@@ -216,8 +219,9 @@ def harmonize_models(
     gene_map : optional TSV ``phenotype_id, gene_id``.
     declared_build, panel_build : the sheet's and the run's genome build; a PredictDB varID suffix (``_b37``,
         ``_b38``) that contradicts the run's build is an error (positions would not match).
-    _harmonize : the ``harmonize:`` config block (palindromic handling etc. does not apply to models: they
-        state both alleles and are matched as stated).
+    _harmonize : the ``harmonize:`` config block (``palindromic``, ``strand_consensus_max_flip``: models carry
+        no allele frequency, so their palindromic variants are kept only on the file's strand consensus, as a
+        GWAS without frequencies; :mod:`twasflow.harmonize.models`).
 
     Returns
     -------
@@ -238,8 +242,10 @@ def harmonize_models(
                                 found=f"ids ending _{'b37' if suffix_build == 'GRCh37' else 'b38'} ({suffix_build})",
                                 expected=f"{panel_build} (the run's genome_build); use models for that build")
     panel = panel_variants if isinstance(panel_variants, pd.DataFrame) else panel_variants.to_pandas()
+    settings = _settings(**(asdict(Settings()) | {k: v for k, v in _harmonize.items() if k in Settings.__dataclass_fields__}))
     table, report, info = harmonize_model_table(models, panel, tissue=tissue, qtl_type=qtl_type,
-                                                gene_map=read_gene_map(gene_map) or {}, match_on=match_on)
+                                                gene_map=read_gene_map(gene_map) or {}, match_on=match_on,
+                                                settings=settings)
     if info["n_kept"] == 0:
         raise HarmonizeError.at("no model variant matches the panel", file=path, column=info["matched_on"],
                                 found=f"{info['n_input']} model rows; dropped {info['dropped']}",
@@ -257,6 +263,15 @@ def harmonize_models(
     if n_pairs_used < len(report):
         warnings.append(f"{len(report) - n_pairs_used} of {len(report)} models have no variant in the panel "
                         f"(see models_report.tsv)")
+    if fmt == "predictdb":  # newer PredictDB models carry S-PrediXcan's calibration factor phi (extra.phi)
+        from .io.predictdb import read_predictdb_phi
+
+        try:
+            phi = read_predictdb_phi(path)
+        except InputError:
+            phi = None
+        if phi is not None:
+            table["phi"] = table["phenotype_id"].map(phi).astype(np.float64)
     write_parquet(table, out_dir / "models.parquet")
     write_tsv(report, out_dir / "models_report.tsv")
     qc = {

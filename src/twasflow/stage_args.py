@@ -40,7 +40,7 @@ class StageArgs:
     def panel(self) -> dict[str, Any]:
         p = self.cfg["panel"]
         return {"out_dir": self.layout.panel_dir, "bfile": p["bfile"], "vcf": p["vcf"], "pgen": p["pgen"], "keep": p["keep"],
-                "maf_min": p["maf_min"]}
+                "maf_min": p["maf_min"], "variants": p.get("variants")}
 
     def harmonize_gwas(self, trait: str) -> dict[str, Any]:
         # the truth column only feeds the summary: editing it must not re-harmonize the trait
@@ -106,6 +106,14 @@ class StageArgs:
         return [d for d in self.run.datasets
                 if is_model_format(self.run.xqtl_row(d)["format"]) and self.run.xqtl_row(d).get("covariance")]
 
+    def spredixcan(self, trait: str) -> dict[str, Any]:
+        lay = self.layout
+        return {"trait": trait, "gwas": lay.gwas(trait),
+                "model_dirs": {d: lay.xqtl_dir(d) for d in self.model_cov_datasets()},
+                "out": lay.spredixcan(trait), "summary": lay.spredixcan_summary(trait),
+                "phi_h2": self.cfg["prescreen"]["phi_h2"],
+                "genotypes": not self.cfg["panel"].get("variants")}
+
     def prescreen(self, trait: str, chunk: str, *, locus: str | None = None,
                   out: str | None = None) -> dict[str, Any]:
         lay, pre = self.layout, self.cfg["prescreen"]
@@ -114,6 +122,7 @@ class StageArgs:
                 "log_dir": lay.log_dir("prescreen", trait, locus or chunk), "p_max": pre["p_max"],
                 "covariance": pre["covariance"],
                 "model_dirs": {d: lay.xqtl_dir(d) for d in self.model_cov_datasets()}, "locus": locus,
+                "phi_h2": pre["phi_h2"], "phi_dirs": self.phi_dirs(),
                 **self._prescreen_gene_tests(trait, chunk)}
 
     def _prescreen_gene_tests(self, trait: str, chunk: str) -> dict[str, Any]:
@@ -129,6 +138,12 @@ class StageArgs:
         """The prescreen rule's gene-test input (empty unless ``prescreen.statistic: gene_test``)."""
         g = self._prescreen_gene_tests(trait, chunk)["gene_tests"]
         return [g] if g else []
+
+    def phi_dirs(self) -> dict[str, str]:
+        """Harmonized PredictDB datasets, whose ``models.parquet`` may carry phi (with ``prescreen.phi_h2``)."""
+        if self.cfg["prescreen"].get("phi_h2") is None:
+            return {}
+        return {d: self.layout.xqtl_dir(d) for d in self.run.datasets if self.run.xqtl_row(d)["format"] == "predictdb"}
 
     def trait_inputs(self, method: str, trait: str) -> dict[str, str]:
         """The per-trait files a method's finemap job reads (its registry entry's preparation outputs)."""
@@ -148,7 +163,7 @@ class StageArgs:
                 "options": cfg[method], "genes": gene_annotation_path(cfg),
                 "plot_dir": f"{prefix}.plots", "locus": locus, "trait_inputs": self.trait_inputs(method, trait),
                 "seed": cfg["seed"], "plot_mode": cfg["locus_plots"], "genome_build": cfg["genome_build"],
-                "ld_check": cfg["ld_check"]}
+                "ld_check": cfg["ld_check"], "gwas": lay.gwas(trait)}
 
     def coloc(self, trait: str, chunk: str, *, locus: str | None = None, out: str | None = None) -> dict[str, Any]:
         lay = self.layout

@@ -49,16 +49,23 @@ def simulate_example(out_dir: str | Path, seed: int) -> dict[str, Path]:
 
 
 def panel(out_dir: str | Path, *, maf_min: float, bfile: str | None = None, vcf: str | None = None,
-          keep: str | None = None, pgen: str | None = None) -> dict[str, Any]:
-    """Rule ``panel``: PLINK bed, PLINK 2 pgen or VCF → per-chromosome genotype store in ``out_dir``."""
-    from .io.panel import build_panel_store
+          keep: str | None = None, pgen: str | None = None, variants: str | None = None) -> dict[str, Any]:
+    """Rule ``panel``: PLINK bed, PLINK 2 pgen or VCF → per-chromosome genotype store in ``out_dir``; or, with
+    ``variants``, a variant table without genotypes (:func:`twasflow.io.panel.build_variant_store`)."""
+    from .io.panel import build_panel_store, build_variant_store
+
+    if variants:
+        log.info("no genotypes: variant table %s (S-PrediXcan only)", variants)
+        return build_variant_store(out_dir, variants)
 
     log.info("building the genotype store from %s", bfile or pgen or vcf)
     return build_panel_store(out_dir, bfile=bfile, vcf=vcf, keep=keep, maf_min=maf_min, pgen=pgen)
 
 
 def _panel_variants(panel_dir: str | Path) -> pd.DataFrame:
-    return pd.read_parquet(Path(panel_dir) / "variants.parquet")
+    from .io.panel import read_panel_variants
+
+    return read_panel_variants(panel_dir)
 
 
 def harmonize_gwas(row: Mapping[str, Any], panel_dir: str | Path, out: str | Path, qc: str | Path,
@@ -92,7 +99,7 @@ def harmonize_xqtl(row: Mapping[str, Any], panel_dir: str | Path, out_dir: str |
                                out_dir=out_dir, qc_out=qc, dataset=row["dataset"], tissue=row["tissue"],
                                qtl_type=row["qtl_type"], covariance=row.get("covariance"),
                                gene_map=row.get("gene_map"), declared_build=row.get("build"), panel_build=build,
-                               fusion_model=row.get("fusion_model"))
+                               fusion_model=row.get("fusion_model"), **harmonize)
         _log_qc(res)
         return res
     log.info("harmonizing xQTL %s (%s, %s)", row["dataset"], row["path"], row["format"])
@@ -119,7 +126,10 @@ def clump(gwas: str | Path, panel_dir: str | Path, out: str | Path, *, p1: float
     log.info("clumping %s (p1 %g, p2 %g, r2 %g, kb %g, %s r2)", gwas, p1, p2, r2, kb, r2_method)
     table = pd.read_parquet(gwas, columns=["variant_id", "p"])
     records, universe = clump_panel(table, Panel(panel_dir), p1=p1, p2=p2, r2=r2, kb=kb, r2_method=r2_method)
-    write_text(format_clumped(records, plink_maxsnp(universe)), out)
+    from .harmonize.gwas import harmonized_rsids
+
+    rsids = harmonized_rsids(gwas, [r.snp for r in records])  # a last RSID column, for lookups (issue 18)
+    write_text(format_clumped(records, plink_maxsnp(universe), rsids=rsids.to_dict()), out)
     log.info("%d clumps from %d variants at p <= %g", len(records), int((table["p"] <= p1).sum()), p1)
     return Path(out)
 
@@ -145,6 +155,8 @@ def loci(trait: str, clumped: str | Path, out_tsv: str | Path, *, loci_cfg: Mapp
     table, counts = define_loci(index, trait, radius_kb=loci_cfg["radius_kb"], mhc=mhc,
                                 exclude_mhc=loci_cfg["exclude_mhc"], blocks=bl)
     table = assign_chunks(table, chunking["loci_per_chunk"], chunking["max_chunks"])
+    if "rsid" in index.columns:  # the lead variant's rsID, beside its id (issue 18)
+        table["lead_rsid"] = table["lead_variant"].map(dict(zip(index["variant_id"], index["rsid"])))
     write_tsv(table, out_tsv)
     log.info("%s: %d index variants (%d in the MHC dropped) → %d loci in %d chunks", trait,
              counts["index_variants"], counts["dropped_mhc"], len(table), table["chunk"].nunique())
@@ -261,7 +273,8 @@ def xqtl_weights(trait: str, bundles_manifest: str | Path, out_dir: str | Path, 
 def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | Path, out: str | Path,
               log_dir: str | Path, *, p_max: float, covariance: str, statistic: str, gene_test_column: str,
               locus: str | None = None, model_dirs: Mapping[str, str | Path] | None = None,
-              gene_tests: str | Path | None = None) -> pd.DataFrame:
+              gene_tests: str | Path | None = None, phi_h2: float | None = None,
+              phi_dirs: Mapping[str, str | Path] | None = None) -> pd.DataFrame:
     """Rule ``prescreen``: S-PrediXcan z of every pair from its weights, drop pairs with p > p_max.
 
     Writes ``out`` (Parquet, :data:`twasflow.twas.PRESCREEN_COLUMNS`, docs/outputs.md "Prescreen"; one row per pair of every locus with
@@ -276,6 +289,8 @@ def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | 
     ``statistic="gene_test"``: pairs are kept per gene, by the chunk's gene-test table ``gene_tests``
     (``{trait}/{chunk}.genes.parquet``; column ``gene_test_column`` at most ``p_max``;
     :func:`twasflow.genetests.select.select_by_gene_test`).
+    ``phi_h2`` (the GWAS's SNP heritability): model pairs with a PredictDB phi (``models.parquet`` of
+    ``phi_dirs``) get S-PrediXcan's calibration z / √(1 + φ N h²), N the median GWAS n of the locus.
     """
     import numpy as np
 
@@ -297,6 +312,9 @@ def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | 
             if f.is_file():
                 model_cov.update(read_model_covariance(f))
         log.info("%s: model covariance for %d model pairs", trait, len(model_cov))
+    phi = _model_phi(phi_dirs) if phi_h2 is not None else {}
+    if phi_h2 is not None:
+        log.info("%s: phi calibration (h2 %g) for the %d model pairs with phi", trait, phi_h2, len(phi))
     tables: list[pd.DataFrame] = []
     n_model_cov = 0
     gsel = _gene_test_selection(statistic, gene_tests)
@@ -322,8 +340,14 @@ def prescreen(trait: str, bundles_manifest: str | Path, weights_manifest: str | 
         if model_cov:
             z_given, n = model_covariance_z(b.variant_ids, b.z, b.freq, B, ids, is_model, model_cov)
             n_model_cov += n
+        scale = None
+        if phi:
+            from .twas import phi_scale
+
+            ph = b.pairs["pair_id"].map(phi).to_numpy(np.float64)
+            scale = phi_scale(ph, float(np.median(b.n)), phi_h2)
         t = prescreen_table(lid, b.pairs, b.z, b.R, B, p_max=p_max, n_weights_model=nmodel, drop_reason=reason,
-                            z_given=z_given)
+                            z_given=z_given, z_scale=scale)
         if gsel is not None:  # prescreen.statistic: gene_test
             from .genetests.select import select_by_gene_test
 
@@ -359,6 +383,70 @@ def _gene_test_selection(statistic: str, gene_tests: str | Path | None) -> pd.Da
                             found="gene_test", expected="gene tests enabled with gene TSS positions "
                             "(gene_tests.annotations.tss or enrichment.gene_annotation)")
     return pd.read_parquet(gene_tests)
+
+
+def _model_phi(phi_dirs: Mapping[str, str | Path] | None) -> dict[str, float]:
+    """pair id → PredictDB phi over the harmonized model datasets that carry it."""
+    out: dict[str, float] = {}
+    for d in sorted(phi_dirs or {}):
+        f = Path(phi_dirs[d]) / "models.parquet"
+        if f.is_file():
+            import pyarrow.parquet as pq
+
+            if "phi" in pq.read_schema(f).names:
+                t = pd.read_parquet(f, columns=["pair_id", "phi"]).dropna().drop_duplicates("pair_id")
+                out.update(zip(t["pair_id"], t["phi"].astype(float)))
+    return out
+
+
+#: the stages a run without genotypes (``panel.variants``) cannot do: they need LD among all GWAS variants
+NEED_GENOTYPES = ("clump", "loci", "locus_inputs", "xqtl_weights", "prescreen", "finemap (tgvis, ctwas, tgfm)",
+                  "coloc", "gene_tests", "summarize", "across_traits")
+
+
+def spredixcan(trait: str, gwas: str | Path, model_dirs: Mapping[str, str | Path], out: str | Path,
+               summary: str | Path, genotypes: bool = True, phi_h2: float | None = None) -> pd.DataFrame:
+    """Rule ``spredixcan``: S-PrediXcan of every prediction-model dataset with a covariance file, LD among a
+    model's variants from that file (:func:`twasflow.twas.spredixcan_dataset`) → ``out`` (TSV,
+    :data:`~twasflow.twas.SPREDIXCAN_COLUMNS`) and ``summary`` (JSON: counts, and with ``genotypes=False`` the
+    stages skipped for lack of LD). ``phi_h2``: adds ``twas_z_phi``/``spredixcan_z_phi``, the z calibrated for
+    polygenicity where the model carries phi (:func:`twasflow.twas.calibrate_phi`; N the trait's median n)."""
+    import numpy as np
+
+    from .io.tables import write_json
+    from .models import read_model_covariance
+    from .twas import SPREDIXCAN_COLUMNS, spredixcan_dataset
+
+    parts = []
+    for ds, d in sorted(model_dirs.items()):
+        models = pd.read_parquet(Path(d) / "models.parquet")
+        z = pd.read_parquet(gwas, columns=["variant_id", "z"], filters=[("variant_id", "in", sorted(set(
+            models["variant_id"])))]).drop_duplicates("variant_id").set_index("variant_id")["z"]
+        parts.append(spredixcan_dataset(z, models, read_model_covariance(Path(d) / "covariance.npz"), ds))
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=SPREDIXCAN_COLUMNS)
+    if phi_h2 is not None and len(table):
+        from .twas import calibrate_phi
+
+        phi = _model_phi(model_dirs)
+        n = float(pd.read_parquet(gwas, columns=["n"])["n"].median())
+        ph = table["pair_id"].map(phi).to_numpy(np.float64)
+        for c in ("twas_z", "spredixcan_z"):
+            table[f"{c}_phi"] = calibrate_phi(table[c].to_numpy(np.float64), ph, n, phi_h2)
+    write_tsv(table, out)
+    info = {"trait": trait, "datasets": sorted(model_dirs), "n_pairs": int(len(table)),
+            "n_with_z": int(table["twas_z"].notna().sum()) if len(table) else 0,
+            "no_z": {str(k): int(v) for k, v in table.loc[table["reason"] != "", "reason"].value_counts().items()}
+            if len(table) else {},
+            "ld": "model covariance files", "genotypes": bool(genotypes),
+            "skipped": [] if genotypes else list(NEED_GENOTYPES),
+            "note": "" if genotypes else ("no genotype panel (panel.variants): a classic S-PrediXcan-only run; the "
+                                          "skipped stages need LD among all GWAS variants (a genotype panel)")}
+    write_json(info, summary)
+    log.info("%s: S-PrediXcan z for %d of %d model pairs (%s)", trait, info["n_with_z"], info["n_pairs"],
+             ", ".join(model_dirs) or "no model dataset with a covariance file")
+    if not genotypes:
+        log.warning("%s: no genotypes: skipped %s", trait, ", ".join(NEED_GENOTYPES))
+    return table
 
 
 def coloc(trait: str, bundles_manifest: str | Path, pairs_tables: Mapping[str, str | Path], out: str | Path,
@@ -411,6 +499,15 @@ def coloc(trait: str, bundles_manifest: str | Path, pairs_tables: Mapping[str, s
              int(table["colocalized"].fillna(False).astype(bool).sum()),
              sum(r["status"] == "failed" for r in records))
     return table
+
+
+def _with_rsids(v: pd.DataFrame, gwas: str | Path) -> pd.DataFrame:
+    """``variables`` with a last column ``rsid``: the variant's rsID for variant rows (None for pairs/unknown)."""
+    from .harmonize.gwas import harmonized_rsids
+
+    vid = v["variant_id"].where(v["type"] == "variant")
+    rs = harmonized_rsids(gwas, vid.dropna().astype(str).tolist())
+    return v.assign(rsid=vid.map(rs.to_dict()).astype(object).where(vid.notna(), None))
 
 
 def _kept_pairs(prescreen: pd.DataFrame, lid: str, weights: Any) -> list[str]:
@@ -566,8 +663,8 @@ def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manif
             prescreen_table: str | Path, out_prefix: str | Path, log_dir: str | Path, options: Mapping[str, Any],
             seed: int, plot_mode: str, genes: str | Path | None = None, plot_dir: str | Path | None = None,
             locus: str | None = None, trait_inputs: Mapping[str, str | Path] | None = None,
-            genome_build: str | None = None, ld_check: Mapping[str, Any] | None = None
-            ) -> dict[str, pd.DataFrame]:
+            genome_build: str | None = None, ld_check: Mapping[str, Any] | None = None,
+            gwas: str | Path | None = None) -> dict[str, pd.DataFrame]:
     """Rule ``finemap``: one fine-mapping method (:mod:`twasflow.methods.registry`) on every locus of a chunk,
     on the pairs that pass the prescreen.
 
@@ -580,7 +677,8 @@ def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manif
     ``seed``: config seed (TGFM's draws, seeded per trait and locus). Locus plots are drawn after the tables
     are written: a plot failure never discards a fit (it fails the job once the tables exist). ``genome_build``:
     checked against the gene annotation's (:func:`twasflow.io.annotation.read_gene_annotation`). ``ld_check``:
-    the config's ``ld_check`` block (:func:`twasflow.ldcheck.check_bundle`; None: no gate).
+    the config's ``ld_check`` block (:func:`twasflow.ldcheck.check_bundle`; None: no gate). ``gwas``: the trait's
+    harmonized GWAS, whose rsIDs fill a last ``rsid`` column of ``variables`` for variant rows (issue 18).
     """
     from . import ldcheck
     from .io.tables import read_json, write_parquet
@@ -629,6 +727,8 @@ def finemap(trait: str, method: str, bundles_manifest: str | Path, weights_manif
         if r["status"] == "failed" and not any(t["locus_id"].iloc[0] == r["locus_id"] for t in parts["loci"]):
             add(failed_result(method, r["reason"], log=r["log"] or ""), r["locus_id"])
     out: dict[str, pd.DataFrame] = {}
+    if gwas is not None and parts["variables"]:
+        parts["variables"] = [_with_rsids(pd.concat(parts["variables"], ignore_index=True), gwas)]
     for name, ts in parts.items():
         t = pd.concat(ts, ignore_index=True) if ts else tables_schema.table(f"finemap_{name}").empty()
         write_parquet(t, f"{out_prefix}.{name}.parquet")

@@ -122,10 +122,15 @@ def calibrate_phi(z: Any, phi: Any, n: float, h2: float) -> np.ndarray:
 
     ``phi`` (per model, from a PredictDB ``extra.phi`` column; negative values count as 0, NaN gives NaN),
     ``n`` the GWAS sample size, ``h2`` its SNP heritability. Returns calibrated z (same shape as ``z``)."""
+    return np.asarray(z, dtype=np.float64) / phi_scale(phi, n, h2)
+
+
+def phi_scale(phi: Any, n: float, h2: float) -> np.ndarray:
+    """The divisor ``sqrt(1 + max(φ, 0) N h²)`` of :func:`calibrate_phi` (NaN where φ is NaN)."""
     if not (n > 0 and 0 <= h2 <= 1):
         raise ValueError(f"calibrate_phi: need n > 0 and 0 <= h2 <= 1 (found n={n}, h2={h2})")
     ph = np.maximum(np.asarray(phi, dtype=np.float64), 0.0)
-    return np.asarray(z, dtype=np.float64) / np.sqrt(1.0 + ph * float(n) * float(h2))
+    return np.sqrt(1.0 + ph * float(n) * float(h2))
 
 
 def z_to_p(z: Any) -> np.ndarray:
@@ -178,6 +183,7 @@ def prescreen_table(
     n_weights_model: Any = None,
     drop_reason: Sequence[str] | None = None,
     z_given: Any = None,
+    z_scale: Any = None,
 ) -> pd.DataFrame:
     """S-PrediXcan prescreen of every pair of one locus.
 
@@ -192,6 +198,8 @@ def prescreen_table(
     drop_reason : (P,) reason a pair has no weights ("" when it has), used instead of ``no_weights``.
     z_given : (P,) TWAS z to use instead of ``wᵀz / √(wᵀRw)`` where finite (e.g. S-PrediXcan with a prediction
         model's own covariance, :func:`spredixcan_z`); NaN entries are computed from ``B`` and ``R``.
+    z_scale : (P,) divisor of each pair's z (S-PrediXcan's polygenicity calibration, :func:`phi_scale`; 1 or
+        NaN = none), applied before p and the threshold.
 
     Returns
     -------
@@ -208,6 +216,9 @@ def prescreen_table(
     if z_given is not None:
         zg = np.asarray(z_given, dtype=np.float64)
         zt = np.where(np.isfinite(zg), zg, zt)
+    if z_scale is not None:
+        sc = np.asarray(z_scale, dtype=np.float64)
+        zt = np.where(np.isfinite(sc), zt / np.where(np.isfinite(sc), sc, 1.0), zt)
     pt = z_to_p(zt)
     has = used > 0
     zt = np.where(has, zt, np.nan)
@@ -256,3 +267,53 @@ def spredixcan_models(used: pd.DataFrame, z: pd.Series, cov_of: Any) -> pd.DataF
     df = pd.DataFrame(out, columns=["model", "twas_z", "n_weights_used"])
     df.insert(2, "twas_p", z_to_p(df["twas_z"].to_numpy()))
     return df
+
+
+SPREDIXCAN_COLUMNS = table("spredixcan").names  # defined in twasflow.tables_schema
+
+
+def spredixcan_dataset(z: pd.Series, models: pd.DataFrame, cov: Mapping[str, tuple[np.ndarray, np.ndarray]],
+                       dataset: str) -> pd.DataFrame:
+    """S-PrediXcan of every model of one harmonized prediction-model dataset, LD from the models' own covariance
+    (a classic S-PrediXcan-only run: no genotypes needed).
+
+    Parameters
+    ----------
+    z : GWAS z of the counted alleles indexed by ``variant_id`` (the harmonized GWAS).
+    models : the dataset's ``models.parquet`` (:data:`twasflow.models.MODEL_COLUMNS`: ``weight`` per SD,
+        ``weight_allele`` per counted allele).
+    cov : ``{pair_id: (variant_ids (k,), cov (k, k))}`` (:func:`twasflow.models.read_model_covariance`).
+
+    Returns
+    -------
+    :data:`SPREDIXCAN_COLUMNS`, one row per pair. ``twas_z`` = Σ w z / √(wᵀ C w) with the standardized weights
+    and C the correlation of the model covariance (cTWAS's convention; the weights' SDs are the panel's or the
+    variant table's ``sd``); ``spredixcan_z`` = MetaXcan's Σ w σ z / √(wᵀ Γ w) with per-allele weights and σ, Γ
+    from the model covariance. Weighted variants without a GWAS z are left out of both (``n_weights_used``);
+    ``reason`` says why a pair has no z (``no_covariance``, ``no_gwas_variant``).
+    """
+    rows = []
+    for pair, m in models.groupby("pair_id", sort=True):
+        vid = m["variant_id"].to_numpy(str)
+        zz = z.reindex(vid).to_numpy(np.float64)
+        have = np.isfinite(zz)
+        rec = {"dataset": dataset, "pair_id": pair, "phenotype_id": m["phenotype_id"].iloc[0],
+               "gene_id": m["gene_id"].iloc[0], "n_weights_model": int(m["n_model"].iloc[0]),
+               "n_weights_used": int(have.sum()), "twas_z": np.nan, "spredixcan_z": np.nan, "reason": ""}
+        entry = cov.get(str(pair))
+        k = pd.Index(entry[0]).get_indexer(vid[have]) if entry is not None else np.zeros(0, np.int64)
+        if not have.any():
+            rec["reason"] = "no_gwas_variant"
+        elif entry is None or (k < 0).any():
+            rec["reason"] = "no_covariance"
+        else:
+            C = entry[1][np.ix_(k, k)]
+            sd = np.sqrt(np.diag(C))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rec["twas_z"] = float(twas_z(zz[have], C / np.outer(sd, sd), m["weight"].to_numpy(np.float64)[have]))
+            rec["spredixcan_z"] = float(spredixcan_z(zz[have], m["weight_allele"].to_numpy(np.float64)[have], C))
+        rows.append(rec)
+    out = pd.DataFrame(rows, columns=[c for c in SPREDIXCAN_COLUMNS if c not in ("twas_p", "spredixcan_p")])
+    out["twas_p"] = z_to_p(out["twas_z"].to_numpy(np.float64))
+    out["spredixcan_p"] = z_to_p(out["spredixcan_z"].to_numpy(np.float64))
+    return out[SPREDIXCAN_COLUMNS]

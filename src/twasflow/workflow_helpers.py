@@ -42,12 +42,23 @@ def expand_pattern(path: str) -> list[str]:
     return [path]
 
 
+def fusion_files(row: Mapping[str, Any]) -> list[str]:
+    """The ``.wgt.RDat`` files a ``fusion`` xQTL sheet row's ``.pos`` list names (empty for other formats)."""
+    if row.get("format") != "fusion":
+        return []
+    from .io.fusion import fusion_weight_files
+
+    return fusion_weight_files(str(row["path"]))[1:]
+
+
 def panel_files(panel: Mapping[str, Any]) -> list[str]:
     """Input files of the `panel` rule."""
     if panel.get("bfile"):
         return [f for s in (".bed", ".bim", ".fam") for f in expand_pattern(panel["bfile"] + s)]
     if panel.get("pgen"):
         return [f for s in (".pgen", ".pvar", ".psam") for f in expand_pattern(panel["pgen"] + s)]
+    if panel.get("variants"):
+        return [panel["variants"]]
     return expand_pattern(panel["vcf"])
 
 

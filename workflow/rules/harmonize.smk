@@ -32,6 +32,8 @@ rule harmonize_xqtl:
         covariance=lambda wc: sheet_files(RUN.xqtl_row(wc.dataset).get("covariance") or "")
         if RUN.xqtl_row(wc.dataset).get("covariance")
         else [],
+        # a FUSION .pos list's weight files (.wgt.RDat)
+        fusion=lambda wc: wh.fusion_files(RUN.xqtl_row(wc.dataset)),
         panel=L.panel_variants,
     output:
         # summary statistics: {chrom}.parquet per chromosome; prediction models (predictdb, weights-long):

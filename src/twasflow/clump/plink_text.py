@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -134,18 +134,23 @@ def _exp_field(mant: str, sgn: str, xp: int, width: int) -> str:
 _PLINK_CHROM = {"X": "23", "Y": "24", "XY": "25", "MT": "26"}
 
 
-def format_clumped(records: Sequence[ClumpRecord], snp_width: int) -> str:
-    """PLINK 1.9 ``.clumped`` text (non-verbose) for ``records``; ends with two empty lines."""
+def format_clumped(records: Sequence[ClumpRecord], snp_width: int, rsids: Mapping[str, str | None] | None = None
+                   ) -> str:
+    """PLINK 1.9 ``.clumped`` text (non-verbose) for ``records``; ends with two empty lines.
+
+    ``rsids`` (index variant id → rsID): adds a last column ``RSID`` (``.`` where unknown) after ``SP2``, so
+    the index variants can be looked up; without it the text is PLINK's byte for byte."""
     w = snp_width
     out = [" CHR    F " + "SNP".rjust(w) + "         BP        "
-           + "P    TOTAL   NSIG    S05    S01   S001  S0001    SP2\n"]
+           + "P    TOTAL   NSIG    S05    S01   S001  S0001    SP2" + (" RSID" if rsids is not None else "") + "\n"]
     for r in records:
         ch = _PLINK_CHROM.get(r.chrom, r.chrom)
         head = (ch.rjust(4) + " " + str(r.fidx).rjust(4) + " " + r.snp.rjust(w) + " "
                 + str(r.bp).rjust(10) + " " + format_p3(r.p, 10) + " " + str(r.total).rjust(8) + " "
                 + "".join(str(b).rjust(6) + " " for b in r.bins))
         sp2 = ",".join(f"{s}({f})" for s, f in r.sp2) if r.sp2 else "NONE"
-        out.append(head + sp2 + "\n")
+        rs = "" if rsids is None else " " + (rsids.get(r.snp) or ".")
+        out.append(head + sp2 + rs + "\n")
     out.append("\n\n")
     return "".join(out)
 

@@ -35,6 +35,7 @@ REASONS: tuple[str, ...] = (
     "invalid_n",
     "chrom_not_in_panel",
     "not_in_panel",
+    "panel_maf_below_min",
     "allele_mismatch",
     "palindromic_dropped",
     "palindromic_ambiguous",

@@ -107,7 +107,7 @@ def harmonize_gwas(
                 acc.counts[_R["malformed_row"]] += len(src.malformed)
             if acc.n_input == 0:
                 raise HarmonizeError.at("no data rows", file=path, expected="at least one variant")
-            if acc.fmax.max() < 0 and not any(acc.counts[_R[r]] for r in ("not_in_panel", "allele_mismatch")):
+            if acc.fmax.max() < 0 and not any(acc.counts[_R[r]] for r in ("not_in_panel", "panel_maf_below_min", "allele_mismatch")):
                 if acc.counts[_R["chrom_not_in_panel"]] == acc.n_input:
                     raise _no_overlap_error(path, acc, index)
             if "eaf" not in roles:
@@ -370,6 +370,31 @@ def _write_gwas_parquet(table: pa.Table, path: str | Path) -> None:
     w = _RowGroupWriter(path)
     w.put(table)
     w.close()
+
+
+def harmonized_rsids(path: str | Path, variant_ids: Sequence[str]) -> pd.Series:
+    """rsID (None where unknown) of each of ``variant_ids`` (``chrom:pos:other:counted``), from a harmonized GWAS
+    Parquet's ``rsid`` column (the panel's rsID of the variant). Reads only the row groups of the ids' position
+    range per chromosome (the file is sorted and keeps chrom/pos statistics). Indexed by the ids."""
+    ids = pd.Index(pd.unique(pd.Series(list(variant_ids), dtype=object)))
+    out = pd.Series(None, index=ids, dtype=object)
+    if not len(ids):
+        return out
+    parts = ids.to_series().str.split(":", n=2, expand=True)
+    pos = pd.to_numeric(parts[1], errors="coerce")
+    found = []
+    for chrom, grp in pos.groupby(parts[0].to_numpy()):
+        if grp.isna().all():
+            continue
+        t = pq.read_table(path, columns=["variant_id", "rsid"],
+                          filters=[("chrom", "=", str(chrom)), ("pos", ">=", int(grp.min())),
+                                   ("pos", "<=", int(grp.max()))])
+        found.append(t.to_pandas())
+    if found:
+        f = pd.concat(found, ignore_index=True).drop_duplicates("variant_id").set_index("variant_id")["rsid"]
+        hit = f.reindex(ids)
+        out = hit.astype(object).where(hit.notna(), None)
+    return out
 
 
 def read_harmonized_gwas(path: str | Path, columns: Sequence[str] | None = None) -> pd.DataFrame:

@@ -3,7 +3,7 @@ strand flips, palindromes."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -39,9 +39,19 @@ class PanelIndex:
     chrom_lo_key: np.ndarray  # int64 (27,), smallest panel key per chromosome code (int64 max if none)
     chrom_hi_key: np.ndarray  # int64 (27,), largest panel key per chromosome code (-1 if none)
     chrom_label: list  # (27,), the panel's own label of each chromosome code ('X' or '23', …)
+    #: int64 sorted keys of positions the panel store dropped for ``panel.maf_min`` (a row there is counted as
+    #: ``panel_maf_below_min``, not ``not_in_panel``)
+    maf_keys: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
 
     @classmethod
-    def build(cls, panel_variants: pd.DataFrame | pa.Table) -> "PanelIndex":
+    def build(cls, panel_variants: pd.DataFrame | pa.Table, maf_dropped: pd.DataFrame | None = None) -> "PanelIndex":
+        """Index ``panel_variants`` (V rows, ``PANEL_COLUMNS``). ``maf_dropped`` (``chrom, pos``): positions the
+        store dropped for minor allele frequency; default the table read by
+        :func:`twasflow.io.panel.read_maf_dropped` from ``panel_variants.attrs['panel_dir']`` when set (the
+        store's own ``variants.parquet`` read by :func:`twasflow.io.panel.read_panel_variants`)."""
+        if maf_dropped is None and isinstance(panel_variants, pd.DataFrame) and panel_variants.attrs.get("panel_dir"):
+            from ..io.panel import read_maf_dropped
+            maf_dropped = read_maf_dropped(panel_variants.attrs["panel_dir"])
         if isinstance(panel_variants, pd.DataFrame):
             missing = [c for c in PANEL_COLUMNS if c not in panel_variants.columns]
             if missing:
@@ -95,10 +105,15 @@ class PanelIndex:
         # single-chunk columns: taking rows from a chunked array would concatenate its chunks on every call
         out = t.select(["variant_id", "chrom", "pos", "other_allele", "counted_allele", "rsid"]).combine_chunks()
         out = out.set_column(2, "pos", pa.array(pos if not len(keys) else (keys & 0xFFFFFFFF), type=pa.int64()))
+        maf_keys = np.zeros(0, np.int64)
+        if maf_dropped is not None and len(maf_dropped):
+            mk = (chrom_codes(pa.array(maf_dropped["chrom"].astype(str))).astype(np.int64) << 32) \
+                | maf_dropped["pos"].to_numpy().astype(np.int64)
+            maf_keys = np.unique(mk)
         return cls(table=out, keys=keys, run_end=run_end, counted=counted, other=other,
                    pair=counted * np.uint8(5) + other, pair_sw=other * np.uint8(5) + counted, freq=freq,
                    chrom_present=present, max_run=max_run, chrom_lo_key=lo_key, chrom_hi_key=hi_key,
-                   chrom_label=labels)
+                   chrom_label=labels, maf_keys=maf_keys)
 
     def strings_of(self, pidx: np.ndarray) -> dict[str, pa.Array]:
         """chrom, other_allele and counted_allele of panel rows ``pidx`` (SNVs) as dictionary arrays.
@@ -156,6 +171,7 @@ def match_to_panel(index: PanelIndex, ccode: np.ndarray, pos: np.ndarray, ea: np
     status[~chrom_ok] = _R["chrom_not_in_panel"]
     if len(index) == 0 or r == 0:
         status[chrom_ok] = _R["not_in_panel"]
+        _mark_maf_dropped(index, key, status)
         return Match(pidx, status, sign, flipped, palin)
     # a block of a sorted file covers a short stretch of the panel: searching only there stays in cache
     a = int(np.searchsorted(index.keys, key.min(), "left"))
@@ -195,4 +211,16 @@ def match_to_panel(index: PanelIndex, ccode: np.ndarray, pos: np.ndarray, ea: np
             found[rows[m]] = True
             todo = todo[~found[todo]]
     status[hit & ~found] = _R["allele_mismatch"]
+    _mark_maf_dropped(index, key, status)
     return Match(pidx, status, sign, flipped, palin)
+
+
+def _mark_maf_dropped(index: PanelIndex, key: np.ndarray, status: np.ndarray) -> None:
+    """Rows not in the panel at a position the panel store dropped for ``maf_min``: their own reason."""
+    if not len(index.maf_keys):
+        return
+    miss = np.flatnonzero(status == _R["not_in_panel"])
+    if not len(miss):
+        return
+    loc = np.minimum(np.searchsorted(index.maf_keys, key[miss]), len(index.maf_keys) - 1)
+    status[miss[index.maf_keys[loc] == key[miss]]] = _R["panel_maf_below_min"]

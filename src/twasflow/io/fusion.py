@@ -130,11 +130,30 @@ def read_fusion(path: str | os.PathLike[str], model: str | None = None) -> tuple
                                 expected="WGT ID CHR P0 P1")
     parts, infos = [], []
     for wgt, gid in zip(pos["WGT"], pos["ID"]):
-        f = Path(wgt) if Path(wgt).is_absolute() else p.parent / wgt
-        rows, info = read_fusion_wgt(f, model, gene=str(gid))
+        rows, info = read_fusion_wgt(_wgt_path(p, wgt), model, gene=str(gid))
         parts.append(rows)
         infos.append(info)
     return pd.concat(parts, ignore_index=True), pd.DataFrame(infos)
 
 
-__all__ = ["choose_model", "read_fusion", "read_fusion_wgt"]
+def _wgt_path(pos: Path, wgt: str) -> Path:
+    """A ``.pos`` file's ``WGT`` entry: absolute, or relative to the ``.pos`` file's folder (as FUSION reads it)."""
+    return Path(wgt) if Path(wgt).is_absolute() else pos.parent / wgt
+
+
+def fusion_weight_files(path: str | os.PathLike[str]) -> list[str]:
+    """The files a FUSION source reads: a ``.pos`` list and every ``.wgt.RDat`` it names (the workflow's inputs of
+    rule ``harmonize_xqtl``, so editing a weight file reruns it), or the one ``.wgt.RDat``. A missing or unreadable
+    ``.pos`` gives just itself (the rule's reader then says what is wrong)."""
+    p = Path(path)
+    if p.name.lower().endswith(".rdat") or not p.is_file():
+        return [str(p)]
+    with open(p) as fh:
+        rows = [ln.split() for ln in fh if ln.strip()]
+    if not rows or "WGT" not in rows[0]:
+        return [str(p)]
+    k = rows[0].index("WGT")
+    return [str(p)] + [str(_wgt_path(p, r[k])) for r in rows[1:] if len(r) > k]
+
+
+__all__ = ["choose_model", "fusion_weight_files", "read_fusion", "read_fusion_wgt"]

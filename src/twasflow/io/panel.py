@@ -9,6 +9,8 @@ Layout of a store directory:
   *counted* allele in the PLINK "A1" role (code 0 = two counted copies, 1 = missing, 2 = het, 3 = none;
   padding bits zero). Opened with ``mmap_mode="r"`` so a read touches only the rows asked for.
 - ``panel.json``: number of people, source, variants per chromosome, dropped variants by reason.
+- ``maf_dropped.parquet``: ``chrom, pos`` of the variants dropped for ``maf_min`` (harmonization counts rows
+  there as ``panel_maf_below_min`` instead of ``not_in_panel``).
 
 A PLINK panel counts A1 (bim column 5; other = A2, column 6) as stored; a VCF or PLINK 2 (``.pgen``) panel
 counts ALT (other = REF). Multi-allelic records and non-SNV alleles are dropped, as are repeated (chrom, pos, other,
@@ -46,6 +48,7 @@ _CODE_DOSAGE = np.array([2.0, np.nan, 1.0, 0.0])
 _CODE_COUNT = np.array([2, 0, 1, 0], dtype=np.int64)
 _CODE_CALLED = np.array([1, 0, 1, 1], dtype=np.int64)
 _CHUNK = 16384
+MAF_DROPPED = "maf_dropped.parquet"
 
 
 def chrom_sort_key(c: str) -> tuple[int, int, str]:
@@ -107,6 +110,7 @@ class _StoreWriter:
         self.maf_min = maf_min
         self.dropped = {r: 0 for r in DROP_REASONS}
         self.tables: list[pd.DataFrame] = []
+        self.low_maf: list[pd.DataFrame] = []
         self.counts: dict[str, int] = {}
         self.n_input = 0
 
@@ -129,6 +133,8 @@ class _StoreWriter:
         maf = np.minimum(freq, 1.0 - freq)
         low = ~(maf >= self.maf_min) if self.maf_min > 0 else np.isnan(freq) & False
         self.dropped["maf_below_min"] += int(low.sum())
+        if low.any():
+            self.low_maf.append(pd.DataFrame({"chrom": chrom, "pos": meta.loc[low, "pos"].to_numpy(np.int64)}))
         keep = ~low
         meta = meta.loc[keep].reset_index(drop=True)
         # re-pack so padding bits are always zero: bed- and VCF-built stores are then byte-identical
@@ -158,6 +164,9 @@ class _StoreWriter:
             if f.name[: -len(".geno.npy")] not in self.counts:
                 f.unlink()
         write_parquet(variants, self.out_dir / "variants.parquet")
+        low = (pd.concat(self.low_maf, ignore_index=True) if self.low_maf
+               else pd.DataFrame({"chrom": pd.Series([], dtype=str), "pos": np.zeros(0, np.int64)}))
+        write_parquet(low, self.out_dir / MAF_DROPPED)
         write_tsv(samples[["fid", "iid"]], self.out_dir / "samples.tsv")
         meta = {
             "format": "twasflow-genotype-store-1",
@@ -511,6 +520,76 @@ def _build_from_vcf(out: Path, vcf: str, keep, maf_min: float, want: list[str] |
 # ----------------------------------------------------------------------------------------------------
 # reading
 # ----------------------------------------------------------------------------------------------------
+
+
+def build_variant_store(out_dir: str | os.PathLike[str], variants: str | os.PathLike[str]) -> dict:
+    """A panel without genotypes (config ``panel.variants``): the variant table → ``variants.parquet`` (+ ``sd``
+    when given) and ``panel.json`` with ``genotypes: false``, for a classic S-PrediXcan-only run.
+
+    ``variants``: TSV (plain or gzip) with ``chrom, pos, other_allele, counted_allele`` and optional ``rsid``,
+    ``counted_freq`` (the reference frequency of the counted allele; standardizes per-allele weights) or ``sd``
+    (the reference SD of the counted-allele dosage itself, e.g. cTWAS's LD reference variance, which need not be
+    2f(1-f)). Alleles may be indels. Rows are sorted by chromosome and position; a repeated
+    (chrom, pos, other, counted) is an error.
+    """
+    src = Path(variants)
+    if not src.is_file():
+        raise PanelError.at("variant table not found", file=src, expected="a TSV with chrom, pos, other_allele, "
+                            "counted_allele")
+    df = pd.read_csv(src, sep="\t", dtype={"chrom": str, "other_allele": str, "counted_allele": str, "rsid": str})
+    for c in ("chrom", "pos", "other_allele", "counted_allele"):
+        if c not in df.columns:
+            raise PanelError.at("variant table lacks a column", file=src, column=c, found=list(df.columns),
+                                expected="chrom, pos, other_allele, counted_allele [, rsid, counted_freq | sd]")
+    pos = pd.to_numeric(df["pos"], errors="coerce")
+    if pos.isna().any() or (pos < 1).any():
+        row = int(np.flatnonzero(pos.isna() | (pos < 1))[0]) + 1
+        raise PanelError.at("not a position", file=src, column="pos", row=row, found=repr(df["pos"].iloc[row - 1]),
+                            expected="an integer >= 1")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    v = pd.DataFrame({"chrom": df["chrom"].astype(str).str.replace("^chr", "", regex=True),
+                      "pos": pos.astype(np.int64),
+                      "other_allele": df["other_allele"].str.upper(), "counted_allele": df["counted_allele"].str.upper(),
+                      "rsid": df["rsid"].where(df["rsid"] != ".") if "rsid" in df.columns else None,
+                      "counted_freq": pd.to_numeric(df["counted_freq"]) if "counted_freq" in df.columns else np.nan,
+                      "n_called": np.int64(0)})
+    cats = sorted(v["chrom"].unique(), key=chrom_sort_key)
+    v = v.iloc[np.lexsort((v["pos"].to_numpy(), v["chrom"].map({c: i for i, c in enumerate(cats)}).to_numpy()))]
+    v["variant_id"] = v["chrom"] + ":" + v["pos"].astype(str) + ":" + v["other_allele"] + ":" + v["counted_allele"]
+    dup = v["variant_id"].duplicated()
+    if dup.any():
+        raise PanelError.at("repeated variant", file=src, found=v.loc[dup, "variant_id"].iloc[0],
+                            expected="each chrom, pos, other_allele, counted_allele once")
+    v["row"] = v.groupby("chrom").cumcount().astype(np.int64)
+    cols = VARIANT_COLUMNS + (["sd"] if "sd" in df.columns else [])
+    if "sd" in df.columns:
+        v["sd"] = pd.to_numeric(df["sd"]).reindex(v.index).to_numpy()
+    v = v.reset_index(drop=True)[cols]
+    write_parquet(v, out / "variants.parquet")
+    write_parquet(pd.DataFrame({"chrom": pd.Series([], dtype=str), "pos": np.zeros(0, np.int64)}), out / MAF_DROPPED)
+    meta = {"format": "twasflow-variant-table-1", "genotypes": False, "n_samples": 0, "n_variants": int(len(v)),
+            "n_input": int(len(df)), "chroms": {c: int(n) for c, n in v["chrom"].value_counts(sort=False).items()},
+            "dropped": {}, "source": {"type": "variants", "path": str(src)}}
+    write_json(meta, out / "panel.json")
+    return meta
+
+
+def read_panel_variants(store_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """The store's ``variants.parquet``, with ``attrs['panel_dir']`` set so harmonization finds the positions
+    dropped for ``maf_min`` (:func:`read_maf_dropped`)."""
+    v = pd.read_parquet(Path(store_dir) / "variants.parquet")
+    v.attrs["panel_dir"] = str(store_dir)
+    return v
+
+
+def read_maf_dropped(store_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """``chrom, pos`` of the variants the store dropped for ``maf_min`` (empty for a store written before
+    the file existed)."""
+    f = Path(store_dir) / MAF_DROPPED
+    if not f.is_file():
+        return pd.DataFrame({"chrom": pd.Series([], dtype=str), "pos": np.zeros(0, np.int64)})
+    return pd.read_parquet(f)
 
 
 class Panel:
