@@ -92,11 +92,11 @@ def ld_mismatch(z: np.ndarray, R: Any, n: float | None = None, *, logLR_min: flo
 def gate(z: np.ndarray, R: Any, n: float | None, options: Mapping[str, Any] | None) -> LDCheck | None:
     """The configured check (config ``ld_check``: enabled, action, logLR_min, z_min, dentist_p_max), or None
     when disabled."""
+    # a key left out takes ld_mismatch's default (tests/test_config_defaults.py pins those to the schema's)
     o = dict(options or {})
-    if not o.get("enabled", True):
+    if o.pop("enabled", True) is False:
         return None
-    return ld_mismatch(z, R, n, logLR_min=float(o.get("logLR_min", 2.0)), z_min=float(o.get("z_min", 2.0)),
-                       dentist_p_max=float(o.get("dentist_p_max", 5e-8)), action=str(o.get("action", "warn")))
+    return ld_mismatch(z, R, n, **o)
 
 
 # weights-file arrays indexed by variant: rows (M, P) and effect matrices (n_effects, M)
