@@ -14,7 +14,7 @@ from tests.conftest import REPO
 from twasflow import tables_schema
 from twasflow.tables_schema import TABLES, arrow_logical_type, table
 
-#: where each table lives under results/ (globs; the xQTL chromosome files exclude the models table)
+#: where each table lives under results/ (globs; the xQTL chromosome files exclude the models table and tracks)
 RESULT_GLOBS = {
     "gwas": ["harmonized/gwas/*.parquet"],
     "xqtl": ["harmonized/xqtl/*/*.parquet"],
@@ -28,15 +28,25 @@ RESULT_GLOBS = {
     "finemap_loci": ["finemap/*/*/*.loci.parquet"],
     "coloc": ["coloc/*/*.parquet"],
     "failed_loci": ["failed_loci.tsv"],
+    "spredixcan": ["spredixcan/*.tsv"],
     "gene_tests": ["gene_tests/*/*.tests.parquet", "gene_tests/*.tests.parquet"],
     "gene_tests_genes": ["gene_tests/*/*.genes.parquet", "gene_tests/*.genes.parquet"],
+    # summaries: summary/{trait}/{file}.tsv (summary_{file}) and summary/across_traits/{file}.tsv (summary_across_{file})
+    **{n: [f"summary/*/{n.removeprefix('summary_')}.tsv"] for n in TABLES
+       if n.startswith("summary_") and not n.startswith("summary_across_")},
+    **{n: [f"summary/across_traits/{n.removeprefix('summary_across_')}.tsv"] for n in TABLES
+       if n.startswith("summary_across_")},
 }
+#: across-trait tables that gather the per-trait table of the same file
+GATHERED = {f"summary_across_{f}": f"summary_{f}" for f in ("drug_targets", "silver", "coloc", "missed_by_twas", "pratt")}
 
 
 def table_files(results: Path, name: str) -> list[Path]:
     files = sorted({p for g in RESULT_GLOBS[name] for p in results.glob(g)})
-    if name == "xqtl":
-        files = [p for p in files if p.name != "models.parquet"]
+    if name == "xqtl":  # not the models table nor the per-chromosome track sidecars (no definition yet)
+        files = [p for p in files if p.name != "models.parquet" and not p.name.endswith(".track.parquet")]
+    if name.startswith("summary_") and not name.startswith("summary_across_"):
+        files = [p for p in files if p.parent.name != "across_traits"]
     return files
 
 
@@ -75,6 +85,9 @@ def test_writers_take_their_columns_from_the_definitions() -> None:
     from twasflow.harmonize import codes
     from twasflow.io import panel
     from twasflow.methods import result
+    from twasflow.summary import enrich, evidence
+    from twasflow.summary import tables as stables
+    from twasflow.summary.pipeline import ACROSS_TABLES, TRAIT_TABLES
 
     pairs = [(codes.GWAS_COLUMNS, "gwas"), (codes.XQTL_COLUMNS, "xqtl"), (models.MODEL_COLUMNS, "models"),
              (panel.VARIANT_COLUMNS, "panel_variants"), (loci.LOCI_COLUMNS, "loci"),
@@ -82,10 +95,27 @@ def test_writers_take_their_columns_from_the_definitions() -> None:
              (result.VARIABLE_COLUMNS, "finemap_variables"), (result.SET_COLUMNS, "finemap_sets"),
              (result.LOCI_COLUMNS, "finemap_loci"), (COLOC_COLUMNS, "coloc"), (chunks.FAILED_COLUMNS, "failed_loci"),
              (gstage.TESTS_COLUMNS, "gene_tests"), (gstage.GENES_COLUMNS, "gene_tests_genes"),
-             (twas.SPREDIXCAN_COLUMNS, "spredixcan")]
-    assert {n for _, n in pairs} == set(TABLES)
+             (twas.SPREDIXCAN_COLUMNS, "spredixcan"),
+             (result.TRUTH_COLUMNS, "summary_truth"), (stables.VARIABLE_OUT, "summary_causal_variables"),
+             (stables.SET_OUT, "summary_causal_sets"), (evidence.PRATT_LOCI_COLUMNS, "summary_pratt_loci"),
+             (enrich.TTEST_COLUMNS, "summary_across_drug_ttest")]
+    # the summary functions return their tables without trait; the writer puts it first
+    trait_first = [(evidence.TISSUE_COLUMNS, "summary_tissues"), (evidence.MISSED_COLUMNS, "summary_missed_by_twas"),
+                   (evidence.PRATT_COLUMNS, "summary_pratt"), (evidence.AGREEMENT_COLUMNS, "summary_agreement"),
+                   (enrich.SILVER_COLUMNS, "summary_silver"), (enrich.SILVER_SETS_COLUMNS, "summary_silver_sets"),
+                   (enrich.DRUG_COLUMNS, "summary_drug_targets")]
+    built = {"summary_genes", "summary_overview", "summary_coloc", "summary_across_overview",
+             "summary_across_tissue_matrix", "summary_across_medians"}  # column names from the rows' keys / merges
+    assert {n for _, n in pairs + trait_first} | built | set(GATHERED) == set(TABLES)
     for cols, name in pairs:
         assert list(cols) == table(name).names, name
+    for cols, name in trait_first:
+        assert ["trait", *cols] == table(name).names, name
+    for across, per_trait in GATHERED.items():
+        assert table(across).columns == table(per_trait).columns, across
+    # every summary file the pipeline writes has its definition
+    assert {f"summary_{t}" for t in TRAIT_TABLES} | {f"summary_across_{t}" for t in ACROSS_TABLES} == {
+        n for n in TABLES if n.startswith("summary_")}
 
 
 @pytest.mark.parametrize("name", list(TABLES))
@@ -122,6 +152,7 @@ def test_example_outputs_follow_their_definitions(example_run: Path) -> None:
         for f in files:
             problems += file_problems(name, f)
     assert problems == []
-    # every table the default config produces was found (the example has no prediction models)
-    missing = [n for n, k in seen.items() if k == 0 and n != "models"]
+    # every table the default config produces was found (the example has no prediction models, so neither
+    # models nor the S-PrediXcan-only table)
+    missing = [n for n, k in seen.items() if k == 0 and n not in ("models", "spredixcan")]
     assert missing == [], seen

@@ -127,6 +127,20 @@ def _t(name: str, path: str, fmt: str, spec: str, *, extras: bool = False, doc: 
 _PP = " ".join(f"PP.H{i}:float" for i in range(5))
 _ABF = " ".join(f"abf_PP.H{i}:float" for i in range(5))
 
+_TRAIT, _ACROSS = "summary/{trait}", "summary/across_traits"
+_OVERVIEW = ("trait method n_loci:int n_loci_ok:int n_loci_failed:int n_loci_ld_mismatch:int n_ld_flagged_variants:int "
+             "n_causal_sets:int n_sets_with_pairs:int n_causal_pairs:int n_causal_genes:int n_direct_variants:int")
+_TISSUES = "trait method tissue count:float share:float n_sets:int"
+_COLOC = ("trait method n_sets:int n_coloc_any:int n_coloc_majority:int prop_coloc_any:float "
+          "prop_coloc_majority:float")
+_MISSED = ("trait method n_loci:int n_causal_pairs:int n_twas_significant:int n_missed:int n_no_twas:int "
+           "prop_missed:float pairs_per_locus:float missed_per_locus:float")
+_PRATT = "trait method component n_loci:int mean:float median:float q25:float q75:float share:float"
+_SILVER = "trait method n_sets:int n_silver:int n_nearby:int n_other:int precision:float"
+_DRUG = "trait method n_genes:int n_drug_genes:int ratio:float n_sets:int n_sets_drug:int drug_genes"
+#: the across-trait medians (summary_across_medians: ``median_{column}``)
+_MEDIANS = ("n_causal_pairs", "n_direct_variants", "ratio", "prop_coloc_any", "prop_coloc_majority", "prop_missed")
+
 #: every result table, by name (docs/outputs.md "Table definitions")
 TABLES: dict[str, TableDef] = {t.name: t for t in [
     _t("gwas", "harmonized/gwas/{trait}.parquet (Layout.gwas)", "parquet",
@@ -180,6 +194,65 @@ TABLES: dict[str, TableDef] = {t.name: t for t in [
        "bonferroni_p:float omnibus_p:float significant:bool ct_twas_p:float dtss_p:float smultixcan_chi2:float "
        "smultixcan_df:int smultixcan_z:float smultixcan_p:float n_tissues:int flags ld_s:float locus_rank:float",
        doc="one gene: its gene tests combined"),
+    # per-trait summaries (twasflow.summary.pipeline.summarize; the writer puts trait first)
+    _t("summary_truth", f"{_TRAIT}/truth.tsv (Layout.summary_dir)", "tsv",
+       "trait locus_id method variable_id type planted:bool causal:bool pip:float cs:float cs_pratt:float outcome "
+       "collinear_with_planted:bool", doc="one planted or called variable of a method: TP, FN or FP (simulated data)"),
+    _t("summary_causal_variables", f"{_TRAIT}/causal_variables.tsv (Layout.summary_dir)", "tsv",
+       "trait method locus_id set_id cs:float type variable_id pair_id gene_id gene_name tissue qtl_type variant_id "
+       "pip:float cs_pip:float cs_pratt:float estimate:float se:float pratt:float coloc_pp_h4:float colocalized "
+       "twas_z:float twas_p:float twas_significant collinear_group",
+       doc="one causal variable of a method (colocalized, twas_significant: True, False or NA)"),
+    _t("summary_causal_sets", f"{_TRAIT}/causal_sets.tsv (Layout.summary_dir)", "tsv",
+       "trait method locus_id set_id cs:float n_pairs:int n_variants:int cs_pip:float cs_pratt:float top_variable "
+       "genes tissues n_pairs_colocalized:int coloc_any:bool coloc_majority:bool n_groups:int",
+       doc="one causal credible set (or causal variable outside a set) of a method"),
+    _t("summary_genes", f"{_TRAIT}/genes.tsv (Layout.summary_dir)", "tsv", "trait locus_id gene gene_id",
+       extras=True, doc="one gene with a causal pair (then its pairs, per-method and evidence columns)"),
+    _t("summary_overview", f"{_TRAIT}/overview.tsv (Layout.summary_dir)", "tsv", _OVERVIEW,
+       doc="one method: loci fitted and causal calls"),
+    _t("summary_tissues", f"{_TRAIT}/tissues.tsv (Layout.summary_dir)", "tsv", _TISSUES,
+       doc="one (method, tissue): its share of causal pairs"),
+    _t("summary_coloc", f"{_TRAIT}/coloc.tsv (Layout.summary_dir)", "tsv", _COLOC,
+       doc="one method: its credible sets with colocalized pairs"),
+    _t("summary_missed_by_twas", f"{_TRAIT}/missed_by_twas.tsv (Layout.summary_dir)", "tsv", _MISSED,
+       doc="one method: causal pairs not significant in S-PrediXcan"),
+    _t("summary_pratt_loci", f"{_TRAIT}/pratt_loci.tsv (Layout.summary_dir)", "tsv",
+       "trait method locus_id component pratt:float", doc="one (method, fitted locus, Pratt component)"),
+    _t("summary_pratt", f"{_TRAIT}/pratt.tsv (Layout.summary_dir)", "tsv", _PRATT,
+       doc="one (method, Pratt component): its distribution across loci"),
+    _t("summary_agreement", f"{_TRAIT}/agreement.tsv (Layout.summary_dir)", "tsv",
+       "trait method_a method_b n_a:int n_b:int n_shared:int jaccard:float",
+       doc="one ordered pair of methods (S-PrediXcan included): shared causal pairs"),
+    _t("summary_silver", f"{_TRAIT}/silver.tsv (Layout.summary_dir)", "tsv", _SILVER,
+       doc="one method: silver-standard precision of its causal sets"),
+    _t("summary_silver_sets", f"{_TRAIT}/silver_sets.tsv (Layout.summary_dir)", "tsv",
+       "trait method locus_id set_id cls silver_genes nearby_genes", doc="one causal set with pairs: its class"),
+    _t("summary_drug_targets", f"{_TRAIT}/drug_targets.tsv (Layout.summary_dir)", "tsv", _DRUG,
+       doc="one method: drug-target genes among its causal genes"),
+    # across-trait summaries (twasflow.summary.pipeline.enrichment); the gathered ones repeat the per-trait tables
+    _t("summary_across_overview", f"{_ACROSS}/overview.tsv (Layout.across_dir)", "tsv",
+       f"{_OVERVIEW} ratio:float prop_coloc_any:float prop_coloc_majority:float prop_missed:float",
+       doc="one (trait, method): overview with drug-target ratio, coloc and missed proportions"),
+    _t("summary_across_tissue_matrix", f"{_ACROSS}/tissue_matrix.tsv (Layout.across_dir)", "tsv",
+       "method trait tissue share:float trait_order:int tissue_order:int",
+       doc="one (method, trait, tissue) cell of the Ward-clustered heatmap"),
+    _t("summary_across_drug_targets", f"{_ACROSS}/drug_targets.tsv (Layout.across_dir)", "tsv", _DRUG,
+       doc="every trait's summary_drug_targets"),
+    _t("summary_across_drug_ttest", f"{_ACROSS}/drug_ttest.tsv (Layout.across_dir)", "tsv",
+       "method_a method_b n_traits:int mean_a:float mean_b:float mean_diff:float t:float p:float",
+       doc="one pair of methods: paired t-test of drug-target ratios across traits"),
+    _t("summary_across_silver", f"{_ACROSS}/silver.tsv (Layout.across_dir)", "tsv", _SILVER,
+       doc="every trait's summary_silver"),
+    _t("summary_across_coloc", f"{_ACROSS}/coloc.tsv (Layout.across_dir)", "tsv", _COLOC,
+       doc="every trait's summary_coloc"),
+    _t("summary_across_missed_by_twas", f"{_ACROSS}/missed_by_twas.tsv (Layout.across_dir)", "tsv", _MISSED,
+       doc="every trait's summary_missed_by_twas"),
+    _t("summary_across_pratt", f"{_ACROSS}/pratt.tsv (Layout.across_dir)", "tsv", _PRATT,
+       doc="every trait's summary_pratt"),
+    _t("summary_across_medians", f"{_ACROSS}/medians.tsv (Layout.across_dir)", "tsv",
+       " ".join(["method"] + [f"median_{c}:float" for c in _MEDIANS]),
+       doc="one method: medians across traits"),
 ]}
 
 

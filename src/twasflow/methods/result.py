@@ -261,8 +261,7 @@ def collinear_groups(abs_corr: np.ndarray, r_min: float = COLLINEAR_R) -> np.nda
     return labels
 
 
-TRUTH_COLUMNS = ["trait", "locus_id", "method", "variable_id", "type", "planted", "causal", "pip", "cs", "cs_pratt",
-                 "outcome", "collinear_with_planted"]
+TRUTH_COLUMNS = table("summary_truth").names
 
 
 def compare_to_truth(variables: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:

@@ -21,7 +21,14 @@ import pandas as pd
 from scipy import stats as sst
 from scipy.cluster import hierarchy
 
+from ..tables_schema import table
 from .genes import on_list
+
+# column lists of the tables these functions return (the summary writer puts ``trait`` first)
+SILVER_SETS_COLUMNS = table("summary_silver_sets").names[1:]
+SILVER_COLUMNS = table("summary_silver").names[1:]
+DRUG_COLUMNS = table("summary_drug_targets").names[1:]
+TTEST_COLUMNS = table("summary_across_drug_ttest").names
 
 
 def _pair_genes(cv: pd.DataFrame) -> pd.DataFrame:
@@ -53,7 +60,7 @@ def silver_classes(cv: pd.DataFrame, silver: frozenset[str], nearby: frozenset[s
         cls = "silver" if sg else ("nearby" if ng else "other")
         rows.append({"method": m, "locus_id": lid, "set_id": sid, "cls": cls, "silver_genes": ";".join(sg),
                      "nearby_genes": ";".join(ng)})
-    return pd.DataFrame(rows, columns=["method", "locus_id", "set_id", "cls", "silver_genes", "nearby_genes"])
+    return pd.DataFrame(rows, columns=SILVER_SETS_COLUMNS)
 
 
 def silver_precision(classes: pd.DataFrame, methods: list[str] | None = None) -> pd.DataFrame:
@@ -65,7 +72,7 @@ def silver_precision(classes: pd.DataFrame, methods: list[str] | None = None) ->
         ns, nn = int((c == "silver").sum()), int((c == "nearby").sum())
         rows.append({"method": m, "n_sets": int(c.size), "n_silver": ns, "n_nearby": nn,
                      "n_other": int((c == "other").sum()), "precision": ns / (ns + nn) if ns + nn else np.nan})
-    return pd.DataFrame(rows, columns=["method", "n_sets", "n_silver", "n_nearby", "n_other", "precision"])
+    return pd.DataFrame(rows, columns=SILVER_COLUMNS)
 
 
 def gene_level_precision(cv: pd.DataFrame, silver: frozenset[str], nearby: frozenset[str],
@@ -111,8 +118,7 @@ def drug_targets(cv: pd.DataFrame, drug: frozenset[str], methods: list[str] | No
         rows.append({"method": m, "n_genes": len(genes), "n_drug_genes": len(dg),
                      "ratio": len(dg) / len(genes) if genes else np.nan, "n_sets": n_sets, "n_sets_drug": n_sets_drug,
                      "drug_genes": ";".join(sorted(set(t.loc[t["_drug"], "_name"])))})
-    return pd.DataFrame(rows, columns=["method", "n_genes", "n_drug_genes", "ratio", "n_sets", "n_sets_drug",
-                                       "drug_genes"])
+    return pd.DataFrame(rows, columns=DRUG_COLUMNS)
 
 
 def paired_t(a: np.ndarray, b: np.ndarray) -> tuple[float, float, int]:
@@ -151,7 +157,7 @@ def compare_methods(per_trait: pd.DataFrame, value: str = "ratio") -> pd.DataFra
             mb = float(w[b].to_numpy(np.float64)[ok].mean()) if ok.any() else np.nan
             rows.append({"method_a": a, "method_b": b, "n_traits": n, "mean_a": ma, "mean_b": mb,
                          "mean_diff": ma - mb, "t": t, "p": p})
-    return pd.DataFrame(rows, columns=["method_a", "method_b", "n_traits", "mean_a", "mean_b", "mean_diff", "t", "p"])
+    return pd.DataFrame(rows, columns=TTEST_COLUMNS)
 
 
 def ward_order(x: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:

@@ -20,7 +20,15 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from ..tables_schema import table
+
 PRATT_COMPONENTS = ("pairs", "variants", "infinitesimal")
+# column lists of the tables these functions return (the summary writer puts ``trait`` first where it is missing)
+TISSUE_COLUMNS = table("summary_tissues").names[1:]
+MISSED_COLUMNS = table("summary_missed_by_twas").names[1:]
+PRATT_LOCI_COLUMNS = table("summary_pratt_loci").names
+PRATT_COLUMNS = table("summary_pratt").names[1:]
+AGREEMENT_COLUMNS = table("summary_agreement").names[1:]
 
 
 def tissue_counts(cv: pd.DataFrame) -> pd.DataFrame:
@@ -36,7 +44,7 @@ def tissue_counts(cv: pd.DataFrame) -> pd.DataFrame:
     credible sets of (pairs of the tissue in the set / causal pairs in the set); ``share`` = count / number
     of sets with pairs (so shares of a method sum to 1); ``n_sets`` = that number.
     """
-    cols = ["method", "tissue", "count", "share", "n_sets"]
+    cols = TISSUE_COLUMNS
     p = cv.loc[cv["type"] == "pair", ["method", "set_id", "tissue"]]
     if not len(p):
         return pd.DataFrame({c: pd.Series(dtype=object if c in ("method", "tissue") else float) for c in cols})
@@ -89,8 +97,7 @@ def missed_by_twas(cv: pd.DataFrame, n_loci: Mapping[str, int], *, twas_p_max: f
                      "prop_missed": n_missed / (n_sig + n_missed) if n_sig + n_missed else np.nan,
                      "pairs_per_locus": q.size / nl if nl else np.nan,
                      "missed_per_locus": n_missed / nl if nl else np.nan})
-    return pd.DataFrame(rows, columns=["method", "n_loci", "n_causal_pairs", "n_twas_significant", "n_missed",
-                                       "n_no_twas", "prop_missed", "pairs_per_locus", "missed_per_locus"])
+    return pd.DataFrame(rows, columns=MISSED_COLUMNS)
 
 
 def pratt_per_locus(loci: pd.DataFrame, variables: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -137,7 +144,7 @@ def pratt_split(per_locus: pd.DataFrame) -> pd.DataFrame:
                          "q25": float(np.quantile(x, 0.25)) if x.size else np.nan,
                          "q75": float(np.quantile(x, 0.75)) if x.size else np.nan,
                          "share": float(x.sum()) / total if total > 0 and x.size else np.nan})
-    return pd.DataFrame(rows, columns=["method", "component", "n_loci", "mean", "median", "q25", "q75", "share"])
+    return pd.DataFrame(rows, columns=PRATT_COLUMNS)
 
 
 def method_agreement(cv: pd.DataFrame, prescreen: pd.DataFrame | None, *, twas_p_max: float,
@@ -163,4 +170,4 @@ def method_agreement(cv: pd.DataFrame, prescreen: pd.DataFrame | None, *, twas_p
             union = len(sel[a] | sel[b])
             rows.append({"method_a": a, "method_b": b, "n_a": len(sel[a]), "n_b": len(sel[b]), "n_shared": inter,
                          "jaccard": inter / union if union else np.nan})
-    return pd.DataFrame(rows, columns=["method_a", "method_b", "n_a", "n_b", "n_shared", "jaccard"])
+    return pd.DataFrame(rows, columns=AGREEMENT_COLUMNS)

@@ -17,9 +17,10 @@ import pandas as pd
 
 from ..errors import InputError
 from ..io.tables import atomic_path, write_json, write_text, write_tsv
+from ..tables_schema import table
 from . import evidence, figures
-from .enrich import (compare_methods, drug_targets, gene_level_precision, silver_classes, silver_precision,
-                     ward_order)
+from .enrich import (DRUG_COLUMNS, SILVER_COLUMNS, SILVER_SETS_COLUMNS, compare_methods, drug_targets,
+                     gene_level_precision, silver_classes, silver_precision, ward_order)
 from .genes import annotate, nearby_genes, read_gene_annotation, read_gene_list
 from .gene_table import gene_table, read_gene_tests
 from .html import embed_image, page, table_html
@@ -174,13 +175,12 @@ def summarize(trait: str, methods: Sequence[str], variables: Sequence[str | Path
     coloc_p = evidence.coloc_proportions(cs, methods)
     n_ok = {m: int(((lo["method"] == m) & (lo["status"] == "ok")).sum()) if len(lo) else 0 for m in methods}
     missed = evidence.missed_by_twas(cv, n_ok, twas_p_max=twas_p_max)
-    pl = evidence.pratt_per_locus(lo, v) if len(lo) else pd.DataFrame(
-        columns=["trait", "method", "locus_id", "component", "pratt"])
+    pl = evidence.pratt_per_locus(lo, v) if len(lo) else pd.DataFrame(columns=evidence.PRATT_LOCI_COLUMNS)
     ps = evidence.pratt_split(pl)
     agree = evidence.method_agreement(cv, pre if len(pre) else None, twas_p_max=twas_p_max)
 
-    silver_tab = pd.DataFrame(columns=["method", "n_sets", "n_silver", "n_nearby", "n_other", "precision"])
-    silver_sets = pd.DataFrame(columns=["method", "locus_id", "set_id", "cls", "silver_genes", "nearby_genes"])
+    silver_tab = pd.DataFrame(columns=SILVER_COLUMNS)
+    silver_sets = pd.DataFrame(columns=SILVER_SETS_COLUMNS)
     silver_genes_tab = None
     silver_keys = drug_keys = None
     silver_note = "no silver-standard gene list for this trait (config enrichment.silver_standard)"
@@ -199,8 +199,7 @@ def summarize(trait: str, methods: Sequence[str], variables: Sequence[str | Path
             silver_tab = silver_precision(silver_sets, methods)
             silver_genes_tab = gene_level_precision(cv_a, sl, near, methods)
             silver_note = ""
-    drug_tab = pd.DataFrame(columns=["method", "n_genes", "n_drug_genes", "ratio", "n_sets", "n_sets_drug",
-                                     "drug_genes"])
+    drug_tab = pd.DataFrame(columns=DRUG_COLUMNS)
     drug_note = "no drug-target gene list (config enrichment.drug_targets)"
     if drug_targets_list:
         dl = read_gene_list(drug_targets_list, trait)
@@ -255,7 +254,7 @@ def summarize(trait: str, methods: Sequence[str], variables: Sequence[str | Path
     if len(genes_tab):
         genes_tab["page"] = [f"loci/{pages[x]}" if x in pages else "" for x in genes_tab["locus_id"]]
     gt = genes_tab.drop(columns=["page"], errors="ignore") if len(genes_tab) else pd.DataFrame(
-        columns=["locus_id", "gene", "gene_id"])
+        columns=table("summary_genes").names[1:])
     gt.insert(0, "trait", trait)
     write_tsv(gt, out / "genes.tsv")
     notes = {"silver": silver_note, "drug": drug_note, "truth": truth_note}
@@ -320,7 +319,7 @@ def enrichment(traits: Sequence[str], methods: Sequence[str], summary_dirs: Mapp
     ov = ov.merge(coloc[["trait", "method", "prop_coloc_any", "prop_coloc_majority"]], on=["trait", "method"], how="left")
     ov = ov.merge(missed[["trait", "method", "prop_missed"]], on=["trait", "method"], how="left")
     ov = overview.merge(ov, on=["trait", "method"], how="left")
-    med_cols = ["n_causal_pairs", "n_direct_variants", "ratio", "prop_coloc_any", "prop_coloc_majority", "prop_missed"]
+    med_cols = [c.removeprefix("median_") for c in table("summary_across_medians").names[1:]]
     medians = (ov.groupby("method")[med_cols].median().reindex(methods).reset_index()
                .rename(columns={c: f"median_{c}" for c in med_cols}))
     ttest = compare_methods(drug[["trait", "method", "ratio"]]) if len(drug) else compare_methods(
@@ -343,7 +342,7 @@ def enrichment(traits: Sequence[str], methods: Sequence[str], summary_dirs: Mapp
             long.append(lm)
         figures.tissue_heatmap(mat, out / f"heatmap.{m}", title=f"{m}: share of causal pairs per tissue")
     tmat = (pd.concat(long, ignore_index=True) if long else
-            pd.DataFrame(columns=["method", "trait", "tissue", "share", "trait_order", "tissue_order"]))
+            pd.DataFrame(columns=table("summary_across_tissue_matrix").names))
 
     tables = {"overview": ov, "tissue_matrix": tmat, "drug_targets": drug, "drug_ttest": ttest, "silver": silver,
               "coloc": coloc, "missed_by_twas": missed, "pratt": pratt, "medians": medians}

@@ -13,19 +13,13 @@ import numpy as np
 import pandas as pd
 
 from ..methods.result import group_keys
+from ..tables_schema import table
 
 #: Univariable S-PrediXcan significance used by the TGVIS paper (0.05 / 20,000 genes, tissues not counted).
 TWAS_P_MAX = 0.05 / 20_000
 
-VARIABLE_OUT = [
-    "trait", "method", "locus_id", "set_id", "cs", "type", "variable_id", "pair_id", "gene_id", "gene_name",
-    "tissue", "qtl_type", "variant_id", "pip", "cs_pip", "cs_pratt", "estimate", "se", "pratt",
-    "coloc_pp_h4", "colocalized", "twas_z", "twas_p", "twas_significant", "collinear_group",
-]
-SET_OUT = [
-    "trait", "method", "locus_id", "set_id", "cs", "n_pairs", "n_variants", "cs_pip", "cs_pratt", "top_variable",
-    "genes", "tissues", "n_pairs_colocalized", "coloc_any", "coloc_majority", "n_groups",
-]
+VARIABLE_OUT = table("summary_causal_variables").names
+SET_OUT = table("summary_causal_sets").names
 
 
 def _str(s: pd.Series) -> pd.Series:
