@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
+from twasflow.tables_schema import table
 
 
 def _snakemake(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
@@ -58,8 +59,9 @@ def test_example_produces_loci_and_bundles(example_run: Path) -> None:
     for trait in ("LDL_sim", "BMI_sim"):
         loci = pd.read_csv(example_run / "results" / "loci" / f"{trait}.tsv", sep="\t")
         assert len(loci) >= 2, f"{trait}: expected the simulated GWAS loci"
-        assert list(loci.columns) == ["locus_id", "chrom", "start", "end", "lead_variant", "lead_p",
-                                      "n_index_variants", "chunk"]
+        # the defined columns (twasflow.tables_schema "loci"), then the lead's rsID (issue 18 item 4)
+        assert list(loci.columns) == [*table("loci").names, "lead_rsid"]
+        assert loci["lead_rsid"].astype(str).str.fullmatch(r"rs\d+").all()  # the example panel names every variant
         assert (loci["lead_p"] < 5e-8).all()
         n_ok = 0
         for chunk in sorted(loci["chunk"].unique()):

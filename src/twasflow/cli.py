@@ -343,6 +343,13 @@ def _schema_default(block: str, key: str) -> Any:
     return load_schema("config")["properties"][block]["properties"][key]["default"]
 
 
+def _resource_default(key: str) -> Any:
+    """The config schema's ``resources.default.<key>`` (what a rule gets without its own value)."""
+    from .schema import load_schema
+
+    return load_schema("config")["properties"]["resources"]["properties"]["default"]["properties"][key]["default"]
+
+
 def _sheet_formats(sheet: str) -> list[str]:
     """The ``format`` values a sample sheet accepts (its schema), so the CLI takes exactly what the rules take."""
     from .schema import load_schema
@@ -402,6 +409,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="twasflow", description=__doc__.splitlines()[0], formatter_class=_Help)
     ap.add_argument("--version", action="version", version=f"twasflow {__version__}")
     ap.add_argument("--debug", action="store_true", help="show tracebacks")
+    ap.add_argument("--threads", type=int,
+                    default=_resource_default("threads"),
+                    help="BLAS threads, as a rule's resources.threads: the same value writes the same bytes as the "
+                         "rule (float results can differ in the last digits between thread counts)")
     sub = ap.add_subparsers(dest="cmd", required=True, metavar="STAGE")
 
     def add(name: str, help_: str, description: str | None = None) -> argparse.ArgumentParser:
@@ -566,8 +577,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(None, logging.DEBUG if args.debug else logging.INFO)
+    import numpy  # noqa: F401  (load BLAS now: threadpoolctl limits only the libraries already loaded)
+    from threadpoolctl import threadpool_limits
+
     try:
-        args.fn(args)
+        with threadpool_limits(limits=max(1, args.threads)):  # as stages.snakemake_main does for a rule
+            args.fn(args)
     except InputError as exc:
         if args.debug:
             raise
