@@ -62,11 +62,10 @@ from scipy.special import ndtr
 from .errors import InputError
 from .susie.ibss import corr_from_matrix
 from .susie.sets import get_cs
+from .weights import STATUS_NO_KEPT, STATUS_NO_TESTED, STATUS_OK
+from .weights import _as_inputs as _stage1_inputs
 
 _LOG_2PI = math.log(2.0 * math.pi)
-STATUS_OK = "ok"
-STATUS_NO_KEPT = "no_kept_variant"
-STATUS_NO_TESTED = "no_tested_variant"
 
 
 @dataclass
@@ -408,22 +407,9 @@ def stage1_shared(
     B : (M, P) posterior-mean weights of the kept variants (per SD of genotype, per SD of phenotype).
     fits : :class:`SharedStage1Fits`.
     """
-    Z = np.asarray(z_xqtl, dtype=np.float64)
-    if Z.ndim != 2:
-        raise InputError.at("z_xqtl must be an M x P matrix", column="z_xqtl", found=f"shape {Z.shape}",
-                            expected="(M, P)")
+    # the same checks and messages as the per-pair stage 1 (one owner of stage-1 input validation)
+    Z, RR, nn = _stage1_inputs(z_xqtl, R, n)
     M, P = Z.shape
-    RR = np.asarray(R, dtype=np.float64)
-    if RR.shape != (M, M) or not np.isfinite(RR).all():
-        raise InputError.at("R must be a finite M x M matrix matching z_xqtl", column="R", found=f"shape {RR.shape}",
-                            expected=f"({M}, {M}), finite")
-    if np.isinf(Z).any():
-        raise InputError.at("z_xqtl has an infinite entry", column="z_xqtl", found="inf", expected="finite or NaN")
-    nn = np.broadcast_to(np.asarray(n, dtype=np.float64).reshape(-1), (P,)).copy() if np.size(n) == 1 \
-        else np.asarray(n, dtype=np.float64).reshape(-1)
-    if nn.shape != (P,) or not np.all(nn > 1):
-        raise InputError.at("n must be a scalar or one sample size > 1 per pair", column="n",
-                            found=f"{nn.size} values, min {nn.min() if nn.size else 'none'}", expected=f"1 or {P}, > 1")
     gk = list(groups)
     if len(gk) != P:
         raise InputError.at("groups must name one group per pair", column="groups", found=len(gk), expected=P)
