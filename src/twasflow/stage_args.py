@@ -141,7 +141,7 @@ class StageArgs:
 
     def phi_dirs(self) -> dict[str, str]:
         """Harmonized PredictDB datasets, whose ``models.parquet`` may carry phi (with ``prescreen.phi_h2``)."""
-        if self.cfg["prescreen"].get("phi_h2") is None:
+        if self.cfg["prescreen"]["phi_h2"] is None:
             return {}
         return {d: self.layout.xqtl_dir(d) for d in self.run.datasets if self.run.xqtl_row(d)["format"] == "predictdb"}
 
