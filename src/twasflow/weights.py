@@ -634,17 +634,109 @@ def select(fits: Stage1Fits, *, cs_pip_min: float = 0.25, pip_min: float = 0.5) 
     of the pair's credible sets. Returns the (M, P) bool selection (False for pairs not fitted).
 
     Credible-set membership only matters for PIPs in (cs_pip_min, pip_min], so sets are built only for
-    pairs that have such a variant."""
+    pairs that have such a variant, batched (:func:`_cs_membership`)."""
     pip = fits.pip
     kept = (pip > pip_min) & fits.tested
     mid = (pip > cs_pip_min) & ~kept & fits.tested
-    for j in np.flatnonzero(mid.any(axis=0)):
-        if fits.status[j] in (STATUS_NO_TESTED, STATUS_FAILED):
-            continue
-        cand = np.flatnonzero(mid[:, j])
-        kept[cand, j] = _in_pure_cs(fits, j, cand)
+    mid[:, np.isin(fits.status, [STATUS_NO_TESTED, STATUS_FAILED])] = False
+    todo = np.flatnonzero(mid.any(axis=0))
+    for c0 in range(0, todo.size, _CHUNK):
+        cols = todo[c0:c0 + _CHUNK]
+        kept[:, cols] |= _cs_membership(fits, cols, mid[:, cols].T).T
     kept[:, np.isin(fits.status, [STATUS_NO_TESTED, STATUS_FAILED])] = False
     return kept
+
+
+_TOP = 32  # credible sets are first looked for among each effect's 32 largest alphas
+
+
+def _cs_rows(a: np.ndarray, coverage: float) -> np.ndarray:
+    """(n, M) bool: row r's credible set, exactly :func:`twasflow.susie.sets.in_cs` of ``a[r]`` (the
+    fewest largest alphas whose sum reaches ``coverage``; ties at the threshold keep the lower index), found
+    from a partial sort of each row's top ``_TOP`` values (a full sort only for rows that need more)."""
+    n, M = a.shape
+    out = np.zeros((n, M), dtype=bool)
+    if n == 0:
+        return out
+    K = min(_TOP, M)
+    top = -np.sort(-np.partition(a, M - K, axis=1)[:, M - K:], axis=1)  # the K largest, decreasing
+    csum = np.cumsum(top, axis=1)
+    cnt = (csum < coverage).sum(axis=1)
+    need = np.minimum(cnt + 1, M)
+    full = np.flatnonzero(cnt >= K)  # the set is longer than K: sort the whole row (same values, same cumsum)
+    thr = np.empty(n)
+    part = np.flatnonzero(cnt < K)
+    thr[part] = top[part, need[part] - 1]
+    if full.size:
+        srt = -np.sort(-a[full], axis=1)
+        cf = np.cumsum(srt, axis=1)
+        need[full] = np.minimum((cf < coverage).sum(axis=1) + 1, M)
+        thr[full] = srt[np.arange(full.size), need[full] - 1]
+    out = a >= thr[:, None]
+    over = np.flatnonzero(out.sum(axis=1) > need)  # ties at the threshold: the lower indices first
+    for r in over:
+        above = a[r] > thr[r]
+        ties = np.flatnonzero(a[r] == thr[r])
+        out[r] = above
+        out[r, ties[:need[r] - int(above.sum())]] = True
+    return out
+
+
+def _cs_membership(fits: Stage1Fits, cols: np.ndarray, cand: np.ndarray) -> np.ndarray:
+    """(k, M) bool: which candidate variants (``cand`` (k, M), pairs ``cols``) lie in one of the pair's
+    pure credible sets, as :func:`twasflow.susie.sets.get_cs` defines them (effects with V > 1e-9,
+    duplicated sets dropped, purity = min |r| over the set's pairs >= ``min_abs_corr``; a set larger than
+    ``n_purity`` is judged on ``n_purity`` of its variables drawn from one ``default_rng(0)`` stream per
+    pair, set after set), for all pairs at once: one partial sort per effect, purities gathered from R by
+    set size (:func:`_in_pure_cs` is the one-pair reference)."""
+    L = fits.alpha.shape[0]
+    k, M = cand.shape
+    cs = _cs_rows(fits.alpha[:, cols].reshape(L * k, M), fits.coverage).reshape(L, k, M)
+    size = cs.sum(axis=2)  # (L, k)
+    dup = np.zeros((L, k), dtype=bool)
+    for l in range(1, L):
+        for m in range(l):
+            dup[l] |= (size[l] == size[m]) & np.all(cs[l] == cs[m], axis=1)
+    use = (fits.V[:, cols] > 1e-9) & (size > 0) & ~dup
+    hit = use & np.any(cs & cand[None], axis=2)
+    ll, jj = np.nonzero(hit)
+    if ll.size == 0:
+        return np.zeros((k, M), dtype=bool)
+    # the variables purity is computed on: the whole set, or n_purity of it drawn as get_cs draws them
+    npur = np.minimum(size[ll, jj], fits.n_purity)
+    drawn: dict[tuple[int, int], np.ndarray] = {}
+    for j in np.unique(jj[size[ll, jj] > fits.n_purity]):
+        rng = np.random.default_rng(0)
+        for l in np.flatnonzero(use[:, j] & (size[:, j] > fits.n_purity)):
+            sample = rng.choice(np.flatnonzero(cs[l, j]), size=fits.n_purity, replace=False)
+            if hit[l, j]:
+                drawn[(int(l), int(j))] = sample
+    sinv = _inv_sqrt_diag(fits.R)
+    unit = bool(np.all(sinv == 1.0))  # a correlation matrix: cov2cor leaves R as it is
+    pure = np.ones(ll.size, dtype=bool)  # a single variable is pure
+    for s in np.unique(npur[npur > 1]):
+        g = np.flatnonzero(npur == s)
+        small = size[ll[g], jj[g]] <= fits.n_purity
+        idx = np.empty((g.size, s), dtype=np.int64)
+        if small.any():
+            idx[small] = np.nonzero(cs[ll[g[small]], jj[g[small]]])[1].reshape(-1, s)
+        for r in np.flatnonzero(~small):
+            idx[r] = drawn[(int(ll[g[r]]), int(jj[g[r]]))]
+        iu = np.triu_indices(s, k=1)
+        ia, ib = idx[:, iu[0]], idx[:, iu[1]]
+        c = np.take(fits.R, ia * M + ib)
+        if not unit:
+            c = c * sinv[ia] * sinv[ib]
+        pure[g] = np.abs(c).min(axis=1) >= fits.min_abs_corr  # NaN: not pure
+    pm = np.zeros((L, k), dtype=bool)
+    pm[ll[pure], jj[pure]] = True
+    return np.any(cs & pm[:, :, None], axis=0) & cand
+
+
+def _inv_sqrt_diag(R: np.ndarray) -> np.ndarray:
+    """1 / sqrt(diag R) (inf where the diagonal is 0), the cov2cor scaling the fits' purity uses."""
+    with np.errstate(divide="ignore"):
+        return 1.0 / np.sqrt(np.diag(R))
 
 
 def select_rule(pip: np.ndarray, in_cs: np.ndarray, *, cs_pip_min: float = 0.25, pip_min: float = 0.5) -> np.ndarray:
