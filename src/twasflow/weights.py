@@ -231,6 +231,17 @@ class _SERCurve:
         self.prec, self.T2max, self.logp = prec, T2max, logp
         self._rows = np.arange(T2max.size)  # which pairs the held copy of D covers
         self._D0 = self._D = D
+        # exp(c D / 2) at each row's best point so far (valid where ``have``): the SER's alpha is then
+        # read from here instead of computed again
+        self.E = np.empty(D.shape)
+        self.have = np.zeros(T2max.size, dtype=bool)
+        self._last: np.ndarray | None = None
+
+    def keep(self, rows: np.ndarray, sel: np.ndarray | slice = slice(None)) -> None:
+        """The last evaluation's exponentials, rows ``sel`` of it, are pairs ``rows``' best point."""
+        assert self._last is not None
+        self.E[rows] = self._last[sel]
+        self.have[rows] = True
 
     def _held(self, idx: np.ndarray) -> np.ndarray:
         pos = np.searchsorted(self._rows, idx)
@@ -249,6 +260,7 @@ class _SERCurve:
         a = np.exp(u) * prec
         c = a / (1.0 + a)
         E = np.exp((0.5 * c)[:, None] * D)
+        self._last = E
         S0 = E.sum(axis=1)
         f = 0.5 * c * T2max - 0.5 * np.log1p(a) + np.log(S0) - self.logp[idx]
         if not derivs:
@@ -277,11 +289,14 @@ def _below_null(curve: _SERCurve, idx: np.ndarray, u: np.ndarray, f: np.ndarray,
     return (g < 0) & (f < 0.5 * (c + np.log1p(-c)) - 1e-12)
 
 
-def _newton_max(curve: _SERCurve, idx: np.ndarray, u0: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _newton_max(curve: _SERCurve, idx: np.ndarray, u0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Safeguarded Newton ascent of the SER log-likelihood in u = log V on [-30, 15] for pairs ``idx``
-    (steps at most 4 in u, halved until the value does not decrease). Returns (u, f)."""
+    (steps at most 4 in u, halved until the value does not decrease). Returns (u, f, f at the clipped u0);
+    ``curve.E`` holds the exponentials of each row's returned u."""
     u = np.clip(u0, _LOGV_LO, _LOGV_HI)
     f, g, h = curve(u, idx, derivs=True)
+    curve.keep(idx)
+    f0 = f.copy()
     scale = np.ones(idx.size)
     act = np.arange(idx.size)
     for _ in range(_NEWTON_MAX_ITER):
@@ -308,11 +323,12 @@ def _newton_max(curve: _SERCurve, idx: np.ndarray, u0: np.ndarray) -> tuple[np.n
         ok = (fn >= f[act] - 1e-14 * np.abs(f[act])) | (newton_act & (np.abs(step) < _NEWTON_BASIN))
         acc = act[ok]
         u[acc], f[acc], g[acc], h[acc] = new[ok], fn[ok], gn[ok], hn[ok]
+        curve.keep(idx[acc], ok)
         scale[acc] = 1.0
         scale[act[~ok]] *= 0.5
         done = (ok & (moved < _NEWTON_TOL)) | (~ok & (moved < 1e-13)) | (np.abs(g[act]) < 1e-15)
         act = act[~done]
-    return u, f
+    return u, f, f0
 
 
 def _brent_max(f: Callable[[np.ndarray, np.ndarray], np.ndarray], k: int, lower: float, upper: float,
@@ -379,7 +395,7 @@ def _brent_max(f: Callable[[np.ndarray, np.ndarray], np.ndarray], k: int, lower:
     return x, -fx
 
 
-def _optimize_V(curve: _SERCurve, V_init: np.ndarray, meanT2: np.ndarray) -> np.ndarray:
+def _optimize_V(curve: _SERCurve, V_init: np.ndarray, meanT2: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Maximise each pair's SER log-likelihood over V (susieR's ``optimize_prior_variance``, method
     "optim"): a local maximum in log V ∈ [-30, 15], replaced by V_init when that is better, and by 0 when
     V = 0 is at least as good (check_null_threshold = 0).
@@ -388,7 +404,9 @@ def _optimize_V(curve: _SERCurve, V_init: np.ndarray, meanT2: np.ndarray) -> np.
     maximum, which Newton finds from V_init. Otherwise it also decreases away from V = 0, so there can be
     two local maxima (V -> 0 and an interior one) and which one susieR's Brent search returns depends on
     its iterates: when the interior maximum (Newton from the top variant's optimum) beats V = 0, those
-    pairs are solved with the same Brent iteration as susieR."""
+    pairs are solved with the same Brent iteration as susieR.
+
+    Returns V (k,) and, per row, whether ``curve.E`` holds the exponentials at that V (V > 0)."""
     T2max, prec = curve.T2max, curve.prec
     k = T2max.size
     V = np.zeros(k)
@@ -396,31 +414,36 @@ def _optimize_V(curve: _SERCurve, V_init: np.ndarray, meanT2: np.ndarray) -> np.
     sig = T2max > 1.0
     u = np.zeros(k)
     f = np.full(k, -np.inf)
+    fi = np.full(k, -np.inf)  # the log-likelihood at V_init
+    fi_known = np.zeros(k, dtype=bool)
     newt = np.flatnonzero(sig & (meanT2 >= 1.0))
     if newt.size:
         Vi = V_init[newt]
         u0 = np.where(Vi > 0, np.log(np.where(Vi > 0, Vi, 1.0)),
                       np.log(np.maximum(T2max[newt] - 1.0, 1e-3) / prec[newt]))
-        u[newt], f[newt] = _newton_max(curve, newt, u0)
+        u[newt], f[newt], f0 = _newton_max(curve, newt, u0)
+        # Newton's first evaluation is at V_init itself unless the interval clipped it
+        same = (Vi > 0) & (u0 == np.clip(u0, _LOGV_LO, _LOGV_HI))
+        fi[newt[same]], fi_known[newt[same]] = f0[same], True
     two = np.flatnonzero(sig & (meanT2 < 1.0))
     if two.size:
         # the interior maximum, searched from the top variant's own optimum; where it does not beat V = 0,
         # no local maximum does and Brent's choice does not matter (V = 0 either way)
-        u[two], f[two] = _newton_max(curve, two, np.log(np.maximum(T2max[two] - 1.0, 1e-3) / prec[two]))
+        u[two], f[two], _ = _newton_max(curve, two, np.log(np.maximum(T2max[two] - 1.0, 1e-3) / prec[two]))
     brent = two[f[two] > 0.0]
     if brent.size:
         u[brent], f[brent] = _brent_max(lambda x, i: curve(x, brent[i]), brent.size, _LOGV_LO, _LOGV_HI,
                                         R_OPTIM_RELTOL)
+        curve.have[brent] = False
     # keep V_init when the optimum found is lower (susieR compares the two)
-    fi = np.full(k, -np.inf)
-    has_i = np.flatnonzero(sig & (V_init > 0))
+    has_i = np.flatnonzero(sig & (V_init > 0) & ~fi_known)
     if has_i.size:
         fi[has_i] = curve(np.log(V_init[has_i]), has_i)
     use_i = f < fi
     V = np.where(use_i, V_init, np.exp(u))
     fs = np.where(use_i, fi, f)
     V[~sig | ~(fs > 0.0)] = 0.0  # null check: the log-likelihood at V = 0 is log Σπ = 0
-    return V
+    return V, curve.have & ~use_i & (V > 0)
 
 
 def _ser_batch(zeta: np.ndarray, prec: np.ndarray, V_init: np.ndarray, tested: np.ndarray,
@@ -433,11 +456,19 @@ def _ser_batch(zeta: np.ndarray, prec: np.ndarray, V_init: np.ndarray, tested: n
     T2 = np.where(tested, zeta * zeta / prec[:, None], 0.0)
     T2max = T2.max(axis=1)
     D = np.where(tested, T2 - T2max[:, None], _OUTSIDE)
-    V = _optimize_V(_SERCurve(prec, T2max, D, logp), V_init, T2.sum(axis=1) / pk)
+    curve = _SERCurve(prec, T2max, D, logp)
+    V, have = _optimize_V(curve, V_init, T2.sum(axis=1) / pk)
     a = V * prec
     c = a / (1.0 + a)
     lbf = 0.5 * (T2 * c[:, None] - np.log1p(a)[:, None])
-    E = np.where(tested, np.exp((0.5 * c)[:, None] * D), 0.0)  # exp(lbf - max lbf) on the tested set
+    # exp(lbf - max lbf) on the tested set: the search's last accepted evaluation where it ended at V, 1
+    # where V = 0, computed here otherwise (the same expression, so the same numbers)
+    E = curve.E
+    null = V == 0
+    E[null] = tested[null]
+    redo = np.flatnonzero(~have & ~null)
+    if redo.size:
+        E[redo] = np.where(tested[redo], np.exp((0.5 * c[redo])[:, None] * D[redo]), 0.0)
     S0 = E.sum(axis=1)
     lbf_model = 0.5 * c * T2max - 0.5 * np.log1p(a) + np.log(S0) - logp
     alpha = E / S0[:, None]
