@@ -21,7 +21,14 @@ Batched engine. All pairs of a locus are fitted together on the locus's full R:
   exponential per variable and pair. Newton converges to the same stationary point as susieR's Brent
   search (to ~1e-10 in log V rather than Brent's ~1e-8), so fits agree with ``susie_rss`` to that
   tolerance, not bit for bit. A null effect's search stops as soon as a bound certifies that no smaller V
-  beats V = 0 (:func:`_below_null`), instead of walking to log V = -30.
+  beats V = 0 (:func:`_below_null`), instead of walking to log V = -30. Newton's first evaluation (at
+  V_init) doubles as susieR's "keep V_init if it is better" comparison, and the search keeps the
+  exponentials of each pair's best point, from which alpha is read (the same numbers as computing them
+  again): about one exponential per variable less per single-effect regression.
+* Memory: per effect the fit stores alpha and zeta = X'r (the regression's input); mu, mu2 and
+  lbf_variable are the same expressions of zeta, V and n evaluated on demand (:class:`Stage1Fits`).
+* Selection: credible sets, their de-duplication and purity (``get_cs`` semantics, including its seeded
+  draws for sets larger than ``n_purity``) for all candidate pairs at once (:func:`_cs_membership`).
 
 Numerical module: no I/O, no pipeline imports.
 """
@@ -241,7 +248,9 @@ class _RProduct:
         nnz = keep.sum(axis=1)
         sparse = live & (nnz <= _SPARSE_FRACTION * self.M)
         dense = live & ~sparse
-        if dense.any():
+        if dense.all():  # one BLAS-3 product straight into the output
+            out = np.matmul(x, self.R, out=out)
+        elif dense.any():
             out[dense] = x[dense] @ self.R
         if sparse.any():
             xs = np.where(keep[sparse], x[sparse], 0.0)
@@ -488,9 +497,15 @@ def _ser_batch(zeta: np.ndarray, prec: np.ndarray, V_init: np.ndarray, tested: n
     Returns alpha, mu (k, M), V, lbf_model, KL (k,) (``lbf_variable`` and ``mu2`` are recomputed from zeta
     when asked for: :class:`Stage1Fits`).
     """
-    T2 = np.where(tested, zeta * zeta / prec[:, None], 0.0)
+    every = bool(tested.all())  # no masking needed (the usual case: every variant tested for every pair)
+    T2 = zeta * zeta
+    T2 /= prec[:, None]
+    if not every:
+        T2 = np.where(tested, T2, 0.0)
     T2max = T2.max(axis=1)
-    D = np.where(tested, T2 - T2max[:, None], _OUTSIDE)
+    D = T2 - T2max[:, None]
+    if not every:
+        D = np.where(tested, D, _OUTSIDE)
     curve = _SERCurve(prec, T2max, D, logp)
     V, have = _optimize_V(curve, V_init, T2.sum(axis=1) / pk)
     a = V * prec
@@ -502,7 +517,8 @@ def _ser_batch(zeta: np.ndarray, prec: np.ndarray, V_init: np.ndarray, tested: n
     E[null] = tested[null]
     redo = np.flatnonzero(~have & ~null)
     if redo.size:
-        E[redo] = np.where(tested[redo], np.exp((0.5 * c[redo])[:, None] * D[redo]), 0.0)
+        Er = np.exp((0.5 * c[redo])[:, None] * D[redo])
+        E[redo] = Er if every else np.where(tested[redo], Er, 0.0)
     S0 = E.sum(axis=1)
     lbf_model = 0.5 * c * T2max - 0.5 * np.log1p(a) + np.log(S0) - logp
     alpha = E / S0[:, None]
