@@ -115,6 +115,9 @@ def test_stage1_equals_susie_rss_plus_rule_by_hand(oracle):
         np.testing.assert_allclose(g.alpha, f.alpha, rtol=0, atol=1e-6)
         np.testing.assert_allclose(g.pip, f.pip, rtol=0, atol=1e-6)
         np.testing.assert_allclose(g.mu, f.mu, rtol=1e-5, atol=1e-6)
+        # mu2 and lbf_variable are recomputed from the stored zeta (Stage1Fits.moments / lbf_rows)
+        np.testing.assert_allclose(g.mu2, f.mu2, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(g.lbf_variable, f.lbf_variable, rtol=1e-5, atol=1e-6)
         assert g.niter == f.niter and g.converged == f.converged
         assert [s.variables.tolist() for s in g.sets] == [s.variables.tolist() for s in f.sets]
         assert fits.status[j] == (STATUS_OK if kept.any() else STATUS_NO_KEPT)
