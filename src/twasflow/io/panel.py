@@ -546,6 +546,32 @@ def build_variant_store(out_dir: str | os.PathLike[str], variants: str | os.Path
         row = int(np.flatnonzero(pos.isna() | (pos < 1))[0]) + 1
         raise PanelError.at("not a position", file=src, column="pos", row=row, found=repr(df["pos"].iloc[row - 1]),
                             expected="an integer >= 1")
+    return _write_variant_store(out_dir, df, pos, src, {"type": "variants", "path": str(src)})
+
+
+def build_ld_store(out_dir: str | os.PathLike[str], ld: str | os.PathLike[str]) -> dict:
+    """A panel of precomputed LD instead of genotypes (config ``panel.ld``): every variant of the LD windows
+    (:class:`twasflow.io.ldmatrix.LDSource`; ``other_allele`` = allele1, ``counted_allele`` = allele2, as the LD
+    files count) → ``variants.parquet`` and ``panel.json`` with ``genotypes: false`` and ``ld`` (path, format,
+    windows). Per-locus LD then comes from the windows (:func:`twasflow.io.ldmatrix.ld_for_store`), oriented to
+    these counted alleles; allele frequencies are unknown (NaN)."""
+    from .ldmatrix import LDSource
+
+    src = LDSource(ld)
+    v = src.variants()
+    df = pd.DataFrame({"chrom": v["chrom"], "pos": v["pos"], "other_allele": v["allele1"],
+                       "counted_allele": v["allele2"], "rsid": v["rsid"]})
+    meta = _write_variant_store(out_dir, df, df["pos"], Path(ld), {"type": "ld", "path": str(ld)})
+    meta["ld"] = {"path": str(Path(ld).resolve()), "format": src.format, "windows": int(len(src.windows))}
+    write_json(meta, Path(out_dir) / "panel.json")
+    return meta
+
+
+def _write_variant_store(out_dir: str | os.PathLike[str], df: pd.DataFrame, pos: pd.Series, src: Path,
+                         source: dict) -> dict:
+    """``variants.parquet`` (sorted, ids ``chrom:pos:other:counted``), an empty maf-dropped table and
+    ``panel.json`` (``genotypes: false``) of a store without genotypes, from ``df`` (``chrom, pos, other_allele,
+    counted_allele`` [, ``rsid``, ``counted_freq``, ``sd``])."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     v = pd.DataFrame({"chrom": df["chrom"].astype(str).str.replace("^chr", "", regex=True),
@@ -570,7 +596,7 @@ def build_variant_store(out_dir: str | os.PathLike[str], variants: str | os.Path
     write_parquet(pd.DataFrame({"chrom": pd.Series([], dtype=str), "pos": np.zeros(0, np.int64)}), out / MAF_DROPPED)
     meta = {"format": "twasflow-variant-table-1", "genotypes": False, "n_samples": 0, "n_variants": int(len(v)),
             "n_input": int(len(df)), "chroms": {c: int(n) for c, n in v["chrom"].value_counts(sort=False).items()},
-            "dropped": {}, "source": {"type": "variants", "path": str(src)}}
+            "dropped": {}, "source": source}
     write_json(meta, out / "panel.json")
     return meta
 
