@@ -10,6 +10,7 @@ file; the UK Biobank BOLT-LMM rows of that window. No ../shared at test time.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -127,3 +128,74 @@ def test_clumping_from_ld_is_plink_pearson_clumping(stores, gwas, r2, kb):
     got = [(r.bp, r.p, r.bins, sorted(pos1[uni[r.members]].tolist()), len(r.sp2)) for r in recs]
     want = [(r.bp, r.p, r.bins, sorted(pos0[uni0[r.members]].tolist()), len(r.sp2)) for r in recs0]
     assert got == want
+
+
+# ---------------------------------------------------------------------------------------------- config and workflow
+def _ld_project(root: Path, extra: str = "") -> Path:
+    import shutil
+
+    data = root / "data"
+    data.mkdir(parents=True)
+    shutil.copytree(FIX / "ld", data / "ld")
+    shutil.copy(BOLT, data / "bolt.tsv.gz")
+    for f in FIX.glob("fusion_*"):
+        shutil.copy(f, data / f.name)
+    cfg = root / "config"
+    cfg.mkdir(exist_ok=True)
+    (cfg / "config.yaml").write_text(
+        "genome_build: GRCh37\nsimulate: {enabled: false}\npanel: {ld: data/ld}\n"
+        "clump: {p1: 1.0e-3, p2: 1.0e-2, r2: 0.1, kb: 5}\nloci: {radius_kb: 5}\n" + extra)
+    pd.DataFrame([dict(trait="T", path="data/bolt.tsv.gz", format="table", n="337000", build="GRCh37",
+                       col_chrom="CHR", col_pos="BP", col_ea="ALLELE1", col_oa="ALLELE0", col_beta="BETA",
+                       col_se="SE", col_p="P_BOLT_LMM", col_eaf="A1FREQ", col_rsid="SNP")]).to_csv(
+        cfg / "gwas.tsv", sep="\t", index=False)
+    (cfg / "xqtl.tsv").write_text("dataset\ttissue\tqtl_type\tpath\tformat\tn\tbuild\n"
+                                  "fus\tT_model\teQTL\tdata/fusion_weights.pos\tfusion\t465\tGRCh37\n")
+    return root
+
+
+def test_check_config_takes_panel_ld_and_refuses_what_needs_genotypes(tmp_path: Path) -> None:
+    import yaml
+
+    from twasflow.config import load_run_config
+    from twasflow.errors import ConfigError
+
+    root = _ld_project(tmp_path / "a")
+    cfg = yaml.safe_load((root / "config" / "config.yaml").read_text())
+    cfg |= {"gwas_sheet": "config/gwas.tsv", "xqtl_sheet": "config/xqtl.tsv"}
+    load_run_config(cfg, base_dir=root)
+    with pytest.raises(ConfigError, match=r"loci.ld_blocks.*found 'panel' with panel.ld"):
+        load_run_config(cfg | {"loci": {"radius_kb": 5, "ld_blocks": "panel"}}, base_dir=root)
+    with pytest.raises(ConfigError, match=r"panel.ld.*precomputed LD not found"):
+        load_run_config(cfg | {"panel": {"ld": "data/nope"}}, base_dir=root)
+    with pytest.raises(ConfigError, match="give exactly one of"):
+        load_run_config(cfg | {"panel": {"ld": "data/ld", "bfile": "data/x"}}, base_dir=root)
+    (root / "data" / "empty").mkdir()
+    with pytest.raises(ConfigError, match=r"panel.ld.*no LD window in the directory"):
+        load_run_config(cfg | {"panel": {"ld": "data/empty"}}, base_dir=root)
+
+
+@pytest.mark.slow
+def test_panel_ld_through_snakemake_to_loci(tmp_path: Path) -> None:
+    """panel → harmonize_gwas → clump (from the LD matrix) → loci through snakemake; the clumps are clump_ld's
+    on the store, and the whole DAG plans."""
+    from tests.conftest import copy_workflow, run_snakemake
+
+    root = _ld_project(copy_workflow(tmp_path))
+    r = run_snakemake("--cores", "2", "results/loci/T.tsv", cwd=root)
+    assert r.returncode == 0, r.stderr[-4000:]
+    res = root / "results"
+    meta = json.loads((res / "panel" / "panel.json").read_text())
+    assert meta["genotypes"] is False and meta["ld"]["format"] == "polyfun" and meta["ld"]["windows"] == 2
+    qc = json.loads((res / "harmonized" / "gwas" / "T.qc.json").read_text())
+    assert qc["n_input"] == 392 == qc["n_kept"] + sum(qc["dropped"].values())
+    clumped = (res / "clump" / "T.clumped").read_text()
+    g = read_harmonized_gwas(res / "harmonized" / "gwas" / "T.parquet")
+    recs, _ = clump_ld(g[["variant_id", "p"]], Panel(res / "panel").variants, ld_for_store(res / "panel"),
+                       p1=1e-3, p2=1e-2, r2=0.1, kb=5)
+    assert len(recs) >= 2 and all(r.snp in clumped for r in recs)
+    loci = pd.read_csv(res / "loci" / "T.tsv", sep="\t")
+    assert len(loci) >= 1
+    r = run_snakemake("-n", cwd=root)
+    assert r.returncode == 0, r.stderr[-4000:]
+    assert "locus_inputs" in r.stdout and "ld_blocks" not in r.stdout

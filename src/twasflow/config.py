@@ -247,6 +247,22 @@ def _check_panel_free(cfg: Mapping[str, Any], xqtl: pd.DataFrame) -> None:
                           "statistics need LD from genotypes to become weights")
 
 
+def _check_ld_panel(cfg: Mapping[str, Any], base: Path) -> None:
+    """``panel.ld``: the LD files exist and hold windows (:class:`twasflow.io.ldmatrix.LDSource` lists them);
+    LD blocks cannot be built from a panel without genotypes."""
+    from .errors import InputError
+    from .io.ldmatrix import LDSource
+
+    p = Path(cfg["panel"]["ld"])
+    try:
+        LDSource(p if p.is_absolute() else base / p)
+    except InputError as exc:
+        raise ConfigError(f"config key 'panel.ld': {exc}") from None
+    if cfg["loci"]["ld_blocks"] == "panel":
+        raise ConfigError("config key 'loci.ld_blocks': found 'panel' with panel.ld (precomputed LD, no genotypes); "
+                          "expected 'none' or a BED file of blocks (blocks are built from genotypes)")
+
+
 def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") -> RunConfig:
     """Validate a config mapping (as Snakemake loaded it) and both sheets; check every input path.
 
@@ -269,10 +285,13 @@ def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") ->
         raise ConfigError(f"config key 'methods': {', '.join(map(repr, missing))} not implemented yet "
                           f"(available: {', '.join(method_names())})")
     panel = cfg["panel"]
-    if sum(bool(panel[k]) for k in ("bfile", "vcf", "pgen", "variants")) != 1:
+    if sum(bool(panel[k]) for k in ("bfile", "vcf", "pgen", "variants", "ld")) != 1:
         raise ConfigError("config key 'panel': give exactly one of 'bfile' (PLINK prefix), 'pgen' (PLINK 2 prefix), "
-                          "'vcf' (VCF path/pattern) or 'variants' (a variant table without genotypes)")
+                          "'vcf' (VCF path/pattern), 'ld' (precomputed LD: PolyFun/UKB windows or LDstore .bcor) or "
+                          "'variants' (a variant table without genotypes)")
     _check_exists(panel["variants"], "panel.variants", base=base)
+    if panel["ld"]:
+        _check_ld_panel(cfg, base)
     if not simulated(panel["pgen"]):
         _check_exists(panel["pgen"], "panel.pgen", pattern_ok=True, suffixes=(".pgen", ".pvar", ".psam"))
     if not simulated(panel["bfile"]):

@@ -75,8 +75,7 @@ class _Locus:
         union = np.unique(np.concatenate([v for v in sets.values()] or [np.zeros(0, np.int64)]))
         self.union = union
         if union.size:
-            from ..ld import panel_ld
-            R = panel_ld(panel, gw["variant_id"].to_numpy(str)[union].tolist())
+            R = panel.ld(gw["variant_id"].to_numpy(str)[union].tolist())  # genotypes or precomputed LD
             bad = np.isnan(np.diag(R))  # monomorphic in the panel: no LD, left out of the sets
             self.R = np.nan_to_num(R)
             self.good = ~bad

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -640,13 +640,33 @@ class Panel:
             self._pos[c] = self.variants["pos"].to_numpy()[idx]
         self._geno: dict[str, np.ndarray] = {}
         self._id_index: pd.Index | None = None
+        self._ld_fn: Any = None
 
     @property
     def samples(self) -> pd.DataFrame:
         return pd.read_csv(self.dir / "samples.tsv", sep="\t", dtype=str)
 
+    @property
+    def ld_function(self) -> Any:
+        """The store's per-locus LD, a callable ``(panel, variant_ids) -> R``: :func:`twasflow.ld.panel_ld` from
+        the genotypes, or the precomputed LD the store was built from (:func:`twasflow.io.ldmatrix.ld_for_store`)."""
+        if self._ld_fn is None:
+            from .ldmatrix import ld_for_store
+
+            self._ld_fn = ld_for_store(self.dir)
+        return self._ld_fn
+
+    def ld(self, variant_ids: Sequence[str]) -> np.ndarray:
+        """Correlation matrix (k, k) of the counted alleles of ``variant_ids`` (one chromosome), from the genotypes
+        or the precomputed LD (:attr:`ld_function`)."""
+        return self.ld_function(self, list(variant_ids))
+
     def geno(self, chrom: str) -> np.ndarray:
         """Memory-mapped packed genotypes of a chromosome, uint8 (M_chrom, ceil(N/4))."""
+        if self.meta.get("genotypes") is False:
+            raise PanelError.at("the panel has no genotypes", file=self.dir / "panel.json",
+                                found=f"a store built from {self.meta.get('source', {}).get('type', '?')}",
+                                expected="a bed/pgen/VCF panel for this step (precomputed LD gives correlations only)")
         if chrom not in self._geno:
             if chrom not in self._pos:
                 raise PanelError.at("chromosome not in the panel", file=self.dir, found=chrom,
