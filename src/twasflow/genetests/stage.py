@@ -75,7 +75,9 @@ class _Locus:
         union = np.unique(np.concatenate([v for v in sets.values()] or [np.zeros(0, np.int64)]))
         self.union = union
         if union.size:
-            R = panel.ld(gw["variant_id"].to_numpy(str)[union].tolist())  # genotypes or precomputed LD
+            from ..ld import panel_ld
+            ld = getattr(panel, "ld_function", panel_ld)  # a store's own LD: genotypes or precomputed (panel.ld)
+            R = ld(panel, gw["variant_id"].to_numpy(str)[union].tolist())
             bad = np.isnan(np.diag(R))  # monomorphic in the panel: no LD, left out of the sets
             self.R = np.nan_to_num(R)
             self.good = ~bad
