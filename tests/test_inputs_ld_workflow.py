@@ -179,6 +179,10 @@ def test_check_config_takes_panel_ld_and_refuses_what_needs_genotypes(tmp_path: 
         load_run_config(cfg | {"panel": {"ld": "data/nope"}}, base_dir=root)
     with pytest.raises(ConfigError, match="give exactly one of"):
         load_run_config(cfg | {"panel": {"ld": "data/ld", "bfile": "data/x"}}, base_dir=root)
+    (root / "config" / "xqtl_pdb.tsv").write_text("dataset\ttissue\tqtl_type\tpath\tformat\tn\tbuild\n"
+                                              "liv\tL_model\teQTL\tdata/fusion_weights.pos\tpredictdb\t\tGRCh37\n")
+    with pytest.raises(ConfigError, match=r"found predictdb \(liv\) with panel.ld"):
+        load_run_config(cfg | {"xqtl_sheet": "config/xqtl_pdb.tsv"}, base_dir=root)
     (root / "data" / "empty").mkdir()
     with pytest.raises(ConfigError, match=r"panel.ld.*no LD window in the directory"):
         load_run_config(cfg | {"panel": {"ld": "data/empty"}}, base_dir=root)
