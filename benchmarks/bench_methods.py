@@ -15,6 +15,8 @@ L = 3, on the reference LD) → on the same inputs:
 * TGFM (``twasflow.methods.tgfm.fit``, 100 draws from the stage-1 posteriors, variant-only start when a
   pair's PIP > 0.2, priors 1/p per pair and 1/M per variant (``pair_prior_share="auto"``, the paper's
   setting for every method));
+* optionally ``tgvis_wu`` / ``ctwas_wu``: the same fits with the stage-1 weights' posterior variance carried
+  into the joint system as the expected Gram ``B'RB + diag(tr(R Sigma_j))`` (issue 22's third bullet);
 * optionally ``ctwas_tgvispkg``: the "cTWAS" of the TGVIS authors' R package (``R/ctwas.R``), which is one joint
   SuSiE-RSS over pairs and variants with L = 10, EM prior variance, priors 1/p and 1/M and no infinitesimal
   term — i.e. ``tgvis.fit(..., L_grid=(10,), inf_mode="none")`` — to see what the paper compared against.
@@ -44,6 +46,7 @@ import multiprocessing as mp  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from twasflow.methods import ctwas, tgfm, tgvis  # noqa: E402
+from twasflow.methods._weight_uncertainty import fits_weight_variance  # noqa: E402
 from twasflow.simulate.paper import (SCENARIOS, SESSION2_DESIGN, SHARED_TISSUE_DESIGN, score_replicate,  # noqa: E402
                                      tgvis_paper)
 from twasflow.weights import stage1  # noqa: E402
@@ -77,10 +80,15 @@ def _methods(rep, B, fits, seed: int, ctwas_v: float, n_draws: int, methods: tup
     priors = {"group_prior": {**{g: 1.0 / P for g in set(groups)}, "SNP": 1.0 / M},
               "group_prior_var": {**{g: ctwas_v for g in set(groups)}, "SNP": ctwas_v}}
     rows = []
+    genes = [name.split("_")[0] for name in rep.pair_names]
+    wvar = fits_weight_variance(fits, rep.R) if any(m.endswith("_wu") for m in methods) else None
     runs = {
         "tgvis": lambda: tgvis.fit(rep.z, rep.R, rep.n_gwas, B, pair_names=rep.pair_names),
         "ctwas": lambda: ctwas.fit(rep.z, rep.R, rep.n_gwas, B, groups, priors, pair_names=rep.pair_names,
-                                   gene_ids=[name.split("_")[0] for name in rep.pair_names]),
+                                   gene_ids=genes),
+        "tgvis_wu": lambda: tgvis.fit(rep.z, rep.R, rep.n_gwas, B, pair_names=rep.pair_names, weight_var=wvar),
+        "ctwas_wu": lambda: ctwas.fit(rep.z, rep.R, rep.n_gwas, B, groups, priors, pair_names=rep.pair_names,
+                                      gene_ids=genes, weight_var=wvar),
         "ctwas_tgvispkg": lambda: tgvis.fit(rep.z, rep.R, rep.n_gwas, B, pair_names=rep.pair_names, L_grid=(10,),
                                             inf_mode="none"),
         "tgfm": lambda: tgfm.fit(rep.z, rep.R, rep.n_gwas, fits, pair_names=rep.pair_names, seed=seed,
@@ -131,7 +139,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--ctwas-prior-var", type=float, default=50.0)
     ap.add_argument("--n-draws", type=int, default=100)
     ap.add_argument("--methods", nargs="+", default=["tgvis", "ctwas", "tgfm"],
-                    choices=["tgvis", "ctwas", "tgfm", "ctwas_tgvispkg"])
+                    choices=["tgvis", "ctwas", "tgfm", "ctwas_tgvispkg", "tgvis_wu", "ctwas_wu"],
+                    help="*_wu: the method with the stage-1 weight uncertainty carried as the expected Gram "
+                         "(twasflow.methods._weight_uncertainty; compare paired with the plain method)")
     ap.add_argument("--n-ref", type=int, default=None, help="reference-panel size (default: the simulator's)")
     ap.add_argument("--n-gwas-ld", type=int, default=None, help="GWAS-LD cohort size (default: the simulator's)")
     ap.add_argument("--design", choices=["authors", "session2", "sharedtissue"], default="authors",
