@@ -140,3 +140,30 @@ def test_bad_inputs(locus) -> None:
     eff = fits.effects()
     with pytest.raises(InputError):
         pair_weight_variance({**eff, "alpha": eff["alpha"][:, :-1]}, fits.kept, rep.R)
+
+
+def test_registry_method_reads_the_config_option(locus) -> None:
+    """The workflow's path: TGVIS from the registry with ``weight_uncertainty: expected_gram`` on a bundle and its
+    weights file equals ``fit`` with the weights' variances; ``none`` equals the fixed fit."""
+    import pandas as pd
+
+    from twasflow.locus import LocusBundle
+    from twasflow.methods.registry import get_method
+
+    rep, B, fits = locus
+    M, P = B.shape
+    ids = np.asarray([f"{p}|eQTL" for p in rep.pair_names])
+    pairs = pd.DataFrame({"pair_id": ids, "gene_id": [p.split("_")[0] for p in rep.pair_names],
+                          "gene_name": [p.split("_")[0] for p in rep.pair_names],
+                          "tissue": [p.split("_")[1] for p in rep.pair_names], "qtl_type": "eQTL", "n_tested": M,
+                          "source": "sumstats", "n_model": M})
+    bundle = LocusBundle("T.1_1_2", np.array([f"1:{i + 1}:A:G" for i in range(M)]), np.arange(1, M + 1), rep.z,
+                         np.array(rep.n_gwas), rep.R, np.full(M, 0.3), rep.xqtl_z, rep.xqtl_n, pairs)
+    lw = LocusWeights(B=B, pair_ids=ids, kept=fits.kept, pair_status=fits.status.astype(str), pip=fits.pip,
+                      **fits.effects())
+    for mode, wv in (("expected_gram", fits_weight_variance(fits, rep.R)), ("none", None)):
+        got = get_method("tgvis").prepare("T", {"L_grid": [2], "weight_uncertainty": mode}, {}, seed=1
+                                          ).fit_locus(bundle, lw)
+        want = tgvis.fit(rep.z, rep.R, rep.n_gwas, B, pair_names=list(ids), L_grid=[2], weight_var=wv)
+        np.testing.assert_allclose(got.variables["pip"].to_numpy(float), want.variables["pip"].to_numpy(float),
+                                   rtol=1e-12, atol=1e-14)
