@@ -278,7 +278,7 @@ def report(df: pd.DataFrame, modes: tuple[str, ...], methods: tuple[str, ...]) -
             print(paired(df, modes[1], modes[0]).to_string(index=False))
         for mode in modes:
             sub = df[df["stage1"] == mode]
-            for other in methods[1:]:
+            for other in [m for m in methods[1:] if not m.endswith("_wu")]:
                 print(f"\n## stage 1 {mode}: {methods[0]} - {other}, paired (mean, SE)")
                 print(paired(sub, methods[0], other, by="method", keys=("stage1",)).to_string(index=False))
             for m in methods:
