@@ -182,6 +182,23 @@ def run_example(run_dir: str, modes: tuple[str, ...]) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
+def missed_eqtls(seeds: list[int], n_eqtl: int = 200, scenario: str = "none") -> None:
+    """Diagnostic (issue 22): the causal pairs' true eQTLs that the paper's stage 1 did not keep, their eQTL z, and
+    the full stage-1 posterior mean there (every included effect, no selection rule) — what any use of the
+    stage-1 posterior's uncertainty could carry into stage 2."""
+    from twasflow.weights import posterior_mean
+
+    for seed in seeds:
+        rep = tgvis_paper(scenario, n_eqtl, seed=seed)
+        B, fits = stage1(rep.xqtl_z, rep.R, rep.xqtl_n)
+        full = posterior_mean(fits)
+        for j in rep.causal_pairs:
+            miss = np.flatnonzero((rep.b_true[:, j] != 0) & (B[:, j] == 0))
+            print(f"seed {seed} pair {j}: missed {miss.tolist()} true b {np.round(rep.b_true[miss, j], 2).tolist()} "
+                  f"eQTL z {np.round(rep.xqtl_z[miss, j], 1).tolist()} full posterior mean "
+                  f"{np.round(full[miss, j], 3).tolist()}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reps", type=int, default=100)
@@ -207,7 +224,12 @@ def main(argv: list[str] | None = None) -> None:
                          "(TGVIS on each --stage1, fixed weights and expected_gram; issue 22 item 3)")
     ap.add_argument("--from-tsv", default="", metavar="TSV",
                     help="only report on the rows of an earlier run's --out (e.g. one stopped early)")
+    ap.add_argument("--missed-eqtls", type=int, nargs="+", default=None, metavar="SEED",
+                    help="diagnostic: the causal pairs' missed true eQTLs and the full stage-1 posterior mean there")
     args = ap.parse_args(argv)
+    if args.missed_eqtls:
+        missed_eqtls(args.missed_eqtls, args.n_eqtl[0])
+        return
     if args.from_tsv:
         report(pd.read_csv(args.from_tsv, sep="\t"), tuple(args.stage1), tuple(args.methods))
         return
