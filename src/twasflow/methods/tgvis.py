@@ -89,6 +89,7 @@ class TgvisOptions:
     susie_max_iter: int = 100
     eig_tol: float = _inf.EIG_TOL
     bic_df: str = "sets"
+    tau2_cap: float = 1.0
 
 
 BIC_DF = ("sets", "members", "effects")
@@ -229,7 +230,8 @@ def _profile(S: JointSystem, n: float, L: int, opts: TgvisOptions, pw: np.ndarra
     zero = np.zeros(M)
     ups, Rups, tau2 = zero, zero, 0.0
     tau2_fixed = (n - 1.0) * (opts.inf_variance or 0.0)
-    tau2_max = max(S.zPz / max(S.E.rank, 1), 1e-12)
+    tau2_max = max(opts.tau2_cap * S.zPz / max(S.E.rank, 1), 1e-12)
+    Utz = S.E.coords(z) if opts.inf_mode == "reml" else None  # fixed at the locus: the score test's U'z
     fit = init
     prev_theta = prev_gamma = None
     test_p = math.nan
@@ -250,12 +252,13 @@ def _profile(S: JointSystem, n: float, L: int, opts: TgvisOptions, pw: np.ndarra
                 tau2 = tau2_fixed
                 new_ups, new_Rups = _inf.pql_upsilon(S.E, resid, tau2)
             else:
-                test_p = _inf.score_test(S.E, z, S.UtC(_in_sets(fit)), null=opts.score_null).p
+                test_p = _inf.score_test(S.E, z, S.UtC(_in_sets(fit)), null=opts.score_null, z_coords=Utz).p
                 new_ups, new_Rups = zero, zero
                 if test_p < opts.score_alpha:
-                    tau2 = _inf.reml_fit(S.E, resid, tau2_max=tau2_max)
+                    c = S.E.coords(resid)  # one product with U' for the REML and PQL steps
+                    tau2 = _inf.reml_fit(S.E, resid, tau2_max=tau2_max, coords=c)
                     if tau2 > 0:
-                        new_ups, new_Rups = _inf.pql_upsilon(S.E, resid, tau2)
+                        new_ups, new_Rups = _inf.pql_upsilon(S.E, resid, tau2, coords=c)
                 else:
                     tau2 = 0.0
         ups, Rups = new_ups, new_Rups
