@@ -90,6 +90,7 @@ class TgvisOptions:
     eig_tol: float = _inf.EIG_TOL
     bic_df: str = "sets"
     tau2_cap: float = 1.0
+    bound_warm_start: bool = True
 
 
 BIC_DF = ("sets", "members", "effects")
@@ -189,6 +190,7 @@ class _LFit:
     test_p: float
     niter: int
     converged: bool
+    at_bound: bool = False  # the last upsilon update had tau2 = tau2_max (REML's root above the bound)
     sigma2_alpha: float = math.nan
     bic: float = math.nan
 
@@ -221,14 +223,15 @@ def _in_sets(fit: SusieFit) -> np.ndarray:
 
 
 def _profile(S: JointSystem, n: float, L: int, opts: TgvisOptions, pw: np.ndarray, init: SusieFit | None,
-             check_R: bool) -> _LFit:
-    """The profile-likelihood loop at one L."""
+             check_R: bool, start: _LFit | None = None) -> _LFit:
+    """The profile-likelihood loop at one L, from upsilon = 0, or from ``start``'s upsilon (the previous L's
+    fit, passed by :func:`fit` when its tau2 ended at the bound; docs/tgvis.md)."""
     z = S.z
     scale = math.sqrt(n - 1.0)  # z-scale effect = sqrt(n - 1) x standardized effect (susie_rss with n)
     M, Pa = S.M, S.Pa
     sd = S.sd
     zero = np.zeros(M)
-    ups, Rups, tau2 = zero, zero, 0.0
+    ups, Rups, tau2 = (zero, zero, 0.0) if start is None else (start.ups, start.Rups, start.tau2)
     tau2_fixed = (n - 1.0) * (opts.inf_variance or 0.0)
     tau2_max = max(opts.tau2_cap * S.zPz / max(S.E.rank, 1), 1e-12)
     Utz = S.E.coords(z) if opts.inf_mode == "reml" else None  # fixed at the locus: the score test's U'z
@@ -236,6 +239,7 @@ def _profile(S: JointSystem, n: float, L: int, opts: TgvisOptions, pw: np.ndarra
     prev_theta = prev_gamma = None
     test_p = math.nan
     converged = False
+    at_bound = False
     it = 0
     for it in range(1, opts.max_iter + 1):
         fit = susie_rss(z=S.joint_z(z - Rups), R=S.joint, n=n, L=L, prior_weights=pw, model_init=fit,
@@ -257,10 +261,11 @@ def _profile(S: JointSystem, n: float, L: int, opts: TgvisOptions, pw: np.ndarra
                 if test_p < opts.score_alpha:
                     c = S.E.coords(resid)  # one product with U' for the REML and PQL steps
                     tau2 = _inf.reml_fit(S.E, resid, tau2_max=tau2_max, coords=c)
+                    at_bound = tau2 >= tau2_max
                     if tau2 > 0:
                         new_ups, new_Rups = _inf.pql_upsilon(S.E, resid, tau2, coords=c)
                 else:
-                    tau2 = 0.0
+                    tau2, at_bound = 0.0, False
         ups, Rups = new_ups, new_Rups
         if prev_theta is not None:
             delta = max(float(np.linalg.norm(theta - prev_theta)), float(np.linalg.norm(gamma - prev_gamma)))
@@ -274,7 +279,7 @@ def _profile(S: JointSystem, n: float, L: int, opts: TgvisOptions, pw: np.ndarra
         prev_theta, prev_gamma = theta, gamma
     assert fit is not None
     return _LFit(L=L, fit=fit, b=fit.posterior_mean(), Rups=Rups, ups=ups, tau2=tau2 if np.any(ups) else 0.0,
-                 test_p=test_p, niter=it, converged=converged)
+                 test_p=test_p, niter=it, converged=converged, at_bound=at_bound and bool(np.any(ups)))
 
 
 def _as_inputs(z: Any, R: Any, n: Any, B: Any) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
@@ -336,9 +341,15 @@ def fit(
         pw = _prior_weights(S.Pa, M, opts.pair_prior_share)
         fits: dict[int, _LFit] = {}
         init: SusieFit | None = None
+        anchor: _LFit | None = None
         logM = math.log(max(S.E.rank, 2))
         for i, L in enumerate(opts.L_grid):
-            lf = _profile(S, n_eff, L, opts, pw, init, check_R=(i == 0))
+            # at the bound the loop walks a ridge at contraction ~0.99 (docs/tgvis.md): restarting upsilon at 0
+            # walks it again from the start. While tau2 stays at the bound, every further L starts from the
+            # upsilon of the first L that ended there (the same start for all, so BIC compares L, not how far
+            # along the ridge each fit got)
+            lf = _profile(S, n_eff, L, opts, pw, init, check_R=(i == 0),
+                          start=anchor if opts.bound_warm_start else None)
             # eq. 14-15 on the reported fit: estimates outside the credible sets are 0 (as TGVIS reports
             # them), so an effect that forms no credible set neither lowers sigma2_alpha nor counts in df
             b_sel = np.zeros_like(lf.b)
@@ -349,6 +360,7 @@ def fit(
             lf.bic = _bic(S, lf, members.size, logM, opts.bic_df)
             fits[L] = lf
             init = lf.fit
+            anchor = (anchor or lf) if lf.at_bound else None
         caught = [str(w.message) for w in wlist]
     # BIC differences below the fits' own precision (SuSiE stops when the ELBO gains < tol, i.e. log
     # sigma2_alpha moves by < 2 tol / M) are ties, resolved towards the smaller L
