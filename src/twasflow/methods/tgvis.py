@@ -133,6 +133,9 @@ def make_options(**options: Any) -> TgvisOptions:
     elif not 0.0 < float(share) < 1.0:
         raise ConfigError.at("pair_prior_share must lie in (0, 1)", column="tgvis.pair_prior_share", found=share,
                              expected="'auto' or a number in (0, 1)")
+    if not (math.isfinite(float(opts.tau2_cap)) and float(opts.tau2_cap) > 0):
+        raise ConfigError.at("tau2_cap must be a positive number", column="tgvis.tau2_cap", found=opts.tau2_cap,
+                             expected="> 0")
     if not 0.0 <= opts.cs_pratt_min <= 1.0:
         raise ConfigError.at("cs_pratt_min must lie in [0, 1]", column="tgvis.cs_pratt_min", found=opts.cs_pratt_min)
     return opts
