@@ -72,6 +72,10 @@ class TgvisOptions:
         (susie_rss's default).
     susie_max_iter : IBSS iterations per SuSiE fit.
     eig_tol : relative eigenvalue threshold defining R's column space.
+    bic_df : causal degrees of freedom in the BIC (``sets``, ``members``, ``effects``; docs/tgvis.md).
+    tau2_cap : REML's bound on tau2 as a multiple of ``z'R^+z / rank(R)`` (1; the authors' software uses 0.25).
+    bound_warm_start : while tau2 sits at that bound, later L start from the upsilon of the first L that ended
+        there instead of 0 (docs/tgvis.md, "When tau2 reaches its bound"); loci with interior tau2 are unchanged.
     """
 
     L_grid: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8)
