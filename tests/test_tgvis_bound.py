@@ -1,5 +1,5 @@
-"""TGVIS when REML's root for tau2 lies above its bound (issue 17): the warm start across L at the bound and
-the shared eigen-coordinates of the profile step. Loci come from the project's own generators (tests/synth)."""
+"""TGVIS when REML's root for tau2 lies above its bound (issue 17): the optional warm start across L at the
+bound (off by default: docs/tgvis.md) and the shared eigen-coordinates of the profile step. Loci come from the project's own generators (tests/synth)."""
 
 from __future__ import annotations
 
@@ -39,15 +39,18 @@ def _traced(monkeypatch):
 
 
 def test_interior_tau2_is_unchanged_by_the_bound_warm_start(monkeypatch):
-    """tau2 inside its bound at every L: the fit is the same, bit for bit, with and without the option."""
+    """tau2 inside its bound at every L: the fit is the same, bit for bit, with and without the option (the
+    default, off, is checked too)."""
     z, R, n, B = _inf_locus()
     rec = _traced(monkeypatch)
-    a = tgvis.fit(z, R, n, B, L_grid=[2, 3, 4])
+    a = tgvis.fit(z, R, n, B, L_grid=[2, 3, 4], bound_warm_start=True)
     assert a.inf_test_p < 0.05 and a.sigma2_inf > 0
     assert not any(r[2] for r in rec) and not any(r[3] for r in rec)
     b = tgvis.fit(z, R, n, B, L_grid=[2, 3, 4], bound_warm_start=False)
     pd.testing.assert_frame_equal(a.variables, b.variables)
     assert a.bic_grid == b.bic_grid
+    c = tgvis.fit(z, R, n, B, L_grid=[2, 3, 4])
+    pd.testing.assert_frame_equal(b.variables, c.variables)
 
 
 def test_at_the_bound_later_L_start_from_the_first_bound_upsilon(monkeypatch):
@@ -55,7 +58,7 @@ def test_at_the_bound_later_L_start_from_the_first_bound_upsilon(monkeypatch):
     need no more profile iterations; the credible sets and PIPs are those of the restart-from-0 loop."""
     z, R, n, B = _inf_locus()
     rec = _traced(monkeypatch)
-    a = tgvis.fit(z, R, n, B, L_grid=[2, 3, 4], tau2_cap=1e-3)
+    a = tgvis.fit(z, R, n, B, L_grid=[2, 3, 4], tau2_cap=1e-3, bound_warm_start=True)
     warm = list(rec)
     rec.clear()
     b = tgvis.fit(z, R, n, B, L_grid=[2, 3, 4], tau2_cap=1e-3, bound_warm_start=False)
