@@ -244,6 +244,7 @@ def _profile(S: JointSystem, n: float, L: int, opts: TgvisOptions, pw: np.ndarra
     tau2_fixed = (n - 1.0) * (opts.inf_variance or 0.0)
     tau2_max = max(opts.tau2_cap * S.zPz / max(S.E.rank, 1), 1e-12)
     Utz = S.E.coords(z) if opts.inf_mode == "reml" else None  # fixed at the locus: the score test's U'z
+    tested: dict[tuple[int, ...], float] = {}  # score-test p-value per credible-set member set
     fit = init
     prev_theta = prev_gamma = None
     test_p = math.nan
@@ -265,7 +266,13 @@ def _profile(S: JointSystem, n: float, L: int, opts: TgvisOptions, pw: np.ndarra
                 tau2 = tau2_fixed
                 new_ups, new_Rups = _inf.pql_upsilon(S.E, resid, tau2)
             else:
-                test_p = _inf.score_test(S.E, z, S.UtC(_in_sets(fit)), null=opts.score_null, z_coords=Utz).p
+                # the test depends only on z and the credible-set members, which rarely change between
+                # iterations: the same members give the same p-value, so it is computed once per member set
+                key = tuple(_in_sets(fit).tolist())
+                if key not in tested:
+                    tested[key] = _inf.score_test(S.E, z, S.UtC(np.asarray(key, dtype=np.int64)),
+                                                  null=opts.score_null, z_coords=Utz).p
+                test_p = tested[key]
                 new_ups, new_Rups = zero, zero
                 if test_p < opts.score_alpha:
                     c = S.E.coords(resid)  # one product with U' for the REML and PQL steps
