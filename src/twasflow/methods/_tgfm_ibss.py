@@ -7,7 +7,9 @@ draws with R are one matrix-matrix product ``Y R`` (BLAS-3), and the W parts are
 the block-diagonal matrix of every draw's weights. Each draw follows exactly the IBSS of
 :func:`twasflow.susie.susie_rss` (same initialization, single-effect regressions, prior-variance update,
 ``check_prior``, ELBO and stopping rule): the fits agree with one-at-a-time fits to rounding (the tests
-check 1e-8). Draws leave the batch when they converge.
+check 1e-8). Draws leave the batch when they converge; the state of the running draws is kept compacted, and
+with one precision for every variable the EM single-effect regression uses its closed forms
+(:func:`_ser_em_unit`).
 
 Supported: the ``EM`` and ``simple`` prior-variance updates with a fixed residual variance (susie_rss's
 defaults, TGFM's choice); other settings use :func:`twasflow.susie.susie_rss` per draw.
