@@ -92,7 +92,8 @@ class _BatchProduct:
         out = np.empty((k, Pm + M))
         xp = x[:, :Pm]
         Y = x[:, Pm:].copy()
-        if Pm and np.any(xp):
+        pairs_zero = not (Pm and np.any(xp))
+        if not pairs_zero:
             fwd, bwd = self._blocks(draws)
             Y += (fwd @ np.ascontiguousarray(xp).ravel()).reshape(k, M)
         U = out[:, Pm:]
@@ -100,7 +101,7 @@ class _BatchProduct:
         ay = np.abs(Y)
         mx = ay.max(axis=1, initial=0.0)
         live = np.flatnonzero(mx > 0)
-        if live.size > 1 and np.all(Y[live] == Y[live[0]]):
+        if pairs_zero and live.size > 1 and np.all(Y[live] == Y[live[0]]):
             # the same vector in every draw (the variant-only start: pairs at 0): one product
             U[live] = _rows_times_r(Y[live[:1]], ay[live[:1]], mx[live[:1]], self.R)
         elif live.size == k:
@@ -332,8 +333,13 @@ def _ser_em_unit(zeta: np.ndarray, c: float, V: np.ndarray, pi: np.ndarray, log_
     a2 = Vn * c
     lower = (0.5 * (a2 / (1.0 + a2)) / c) * gmax - 0.5 * np.log1p(a2) + log_pi[rows, jmax]
     unsure = np.flatnonzero(~(lower > log_sum_pi + _NULL_MARGIN) & (Vn > 0))
-    if unsure.size:
-        ll = _loglik(Vn[unsure], np.full(zeta.shape[1], c), g[unsure] / c, pi[unsure])
+    if unsure.size:  # log sum_j pi_j BF_j(V_new) in full, from its largest term as above
+        cu = (0.5 * (a2[unsure] / (1.0 + a2[unsure])) / c)[:, None]
+        t = g[unsure] - gmax[unsure, None]
+        t *= cu
+        np.exp(t, out=t)
+        t *= pi[unsure]
+        ll = cu[:, 0] * gmax[unsure] - 0.5 * np.log1p(a2[unsure]) + np.log(t.sum(axis=1))
         Vn[unsure] = np.where(log_sum_pi[unsure] >= ll, 0.0, Vn[unsure])
     return alpha, mu, b, Vn, KL, c * am2
 
