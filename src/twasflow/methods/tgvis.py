@@ -40,6 +40,7 @@ from twasflow.susie import SusieFit, susie_rss
 
 from . import _inf
 from ._inputs import locus_arrays, weight_matrix
+from ._weight_uncertainty import weight_var_for
 from .joint import JointSystem
 from .result import (STATUS_OK, FinemapResult, attach_pair_meta, bundle_pair_meta, credible_set_tables,
                      empty_result)
@@ -286,6 +287,7 @@ def fit(
     B: Any,
     pair_names: Sequence[str] | None = None,
     variant_names: Sequence[str] | None = None,
+    weight_var: Any = None,
     **options: Any,
 ) -> TgvisResult:
     """Fit TGVIS at one locus.
@@ -299,6 +301,8 @@ def fit(
         0 for unselected variants). Pairs whose weights predict nothing (``B_j' R B_j = 0``) are not
         modelled and are reported with NaN pip / estimate.
     pair_names, variant_names : labels (default ``pair1..``, ``variant1..``).
+    weight_var : (P,) stage-1 weight variances ``tr(R Sigma_j)``, carried as the expected Gram
+        ``B'RB + diag(weight_var)`` (:mod:`twasflow.methods._weight_uncertainty`); None = fixed weights.
     **options : see :class:`TgvisOptions` (config keys ``L_grid``, ``inf_mode``, ``inf_variance``,
         ``cs_pratt_min``, ``pair_prior_share``, plus the extras).
 
@@ -329,7 +333,7 @@ def fit(
     caught: list[str] = []
     with warnings.catch_warnings(record=True) as wlist:
         warnings.simplefilter("always")
-        S = JointSystem(zz, RR, BB, opts.eig_tol)
+        S = JointSystem(zz, RR, BB, opts.eig_tol, weight_var=weight_var)
         pw = _prior_weights(S.Pa, M, opts.pair_prior_share)
         fits: dict[int, _LFit] = {}
         init: SusieFit | None = None
@@ -430,8 +434,8 @@ def _summarize(S: JointSystem, lf: _LFit, n: float, opts: TgvisOptions, pnames: 
                        upsilon=lf.ups / scale)
 
 
-def fit_bundle(bundle: Any, B: Any, pair_ids: Sequence[str], *, trait: str, options: dict[str, Any] | None = None
-               ) -> TgvisResult:
+def fit_bundle(bundle: Any, B: Any, pair_ids: Sequence[str], *, trait: str, options: dict[str, Any] | None = None,
+               weight_var: Any = None) -> TgvisResult:
     """TGVIS on a locus bundle (``twasflow.locus.LocusBundle``) with stage-1 weights.
 
     Parameters
@@ -442,6 +446,7 @@ def fit_bundle(bundle: Any, B: Any, pair_ids: Sequence[str], *, trait: str, opti
     trait : trait name (recorded in the result's tables by ``result.tables``; used in error messages).
     options : the config ``tgvis`` block (``L_grid``, ``inf_mode``, ``inf_variance``, ``cs_pratt_min``,
         ``pair_prior_share``) and any :class:`TgvisOptions` extra.
+    weight_var : (P',) stage-1 weight variances for :func:`fit` (config ``tgvis.weight_uncertainty``).
 
     Returns
     -------
@@ -458,7 +463,7 @@ def fit_bundle(bundle: Any, B: Any, pair_ids: Sequence[str], *, trait: str, opti
     meta = bundle_pair_meta(bundle, pair_ids, trait)
     BB = np.zeros((M, 0)) if not pair_ids else B
     res = fit(bundle.z, bundle.R, bundle.n, BB, pair_names=pair_ids,
-              variant_names=[str(v) for v in bundle.variant_ids], **(options or {}))
+              variant_names=[str(v) for v in bundle.variant_ids], weight_var=weight_var, **(options or {}))
     attach_pair_meta(res.variables, meta, pair_ids)
     res.locus["seconds"] = time.perf_counter() - t0
     return res
@@ -482,4 +487,7 @@ class TgvisMethod:
 
     def fit_locus(self, bundle: Any, weights: Any) -> TgvisResult:
         """TGVIS at one locus on the pairs of ``weights`` (a :class:`twasflow.locus_weights.LocusWeights`)."""
-        return fit_bundle(bundle, weights.B, list(weights.pair_ids), trait=self.trait, options=dict(self.options))
+        opts = dict(self.options)
+        # issue 22: the stage-1 posterior's variance as the expected Gram (default off; _weight_uncertainty)
+        wv = weight_var_for(opts.pop("weight_uncertainty", "none"), weights, bundle.R)
+        return fit_bundle(bundle, weights.B, list(weights.pair_ids), trait=self.trait, options=opts, weight_var=wv)
