@@ -6,12 +6,17 @@ Usage (from the repository root; BLAS pinned to one thread):
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_tgfm.py profile
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_tgfm.py sim --reps 20 --n-eqtl 200
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_tgfm.py prior
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_tgfm.py limit --inputs /tmp/locus7.npz
 
 ``speed``: one locus with M = 1,000 variants and P = 500 pairs (coalescent LD; xQTL z of 500 pairs with 1-3
 causal variants each, |effect| 0.25-0.5 SD, at n_eQTL = 400, stage-1 SuSiE L = 3 → posteriors; GWAS with 2 causal pairs and
 one direct variant, n = 500,000), 100 draws, TGFM defaults (L = 10). The stage-1 fit is set-up, not timed.
 Prints every run, the median, the variant-init rule's outcome and the load average.
-``profile``: one run under cProfile (top 25 by cumulative time).
+``profile``: one run under cProfile with the process-time clock (top 25 by own time); ``--inputs`` profiles a
+locus of ``bench_locus_numerics.py make`` (M = 1,000, 3,000 pairs) instead of the speed locus.
+``limit``: the physical limit of TGFM on a ``bench_locus_numerics.py make`` locus: counts the rows the lockstep
+IBSS multiplies by R (each 2 M^2 flops), measures this machine's one-thread dgemm rate in CPU time on the same
+shape ((100 x M)(M x M), median of 20), and prints the flops, the floor they imply and the fit's CPU time.
 ``prior``: ``learn_tissue_prior`` on 1,000 synthetic loci (2,000 variants + 500 pairs over 49 tissues, L = 10
 effects each, log Bayes factors ~ N(-25, 3) with three informative elements per effect), 100 bootstraps,
 400 iterations (TGFM's defaults).
@@ -73,16 +78,64 @@ def run_speed(args: argparse.Namespace) -> None:
           f"L=10); load average {os.getloadavg()[0]:.2f}")
 
 
+def _locus_file(path: str) -> tuple:
+    """(z, R, n, effects) of a ``bench_locus_numerics.py make`` file (its TGFM inputs)."""
+    d = dict(np.load(path))
+    eff = {k: d[k] for k in ("effect_pair", "alpha", "mu", "mu2", "V")}
+    eff["B"] = d["B"]
+    return d["z"], d["R"], float(d["n"]), eff
+
+
 def run_profile(args: argparse.Namespace) -> None:
     import cProfile
     import pstats
 
-    z, R, n, fits = speed_locus()
-    pr = cProfile.Profile()
+    if args.inputs:
+        z, R, n, fits = _locus_file(args.inputs)
+        seed = 1
+    else:
+        z, R, n, fits = speed_locus()
+        seed = 0
+    pr = cProfile.Profile(time.process_time)
+    c0 = time.process_time()
     pr.enable()
-    tgfm.fit(z, R, n, fits, seed=0, n_draws=args.draws)
+    tgfm.fit(z, R, n, fits, seed=seed, n_draws=args.draws)
     pr.disable()
-    pstats.Stats(pr).sort_stats("cumulative").print_stats(25)
+    print(f"CPU {time.process_time() - c0:.2f} s (with the profiler); load average {os.getloadavg()[0]:.2f}")
+    pstats.Stats(pr).sort_stats("tottime").print_stats(25)
+
+
+def run_limit(args: argparse.Namespace) -> None:
+    from twasflow.methods import _tgfm_ibss
+
+    z, R, n, eff = _locus_file(args.inputs)
+    M = R.shape[0]
+    rows = [0]
+    inner = _tgfm_ibss._rows_times_r
+
+    def counted(Y, ay, mx, RR):
+        rows[0] += Y.shape[0]
+        return inner(Y, ay, mx, RR)
+
+    _tgfm_ibss._rows_times_r = counted
+    c0 = time.process_time()
+    res = tgfm.fit(z, R, n, eff, seed=1, n_draws=args.draws)
+    cpu = time.process_time() - c0
+    _tgfm_ibss._rows_times_r = inner
+    rng = np.random.default_rng(0)
+    Y = rng.standard_normal((100, M))
+    Y @ R
+    rates = []
+    for _ in range(20):
+        t = time.process_time()
+        Y @ R
+        rates.append(2.0 * 100 * M * M / max(time.process_time() - t, 1e-9) / 1e9)
+    rate = float(np.median(rates))
+    flops = 2.0 * rows[0] * M * M
+    print(f"M={M}, {args.draws} draws, variant_init_run={res.locus['variant_init_run']}: {rows[0]:,} rows x R = "
+          f"{flops / 1e9:.1f} GFLOP; dgemm (100 x {M})({M} x {M}) {rate:.1f} GFLOP/s CPU (median of 20) -> floor "
+          f"{flops / 1e9 / rate:.2f} CPU s; fit {cpu:.2f} CPU s = {cpu / (flops / 1e9 / rate):.1f}x the floor; "
+          f"load average {os.getloadavg()[0]:.2f}")
 
 
 def run_prior(args: argparse.Namespace) -> None:
@@ -140,6 +193,10 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--draws", type=int, default=100)
     p = sub.add_parser("profile")
     p.add_argument("--draws", type=int, default=100)
+    p.add_argument("--inputs", default="", help="a bench_locus_numerics.py make file (default: the speed locus)")
+    lim = sub.add_parser("limit")
+    lim.add_argument("--inputs", required=True)
+    lim.add_argument("--draws", type=int, default=100)
     q = sub.add_parser("prior")
     q.add_argument("--loci", type=int, default=1000)
     m = sub.add_parser("sim")
@@ -147,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
     m.add_argument("--n-eqtl", type=int, default=200)
     m.add_argument("--out", default="")
     args = ap.parse_args(argv)
-    {"speed": run_speed, "profile": run_profile, "sim": run_sim, "prior": run_prior}[args.cmd](args)
+    {"speed": run_speed, "profile": run_profile, "sim": run_sim, "prior": run_prior, "limit": run_limit}[args.cmd](args)
 
 
 if __name__ == "__main__":

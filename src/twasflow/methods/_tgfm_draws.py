@@ -214,11 +214,16 @@ def draw_effects(post: EffectPosterior, seed: int | Sequence[int], n_draws: int,
     Randomness: without ``keys``, ``default_rng(seed)`` gives ``random((n_draws, K))`` then
     ``standard_normal((n_draws, K))``; with ``keys`` (K, 2) (see :func:`effect_keys`), effect k's
     ``n_draws`` uniforms and normals come from ``default_rng([*seed, *keys[k]])``. The variable is drawn by
-    inverting each row's cumulative alpha, all K rows at once: row k's cumulative sums are offset by k so
-    that the rows form one increasing sequence for a single ``searchsorted``.
+    inverting row k's cumulative alpha (offset by k, the arithmetic of one search over all rows laid end to
+    end; one short search per row is faster than one over the K x M sequence).
     """
     K, M = post.K, post.M
     base = [int(x) for x in np.atleast_1d(np.asarray(seed, dtype=np.int64))]
+    if K == 0:
+        return Draws(np.zeros((n_draws, 0), dtype=np.int64), np.zeros((n_draws, 0)))
+    cum = np.cumsum(post.alpha, axis=1)
+    cum /= cum[:, -1:]
+    cum[:, -1] = 1.0
     if keys is None:
         rng = np.random.default_rng(base)
         u = rng.random((n_draws, K))
@@ -226,19 +231,14 @@ def draw_effects(post: EffectPosterior, seed: int | Sequence[int], n_draws: int,
     else:
         u = np.empty((n_draws, K))
         e = np.empty((n_draws, K))
-        for k in range(K):
+    idx = np.empty((n_draws, K), dtype=np.int64)
+    for k in range(K):
+        if keys is not None:
             g = np.random.default_rng(base + [int(x) for x in keys[k]])
             u[:, k] = g.random(n_draws)
             e[:, k] = g.standard_normal(n_draws)
-    if K == 0:
-        return Draws(np.zeros((n_draws, 0), dtype=np.int64), np.zeros((n_draws, 0)))
-    cum = np.cumsum(post.alpha, axis=1)
-    cum /= cum[:, -1:]
-    cum[:, -1] = 1.0
-    off = np.arange(K, dtype=np.float64)
-    flat = (cum + off[:, None]).ravel()
-    pos = np.searchsorted(flat, u + off[None, :], side="right")
-    idx = pos - np.arange(K, dtype=np.int64)[None, :] * M
+        # row k offset by k (the rows as one increasing sequence, as one flat search would see them)
+        idx[:, k] = np.searchsorted(cum[k] + k, u[:, k] + k, side="right")
     np.clip(idx, 0, M - 1, out=idx)
     rows = np.broadcast_to(np.arange(K)[None, :], idx.shape)
     size = post.mu[rows, idx] + post.sd[rows, idx] * e

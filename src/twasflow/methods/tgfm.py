@@ -45,7 +45,7 @@ from twasflow.susie import SusieFit, susie_rss
 from ._tgfm_draws import Draws, JointBuilder, draw_effects, effect_keys, posterior_from
 from ._tgfm_prior import VARIANT, TissuePrior, learn_tissue_prior
 from ._inputs import locus_arrays
-from ._tgfm_ibss import BATCH_METHODS, DrawFits, fit_draws
+from ._tgfm_ibss import BATCH_METHODS, DrawFits, _BatchProduct, fit_draws
 from .joint import JointOperator
 from .result import (STATUS_OK, FinemapResult, attach_pair_meta, bundle_pair_meta, credible_set_tables,
                      empty_result)
@@ -333,12 +333,13 @@ def fit(
     caught: list[str] = []
     with warnings.catch_warnings(record=True) as wlist:
         warnings.simplefilter("always")
-        kept = _fit_draws(jb, draws, n_eff, opts, pw)
+        systems = _DrawSystems(jb, draws)
+        kept = _fit_draws(systems, n_eff, opts, pw)
         run_variant = bool(Pm and kept.pip[:, :Pm].mean(axis=0).max() > opts.pip_init_threshold)
         vinit = _variant_init(zz, RR, n_eff, opts, pw[Pm:].mean(axis=1), Pm) if run_variant else None
         if vinit is not None:
-            _fit_draws(jb, draws, n_eff, opts, pw, init=vinit, kept=kept)
-        ref = _reference_fit(jb, draws, n_eff, opts, pw.mean(axis=1), vinit)
+            _fit_draws(systems, n_eff, opts, pw, init=vinit, kept=kept)
+        ref = _reference_fit(systems, n_eff, opts, pw.mean(axis=1), vinit)
         caught = [str(w.message) for w in wlist]
     res = _summarize(kept, ref, opts, P, M, modelled, pnames, vnames)
     res.locus.update(n_draws=D, variant_init_run=run_variant, n_variant_init_kept=int(kept.variant_init.sum()),
@@ -347,45 +348,63 @@ def fit(
     return res
 
 
-def _fit_draws(jb: JointBuilder, draws: Draws, n: float, opts: TgfmOptions, pw: np.ndarray, init: Any = None,
+class _DrawSystems:
+    """Every draw's joint system (z, operator, active pairs, scales), built once and shared by the null-start
+    pass, the variant-only-start pass and the reference fit; with the batched product of all draws."""
+
+    def __init__(self, jb: JointBuilder, draws: Draws) -> None:
+        self.jb, self.D = jb, draws.D
+        built = [jb.draw_system(draws, d) for d in range(draws.D)]
+        self.zs = np.stack([b[0] for b in built])
+        self.ops = [b[1] for b in built]
+        self.active = np.stack([b[2] for b in built])  # (D, Pm)
+        self.scales = [b[3] for b in built]
+        self._prod: _BatchProduct | None = None
+
+    @property
+    def prod(self) -> _BatchProduct:
+        if self._prod is None:
+            self._prod = _BatchProduct(self.ops)
+        return self._prod
+
+    def prior(self, pw: np.ndarray) -> np.ndarray:
+        """(D, p) prior weights of each draw from (p, D) ``pw``: a drawn vector that predicts nothing cannot
+        be selected."""
+        out = np.ascontiguousarray(pw.T).copy()
+        out[:, : self.jb.Pm][~self.active] = 0.0
+        return out
+
+
+def _fit_draws(sys_: _DrawSystems, n: float, opts: TgfmOptions, pw: np.ndarray, init: Any = None,
                kept: _Kept | None = None) -> _Kept:
     """SuSiE on every draw's joint system; with ``kept``, replace a draw's fit when the new ELBO is higher."""
-    Pm, p = jb.Pm, jb.Pm + jb.M
-    out = kept if kept is not None else _Kept.empty(draws.D, p)
-    if opts.estimate_prior_method in BATCH_METHODS and draws.D > 1:
+    jb = sys_.jb
+    p = jb.Pm + jb.M
+    out = kept if kept is not None else _Kept.empty(sys_.D, p)
+    pws = sys_.prior(pw)
+    if opts.estimate_prior_method in BATCH_METHODS and sys_.D > 1:
         # all draws in lockstep: the products with the shared R become matrix-matrix products
-        zs, systems, scales, pws = [], [], [], np.empty((draws.D, p))
-        for d in range(draws.D):
-            zj, J, active, s = jb.draw_system(draws, d)
-            zs.append(zj)
-            systems.append(J)
-            scales.append(s)
-            pws[d] = pw[:, d]
-            pws[d, :Pm][~active] = 0.0  # a drawn vector that predicts nothing cannot be selected
-        fits = fit_draws(np.stack(zs), systems, n, opts.L, pws, method=opts.estimate_prior_method,
-                         max_iter=opts.susie_max_iter, tol=opts.tol, init=init, check_R=init is None)
-        for d in range(draws.D):
+        fits = fit_draws(sys_.zs, sys_.ops, n, opts.L, pws, method=opts.estimate_prior_method,
+                         max_iter=opts.susie_max_iter, tol=opts.tol, init=init, check_R=init is None, prod=sys_.prod)
+        for d in range(sys_.D):
             if kept is None or float(fits.elbo[d]) > out.elbo[d]:
-                out.put(d, fits, scales[d], init is not None, k=d)
+                out.put(d, fits, sys_.scales[d], init is not None, k=d)
         return out
-    for d in range(draws.D):
-        zj, J, active, s = jb.draw_system(draws, d)
-        w = pw[:, d].copy()
-        w[:Pm][~active] = 0.0  # a drawn vector that predicts nothing cannot be selected
-        f = _susie(zj, J, n, opts, w, init, sets=False, check_R=(d == 0 and init is None))
+    for d in range(sys_.D):
+        f = _susie(sys_.zs[d], sys_.ops[d], n, opts, pws[d], init, sets=False, check_R=(d == 0 and init is None))
         if kept is None or float(f.elbo[-1]) > out.elbo[d]:
-            out.put(d, f, s, init is not None)
+            out.put(d, f, sys_.scales[d], init is not None)
     return out
 
 
-def _reference_fit(jb: JointBuilder, draws: Draws, n: float, opts: TgfmOptions, pw: np.ndarray,
-                   vinit: Any) -> SusieFit:
+def _reference_fit(sys_: _DrawSystems, n: float, opts: TgfmOptions, pw: np.ndarray, vinit: Any) -> SusieFit:
     """SuSiE with credible sets on the draw-averaged standardized weights (the higher-ELBO start when the
     variant-only start was run)."""
+    jb = sys_.jb
     acc = sp.csr_matrix((jb.Pm, jb.M))
-    for d in range(draws.D):
-        acc = acc + jb.standardized(jb.weights_t(draws.idx[d], draws.size[d]))[0]
-    zj, J, active, s = jb.system(acc / draws.D)
+    for J in sys_.ops:
+        acc = acc + J.Ws
+    zj, J, active, s = jb.system(acc / sys_.D)
     w = pw.copy()
     w[:jb.Pm][~active] = 0.0
     f = _susie(zj, J, n, opts, w, None, sets=True, check_R=False)
