@@ -286,7 +286,7 @@ def _store_rows(rs: "xstore.RowsStore", rng: tuple[np.ndarray, np.ndarray, np.nd
         return None
     got = rs.gather(row0[sel], cnt[sel])
     vcode = np.repeat(uc[sel], cnt[sel]).astype(np.int32)
-    pt = rs.pairs(["tss", "n"])
+    pt = rs.pairs(["pair_id", "gene_id", "tissue", "qtl_type", "tss", "n"])
     tc = _one(pt.column("tss"))
     tss = tc.fill_null(0).to_numpy(zero_copy_only=False)
     inside = (tss >= start) & (tss <= end)
@@ -301,7 +301,7 @@ def _store_rows(rs: "xstore.RowsStore", rng: tuple[np.ndarray, np.ndarray, np.nd
         return None
     n = got["n"] if "n" in got else pt.column("n").to_numpy()[local]
     used = np.flatnonzero(np.bincount(local, minlength=pt.num_rows))
-    ids = rs.pairs(["pair_id", "gene_id", "tissue", "qtl_type"]).take(pa.array(used))
+    ids = pt.take(pa.array(used))
     codes = np.full(pt.num_rows, -1, dtype=np.int32)
     names = ids.column("pair_id").to_pylist()
     fresh = []
