@@ -20,7 +20,7 @@ from twasflow.io import xqtl_store as xs
 from twasflow.tables_schema import table
 
 from test_locus_track import _bundle, _same
-from test_locus_window import LET, _setup
+from test_locus_window import LET, _setup, panel_frame
 
 
 def _read_rows(d, chrom="1"):
@@ -102,12 +102,7 @@ def test_eqtl_catalogue_with_n_varying_within_a_pair(tmp_path):
     """eQTL Catalogue without a sheet n: n = an / 2 per row, so the rows file carries n; bundles as the scan."""
     rng = np.random.default_rng(3)
     m = 400
-    pos = np.sort(rng.choice(np.arange(1000, 3_000_000), m, replace=False))
-    a = rng.integers(0, 4, m)
-    b = (a + rng.integers(1, 4, m)) % 4
-    pv = pd.DataFrame({"variant_id": [f"1:{p}:{LET[x]}:{LET[y]}" for p, x, y in zip(pos, a, b)], "chrom": "1",
-                       "pos": pos, "other_allele": LET[a], "counted_allele": LET[b],
-                       "rsid": [f"rs{p}" for p in pos], "counted_freq": rng.uniform(0.05, 0.95, m)})
+    pv, pos, a, b = panel_frame(rng, m, 3_000_000)
     rows = []
     for g in range(6):
         tss = int(rng.integers(0, 3_000_000))
