@@ -355,8 +355,9 @@ def _xqtl_window(xqtl_dirs: Mapping[str, str | Path], chrom: str, start: int, en
                     ranges[d] = (rs, *_variant_ranges(parts))
                 continue
         elif first is not None and d in first.ranges:
-            rs, *rng = first.ranges[d]
+            rs, *rng = first.ranges.pop(d)  # dropped after use: the rows file is unmapped dataset by dataset
             got = _store_rows(rs, tuple(rng), want, start, end, pair_code, meta)
+            del rs
             if got is not None:
                 for part, x in zip((vparts, pparts, zparts, nparts), got):
                     part.append(x)
