@@ -624,7 +624,7 @@ class _Output:
                     r.abort()
             else:
                 r.close()
-                store.write_pairs(pt, self.dir / f"{chrom}{store.PAIRS_SUFFIX}", f.rows)
+                store.write_pairs(pt, self.dir / f"{chrom}{store.PAIRS_SUFFIX}", f.rows, r.batch_rows)
                 t.close({"rows": str(f.rows)})
 
     def finish(self) -> int:

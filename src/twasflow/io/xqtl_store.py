@@ -25,7 +25,7 @@ the old speed).
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +78,7 @@ class ArrowStream:
         tmp = self._ctx.__enter__()
         self.schema = schema
         self.rows = 0
+        self.batch_rows: list[int] = []
         self._sink = pa.OSFile(str(tmp), "wb")
         self._w = pa.ipc.new_file(self._sink, schema)
 
@@ -85,6 +86,7 @@ class ArrowStream:
         self._w.write_batch(pa.record_batch([pa.array(c, type=f.type) for c, f in zip(columns, self.schema)],
                                             schema=self.schema))
         self.rows += len(columns[0])
+        self.batch_rows.append(len(columns[0]))
 
     def close(self) -> None:
         self._w.close()
@@ -113,10 +115,24 @@ def track_file(data_file: Path, data_rows: int) -> pq.ParquetFile | None:
 class RowsStore:
     """The memory-mapped rows file and the pairs table of one dataset's chromosome (see the module docstring)."""
 
-    batches: list[pa.RecordBatch]
+    reader: Any  # pyarrow.ipc.RecordBatchFileReader over the memory-mapped file
     starts: np.ndarray  # int64 (B + 1,): first global row of each batch, then the total
     pairs_path: Path
     has_n: bool
+    _batches: dict[int, pa.RecordBatch] = field(default_factory=dict)
+
+    def batch(self, i: int) -> pa.RecordBatch:
+        """Batch ``i``, fetched on first use (a locus touches the few bins of its window, not the chromosome)."""
+        b = self._batches.get(i)
+        if b is None:
+            b = self._batches[i] = self.reader.get_batch(i)
+            if b.num_rows != self.starts[i + 1] - self.starts[i]:
+                from ..errors import InputError
+
+                raise InputError.at("xQTL rows file does not match its pairs table", file=self.pairs_path,
+                                    found=f"batch {i} of {b.num_rows} rows",
+                                    expected=f"{self.starts[i + 1] - self.starts[i]} rows (re-run harmonize_xqtl)")
+        return b
 
     @classmethod
     def open(cls, data_file: Path, data_rows: int) -> "RowsStore | None":
@@ -128,11 +144,16 @@ class RowsStore:
         if kv.get(b"rows") != str(data_rows).encode():
             return None
         reader = pa.ipc.open_file(pa.memory_map(str(rf), "r"))
-        batches = [reader.get_batch(i) for i in range(reader.num_record_batches)]
-        starts = np.r_[0, np.cumsum([b.num_rows for b in batches], dtype=np.int64)].astype(np.int64)
-        if int(starts[-1]) != data_rows:
+        sizes = kv.get(b"batch_rows")  # written at ingest: no pass over the batches to find them
+        if sizes is not None:
+            lens = np.array([int(x) for x in sizes.split(b",") if x], dtype=np.int64)
+        else:
+            lens = np.array([reader.get_batch(i).num_rows for i in range(reader.num_record_batches)], np.int64)
+        starts = np.r_[0, np.cumsum(lens)].astype(np.int64)
+        if len(lens) != reader.num_record_batches or int(starts[-1]) != data_rows or (
+                len(lens) and reader.get_batch(len(lens) - 1).num_rows != lens[-1]):
             return None
-        return cls(batches, starts, pf, "n" in reader.schema.names)
+        return cls(reader, starts, pf, "n" in reader.schema.names)
 
     def gather(self, row0: np.ndarray, count: np.ndarray) -> dict[str, np.ndarray]:
         """Columns (``pair``, ``z``, and ``n`` if stored) of the rows ``[row0[i], row0[i] + count[i])`` for every
@@ -144,7 +165,7 @@ class RowsStore:
         for lo, hi in zip(cuts[:-1], cuts[1:]):
             if hi <= lo:
                 continue
-            batch = self.batches[int(b[lo])]
+            batch = self.batch(int(b[lo]))
             idx = _ranges(row0[lo:hi] - self.starts[b[lo]], count[lo:hi])
             for k in names:
                 parts[k].append(batch.column(k).to_numpy()[idx])
@@ -178,12 +199,12 @@ def pairs_table(pair: pa.Array, pheno: pa.Array, gene_codes: np.ndarray, genes: 
         schema=PAIRS_SCHEMA)
 
 
-def write_pairs(table: pa.Table, path: Path, rows: int) -> None:
-    """Write a pairs table with the data file's row count in its footer."""
+def write_pairs(table: pa.Table, path: Path, rows: int, batch_rows: list[int]) -> None:
+    """Write a pairs table with, in its footer, the data file's row count and the rows file's batch sizes."""
     with atomic_path(path) as tmp:
         w = pq.ParquetWriter(tmp, PAIRS_SCHEMA, compression="zstd", store_schema=False)
         w.write_table(table)
-        w.add_key_value_metadata({"rows": str(rows)})
+        w.add_key_value_metadata({"rows": str(rows), "batch_rows": ",".join(map(str, batch_rows))})
         w.close()
 
 
