@@ -384,8 +384,10 @@ def test_gtex_parquet(tmp_path):
                         qtl_type="eQTL", n=208, gene_map=gm)
     assert qc["n_input"] == len(f1) + len(f2) == qc["n_kept"] and qc["dropped"] == {}
     # chromosome 3 has no rows: an empty data file and no xQTL track (a locus then finds no rows either way)
-    assert sorted(p.name for p in (tmp_path / "x").iterdir()) == ["1.parquet", "1.track.parquet", "2.parquet",
-                                                                  "2.track.parquet", "3.parquet"]
+    # (with the track, the variant-major store: rows file and pairs table, twasflow.io.xqtl_store)
+    assert sorted(p.name for p in (tmp_path / "x").iterdir()) == [
+        "1.pairs.parquet", "1.parquet", "1.rows.arrow", "1.track.parquet", "2.pairs.parquet", "2.parquet",
+        "2.rows.arrow", "2.track.parquet", "3.parquet"]
     t1 = pd.read_parquet(tmp_path / "x" / "1.parquet")
     assert list(t1.columns) == list(XQTL_COLUMNS)
     assert t1.pos.is_monotonic_increasing

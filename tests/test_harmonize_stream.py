@@ -116,7 +116,8 @@ def test_spill_removed_and_row_group_per_bin(tmp_path, data):
     out = tmp_path / "m"
     harmonize_xqtl(path, fmt="gtex-parquet", panel_variants=pv, out_dir=out, qc_out=out / "qc.json",
                    dataset="d", tissue="T", qtl_type="sQTL", n=300, chroms=["1", "2"])
-    assert sorted(p.name for p in out.iterdir()) == ["1.parquet", "1.track.parquet", "2.parquet", "qc.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["1.pairs.parquet", "1.parquet", "1.rows.arrow",
+                                                     "1.track.parquet", "2.parquet", "qc.json"]
     md = pq.ParquetFile(out / "1.parquet").metadata
     assert md.num_row_groups >= 3  # row groups never span two 1 Mb bins
     assert json.loads((out / "qc.json").read_text())["n_pairs"] == 13

@@ -20,7 +20,7 @@ from twasflow.harmonize import harmonize_xqtl
 from twasflow.harmonize.xqtl import TRACK_SUFFIX
 from twasflow.locus import build_locus
 
-from test_locus_window import LET, _oracle, _setup
+from test_locus_window import LET, _oracle, _setup, panel_frame
 
 
 class _Panel:
@@ -89,12 +89,7 @@ def test_no_track_when_a_pair_has_two_tss_and_the_scan_is_exact(tmp_path):
     every row (the pair is out when any of its rows puts the TSS outside the window)."""
     rng = np.random.default_rng(4)
     m = 300
-    pos = np.sort(rng.choice(np.arange(1000, 3_000_000), m, replace=False))
-    a = rng.integers(0, 4, m)
-    b = (a + rng.integers(1, 4, m)) % 4
-    pv = pd.DataFrame({"variant_id": [f"1:{p}:{LET[x]}:{LET[y]}" for p, x, y in zip(pos, a, b)], "chrom": "1",
-                       "pos": pos, "other_allele": LET[a], "counted_allele": LET[b],
-                       "rsid": [f"rs{p}" for p in pos], "counted_freq": rng.uniform(0.05, 0.95, m)})
+    pv, pos, a, b = panel_frame(rng, m, 3_000_000)
     rows = []
     for g, tss in enumerate((500_000, 1_400_000, 1_950_000)):
         for i in np.flatnonzero(np.abs(pos - tss) <= 1_000_000):

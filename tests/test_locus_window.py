@@ -20,15 +20,22 @@ from twasflow.locus import build_locus
 LET = np.array(["A", "C", "G", "T"])
 
 
-def _setup(tmp_path, seed=5):
-    rng = np.random.default_rng(seed)
-    m = 800
-    pos = np.sort(rng.choice(np.arange(1000, 4_000_000), m, replace=False))
+def panel_frame(rng: np.random.Generator, m: int, hi: int):
+    """A panel variant table of ``m`` random SNPs on chromosome 1 in [1000, hi); returns (frame, pos, a, b)
+    with ``a``/``b`` the other/counted allele codes into ``LET``."""
+    pos = np.sort(rng.choice(np.arange(1000, hi), m, replace=False))
     a = rng.integers(0, 4, m)
     b = (a + rng.integers(1, 4, m)) % 4
     pv = pd.DataFrame({"variant_id": [f"1:{p}:{LET[x]}:{LET[y]}" for p, x, y in zip(pos, a, b)], "chrom": "1",
                        "pos": pos, "other_allele": LET[a], "counted_allele": LET[b],
                        "rsid": [f"rs{p}" for p in pos], "counted_freq": rng.uniform(0.05, 0.95, m)})
+    return pv, pos, a, b
+
+
+def _setup(tmp_path, seed=5):
+    rng = np.random.default_rng(seed)
+    m = 800
+    pv, pos, a, b = panel_frame(rng, m, 4_000_000)
     dirs = {}
     for k, (tissue, n) in enumerate((("Liver", 208), ("Lung", 515))):
         rows = []

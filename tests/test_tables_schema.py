@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -19,6 +20,9 @@ RESULT_GLOBS = {
     "gwas": ["harmonized/gwas/*.parquet"],
     "xqtl": ["harmonized/xqtl/*/*.parquet"],
     "models": ["harmonized/xqtl/*/models.parquet"],
+    "xqtl_track": ["harmonized/xqtl/*/*.track.parquet"],
+    "xqtl_rows": ["harmonized/xqtl/*/*.rows.arrow"],
+    "xqtl_pairs": ["harmonized/xqtl/*/*.pairs.parquet"],
     "panel_variants": ["panel/variants.parquet"],
     "loci": ["loci/*.tsv"],
     "bundle_pairs": ["locus_inputs/*/*/*.pairs.parquet"],
@@ -43,8 +47,9 @@ GATHERED = {f"summary_across_{f}": f"summary_{f}" for f in ("drug_targets", "sil
 
 def table_files(results: Path, name: str) -> list[Path]:
     files = sorted({p for g in RESULT_GLOBS[name] for p in results.glob(g)})
-    if name == "xqtl":  # not the models table nor the per-chromosome track sidecars (no definition yet)
-        files = [p for p in files if p.name != "models.parquet" and not p.name.endswith(".track.parquet")]
+    if name == "xqtl":  # not the models table nor the per-chromosome sidecars (tables of their own)
+        files = [p for p in files if p.name != "models.parquet"
+                 and not p.name.endswith((".track.parquet", ".pairs.parquet"))]
     if name.startswith("summary_") and not name.startswith("summary_across_"):
         files = [p for p in files if p.parent.name != "across_traits"]
     return files
@@ -53,8 +58,8 @@ def table_files(results: Path, name: str) -> list[Path]:
 def file_problems(name: str, path: Path) -> list[str]:
     """How one written file breaks its table's definition (empty list: it follows it)."""
     t = table(name)
-    if t.fmt == "parquet":
-        schema = pq.read_schema(path)
+    if t.fmt in ("parquet", "arrow"):
+        schema = pq.read_schema(path) if t.fmt == "parquet" else pa.ipc.open_file(pa.OSFile(str(path))).schema
         types = {f.name: arrow_logical_type(f.type) for f in schema}
         return [f"{path}: {p}" for p in t.problems(schema.names, types)]
     head = pd.read_csv(path, sep="\t", nrows=0).columns
@@ -84,6 +89,7 @@ def test_writers_take_their_columns_from_the_definitions() -> None:
     from twasflow.genetests import stage as gstage
     from twasflow.harmonize import codes
     from twasflow.io import panel
+    from twasflow.io import xqtl_store as xstore
     from twasflow.methods import result
     from twasflow.summary import enrich, evidence
     from twasflow.summary import tables as stables
@@ -95,7 +101,8 @@ def test_writers_take_their_columns_from_the_definitions() -> None:
              (result.VARIABLE_COLUMNS, "finemap_variables"), (result.SET_COLUMNS, "finemap_sets"),
              (result.LOCI_COLUMNS, "finemap_loci"), (COLOC_COLUMNS, "coloc"), (chunks.FAILED_COLUMNS, "failed_loci"),
              (gstage.TESTS_COLUMNS, "gene_tests"), (gstage.GENES_COLUMNS, "gene_tests_genes"),
-             (twas.SPREDIXCAN_COLUMNS, "spredixcan"),
+             (twas.SPREDIXCAN_COLUMNS, "spredixcan"), (xstore.TRACK_SCHEMA.names, "xqtl_track"),
+             (xstore.rows_schema(False).names, "xqtl_rows"), (xstore.PAIRS_SCHEMA.names, "xqtl_pairs"),
              (result.TRUTH_COLUMNS, "summary_truth"), (stables.VARIABLE_OUT, "summary_causal_variables"),
              (stables.SET_OUT, "summary_causal_sets"), (evidence.PRATT_LOCI_COLUMNS, "summary_pratt_loci"),
              (enrich.TTEST_COLUMNS, "summary_across_drug_ttest")]
@@ -128,7 +135,11 @@ def test_empty_table_round_trips_with_its_types(name: str, tmp_path: Path) -> No
     assert list(empty.columns) == t.names
     assert {c: str(d) for c, d in empty.dtypes.items()} == t.pandas_dtypes()
     path = tmp_path / f"{name}.{t.fmt}"
-    (write_parquet if t.fmt == "parquet" else write_tsv)(empty, path)
+    if t.fmt == "arrow":
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, pa.Table.from_pandas(empty).schema) as w:
+            w.write_table(pa.Table.from_pandas(empty))
+    else:
+        (write_parquet if t.fmt == "parquet" else write_tsv)(empty, path)
     assert file_problems(name, path) == []
 
 

@@ -32,6 +32,7 @@ from scipy.special import ndtr
 from .errors import InputError
 from .io.tables import write_npz, write_parquet
 from .ld import PanelLDRows, greedy_clump, panel_ld
+from .io import xqtl_store as xstore
 from .tables_schema import table
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,9 @@ class _Window:
     n: np.ndarray  # float64 (R,)
     pair_ids: list[str]  # (P0,)
     pair_meta: list[tuple[str, str, str]]  # (P0,) gene_id, tissue, qtl_type of the pair
+    #: per dataset with a variant-major store (track with ``row``, rows file, pairs table): the window variants'
+    #: universe codes and row ranges in the rows file (int64 (V,) each, row0 ascending), from the first pass
+    ranges: dict[str, tuple[Any, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 def _row_groups(pf: pq.ParquetFile, start: int, end: int) -> list[int]:
@@ -144,14 +148,7 @@ def _row_groups(pf: pq.ParquetFile, start: int, end: int) -> list[int]:
 
 def _track_file(data_file: Path, data_rows: int) -> pq.ParquetFile | None:
     """The valid xQTL track of ``data_file`` (written with it, footer ``rows`` equal to its row count), else None."""
-    from .harmonize.xqtl import TRACK_SUFFIX
-
-    tf = data_file.with_name(data_file.name[: -len(".parquet")] + TRACK_SUFFIX)
-    if not tf.is_file():
-        return None
-    pt = pq.ParquetFile(tf, read_dictionary=["variant_id"])
-    kv = pt.metadata.metadata or {}
-    return pt if kv.get(b"rows") == str(data_rows).encode() else None
+    return xstore.track_file(data_file, data_rows)
 
 
 class _VariantMap:
@@ -233,15 +230,12 @@ def _regular_rows(t: pa.Table, start: int, end: int, vmaps: _VariantMap, want: n
             t.column("n").to_numpy()[r])
 
 
-def _track_window(data_file: Path, data_rows: int, start: int, end: int, vmaps: _VariantMap,
-                  maxabs: np.ndarray) -> int | None:
+def _track_window(pt: pq.ParquetFile, start: int, end: int, vmaps: _VariantMap, maxabs: np.ndarray,
+                  ranges: list[np.ndarray] | None = None) -> int:
     """Fold the xQTL track of ``data_file`` (see :data:`twasflow.harmonize.xqtl.TRACK_SUFFIX`) over the window
     into ``maxabs`` (U + 1,): the largest |z| of each window variant over the pairs whose TSS lies in the window
-    or is unknown. Returns the data rows in the window, or None when there is no valid track (absent, or
-    written for another version of the data file): the caller then scans the rows."""
-    pt = _track_file(data_file, data_rows)
-    if pt is None:
-        return None
+    or is unknown. ``pt``: a valid track (:func:`_track_file`). Returns the data rows in the window. With
+    ``ranges`` (a list), appends per track row in the window (universe code, first data row, rows)."""
     n_rows = 0
     for g in _row_groups(pt, start, end):  # one row group per 1 Mb bin, rows by position
         t = pt.read_row_group(g, use_threads=False)
@@ -249,22 +243,81 @@ def _track_window(data_file: Path, data_rows: int, start: int, end: int, vmaps: 
         lo, hi = int(np.searchsorted(pos, start, "left")), int(np.searchsorted(pos, end, "right"))
         if hi <= lo:
             continue
-        n_rows += int(t.column("rows").to_numpy()[lo:hi].sum())
+        rows_ = t.column("rows").to_numpy()[lo:hi]
+        n_rows += int(rows_.sum())
+        var = _one(t.column("variant_id"))
+        vmap = vmaps(var.dictionary)
+        if ranges is not None:
+            ranges.append(np.stack([vmap[var.indices.to_numpy(zero_copy_only=False)[lo:hi]].astype(np.int64),
+                                    t.column("row").to_numpy()[lo:hi], rows_]))
         tc = _one(t.column("tss")).slice(lo, hi - lo)
         tss = tc.fill_null(0).to_numpy(zero_copy_only=False)
         member = (tss >= start) & (tss <= end)
         if tc.null_count:
             member |= tc.is_null().to_numpy(zero_copy_only=False)
         rows = lo + np.flatnonzero(member)
-        var = _one(t.column("variant_id"))
-        vmap = vmaps(var.dictionary)
         np.maximum.at(maxabs, vmap[var.indices.to_numpy(zero_copy_only=False)[rows]],
                       t.column("maxabs").to_numpy()[rows])
     return n_rows
 
 
+def _variant_ranges(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(universe code, first row, rows) per variant from track rows (one per variant and TSS, by position; a
+    variant's rows may straddle two track row groups): summed per first row, variants outside the panel dropped."""
+    a = np.concatenate(parts, axis=1) if parts else np.zeros((3, 0), np.int64)
+    uc, row0, cnt = a
+    new = np.r_[True, row0[1:] != row0[:-1]] if len(row0) else np.zeros(0, bool)
+    at = np.flatnonzero(new)
+    tot = np.add.reduceat(cnt, at) if len(at) else cnt[:0]
+    uc, row0 = uc[at], row0[at]
+    ok = uc >= 0
+    return uc[ok], row0[ok], tot[ok]
+
+
+def _store_rows(rs: "xstore.RowsStore", rng: tuple[np.ndarray, np.ndarray, np.ndarray], want: np.ndarray,
+                start: int, end: int, pair_code: dict[str, int], meta: list[tuple[str, str, str]]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """(vcode, pair code, z, n) of the wanted variants' rows (``want`` bool (U + 1,)) from a variant-major store,
+    only pairs whose TSS lies in the window or is unknown; registers new pairs in ``pair_code``/``meta``. Reads
+    the selected variants' rows only (ranges from the track) and the pairs table's TSS and n."""
+    uc, row0, cnt = rng
+    sel = np.flatnonzero(want[uc])
+    if not len(sel):
+        return None
+    got = rs.gather(row0[sel], cnt[sel])
+    vcode = np.repeat(uc[sel], cnt[sel]).astype(np.int32)
+    pt = rs.pairs(["pair_id", "gene_id", "tissue", "qtl_type", "tss", "n"])
+    tc = _one(pt.column("tss"))
+    tss = tc.fill_null(0).to_numpy(zero_copy_only=False)
+    inside = (tss >= start) & (tss <= end)
+    if tc.null_count:
+        inside |= tc.is_null().to_numpy(zero_copy_only=False)
+    local = got["pair"]
+    m = inside[local]
+    if not m.all():
+        local, vcode = local[m], vcode[m]
+        got = {k: v[m] for k, v in got.items()}
+    if not len(local):
+        return None
+    n = got["n"] if "n" in got else pt.column("n").to_numpy()[local]
+    used = np.flatnonzero(np.bincount(local, minlength=pt.num_rows))
+    ids = pt.take(pa.array(used))
+    codes = np.full(pt.num_rows, -1, dtype=np.int32)
+    names = ids.column("pair_id").to_pylist()
+    fresh = []
+    for k, (j, name) in enumerate(zip(used.tolist(), names)):
+        c = pair_code.setdefault(name, len(pair_code))
+        codes[j] = c
+        if c == len(meta) + len(fresh):
+            fresh.append(k)
+    if fresh:
+        vals = [ids.column(c).take(pa.array(fresh)).to_pylist() for c in ("gene_id", "tissue", "qtl_type")]
+        meta.extend(tuple(str(v[i]) for v in vals) for i in range(len(fresh)))
+    return vcode, codes[local], got["z"], n
+
+
 def _xqtl_window(xqtl_dirs: Mapping[str, str | Path], chrom: str, start: int, end: int, universe: pd.Index,
-                 keep_variants: np.ndarray | None = None) -> _Window:
+                 keep_variants: np.ndarray | None = None, first: _Window | None = None) -> _Window:
     """Read the rows with ``start <= pos <= end`` of every dataset's ``{chrom}.parquet`` (only the row groups
     whose statistics overlap), with the id columns dictionary-coded: no string per row is built.
 
@@ -272,7 +325,8 @@ def _xqtl_window(xqtl_dirs: Mapping[str, str | Path], chrom: str, start: int, en
     one of its rows in the window. ``universe`` holds the window's panel variant ids (harmonized rows are panel
     variants). Rows are kept only for the variants ``keep_variants`` (bool (U,)), none when it is None: the
     first pass finds every variant's largest |z| (its xQTL min-p), the second, after the selection, keeps the
-    locus variants' rows. Memory is one dataset's window at a time.
+    locus variants' rows. Memory is one dataset's window at a time. ``first`` (second pass): the first pass's
+    window, whose ``ranges`` let datasets with a variant-major store read only the locus variants' rows.
     """
     maxabs = np.full(len(universe) + 1, -1.0)  # slot -1: rows of variants outside the panel window
     vmaps = _VariantMap(universe)
@@ -282,6 +336,7 @@ def _xqtl_window(xqtl_dirs: Mapping[str, str | Path], chrom: str, start: int, en
     meta: list[tuple[str, str, str]] = []
     n_rows = 0
     cols = [c for c in _WINDOW_COLUMNS if want is not None or c not in ("gene_id", "tissue", "qtl_type", "n")]
+    ranges: dict[str, tuple[Any, np.ndarray, np.ndarray, np.ndarray]] = {}
     for d in sorted(xqtl_dirs):
         f = Path(xqtl_dirs[d]) / f"{chrom}.parquet"
         if not f.exists():
@@ -291,10 +346,22 @@ def _xqtl_window(xqtl_dirs: Mapping[str, str | Path], chrom: str, start: int, en
         if not md.num_rows:
             continue
         if want is None:
-            got = _track_window(f, md.num_rows, start, end, vmaps, maxabs)
-            if got is not None:  # the variants' min-p from the track: no pair's rows read
-                n_rows += got
+            pt = _track_file(f, md.num_rows)
+            if pt is not None:  # the variants' min-p from the track: no pair's rows read
+                rs = xstore.RowsStore.open(f, md.num_rows) if "row" in pt.schema_arrow.names else None
+                parts: list[np.ndarray] | None = [] if rs is not None else None
+                n_rows += _track_window(pt, start, end, vmaps, maxabs, parts)
+                if rs is not None:  # and where the window variants' rows are, for the second pass
+                    ranges[d] = (rs, *_variant_ranges(parts))
                 continue
+        elif first is not None and d in first.ranges:
+            rs, *rng = first.ranges.pop(d)  # dropped after use: the rows file is unmapped dataset by dataset
+            got = _store_rows(rs, tuple(rng), want, start, end, pair_code, meta)
+            del rs
+            if got is not None:
+                for part, x in zip((vparts, pparts, zparts, nparts), got):
+                    part.append(x)
+            continue
         rgs = _row_groups(pf, start, end)
         if not rgs:
             continue
@@ -352,7 +419,7 @@ def _xqtl_window(xqtl_dirs: Mapping[str, str | Path], chrom: str, start: int, en
         return np.concatenate(xs) if xs else np.zeros(0, dt)
 
     return _Window(maxabs, n_rows, cat(vparts, np.int32), cat(pparts, np.int32), cat(zparts, np.float64),
-                   cat(nparts, np.float64), list(pair_code), meta)
+                   cat(nparts, np.float64), list(pair_code), meta, ranges)
 
 
 def _model_rows(xqtl_dirs: Mapping[str, str | Path], chrom: str, start: int, end: int) -> pd.DataFrame:
@@ -536,7 +603,7 @@ def build_locus(
     wanted = np.zeros(len(universe), dtype=bool)
     ui = universe.get_indexer(vids)
     wanted[ui[ui >= 0]] = True
-    xw = _xqtl_window(xqtl_dirs, chrom, start, end, universe, wanted) if xw.n_rows else xw
+    xw = _xqtl_window(xqtl_dirs, chrom, start, end, universe, wanted, xw) if xw.n_rows else xw
     pair_ids, xz, meta = _pair_matrix(xw, universe, vids)
     pairs = pd.DataFrame({
         "pair_id": pair_ids, "gene_id": meta["gene_id"].to_numpy(str),

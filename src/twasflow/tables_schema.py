@@ -43,7 +43,7 @@ class TableDef:
     ----------
     name : key in :data:`TABLES`.
     path : where it lives (``twasflow.layout.Layout`` method or file pattern).
-    fmt : ``parquet`` or ``tsv``.
+    fmt : ``parquet``, ``tsv`` or ``arrow`` (Arrow IPC file).
     columns : ``(name, type)`` pairs in file order; types from :data:`PANDAS_DTYPES`.
     extras : whether writers may append further columns after these.
     doc : one line: what a row is.
@@ -149,6 +149,17 @@ TABLES: dict[str, TableDef] = {t.name: t for t in [
     _t("xqtl", "harmonized/xqtl/{dataset}/{chrom}.parquet (Layout.xqtl_dir)", "parquet",
        "pair_id phenotype_id gene_id tissue qtl_type variant_id pos:int z:float n:float beta:float se:float "
        "tss_distance:int", doc="one harmonized xQTL test, sorted by pos"),
+    _t("xqtl_track", "harmonized/xqtl/{dataset}/{chrom}.track.parquet (Layout.xqtl_dir)", "parquet",
+       "variant_id pos:int tss:Int maxabs:float rows:int row:int",
+       doc="one (variant, TSS) of an xqtl file: largest |z| and rows over its pairs with that TSS, the variant's "
+           "first row"),
+    _t("xqtl_rows", "harmonized/xqtl/{dataset}/{chrom}.rows.arrow (Layout.xqtl_dir)", "arrow",
+       "pair:int z:float", extras=True,
+       doc="one row of the xqtl file, same order: its pair (row of xqtl_pairs) and z (then n when it varies within "
+           "a pair); Arrow IPC, uncompressed"),
+    _t("xqtl_pairs", "harmonized/xqtl/{dataset}/{chrom}.pairs.parquet (Layout.xqtl_dir)", "parquet",
+       "pair_id phenotype_id gene_id tissue qtl_type tss:Int n:float",
+       doc="one pair (phenotype) of an xqtl file's input stream; n NaN when it varies within the pair"),
     _t("models", "harmonized/xqtl/{dataset}/models.parquet (Layout.xqtl_dir)", "parquet",
        "pair_id phenotype_id gene_id tissue qtl_type variant_id chrom pos:int weight:float weight_allele:float "
        "n_model:int model_variant flipped:bool", extras=True,

@@ -17,6 +17,8 @@ import pyarrow.parquet as pq
 from ..errors import HarmonizeError
 from ..io.tables import ParquetStream, write_json, write_parquet
 from ..io.xqtl import GtexBlock
+from ..io import xqtl_store as store
+from ..io.xqtl_store import TRACK_SUFFIX
 
 from .codes import (_BUILD_MIN_ROWS, _N_CODES, _R, CODE_CHROM, REASONS, STRAND_CONSENSUS_MAX_FLIP, Settings, _blank,
                     _sheet_n, normalize_build, normalize_chrom)
@@ -214,17 +216,13 @@ def _bin_table(index: PanelIndex, cols: Mapping[str, np.ndarray], keep: np.ndarr
 #: TSS lies in its window) without reading every pair's rows: sQTL intron clusters of a gene share its TSS, so the
 #: track has about one row per variant and gene. Written only when every pair's TSS is one value (or unknown on
 #: every row), which makes it exact; the footer key ``rows`` ties it to its data file.
-TRACK_SUFFIX = ".track.parquet"
-_TRACK_SCHEMA = pa.schema([("variant_id", pa.dictionary(pa.int32(), pa.string())), ("pos", pa.int64()),
-                          ("tss", pa.int64()), ("maxabs", pa.float64()), ("rows", pa.int64())])
-_TRACK_PARQUET = dict(use_dictionary=["variant_id"], write_statistics=["pos"],
-                      column_encoding={"pos": "DELTA_BINARY_PACKED", "tss": "DELTA_BINARY_PACKED",
-                                       "maxabs": "BYTE_STREAM_SPLIT", "rows": "DELTA_BINARY_PACKED"})
+# TRACK_SUFFIX and the track/rows/pairs layout: twasflow.io.xqtl_store (defined in twasflow.tables_schema).
 
 
-def _bin_track(tab: pa.Table, f: np.ndarray, ptss: np.ndarray) -> pa.Table:
+def _bin_track(tab: pa.Table, f: np.ndarray, ptss: np.ndarray, base: int) -> pa.Table:
     """The track rows of one output bin ``tab`` (rows by position): ``f`` (R,) the rows' phenotype codes,
-    ``ptss`` the phenotypes' TSS (NaN: unknown). Rows ordered by position, then TSS (unknown last)."""
+    ``ptss`` the phenotypes' TSS (NaN: unknown), ``base`` the data file's rows before this bin. Rows ordered by
+    position, then TSS (unknown last); ``row`` is the variant's first row in the data file."""
     var = tab.column("variant_id").chunk(0) if isinstance(tab.column("variant_id"), pa.ChunkedArray) \
         else tab.column("variant_id")
     vcode = var.indices.to_numpy(zero_copy_only=False)
@@ -245,10 +243,12 @@ def _bin_track(tab: pa.Table, f: np.ndarray, ptss: np.ndarray) -> pa.Table:
     pos_of_v[vcode] = tab.column("pos").to_numpy()
     tss = groups[g]
     unknown = ~np.isfinite(tss)
+    first = np.searchsorted(vcode, v, "left")  # the bin's rows are by variant (vcode nondecreasing)
     return pa.Table.from_arrays([
         pa.DictionaryArray.from_arrays(pa.array(v.astype(np.int32)), var.dictionary),
         pa.array(pos_of_v[v]), pa.array(np.where(unknown, 0, tss).astype(np.int64), mask=unknown),
-        pa.array(mx[cell]), pa.array(cnt[cell].astype(np.int64))], schema=_TRACK_SCHEMA)
+        pa.array(mx[cell]), pa.array(cnt[cell].astype(np.int64)), pa.array(base + first.astype(np.int64))],
+        schema=store.TRACK_SCHEMA)
 
 
 def _pheno_rank(pheno: pa.Array) -> np.ndarray:
@@ -400,7 +400,7 @@ def harmonize_xqtl(
     for stale in out_dir.glob(".spill-*"):  # left by a killed run (one job writes a dataset's directory)
         shutil.rmtree(stale, ignore_errors=True)
     for c in want:  # a track of an earlier run must not describe this run's data
-        (out_dir / f"{c}{TRACK_SUFFIX}").unlink(missing_ok=True)
+        _unlink_sidecars(out_dir, c)
     tmp = Path(tempfile.mkdtemp(prefix=".spill-", dir=out_dir))
     try:
         for i, chrom in enumerate(streams):
@@ -474,6 +474,8 @@ class _Output:
         self.tissue, self.qtl_type, self.gene_map = tissue, qtl_type, gene_map
         self.files: dict[str, ParquetStream] = {}
         self.tracks: dict[str, ParquetStream] = {}
+        self.rows: dict[str, store.ArrowStream] = {}
+        self.pairs_of: dict[str, pa.Table] = {}  # chromosome → its stream's pairs table (written with the track)
         self.no_track: set[str] = set()  # chromosomes whose track would not be exact (or complete)
         self.done: dict[str, int] = {}  # chromosome → rows written
         self.strays: dict[str, list[pa.Table]] = {}
@@ -557,7 +559,12 @@ class _Output:
                     same = (ptss[fk] == tk) | (np.isnan(ptss[fk]) & np.isnan(tk))
                     regular = bool(same.all())
                     if regular:
-                        self._track(c).write(_bin_track(tab, fk, ptss))
+                        base = self._file(c).rows - tab.num_rows
+                        self._track(c).write(_bin_track(tab, fk, ptss, base))
+                        cols_ = [fk.astype(np.int32), tab.column("z").to_numpy()]
+                        if "n" not in stream.const:  # the sample size may vary within a pair (an / 2)
+                            cols_.append(tab.column("n").to_numpy())
+                        self._rows(c, "n" not in stream.const).write(cols_)
         counts[0] = 0
         for i in np.flatnonzero(counts):
             self.dropped[REASONS[i - 1]] = self.dropped.get(REASONS[i - 1], 0) + int(counts[i])
@@ -568,6 +575,11 @@ class _Output:
         self.pairs.update(pair.filter(pa.array(kept_ph)).to_pylist())
         if not regular:  # a pair with several TSS values: loci scan these chromosomes' rows instead
             self.no_track |= touched
+        elif gene_of is not None:
+            pn = np.full(len(pheno), float(stream.const["n"]) if "n" in stream.const else np.nan)
+            pt = store.pairs_table(pair, pheno, gene_of, genes, self.tissue, self.qtl_type, ptss, pn)
+            for c in touched:
+                self.pairs_of[c] = pt
         if chrom is not None:
             self._close(chrom)
         else:
@@ -586,9 +598,16 @@ class _Output:
     def _track(self, chrom: str) -> ParquetStream:
         t = self.tracks.get(chrom)
         if t is None:
-            t = self.tracks[chrom] = ParquetStream(self.dir / f"{chrom}{TRACK_SUFFIX}", _TRACK_SCHEMA,
-                                                   row_group_size=_TRACK_ROW_GROUP, **_TRACK_PARQUET)
+            t = self.tracks[chrom] = ParquetStream(self.dir / f"{chrom}{TRACK_SUFFIX}", store.TRACK_SCHEMA,
+                                                   row_group_size=_TRACK_ROW_GROUP, **store.TRACK_PARQUET)
         return t
+
+    def _rows(self, chrom: str, with_n: bool) -> store.ArrowStream:
+        r = self.rows.get(chrom)
+        if r is None:
+            r = self.rows[chrom] = store.ArrowStream(self.dir / f"{chrom}{store.ROWS_SUFFIX}",
+                                                     store.rows_schema(with_n))
+        return r
 
     def _close(self, chrom: str) -> None:
         f = self.files.pop(chrom, None)
@@ -596,10 +615,16 @@ class _Output:
             f.close()
             self.done[chrom] = f.rows
         t = self.tracks.pop(chrom, None)
+        r = self.rows.pop(chrom, None)
+        pt = self.pairs_of.pop(chrom, None)
         if t is not None:
-            if chrom in self.no_track or f is None:
+            if chrom in self.no_track or f is None or r is None or pt is None:
                 t.abort()
+                if r is not None:
+                    r.abort()
             else:
+                r.close()
+                store.write_pairs(pt, self.dir / f"{chrom}{store.PAIRS_SUFFIX}", f.rows, r.batch_rows)
                 t.close({"rows": str(f.rows)})
 
     def finish(self) -> int:
@@ -609,7 +634,7 @@ class _Output:
         for c in self.want:
             strays = self.strays.pop(c, [])
             if strays:  # the data file is rewritten with them: its track no longer covers it
-                (self.dir / f"{c}{TRACK_SUFFIX}").unlink(missing_ok=True)
+                _unlink_sidecars(self.dir, c)
             if not strays:
                 if c not in self.done:
                     write_parquet(_empty_xqtl(), self.dir / f"{c}.parquet")
@@ -626,10 +651,17 @@ class _Output:
         return sum(self.done.values())
 
     def abort(self) -> None:
-        for f in [*self.files.values(), *self.tracks.values()]:
+        for f in [*self.files.values(), *self.tracks.values(), *self.rows.values()]:
             f.abort()
         self.files.clear()
         self.tracks.clear()
+        self.rows.clear()
+
+
+def _unlink_sidecars(out_dir: Path, chrom: str) -> None:
+    """Remove a chromosome's track, rows file and pairs table (the variant-major side of the store)."""
+    for suffix in (store.TRACK_SUFFIX, store.ROWS_SUFFIX, store.PAIRS_SUFFIX):
+        (out_dir / f"{chrom}{suffix}").unlink(missing_ok=True)
 
 
 def _merge_acc(total: _Acc, acc: _Acc) -> None:
