@@ -33,6 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .tables_schema import table
+
 
 def alpha_from_lbf(lbf: np.ndarray, log_prior: np.ndarray | None = None) -> np.ndarray:
     """(L, p) single-effect posteriors ``softmax(lbf + log π)`` per row (π uniform when None)."""
@@ -77,8 +79,8 @@ def posterior_mean(lbf: np.ndarray, sign: np.ndarray, s: float, ratio: np.ndarra
     return (alpha_from_lbf(lbf, log_prior) * effect_means(lbf, sign, r, s)).sum(axis=0)
 
 
-#: per-trait report of :func:`susie_weights_long`
-REPORT_COLUMNS = ["phenotype_id", "n_region", "n_effects_cs", "n_weights", "alpha_outside", "reason"]
+#: per-trait report of :func:`susie_weights_long` (``susie_report.tsv``, defined in twasflow.tables_schema)
+REPORT_COLUMNS = table("susie_report").names
 
 
 def susie_weights_long(lbf: pd.DataFrame, cs: pd.DataFrame, *, n: float, sigma2: float = 1.0,
@@ -180,7 +182,7 @@ def cs_lbf_long(lbf: pd.DataFrame, cs: pd.DataFrame) -> pd.DataFrame:
 #: the xQTL sheet format of published SuSiE fine-mapping (path = lbf_variable, credible_sets = its credible sets)
 SUSIE_FORMAT = "eqtlcat-susie"
 #: ``lbf.parquet`` in a harmonized eqtlcat-susie dataset: the credible-set effects' lbf on panel variants
-LBF_COLUMNS = ["pair_id", "phenotype_id", "effect", "variant_id", "lbf"]
+LBF_COLUMNS = table("susie_lbf").names
 LBF_FILE = "lbf.parquet"
 SUSIE_REPORT_FILE = "susie_report.tsv"
 
