@@ -129,20 +129,19 @@ def test_harmonize_models_eqtlcat_susie(tmp_path, sim):
                          qc_out=tmp_path / "e.qc.json", dataset="d", tissue="B", qtl_type="eQTL", credible_sets=CS)
 
 
+def _corrupt(src: Path, row: int, column: str, value: str, dst: Path) -> Path:
+    df = pd.read_csv(src, sep="\t", dtype=str)
+    df.loc[row, column] = value
+    df.to_csv(dst, sep="\t", index=False)
+    return dst
+
+
 def test_bad_files_name_file_column_row(tmp_path):
-    cs = pd.read_csv(CS, sep="\t")
-    cs.loc[1, "cs_id"] = "ENSG00000000101-first"
-    bad = tmp_path / "cs.tsv"
-    cs.to_csv(bad, sep="\t", index=False)
     with pytest.raises(InputError) as e:
-        read_credible_sets(bad)
+        read_credible_sets(_corrupt(CS, 1, "cs_id", "ENSG00000000101-first", tmp_path / "cs.tsv"))
     assert e.value.column == "cs_id" and e.value.row == 2
-    lbf = pd.read_csv(LBF, sep="\t", dtype=str)
-    lbf.loc[4, "lbf_variable2"] = "x"
-    badl = tmp_path / "lbf.tsv"
-    lbf.to_csv(badl, sep="\t", index=False)
     with pytest.raises(InputError) as e:
-        read_lbf_variable(badl)
+        read_lbf_variable(_corrupt(LBF, 4, "lbf_variable2", "x", tmp_path / "lbf.tsv"))
     assert e.value.column == "lbf_variable2" and e.value.row == 5
     assert check_xqtl_header(LBF, "eqtlcat-susie", credible_sets=CS).startswith("lbf_variable with 10 effects")
     with pytest.raises(InputError) as e:

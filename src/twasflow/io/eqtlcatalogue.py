@@ -39,17 +39,13 @@ def read_eqtl_catalogue_parquet(path: str | Path, *, sheet_n: float | None,
     Numeric columns stored as text are parsed per value; a value that is not a number is flagged in
     ``RawBatch.bad`` (dropped and counted by the harmonizer) as for a TSV.
     """
-    from .xqtl import EQTLCAT_REQUIRED, eqtl_catalogue_roles, finish_eqtl_catalogue_batch
+    from .xqtl import eqtl_catalogue_roles, finish_eqtl_catalogue_batch
 
     try:
         pf = pq.ParquetFile(path)
     except (OSError, pa.ArrowInvalid) as exc:
         raise HarmonizeError.at("cannot read Parquet", file=path, found=str(exc), expected="a Parquet file") from None
     names = pf.schema_arrow.names
-    for c in EQTLCAT_REQUIRED:
-        if c not in names:
-            raise HarmonizeError.at("eQTL Catalogue file lacks a required column", file=path, column=c,
-                                    found=f"columns {names}", expected=f"columns {list(EQTLCAT_REQUIRED)}")
     roles = eqtl_catalogue_roles(names, sheet_n, path)
     extra = ["molecular_trait_id"] + (["gene_id"] if "gene_id" in names else [])
     cols = list(dict.fromkeys([*roles.values(), *extra]))

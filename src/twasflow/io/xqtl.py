@@ -171,10 +171,6 @@ def read_eqtl_catalogue_batches(path: str | Path, *, sheet_n: float | None) -> I
         yield from read_eqtl_catalogue_parquet(path, sheet_n=sheet_n)
         return
     src = sniff_text(path)
-    for c in EQTLCAT_REQUIRED:
-        if c not in src.columns:
-            raise HarmonizeError.at("eQTL Catalogue file lacks a required column", file=src.path, column=c,
-                                    found=f"columns {src.columns}", expected=f"columns {list(EQTLCAT_REQUIRED)}")
     roles = eqtl_catalogue_roles(src.columns, sheet_n, src.path)
     extra = ["molecular_trait_id"] + (["gene_id"] if "gene_id" in src.columns else [])
     for b in read_text_batches(src, roles, extra=extra):
@@ -182,7 +178,12 @@ def read_eqtl_catalogue_batches(path: str | Path, *, sheet_n: float | None) -> I
 
 
 def eqtl_catalogue_roles(columns: Sequence[str], sheet_n: float | None, path: str | Path) -> dict[str, str]:
-    """Role -> column of an eQTL Catalogue file with ``columns`` (TSV or Parquet); raises without any n."""
+    """Role -> column of an eQTL Catalogue file with ``columns`` (TSV or Parquet); raises on a missing required
+    column or without any sample size."""
+    for c in EQTLCAT_REQUIRED:
+        if c not in columns:
+            raise HarmonizeError.at("eQTL Catalogue file lacks a required column", file=path, column=c,
+                                    found=f"columns {list(columns)}", expected=f"columns {list(EQTLCAT_REQUIRED)}")
     roles = {"chrom": "chromosome", "pos": "position", "ea": "alt", "oa": "ref", "beta": "beta", "se": "se"}
     for col, role in EQTLCAT_OPTIONAL.items():
         if col in columns:
