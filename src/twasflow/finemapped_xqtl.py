@@ -115,9 +115,10 @@ def susie_weights_long(lbf: pd.DataFrame, cs: pd.DataFrame, *, n: float, sigma2:
     parts: list[pd.DataFrame] = []
     report: list[dict[str, Any]] = []
     traits = pd.unique(pd.concat([lbf["molecular_trait_id"], cs["molecular_trait_id"]], ignore_index=True))
-    groups = dict(tuple(lbf.groupby("molecular_trait_id", sort=False)))
+    rows_of = lbf.groupby("molecular_trait_id", sort=False).indices  # row positions per trait, no copies
     for t in traits:
-        g = groups.get(t)
+        idx = rows_of.get(t)
+        g = None if idx is None else lbf.iloc[idx]
         eff = cs_effects.get(t, [])
         rec = {"phenotype_id": t, "n_region": 0 if g is None else len(g), "n_effects_cs": len(eff), "n_weights": 0,
                "alpha_outside": np.nan, "reason": ""}
