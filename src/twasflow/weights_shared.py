@@ -264,7 +264,8 @@ def _ser(zeta: np.ndarray, tested: np.ndarray, nm1: np.ndarray, V: np.ndarray, l
         em = s_ind[..., 0]
     else:
         q, w = qw
-        r = np.exp(comp - lbf[..., None])
+        with np.errstate(invalid="ignore"):  # -inf - -inf where no pair of the group tested the variant
+            r = np.exp(comp - lbf[..., None])
         r = np.where(np.isfinite(r), r, 0.0)  # (G, M, 2)
         r_sp, r_eq = r[..., 0], r[..., 1]
         pv_eq = np.where(V[:, None] > 0, V[:, None] / (1.0 + V[:, None] * w), 0.0)

@@ -73,7 +73,8 @@ class LDEigen:
 # PQL / REML (eq. 10-13)
 
 
-def pql_upsilon(E: LDEigen, resid: np.ndarray, tau2: float) -> tuple[np.ndarray, np.ndarray]:
+def pql_upsilon(E: LDEigen, resid: np.ndarray, tau2: float, coords: np.ndarray | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
     """Eq. 11: ``upsilon = (R + I / tau2)^{-1} (z - eta)`` (sigma2_alpha = 1).
 
     ``z - eta`` is taken on R's column space: a component outside it (LD mismatch when R is singular)
@@ -83,6 +84,7 @@ def pql_upsilon(E: LDEigen, resid: np.ndarray, tau2: float) -> tuple[np.ndarray,
     ----------
     resid : (M,) ``z - eta`` with ``eta = R (B theta + gamma)`` (z scale).
     tau2 : prior variance of each upsilon_m on the z scale (> 0).
+    coords : ``U' resid`` when the caller has it already (the REML step needs the same product).
 
     Returns
     -------
@@ -90,9 +92,10 @@ def pql_upsilon(E: LDEigen, resid: np.ndarray, tau2: float) -> tuple[np.ndarray,
     R_upsilon : (M,) ``R upsilon`` (its contribution to the z-scores).
     """
     h = 1.0 / (E.lam + 1.0 / tau2)
-    c = E.coords(resid) * h
+    c = (E.coords(resid) if coords is None else coords) * h
     c[~E.pos] = 0.0
-    return E.U @ c, E.U @ (E.lam * c)
+    both = E.U @ np.column_stack([c, E.lam * c])  # one pass over U for upsilon and R upsilon
+    return both[:, 0].copy(), both[:, 1].copy()
 
 
 def reml_tau2_step(E: LDEigen, upsilon: np.ndarray, tau2: float) -> float:
@@ -107,7 +110,7 @@ def _reml_score(c2: np.ndarray, lam: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 def reml_fit(E: LDEigen, resid: np.ndarray, *, tau2_max: float, n_grid: int = 64,
-             tau2_min: float = 1e-10) -> float:
+             tau2_min: float = 1e-10, coords: np.ndarray | None = None) -> float:
     """The fixed point of eq. 11 + eq. 13 at fixed ``eta`` (the profile step for upsilon's variance).
 
     Iterating eq. 11 then eq. 13 is the EM algorithm for tau2 in ``resid = R upsilon + e``; its fixed
@@ -119,12 +122,14 @@ def reml_fit(E: LDEigen, resid: np.ndarray, *, tau2_max: float, n_grid: int = 64
     the likelihood reached from 0, the EM limit from a small start), then Brent's method. The tests check
     that the result is a fixed point of eq. 11 + 13.
 
+    ``coords``: ``U' resid`` when the caller has it already (shared with :func:`pql_upsilon`).
+
     Returns
     -------
     tau2 : >= 0 (0 when the likelihood decreases from tau2 = 0, or the root is below ``tau2_min``);
         ``tau2_max`` when the score is still positive there.
     """
-    c = E.coords(resid)[E.pos]
+    c = (E.coords(resid) if coords is None else coords)[E.pos]
     lam = E.lam[E.pos]
     c2 = c * c
     if _reml_score(c2, lam, np.array([0.0]))[0] <= 0:
@@ -209,7 +214,8 @@ def liu_sf(q: float, c1: float, c2: float, c3: float, c4: float) -> float:
     return float(stats.chi2.sf(x, l_))
 
 
-def score_test(E: LDEigen, z: np.ndarray, UtC: np.ndarray, null: str = "liu") -> ScoreTest:
+def score_test(E: LDEigen, z: np.ndarray, UtC: np.ndarray, null: str = "liu",
+               z_coords: np.ndarray | None = None) -> ScoreTest:
     """Score test of H0: sigma2_upsilon = 0 given the selected fixed effects (eq. 23-25).
 
     The fixed-effect design is ``A = R C`` with C the (M, k) columns of the selected pairs' weights and
@@ -232,9 +238,10 @@ def score_test(E: LDEigen, z: np.ndarray, UtC: np.ndarray, null: str = "liu") ->
     z : (M,) GWAS z-scores.
     UtC : (M, k) ``U' C`` (k may be 0: no fixed effects).
     null : ``liu`` or ``satterthwaite`` (which p-value ``p`` reports; both are returned).
+    z_coords : ``U' z`` when the caller has it already (z is fixed at a locus; the test runs every iteration).
     """
     lam = E.lam
-    cz = E.coords(z)
+    cz = E.coords(z) if z_coords is None else z_coords.copy()
     cz[~E.pos] = 0.0
     c = [float(np.sum(lam**m)) for m in range(1, 5)]
     if UtC.shape[1] == 0:

@@ -346,7 +346,8 @@ def fit(z: Any, R: Any, n: Any, B: Any, groups: Any, priors: Any = None, **optio
         variable and prior variance 50).
     **options : :class:`CtwasOptions` keys, plus ``pair_names`` (P,), ``variant_names`` (M,) and
         ``gene_ids`` (P,; gene of each pair for the combined gene PIP; default the pair name before its
-        first ``|``).
+        first ``|``) and ``weight_var`` (P,; stage-1 weight variances, expected Gram — see
+        :mod:`twasflow.methods._weight_uncertainty`).
 
     Returns
     -------
@@ -359,6 +360,7 @@ def fit(z: Any, R: Any, n: Any, B: Any, groups: Any, priors: Any = None, **optio
     pair_names = options.pop("pair_names", None)
     variant_names = options.pop("variant_names", None)
     gene_ids = options.pop("gene_ids", None)
+    weight_var = options.pop("weight_var", None)  # (P,) stage-1 weight variances (issue 22), None = fixed
     opts = make_options(**options)
     zz, RR, n_eff, BB, gg = _as_inputs(z, R, n, B, groups)
     M, P = zz.size, BB.shape[1]
@@ -373,7 +375,7 @@ def fit(z: Any, R: Any, n: Any, B: Any, groups: Any, priors: Any = None, **optio
         res = empty_result(METHOD, "no variants", M=0, P=P)
         return CtwasResult(res.method, res.variables, res.sets, res.locus)
 
-    S = JointSystem(zz, RR, BB)  # factored: the (Pa + M)^2 joint matrix is never formed
+    S = JointSystem(zz, RR, BB, weight_var=weight_var)  # factored: the (Pa + M)^2 joint matrix is never formed
     active, sd, zj = S.active, S.sd, S.joint_z(zz)
     pi, V = _variable_priors(pri, gg[active], M)
     if opts.null_method == "ctwas":

@@ -36,7 +36,7 @@ from twasflow.susie import PreparedR
 from twasflow.susie.ibss import corr_from_matrix
 from twasflow.susie.operator import SymMatvec
 
-from . import _inf
+from . import _inf, _weight_uncertainty
 
 D_TOL = 1e-12  # a pair whose B'RB is below this (relative to the largest) predicts nothing
 SPARSE_DENSITY = 0.2  # weights with at most this fraction of non-zeros are held sparse
@@ -230,23 +230,28 @@ class JointSystem:
     ----------
     z : (M,) GWAS z. R : (M, M) LD. B : (M, P) weights (array or sparse). eig_tol : R's column space.
     ld : an existing :class:`LocusLD` of R to share (its eigendecomposition is reused).
+    weight_var : (P,) stage-1 weight variances ``tr(R Sigma_j)``: the pairs' Gram diagonal becomes
+        ``d + weight_var`` (:mod:`twasflow.methods._weight_uncertainty`); None = fixed weights.
 
     Attributes
     ----------
     active : (P,) bool, pairs with ``d_j = B_j' R B_j > D_TOL * max d`` (modelled).
     d : (P,) ``B' R B`` diagonal.
-    sd : (Pa,) ``sqrt(d)`` of the active pairs.
+    sd : (Pa,) ``sqrt(d)`` (``sqrt(d + weight_var)``) of the active pairs.
     joint : :class:`JointOperator` over the Pa active pairs then the M variants.
     Pa, M : sizes. ld : the :class:`LocusLD`; ``E`` its eigendecomposition (computed on first use).
     """
 
     def __init__(self, z: np.ndarray, R: np.ndarray, B: np.ndarray | sp.spmatrix, eig_tol: float = _inf.EIG_TOL,
-                 ld: LocusLD | None = None) -> None:
+                 ld: LocusLD | None = None, weight_var: np.ndarray | None = None) -> None:
         self.z, self.R = z, R
         self.ld = ld if ld is not None else LocusLD(R, eig_tol)
         Ws, d, active = self.ld.standardize(as_rows(B))
         self.d, self.active = d, active
         self.sd = np.sqrt(d[active])
+        if weight_var is not None:  # expected Gram B'RB + diag(weight_var) (issue 22; _weight_uncertainty)
+            Ws, sd = _weight_uncertainty.inflate(Ws, d, weight_var, active)
+            self.sd = sd[active]
         self.joint = JointOperator(self.ld, Ws[np.flatnonzero(active)])
         self.Pa, self.M = self.joint.Pa, self.ld.M
 

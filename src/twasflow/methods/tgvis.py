@@ -40,6 +40,7 @@ from twasflow.susie import SusieFit, susie_rss
 
 from . import _inf
 from ._inputs import locus_arrays, weight_matrix
+from ._weight_uncertainty import weight_var_for
 from .joint import JointSystem
 from .result import (STATUS_OK, FinemapResult, attach_pair_meta, bundle_pair_meta, credible_set_tables,
                      empty_result)
@@ -72,6 +73,12 @@ class TgvisOptions:
         (susie_rss's default).
     susie_max_iter : IBSS iterations per SuSiE fit.
     eig_tol : relative eigenvalue threshold defining R's column space.
+    bic_df : causal degrees of freedom in the BIC (``sets``, ``members``, ``effects``; docs/tgvis.md).
+    tau2_cap : REML's bound on tau2 as a multiple of ``z'R^+z / rank(R)`` (1; the authors' software uses 0.25).
+    bound_warm_start : while tau2 sits at that bound, later L start from the upsilon of the first L that ended
+        there instead of 0. Off by default: 5x faster on a locus where the bound binds at every L, but it can
+        keep later L at the bound and lose signals (docs/tgvis.md, "When tau2 reaches its bound"). Loci with
+        interior tau2 are unchanged either way.
     """
 
     L_grid: tuple[int, ...] = (2, 3, 4, 5, 6, 7, 8)
@@ -89,6 +96,8 @@ class TgvisOptions:
     susie_max_iter: int = 100
     eig_tol: float = _inf.EIG_TOL
     bic_df: str = "sets"
+    tau2_cap: float = 1.0
+    bound_warm_start: bool = False
 
 
 BIC_DF = ("sets", "members", "effects")
@@ -131,6 +140,9 @@ def make_options(**options: Any) -> TgvisOptions:
     elif not 0.0 < float(share) < 1.0:
         raise ConfigError.at("pair_prior_share must lie in (0, 1)", column="tgvis.pair_prior_share", found=share,
                              expected="'auto' or a number in (0, 1)")
+    if not (math.isfinite(float(opts.tau2_cap)) and float(opts.tau2_cap) > 0):
+        raise ConfigError.at("tau2_cap must be a positive number", column="tgvis.tau2_cap", found=opts.tau2_cap,
+                             expected="> 0")
     if not 0.0 <= opts.cs_pratt_min <= 1.0:
         raise ConfigError.at("cs_pratt_min must lie in [0, 1]", column="tgvis.cs_pratt_min", found=opts.cs_pratt_min)
     return opts
@@ -188,6 +200,7 @@ class _LFit:
     test_p: float
     niter: int
     converged: bool
+    at_bound: bool = False  # the last upsilon update had tau2 = tau2_max (REML's root above the bound)
     sigma2_alpha: float = math.nan
     bic: float = math.nan
 
@@ -220,20 +233,24 @@ def _in_sets(fit: SusieFit) -> np.ndarray:
 
 
 def _profile(S: JointSystem, n: float, L: int, opts: TgvisOptions, pw: np.ndarray, init: SusieFit | None,
-             check_R: bool) -> _LFit:
-    """The profile-likelihood loop at one L."""
+             check_R: bool, start: _LFit | None = None) -> _LFit:
+    """The profile-likelihood loop at one L, from upsilon = 0, or from ``start``'s upsilon (the first L whose
+    loop ended at the tau2 bound, passed by :func:`fit` with ``bound_warm_start``; docs/tgvis.md)."""
     z = S.z
     scale = math.sqrt(n - 1.0)  # z-scale effect = sqrt(n - 1) x standardized effect (susie_rss with n)
     M, Pa = S.M, S.Pa
     sd = S.sd
     zero = np.zeros(M)
-    ups, Rups, tau2 = zero, zero, 0.0
+    ups, Rups, tau2 = (zero, zero, 0.0) if start is None else (start.ups, start.Rups, start.tau2)
     tau2_fixed = (n - 1.0) * (opts.inf_variance or 0.0)
-    tau2_max = max(S.zPz / max(S.E.rank, 1), 1e-12)
+    tau2_max = max(opts.tau2_cap * S.zPz / max(S.E.rank, 1), 1e-12)
+    Utz = S.E.coords(z) if opts.inf_mode == "reml" else None  # fixed at the locus: the score test's U'z
+    tested: dict[tuple[int, ...], float] = {}  # score-test p-value per credible-set member set
     fit = init
     prev_theta = prev_gamma = None
     test_p = math.nan
     converged = False
+    at_bound = False
     it = 0
     for it in range(1, opts.max_iter + 1):
         fit = susie_rss(z=S.joint_z(z - Rups), R=S.joint, n=n, L=L, prior_weights=pw, model_init=fit,
@@ -250,14 +267,22 @@ def _profile(S: JointSystem, n: float, L: int, opts: TgvisOptions, pw: np.ndarra
                 tau2 = tau2_fixed
                 new_ups, new_Rups = _inf.pql_upsilon(S.E, resid, tau2)
             else:
-                test_p = _inf.score_test(S.E, z, S.UtC(_in_sets(fit)), null=opts.score_null).p
+                # the test depends only on z and the credible-set members, which rarely change between
+                # iterations: the same members give the same p-value, so it is computed once per member set
+                key = tuple(_in_sets(fit).tolist())
+                if key not in tested:
+                    tested[key] = _inf.score_test(S.E, z, S.UtC(np.asarray(key, dtype=np.int64)),
+                                                  null=opts.score_null, z_coords=Utz).p
+                test_p = tested[key]
                 new_ups, new_Rups = zero, zero
                 if test_p < opts.score_alpha:
-                    tau2 = _inf.reml_fit(S.E, resid, tau2_max=tau2_max)
+                    c = S.E.coords(resid)  # one product with U' for the REML and PQL steps
+                    tau2 = _inf.reml_fit(S.E, resid, tau2_max=tau2_max, coords=c)
+                    at_bound = tau2 >= tau2_max
                     if tau2 > 0:
-                        new_ups, new_Rups = _inf.pql_upsilon(S.E, resid, tau2)
+                        new_ups, new_Rups = _inf.pql_upsilon(S.E, resid, tau2, coords=c)
                 else:
-                    tau2 = 0.0
+                    tau2, at_bound = 0.0, False
         ups, Rups = new_ups, new_Rups
         if prev_theta is not None:
             delta = max(float(np.linalg.norm(theta - prev_theta)), float(np.linalg.norm(gamma - prev_gamma)))
@@ -271,7 +296,7 @@ def _profile(S: JointSystem, n: float, L: int, opts: TgvisOptions, pw: np.ndarra
         prev_theta, prev_gamma = theta, gamma
     assert fit is not None
     return _LFit(L=L, fit=fit, b=fit.posterior_mean(), Rups=Rups, ups=ups, tau2=tau2 if np.any(ups) else 0.0,
-                 test_p=test_p, niter=it, converged=converged)
+                 test_p=test_p, niter=it, converged=converged, at_bound=at_bound and bool(np.any(ups)))
 
 
 def _as_inputs(z: Any, R: Any, n: Any, B: Any) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
@@ -286,6 +311,7 @@ def fit(
     B: Any,
     pair_names: Sequence[str] | None = None,
     variant_names: Sequence[str] | None = None,
+    weight_var: Any = None,
     **options: Any,
 ) -> TgvisResult:
     """Fit TGVIS at one locus.
@@ -299,6 +325,8 @@ def fit(
         0 for unselected variants). Pairs whose weights predict nothing (``B_j' R B_j = 0``) are not
         modelled and are reported with NaN pip / estimate.
     pair_names, variant_names : labels (default ``pair1..``, ``variant1..``).
+    weight_var : (P,) stage-1 weight variances ``tr(R Sigma_j)``, carried as the expected Gram
+        ``B'RB + diag(weight_var)`` (:mod:`twasflow.methods._weight_uncertainty`); None = fixed weights.
     **options : see :class:`TgvisOptions` (config keys ``L_grid``, ``inf_mode``, ``inf_variance``,
         ``cs_pratt_min``, ``pair_prior_share``, plus the extras).
 
@@ -329,13 +357,19 @@ def fit(
     caught: list[str] = []
     with warnings.catch_warnings(record=True) as wlist:
         warnings.simplefilter("always")
-        S = JointSystem(zz, RR, BB, opts.eig_tol)
+        S = JointSystem(zz, RR, BB, opts.eig_tol, weight_var=weight_var)
         pw = _prior_weights(S.Pa, M, opts.pair_prior_share)
         fits: dict[int, _LFit] = {}
         init: SusieFit | None = None
+        anchor: _LFit | None = None
         logM = math.log(max(S.E.rank, 2))
         for i, L in enumerate(opts.L_grid):
-            lf = _profile(S, n_eff, L, opts, pw, init, check_R=(i == 0))
+            # at the bound the loop walks a ridge at contraction ~0.99 (docs/tgvis.md): restarting upsilon at 0
+            # walks it again from the start. While tau2 stays at the bound, every further L starts from the
+            # upsilon of the first L that ended there (the same start for all, so BIC compares L, not how far
+            # along the ridge each fit got)
+            lf = _profile(S, n_eff, L, opts, pw, init, check_R=(i == 0),
+                          start=anchor if opts.bound_warm_start else None)
             # eq. 14-15 on the reported fit: estimates outside the credible sets are 0 (as TGVIS reports
             # them), so an effect that forms no credible set neither lowers sigma2_alpha nor counts in df
             b_sel = np.zeros_like(lf.b)
@@ -346,6 +380,7 @@ def fit(
             lf.bic = _bic(S, lf, members.size, logM, opts.bic_df)
             fits[L] = lf
             init = lf.fit
+            anchor = (anchor or lf) if lf.at_bound else None
         caught = [str(w.message) for w in wlist]
     # BIC differences below the fits' own precision (SuSiE stops when the ELBO gains < tol, i.e. log
     # sigma2_alpha moves by < 2 tol / M) are ties, resolved towards the smaller L
@@ -430,8 +465,8 @@ def _summarize(S: JointSystem, lf: _LFit, n: float, opts: TgvisOptions, pnames: 
                        upsilon=lf.ups / scale)
 
 
-def fit_bundle(bundle: Any, B: Any, pair_ids: Sequence[str], *, trait: str, options: dict[str, Any] | None = None
-               ) -> TgvisResult:
+def fit_bundle(bundle: Any, B: Any, pair_ids: Sequence[str], *, trait: str, options: dict[str, Any] | None = None,
+               weight_var: Any = None) -> TgvisResult:
     """TGVIS on a locus bundle (``twasflow.locus.LocusBundle``) with stage-1 weights.
 
     Parameters
@@ -442,6 +477,7 @@ def fit_bundle(bundle: Any, B: Any, pair_ids: Sequence[str], *, trait: str, opti
     trait : trait name (recorded in the result's tables by ``result.tables``; used in error messages).
     options : the config ``tgvis`` block (``L_grid``, ``inf_mode``, ``inf_variance``, ``cs_pratt_min``,
         ``pair_prior_share``) and any :class:`TgvisOptions` extra.
+    weight_var : (P',) stage-1 weight variances for :func:`fit` (config ``tgvis.weight_uncertainty``).
 
     Returns
     -------
@@ -458,7 +494,7 @@ def fit_bundle(bundle: Any, B: Any, pair_ids: Sequence[str], *, trait: str, opti
     meta = bundle_pair_meta(bundle, pair_ids, trait)
     BB = np.zeros((M, 0)) if not pair_ids else B
     res = fit(bundle.z, bundle.R, bundle.n, BB, pair_names=pair_ids,
-              variant_names=[str(v) for v in bundle.variant_ids], **(options or {}))
+              variant_names=[str(v) for v in bundle.variant_ids], weight_var=weight_var, **(options or {}))
     attach_pair_meta(res.variables, meta, pair_ids)
     res.locus["seconds"] = time.perf_counter() - t0
     return res
@@ -482,4 +518,7 @@ class TgvisMethod:
 
     def fit_locus(self, bundle: Any, weights: Any) -> TgvisResult:
         """TGVIS at one locus on the pairs of ``weights`` (a :class:`twasflow.locus_weights.LocusWeights`)."""
-        return fit_bundle(bundle, weights.B, list(weights.pair_ids), trait=self.trait, options=dict(self.options))
+        opts = dict(self.options)
+        # issue 22: the stage-1 posterior's variance as the expected Gram (default off; _weight_uncertainty)
+        wv = weight_var_for(opts.pop("weight_uncertainty", "none"), weights, bundle.R)
+        return fit_bundle(bundle, weights.B, list(weights.pair_ids), trait=self.trait, options=opts, weight_var=wv)
