@@ -3,7 +3,8 @@
 Synthetic, seeded: a panel of M SNVs with rsIDs on chromosome 1; a GWAS table of all of them (beta, se),
 written once with positions and once rsID-only; a chain file of C chains of gapped blocks over the panel's
 range. Times ``harmonize_gwas`` (CPU and wall, median of --runs) for: positional; rsID-only (positions from the
-panel's rsIDs); positional + liftover.
+panel's rsIDs); positional + liftover; positional with a fraction ``--indel-frac`` of the rows indels (the same
+rows, the panel and file alleles of those rows lengthened to ``X``/``XA``: matched by allele strings).
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_inputs.py --m 2000000 --runs 3
 """
@@ -27,6 +28,7 @@ def main() -> None:
     ap.add_argument("--m", type=int, default=2_000_000)
     ap.add_argument("--chains", type=int, default=20_000)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--indel-frac", type=float, default=0.1)
     a = ap.parse_args()
     rng = np.random.default_rng(19)
     d = Path(tempfile.mkdtemp(prefix="bench_inputs_"))
@@ -51,12 +53,19 @@ def main() -> None:
             fh.write(f"chain 1 chr1 250000000 + {t0} {t0 + 10_000 * len(sizes) - 1} chr1 250000000 + {t0} "
                      f"{t0 + 10_000 * len(sizes) - 1} {c + 1}\n")
             fh.write("".join(f"{s} 1 1\n" for s in sizes[:-1]) + f"{sizes[-1]}\n\n")
+    ind = rng.random(a.m) < a.indel_frac
+    panel_ind = panel.copy()
+    panel_ind.loc[ind, "counted_allele"] = panel_ind.loc[ind, "other_allele"] + "A"
+    panel_ind["variant_id"] = ("1:" + panel_ind["pos"].astype(str) + ":" + panel_ind["other_allele"] + ":"
+                               + panel_ind["counted_allele"])
+    g.assign(A1=panel_ind["counted_allele"]).to_csv(d / "indel.tsv.gz", sep="\t", index=False)
     base = dict(CHR="chrom", BP="pos")
     cm_pos = dict(chrom="CHR", pos="BP", ea="A1", oa="A2", beta="BETA", se="SE", rsid="SNP")
     cm_rs = dict(ea="A1", oa="A2", beta="BETA", se="SE", rsid="SNP")
     cases = {"positional": (d / "pos.tsv.gz", cm_pos, {}),
              "rsid-only (panel rsIDs)": (d / "rsid.tsv.gz", cm_rs, {}),
-             "positional + liftover": (d / "pos.tsv.gz", cm_pos, {"liftover": d / "bench.chain"})}
+             "positional + liftover": (d / "pos.tsv.gz", cm_pos, {"liftover": d / "bench.chain"}),
+             f"positional, {a.indel_frac:.0%} indels": (d / "indel.tsv.gz", cm_pos, {"panel": panel_ind})}
     del base
     print(f"M = {a.m:,} rows, {a.chains:,} chains; runs = {a.runs}")
     print("| path | wall median (s) | CPU median (s) | kept | runs (wall) |")
@@ -65,8 +74,10 @@ def main() -> None:
         walls, cpus = [], []
         for r in range(a.runs):
             t0, c0 = time.perf_counter(), time.process_time()
-            qc = harmonize_gwas(f, fmt="table", panel_variants=panel, out=d / "o.parquet", qc_out=d / "o.json",
-                                colmap=cm, n=1e5, declared_build="GRCh38", panel_build="GRCh38", **kw)
+            kw_ = dict(kw)
+            pv = kw_.pop("panel", panel)
+            qc = harmonize_gwas(f, fmt="table", panel_variants=pv, out=d / "o.parquet", qc_out=d / "o.json",
+                                colmap=cm, n=1e5, declared_build="GRCh38", panel_build="GRCh38", **kw_)
             walls.append(time.perf_counter() - t0)
             cpus.append(time.process_time() - c0)
         print(f"| {name} | {np.median(walls):.2f} | {np.median(cpus):.2f} | {qc['n_kept']:,} | "

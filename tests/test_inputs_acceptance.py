@@ -9,9 +9,10 @@ panel or precomputed LD): clumping, loci, per-locus bundles, fine-mapping (TGVIS
 summaries built on them.
 
 Result (cTWAS's convention: weights x UKB reference SD, model correlation; ``derived/LDL_chr16.z_gene.tsv``):
-871 of the 894 genes within 1e-8. The other 23 genes have a weight variant twasflow cannot use: an indel (18
-variants; harmonization keeps SNVs only) or one of 2 variants without a known position; they are counted in the
-models report (``not_in_panel``) and their z differs.
+all 894 genes within 1e-8. 23 of them carry a weight on an indel (matched by allele strings on the GWAS side as on
+the model side) or on one of the 2 Adipose variants the reference set leaves without a position; those two are
+placed here from the Adipose PredictDB covariance varIDs of their gene (the only varID with each one's alleles), and
+the rsID → position table carries them.
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ D = FULL_SHARED / "data" / "ctwas_LDL_chr16"  # the whole chr16 z file (tests/da
 def run(tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("acceptance")
     info = pd.read_csv(D / "raw" / "LDL_chr16.weight_variants_info.tsv.gz", sep="\t")
-    snv = info["pos"].notna() & (info["A1"].str.len() == 1) & (info["A2"].str.len() == 1)
-    v = info[snv]
+    cov = pd.read_csv(D / "raw" / "expression_Adipose_Subcutaneous.txt.gz", sep=" ", dtype=str)
+    info = _place_unpositioned(info, cov, pd.read_csv(D / "derived" / "LDL_chr16.weights.long.tsv.gz", sep="\t"))
+    snv = (info["A1"].str.len() == 1) & (info["A2"].str.len() == 1)
+    v = info
     var = v["implied_ref_variance"].to_numpy()  # NaN for Adipose-only variants (their weights are per SD)
     # the panel-free variant table: positions from the models, counted = A1, cTWAS's UKB reference SD (some
     # variances exceed 0.5, the Hardy-Weinberg maximum, so no frequency could give them)
@@ -66,7 +69,6 @@ def run(tmp_path_factory) -> dict:
                   "other_allele": ad["A2"], "weight": ad["weight"], "weight_scale": "sd"}).to_csv(
         ad_tsv, sep="\t", index=False)
     rs_of = dict(zip(info["varID_predictdb"], info["variant_id"]))
-    cov = pd.read_csv(D / "raw" / "expression_Adipose_Subcutaneous.txt.gz", sep=" ", dtype=str)
     cov = cov.assign(RSID1=cov["RSID1"].map(rs_of), RSID2=cov["RSID2"].map(rs_of)).dropna()
     ad_cov = tmp / "adipose_cov.txt.gz"
     with gzip.open(ad_cov, "wt") as fh:
@@ -91,10 +93,33 @@ def run(tmp_path_factory) -> dict:
     res = pd.DataFrame([(g, grp, a, b, k) for (g, grp), (a, b, k) in out.items()],
                        columns=["molecular_id", "group", "z_ours", "z_spredixcan", "n_used"])
     zg = pd.read_csv(D / "derived" / "LDL_chr16.z_gene.tsv", sep="\t")
-    bad = set(info.loc[~snv, "variant_id"])
+    placed = info["pos_source"].isna() & info["varID_predictdb"].notna()
+    bad = set(info.loc[~snv | placed, "variant_id"])
     hard = set(wl.loc[wl["variant_id"].isin(bad), "id"])
     return dict(gwas_qc=gqc, liver_qc=lqc, adipose_qc=aqc, res=zg.merge(res, on=["molecular_id", "group"], how="left"),
-                hard=hard)
+                hard=hard, placed={r: int(p) for r, p in zip(info.loc[placed, "variant_id"], info.loc[placed, "pos"])})
+
+
+def _place_unpositioned(info: pd.DataFrame, cov: pd.DataFrame, wl: pd.DataFrame) -> pd.DataFrame:
+    """Positions (and varIDs) of weight variants without one, from the PredictDB covariance varIDs of their gene
+    that no other variant claims: the one varID whose (ref, alt) is the variant's allele pair in either order."""
+    info = info.copy()
+    claimed = set(info["varID_predictdb"].dropna())
+    for i in np.flatnonzero(info["pos"].isna().to_numpy()):
+        rs, a1, a2 = info.loc[i, ["variant_id", "A1", "A2"]]
+        genes = set(wl.loc[wl["variant_id"] == rs, "molecular_id"])
+        ids = set(cov.loc[cov["GENE"].isin(genes), "RSID1"]) | set(cov.loc[cov["GENE"].isin(genes), "RSID2"])
+        fit = [v for v in ids - claimed if {v.split("_")[2], v.split("_")[3]} == {a1, a2}]
+        assert len(fit) == 1, (rs, fit)
+        info.loc[i, ["pos", "varID_predictdb"]] = [float(fit[0].split("_")[1]), fit[0]]
+    return info
+
+
+@needs_shared
+def test_unpositioned_variants_placed_as_the_workflow_fixture_places_them(run):
+    from tests.test_inputs_spredixcan_workflow import UNPOSITIONED
+
+    assert run["placed"] == UNPOSITIONED
 
 
 @needs_shared
@@ -104,30 +129,26 @@ def test_qc_accounts_for_every_row(run):
     assert g["rsid_positions"]["source"].endswith("rsid_map.tsv")
     # every z_snp row is kept or counted: most are not model variants (no position in the table)
     assert g["dropped"]["rsid_not_found"] == g["rsid_positions"]["n_not_found"] > 225_000
-    # the model SNVs with a position: 1055 variants, 2 without a position, 17 (other) indels
-    assert g["rsid_positions"]["n_resolved"] == 1053 and g["dropped"]["indel"] == 17 and g["n_kept"] == 1036
+    # every model variant (1,055, indels and the 2 placed ones included) is found and kept
+    assert g["rsid_positions"]["n_resolved"] == 1055 and "indel" not in g["dropped"] and g["n_kept"] == 1055
     for q in (run["liver_qc"], run["adipose_qc"]):
         assert q["n_input"] == q["n_kept"] + sum(q["dropped"].values())
     assert run["liver_qc"]["n_input"] == 918 and run["adipose_qc"]["n_input"] == 737
 
 
 @needs_shared
-def test_gene_z_equal_ctwas_for_every_gene_without_an_indel(run):
+def test_gene_z_equal_ctwas_for_every_gene(run):
     res, hard = run["res"], run["hard"]
-    assert len(res) == 894 and len(hard) == 23
-    easy = res[~res["id"].isin(hard)]
-    assert len(easy) == 871 and easy["z_ours"].notna().all()
-    assert (easy["n_used"] == easy["n_wgt"]).all()
-    np.testing.assert_allclose(easy["z_ours"], easy["z"], rtol=0, atol=1e-8)
-    # the 23 others: fewer variants usable (an indel or an unpositioned variant)
-    h = res[res["id"].isin(hard)]
-    assert (h["n_used"].fillna(0) < h["n_wgt"]).all()
+    assert len(res) == 894 and len(hard) == 23  # 23 genes with a weight on an indel or a placed variant
+    assert res["z_ours"].notna().all() and (res["n_used"] == res["n_wgt"]).all()
+    np.testing.assert_allclose(res["z_ours"], res["z"], rtol=0, atol=1e-8)
+    print("max |z - cTWAS| over 894 genes:", float((res["z_ours"] - res["z"]).abs().max()))
 
 
 @needs_shared
 def test_proper_spredixcan_uses_gtex_sds(run):
     """MetaXcan's S-PrediXcan (σ from the model covariance) equals cTWAS for one-variant genes only."""
-    liv = run["res"][(run["res"]["group"] == "liver|expression") & ~run["res"]["id"].isin(run["hard"])]
+    liv = run["res"][run["res"]["group"] == "liver|expression"]
     one = liv["n_wgt"] == 1
     np.testing.assert_allclose(liv.loc[one, "z_spredixcan"], liv.loc[one, "z"], rtol=0, atol=1e-10)
     assert np.corrcoef(liv["z_spredixcan"], liv["z"])[0, 1] > 0.999

@@ -248,6 +248,29 @@ def _check_panel_free(cfg: Mapping[str, Any], xqtl: pd.DataFrame) -> None:
                           "statistics need LD from genotypes to become weights")
 
 
+def _check_ld_panel(cfg: Mapping[str, Any], base: Path, xqtl: pd.DataFrame | None = None) -> None:
+    """``panel.ld``: the LD files exist and hold windows (:class:`twasflow.io.ldmatrix.LDSource` lists them);
+    LD blocks cannot be built from a panel without genotypes; PredictDB weights (per allele) need the reference
+    allele frequencies LD files do not carry."""
+    from .errors import InputError
+    from .io.ldmatrix import LDSource
+
+    p = Path(cfg["panel"]["ld"])
+    try:
+        LDSource(p if p.is_absolute() else base / p)
+    except InputError as exc:
+        raise ConfigError(f"config key 'panel.ld': {exc}") from None
+    if cfg["loci"]["ld_blocks"] == "panel":
+        raise ConfigError("config key 'loci.ld_blocks': found 'panel' with panel.ld (precomputed LD, no genotypes); "
+                          "expected 'none' or a BED file of blocks (blocks are built from genotypes)")
+    bad = [] if xqtl is None else [str(r["dataset"]) for r in xqtl.to_dict("records") if r["format"] == "predictdb"]
+    if bad:
+        raise ConfigError(f"{cfg['xqtl_sheet']}: column 'format': found predictdb ({', '.join(bad)}) with panel.ld; "
+                          "expected weights per standardized genotype (fusion, or weights-long with weight_scale sd): "
+                          "PredictDB weights are per allele and need the reference allele frequencies, which "
+                          "precomputed LD files do not carry")
+
+
 def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") -> RunConfig:
     """Validate a config mapping (as Snakemake loaded it) and both sheets; check every input path.
 
@@ -270,9 +293,10 @@ def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") ->
         raise ConfigError(f"config key 'methods': {', '.join(map(repr, missing))} not implemented yet "
                           f"(available: {', '.join(method_names())})")
     panel = cfg["panel"]
-    if sum(bool(panel[k]) for k in ("bfile", "vcf", "pgen", "variants")) != 1:
+    if sum(bool(panel[k]) for k in ("bfile", "vcf", "pgen", "variants", "ld")) != 1:
         raise ConfigError("config key 'panel': give exactly one of 'bfile' (PLINK prefix), 'pgen' (PLINK 2 prefix), "
-                          "'vcf' (VCF path/pattern) or 'variants' (a variant table without genotypes)")
+                          "'vcf' (VCF path/pattern), 'ld' (precomputed LD: PolyFun/UKB windows or LDstore .bcor) or "
+                          "'variants' (a variant table without genotypes)")
     _check_exists(panel["variants"], "panel.variants", base=base)
     if not simulated(panel["pgen"]):
         _check_exists(panel["pgen"], "panel.pgen", pattern_ok=True, suffixes=(".pgen", ".pvar", ".psam"))
@@ -293,6 +317,8 @@ def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") ->
     xqtl = read_sheet(base / cfg["xqtl_sheet"], "xqtl")
     if panel["variants"]:
         _check_panel_free(cfg, xqtl)
+    if panel["ld"]:
+        _check_ld_panel(cfg, base, xqtl)
     for sheet, df, cols in (
         (cfg["gwas_sheet"], gwas, ("path", "truth", "rsid_map", "liftover")),
         (cfg["xqtl_sheet"], xqtl, ("path", "covariance", "gene_map", "credible_sets")),

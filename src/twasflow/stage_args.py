@@ -40,7 +40,7 @@ class StageArgs:
     def panel(self) -> dict[str, Any]:
         p = self.cfg["panel"]
         return {"out_dir": self.layout.panel_dir, "bfile": p["bfile"], "vcf": p["vcf"], "pgen": p["pgen"], "keep": p["keep"],
-                "maf_min": p["maf_min"], "variants": p.get("variants")}
+                "maf_min": p["maf_min"], "variants": p.get("variants"), "ld": p.get("ld")}
 
     def harmonize_gwas(self, trait: str) -> dict[str, Any]:
         # the truth column only feeds the summary: editing it must not re-harmonize the trait

@@ -49,11 +49,16 @@ def simulate_example(out_dir: str | Path, seed: int) -> dict[str, Path]:
 
 
 def panel(out_dir: str | Path, *, maf_min: float, bfile: str | None = None, vcf: str | None = None,
-          keep: str | None = None, pgen: str | None = None, variants: str | None = None) -> dict[str, Any]:
+          keep: str | None = None, pgen: str | None = None, variants: str | None = None,
+          ld: str | None = None) -> dict[str, Any]:
     """Rule ``panel``: PLINK bed, PLINK 2 pgen or VCF → per-chromosome genotype store in ``out_dir``; or, with
-    ``variants``, a variant table without genotypes (:func:`twasflow.io.panel.build_variant_store`)."""
-    from .io.panel import build_panel_store, build_variant_store
+    ``variants``, a variant table without genotypes (:func:`twasflow.io.panel.build_variant_store`); or, with
+    ``ld``, the variants of precomputed LD windows (:func:`twasflow.io.panel.build_ld_store`)."""
+    from .io.panel import build_ld_store, build_panel_store, build_variant_store
 
+    if ld:
+        log.info("no genotypes: precomputed LD %s", ld)
+        return build_ld_store(out_dir, ld)
     if variants:
         log.info("no genotypes: variant table %s (S-PrediXcan only)", variants)
         return build_variant_store(out_dir, variants)
@@ -126,7 +131,15 @@ def clump(gwas: str | Path, panel_dir: str | Path, out: str | Path, *, p1: float
 
     log.info("clumping %s (p1 %g, p2 %g, r2 %g, kb %g, %s r2)", gwas, p1, p2, r2, kb, r2_method)
     table = pd.read_parquet(gwas, columns=["variant_id", "p"])
-    records, universe = clump_panel(table, Panel(panel_dir), p1=p1, p2=p2, r2=r2, kb=kb, r2_method=r2_method)
+    pnl = Panel(panel_dir)
+    if pnl.meta.get("ld"):  # precomputed LD, no genotypes: PLINK's greedy rules with the matrix's Pearson r2
+        from .clump import clump_ld
+
+        log.info("r2 from the precomputed LD %s (Pearson; clump.r2_method %s does not apply)", pnl.meta["ld"]["path"],
+                 r2_method)
+        records, universe = clump_ld(table, pnl.variants, pnl.ld_function, p1=p1, p2=p2, r2=r2, kb=kb)
+    else:
+        records, universe = clump_panel(table, pnl, p1=p1, p2=p2, r2=r2, kb=kb, r2_method=r2_method)
     from .harmonize.gwas import harmonized_rsids
 
     rsids = harmonized_rsids(gwas, [r.snp for r in records])  # a last RSID column, for lookups (issue 18)
@@ -172,7 +185,6 @@ def locus_inputs(trait: str, loci_tsv: str | Path, chunk: str | None, gwas: str 
                  locus: str | None = None) -> dict[str, Any]:
     """Rule ``locus_inputs``: build the bundles of every locus in ``chunk`` (or the one ``locus``)."""
     from .io.panel import Panel
-    from .ld import panel_ld
     from .io.tables import write_json
     from .locus import bundle_locus
     from .loci import read_loci, select_loci
@@ -182,7 +194,7 @@ def locus_inputs(trait: str, loci_tsv: str | Path, chunk: str | None, gwas: str 
     log.info("%s: building %d locus bundles into %s", trait, len(table), out_dir)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     records = run_loci(table.to_dict("records"), log_dir, lambda rec: bundle_locus(
-        rec, out_dir, gwas_path=gwas, xqtl_dirs=xqtl_dirs, panel=pnl, ld=panel_ld, **locus_variants))
+        rec, out_dir, gwas_path=gwas, xqtl_dirs=xqtl_dirs, panel=pnl, ld=pnl.ld_function, **locus_variants))
     summary = summarize([{"M": 0, "P": 0, **r} for r in records])  # a failed locus has no M, P
     write_json(summary, manifest)
     return summary

@@ -59,6 +59,12 @@ def panel_files(panel: Mapping[str, Any]) -> list[str]:
         return [f for s in (".pgen", ".pvar", ".psam") for f in expand_pattern(panel["pgen"] + s)]
     if panel.get("variants"):
         return [panel["variants"]]
+    if panel.get("ld"):  # a directory of windows, or one .bcor file
+        from pathlib import Path
+
+        p = Path(panel["ld"])
+        return sorted(str(f) for f in p.iterdir() if f.suffix in (".npz", ".gz", ".parquet", ".bcor")) \
+            if p.is_dir() else [str(p)]
     return expand_pattern(panel["vcf"])
 
 

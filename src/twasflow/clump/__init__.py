@@ -12,7 +12,8 @@ from one ``bincount`` over paired genotype codes.
 
 Modules: ``em`` (two-locus haplotype r2, genotype bitsets and tables), ``core`` (the greedy clumping),
 ``plink_text`` (the ``.clumped`` text), ``command`` (``twasflow clump`` on a PLINK fileset: ``run_clump``) and
-``pipeline`` (``clump_panel``/``clump_table`` against the genotype store; ``greedy_clump`` within loci is
+``pipeline`` (``clump_panel``/``clump_table`` against the genotype store; ``ldmatrix`` (``clump_ld``: the
+same greedy rules with Pearson r² from precomputed LD, no genotypes); ``greedy_clump`` within loci is
 ``twasflow.ld``'s, re-exported). pandas is
 imported only by the functions that take or return DataFrames: ``twasflow clump`` competes with plink1.9 on wall
 time, and importing pandas costs about as much CPU as parsing a 1M-line .bim.
@@ -25,6 +26,7 @@ from .core import AssocEntries, ClumpRecord, bp_radius, build_entries, clump_pli
 from .plink_text import format_clumped, format_p3, plink_maxsnp
 from .command import read_assoc, run_clump
 from .pipeline import CLUMP_TABLE_COLUMNS, clump_panel, clump_table
+from .ldmatrix import clump_ld
 from twasflow.ld import greedy_clump  # re-exported: its owner is twasflow.ld
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "bit_counts",
     "bp_radius",
     "build_entries",
+    "clump_ld",
     "clump_panel",
     "clump_plink",
     "clump_table",

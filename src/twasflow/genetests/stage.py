@@ -76,7 +76,8 @@ class _Locus:
         self.union = union
         if union.size:
             from ..ld import panel_ld
-            R = panel_ld(panel, gw["variant_id"].to_numpy(str)[union].tolist())
+            ld = getattr(panel, "ld_function", panel_ld)  # a store's own LD: genotypes or precomputed (panel.ld)
+            R = ld(panel, gw["variant_id"].to_numpy(str)[union].tolist())
             bad = np.isnan(np.diag(R))  # monomorphic in the panel: no LD, left out of the sets
             self.R = np.nan_to_num(R)
             self.good = ~bad

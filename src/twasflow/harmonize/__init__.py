@@ -17,7 +17,7 @@ palindromes and strand, duplicates, the build check, the QC record), ``gwas`` an
 from .codes import (CODE_CHROM, GWAS_COLUMNS, PANEL_COLUMNS, REASONS, STRAND_CONSENSUS_MAX_FLIP,
                     STRAND_CONSENSUS_MIN_VARIANTS, XQTL_COLUMNS, Settings, allele_codes, chrom_codes, normalize_build,
                     normalize_chrom)
-from .match import Match, PanelIndex, match_to_panel
+from .match import Match, PanelIndex, match_indels, match_rows, match_to_panel
 from .rows import Rows, row_qc
 from .gwas import harmonize_gwas, read_harmonized_gwas
 from .xqtl import gene_id_of, harmonize_xqtl, read_gene_map
@@ -39,6 +39,8 @@ __all__ = [
     "gene_id_of",
     "harmonize_gwas",
     "harmonize_xqtl",
+    "match_indels",
+    "match_rows",
     "match_to_panel",
     "normalize_build",
     "normalize_chrom",

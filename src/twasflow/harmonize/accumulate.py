@@ -17,7 +17,7 @@ from ..io.gwas import RawBatch
 
 from .codes import (_BUILD_MIN_ROWS, _N_CODES, _R, REASONS, STRAND_CONSENSUS_MAX_FLIP, STRAND_CONSENSUS_MIN_VARIANTS,
                     Settings, chrom_codes)
-from .match import PanelIndex, match_to_panel
+from .match import PanelIndex, match_rows, match_to_panel
 from .rows import row_qc
 
 
@@ -108,9 +108,15 @@ def _prefetch(batches: Iterable[RawBatch]) -> Iterable[RawBatch]:
 
 def _consume(batches: Iterable[RawBatch], index: PanelIndex, acc: _Acc, panel_hit: np.ndarray, *,
              sheet_n: float | None, extra: Sequence[str] = (), extra_num: Sequence[str] = (),
-             on_block: Callable[[int, dict[str, Any]], None] | None = None, store: bool = True) -> None:
+             on_block: Callable[[int, dict[str, Any]], None] | None = None, store: bool = True,
+             indels: bool = False) -> None:
     """Row QC and matching of every block; matched rows are accumulated in ``acc`` (its counters always, its
     rows only when ``store``).
+
+    ``indels``: rows whose alleles are written as bases but are not one base each (``C``/``CA``) are matched to
+    the panel by their allele strings (:func:`~twasflow.harmonize.match.match_rows`) instead of being dropped
+    as ``indel``; one not found in the panel is still counted as ``indel`` and left out of the build check
+    (a genotype store holds SNVs only, so a GWAS's indels are no evidence about its build).
 
     ``on_block(offset, arrays)`` (optional) gets each block's matched rows (pidx, sign, palin, flipped, row, eaf,
     z, n, p, beta, se, the ``extra_num`` columns, and with ``store=False`` the ``extra`` Arrow columns;
@@ -118,14 +124,21 @@ def _consume(batches: Iterable[RawBatch], index: PanelIndex, acc: _Acc, panel_hi
     """
     n_matched = 0
     for batch in _prefetch(batches):
-        rows = row_qc(batch, sheet_n=sheet_n)
+        rows = row_qc(batch, sheet_n=sheet_n, indels=indels)
         acc.n_input += len(batch)
         acc.p_zero_kept += rows.p_zero_kept
         ok = rows.reason == 0
         if len(batch) and len(acc.chroms_seen) < 100:
             acc.chroms_seen.update(str(x) for x in pc.unique(batch.strings["chrom"]).to_pylist()[:100])
         sel = np.flatnonzero(ok)
-        m = match_to_panel(index, rows.ccode[sel].astype(np.int64), rows.pos[sel], rows.ea[sel], rows.oa[sel])
+        ind = None if rows.indel is None else rows.indel[sel]
+        csel = rows.ccode[sel].astype(np.int64)
+        if ind is not None and ind.any():
+            t = pa.array(sel)
+            m = match_rows(index, csel, rows.pos[sel], rows.ea[sel], rows.oa[sel], ind, batch.strings["ea"].take(t),
+                           batch.strings["oa"].take(t))
+        else:
+            m = match_to_panel(index, csel, rows.pos[sel], rows.ea[sel], rows.oa[sel])
         reason = rows.reason
         reason[sel] = m.status
         acc.counts += np.bincount(reason, minlength=len(REASONS) + 1)
@@ -133,6 +146,8 @@ def _consume(batches: Iterable[RawBatch], index: PanelIndex, acc: _Acc, panel_hi
         cc = rows.ccode[sel].astype(np.int64)
         ps = rows.pos[sel]
         onp = m.status != _R["chrom_not_in_panel"]
+        if ind is not None:
+            onp &= m.status != _R["indel"]
         if onp.any():
             cco, pso = cc[onp], ps[onp]
             present = np.flatnonzero(np.bincount(cco, minlength=_N_CODES))

@@ -101,7 +101,7 @@ def harmonize_gwas(
         # like the panel and on its strand; the guess is checked against the whole-file decision below
         stream = _GwasStream(index, settings, tmp)
         try:
-            _consume(batches, index, acc, panel_hit, sheet_n=sheet_n, on_block=stream.push)
+            _consume(batches, index, acc, panel_hit, sheet_n=sheet_n, on_block=stream.push, indels=True)
             if src is not None and src.malformed:
                 acc.n_input += len(src.malformed)
                 acc.counts[_R["malformed_row"]] += len(src.malformed)

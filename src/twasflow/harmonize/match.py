@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import HarmonizeError
 
@@ -116,17 +117,28 @@ class PanelIndex:
                    chrom_label=labels, maf_keys=maf_keys)
 
     def strings_of(self, pidx: np.ndarray) -> dict[str, pa.Array]:
-        """chrom, other_allele and counted_allele of panel rows ``pidx`` (SNVs) as dictionary arrays.
+        """chrom, other_allele and counted_allele of panel rows ``pidx`` as dictionary arrays.
 
-        Cheaper than taking strings from the panel table: integer codes over a handful of labels.
+        Cheaper than taking strings from the panel table: integer codes over a handful of labels. Alleles that
+        are not one base (indels of a variant table) are taken from the table and appended to the labels, so
+        the type is the same dictionary type either way.
         """
         def dict_str(codes: np.ndarray, labels: list[str]) -> pa.Array:
             return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32)), pa.array(labels, pa.string()))
 
+        def alleles(codes: np.ndarray, column: str) -> pa.Array:
+            c = codes[pidx].astype(np.int32)
+            labels = ["", "A", "C", "G", "T"]
+            rest = np.flatnonzero(c == 0)
+            if len(rest):
+                enc = pc.dictionary_encode(self.table.column(column).chunk(0).take(pa.array(pidx[rest])).cast(pa.string()))
+                c[rest] = enc.indices.to_numpy(zero_copy_only=False).astype(np.int32) + len(labels)
+                labels = labels + enc.dictionary.to_pylist()
+            return dict_str(c, labels)
+
         cc = (self.keys[pidx] >> 32).astype(np.int32)
-        letters = ["", "A", "C", "G", "T"]
-        return {"chrom": dict_str(cc, self.chrom_label), "other_allele": dict_str(self.other[pidx], letters),
-                "counted_allele": dict_str(self.counted[pidx], letters)}
+        return {"chrom": dict_str(cc, self.chrom_label), "other_allele": alleles(self.other, "other_allele"),
+                "counted_allele": alleles(self.counted, "counted_allele")}
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -224,3 +236,65 @@ def _mark_maf_dropped(index: PanelIndex, key: np.ndarray, status: np.ndarray) ->
         return
     loc = np.minimum(np.searchsorted(index.maf_keys, key[miss]), len(index.maf_keys) - 1)
     status[miss[index.maf_keys[loc] == key[miss]]] = _R["panel_maf_below_min"]
+
+
+def match_indels(index: PanelIndex, ccode: np.ndarray, pos: np.ndarray, ea: pa.Array | np.ndarray,
+                 oa: pa.Array | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(panel row or -1 int64 (K,), sign int8 (K,)) of indel rows (K,): the first panel variant at the position
+    with the same allele strings (case-insensitive), effect = counted (+1) or effect = other (-1).
+
+    No strand flip and no palindrome: an indel's other strand is its reverse complement, which no file writes,
+    and its two alleles differ in length, so a label swap is never ambiguous the way A/T is. Only the candidate
+    panel rows' strings are read (a genotype store, SNVs only, never matches).
+    """
+    k = len(pos)
+    pidx, sign = np.full(k, -1, np.int64), np.zeros(k, np.int8)
+    if not len(index) or not k:
+        return pidx, sign
+    up = lambda a: pc.utf8_upper(pa.array(a, pa.string()) if not isinstance(a, (pa.Array, pa.ChunkedArray))  # noqa: E731
+                                 else a.cast(pa.string()))
+    e, o = up(ea), up(oa)
+    key = (ccode.astype(np.int64) << 32) | pos.astype(np.int64)
+    loc = np.searchsorted(index.keys, key)
+    cnt_col = index.table.column("counted_allele").chunk(0)
+    oth_col = index.table.column("other_allele").chunk(0)
+    for j in range(index.max_run):
+        cand = loc + j
+        live = np.flatnonzero((pidx < 0) & (cand < len(index)))
+        if not len(live):
+            break
+        live = live[index.keys[cand[live]] == key[live]]
+        if not len(live):
+            continue
+        take, rows = pa.array(cand[live]), pa.array(live)
+        c, t = up(cnt_col.take(take)), up(oth_col.take(take))
+        er, orr = e.take(rows), o.take(rows)
+        eq = lambda a, b: pc.fill_null(pc.equal(a, b), False).to_numpy(zero_copy_only=False)  # noqa: E731
+        same = eq(c, er) & eq(t, orr)
+        swap = eq(c, orr) & eq(t, er) & ~same
+        pidx[live[same | swap]] = cand[live[same | swap]]
+        sign[live[same]], sign[live[swap]] = 1, -1
+    return pidx, sign
+
+
+def match_rows(index: PanelIndex, ccode: np.ndarray, pos: np.ndarray, ea: np.ndarray, oa: np.ndarray,
+               indel: np.ndarray | None = None, ea_str: pa.Array | None = None, oa_str: pa.Array | None = None
+               ) -> Match:
+    """:func:`match_to_panel` for SNV rows and :func:`match_indels` for the rows flagged ``indel`` (bool (R,);
+    ``ea_str``/``oa_str`` their allele strings, (R,)). An indel without a panel variant of the same alleles at
+    its position gets the reason ``indel`` (a genotype store holds SNVs), or ``chrom_not_in_panel``."""
+    if indel is None or not indel.any():
+        return match_to_panel(index, ccode, pos, ea, oa)
+    si, ii = np.flatnonzero(~indel), np.flatnonzero(indel)
+    r = len(pos)
+    m = Match(np.full(r, -1, np.int64), np.zeros(r, np.int8), np.zeros(r, np.int8), np.zeros(r, bool),
+              np.zeros(r, bool))
+    ms = match_to_panel(index, ccode[si], pos[si], ea[si], oa[si])
+    m.pidx[si], m.status[si], m.sign[si], m.flipped[si], m.palin[si] = ms.pidx, ms.status, ms.sign, ms.flipped, ms.palin
+    take = pa.array(ii)
+    p, s = match_indels(index, ccode[ii], pos[ii], ea_str.take(take), oa_str.take(take))
+    cc = np.clip(ccode[ii], 0, _N_CODES - 1)
+    on_chrom = index.chrom_present[cc] & (ccode[ii] > 0)
+    m.pidx[ii], m.sign[ii] = p, s
+    m.status[ii] = np.where(p >= 0, 0, np.where(on_chrom, _R["indel"], _R["chrom_not_in_panel"]))
+    return m

@@ -24,7 +24,7 @@ from twasflow.errors import InputError
 
 from .accumulate import _resolve_rows, _strand_consensus
 from .codes import _R, Settings, allele_codes, chrom_codes
-from .match import PanelIndex, match_to_panel
+from .match import PanelIndex, match_indels, match_to_panel
 
 #: why a model variant is not used, in the order they are tested: missing or non-finite weight; an indel or a
 #: non-base allele (the panel holds SNVs); no target variant at its position / rsid (``panel_maf_below_min``: the
@@ -136,7 +136,7 @@ def harmonize_model_weights(models: pd.DataFrame, target: pd.DataFrame, *, match
     if len(half):
         pidx[half], sign[half], status[half] = _match_effect_allele_only(index, ccode[half], pos[half], ea[half])
     if len(ind):  # indels: the same allele strings at the position (the panel store holds SNVs: then counted)
-        pidx[ind], sign[ind] = _match_indels(index, ccode[ind], pos[ind], m["effect_allele"].to_numpy(object)[ind],
+        pidx[ind], sign[ind] = match_indels(index, ccode[ind], pos[ind], m["effect_allele"].to_numpy(object)[ind],
                                              m["other_allele"].to_numpy(object)[ind])
     # an indel not found is counted as such wherever the search failed (a panel store holds SNVs only)
     reason[indel & ((reason == "not_in_panel") | (pidx < 0) & (reason == ""))] = "indel"
@@ -175,29 +175,6 @@ def harmonize_model_weights(models: pd.DataFrame, target: pd.DataFrame, *, match
     report["n_flipped"] = nflip.reindex(report.index, fill_value=0).astype(np.int64)
     report = report.reset_index()[["model", "n_model", "n_used", "n_flipped"] + REASONS]
     return used, report
-
-
-def _match_indels(index: PanelIndex, ccode: np.ndarray, pos: np.ndarray, ea: np.ndarray, oa: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """(panel row or -1, sign) of indel rows (K,): the first panel variant at the position with the same
-    allele strings (case-insensitive), effect = counted (+1) or effect = other (-1). No strand flip: an indel's
-    other strand is its reverse complement, which no file writes."""
-    k = len(pos)
-    pidx, sign = np.full(k, -1, np.int64), np.zeros(k, np.int8)
-    if not len(index):
-        return pidx, sign
-    key = (ccode << 32) | pos
-    loc = np.minimum(np.searchsorted(index.keys, key), len(index) - 1)
-    cnt = np.char.upper(index.table.column("counted_allele").to_numpy(zero_copy_only=False).astype(str))
-    oth = np.char.upper(index.table.column("other_allele").to_numpy(zero_copy_only=False).astype(str))
-    e, o = np.char.upper(ea.astype(str)), np.char.upper(oa.astype(str))
-    for j in range(index.max_run):
-        cand = np.minimum(loc + j, len(index) - 1)
-        live = (pidx < 0) & (index.keys[cand] == key) & (loc + j < len(index))
-        same, swap = live & (cnt[cand] == e) & (oth[cand] == o), live & (cnt[cand] == o) & (oth[cand] == e)
-        pidx[same | swap] = cand[same | swap]
-        sign[same], sign[swap] = 1, -1
-    return pidx, sign
 
 
 def _match_effect_allele_only(index: PanelIndex, ccode: np.ndarray, pos: np.ndarray, ea: np.ndarray

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy import special
 
 from ..io.gwas import RawBatch
 
-from .codes import _R, allele_codes, chrom_codes
+from .codes import _R, _as_string_array, allele_codes, chrom_codes
 
 
 # --------------------------------------------------------------------------------------------------
@@ -32,6 +34,9 @@ class Rows:
     n: np.ndarray
     eaf: np.ndarray
     p_zero_kept: int = 0
+    #: bool (R,) rows kept as indels (``row_qc(..., indels=True)``; their allele codes are 0: they are matched to
+    #: the panel by allele strings, :func:`twasflow.harmonize.match.match_rows`); None when indels are dropped
+    indel: np.ndarray | None = None
 
 
 def _num(batch: RawBatch, role: str, r: int) -> np.ndarray:
@@ -47,10 +52,17 @@ def _marker(reason: np.ndarray):
     return mark
 
 
-def row_qc(batch: RawBatch, *, sheet_n: float | None) -> Rows:
-    """Derive z, beta, se, p, n, eaf and the first failing reason of every row of ``batch``."""
-    reason, ccode, pos, ea, oa = variant_qc(batch)
-    return effect_qc(batch.numbers, reason, sheet_n=sheet_n, ccode=ccode, pos=pos, ea=ea, oa=oa)
+def row_qc(batch: RawBatch, *, sheet_n: float | None, indels: bool = False) -> Rows:
+    """Derive z, beta, se, p, n, eaf and the first failing reason of every row of ``batch``.
+
+    ``indels``: keep insertions/deletions written as sequences (``A``/``AT``, ``CAG``/``C``) instead of dropping
+    them as ``indel``; they are flagged in :attr:`Rows.indel` and go through the rest of the row QC like SNVs.
+    Symbolic alleles (``-``, ``I``/``D``, ``<DEL>``, ``*``) are still dropped as ``indel``: no panel writes them.
+    """
+    reason, ccode, pos, ea, oa, indel = _variant_qc(batch, indels)
+    rows = effect_qc(batch.numbers, reason, sheet_n=sheet_n, ccode=ccode, pos=pos, ea=ea, oa=oa)
+    rows.indel = indel
+    return rows
 
 
 def variant_qc(batch: RawBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -60,6 +72,12 @@ def variant_qc(batch: RawBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
     A reader that sees each variant many times (GTEx: one row per phenotype) runs this once per distinct
     variant and :func:`effect_qc` once per row: the reasons come out as :func:`row_qc` gives them.
     """
+    return _variant_qc(batch, False)[:5]
+
+
+def _variant_qc(batch: RawBatch, indels: bool
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`variant_qc` plus, with ``indels``, the mask of sequence indels kept (not marked ``indel``)."""
     r = len(batch)
     reason = np.zeros(r, dtype=np.int8)
     mark = _marker(reason)
@@ -76,13 +94,36 @@ def variant_qc(batch: RawBatch) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.
     with np.errstate(invalid="ignore"):
         badpos = ~((posf >= 1) & (posf < 2**32) & (posf == np.floor(posf)))
     mark(badpos, "invalid_pos")
+    indel = None
     if kinds:
         mark((ea_kind == 3) | (oa_kind == 3), "multiallelic")
-        mark((ea_kind == 2) | (oa_kind == 2), "indel")
+        any_indel = (ea_kind == 2) | (oa_kind == 2)
+        if indels:
+            eas, oas = _as_string_array(batch.strings["ea"]), _as_string_array(batch.strings["oa"])
+            indel = any_indel & _sequence(eas, ea_kind) & _sequence(oas, oa_kind)
+            mark(any_indel & ~indel, "indel")
+            # the same string twice is no variant (codes 0 = 0 would not tell)
+            same = indel & pc.fill_null(pc.equal(pc.utf8_upper(eas), pc.utf8_upper(oas)), False
+                                        ).to_numpy(zero_copy_only=False)
+            mark(same, "invalid_allele")
+        else:
+            mark(any_indel, "indel")
         mark((ea_kind == 4) | (oa_kind == 4), "invalid_allele")
-    mark(ea == oa, "invalid_allele")  # codes of non-bases are 0 = 0, already marked above
+    mark((ea == oa) if indel is None else (ea == oa) & ~indel, "invalid_allele")  # non-bases: 0 = 0, marked above
     pos = (np.where(badpos, 0, posf) if badpos.any() else posf).astype(np.int64)
-    return reason, ccode, pos, ea, oa
+    if indel is not None:
+        indel = indel & (reason == 0)
+    return reason, ccode, pos, ea, oa, indel
+
+
+def _sequence(alleles: pa.Array, kind: np.ndarray) -> np.ndarray:
+    """bool (R,): a single base (kind 0) or an allele written as bases (``AT``, not ``-``/``I``/``<DEL>``)."""
+    seq = kind == 0
+    k2 = np.flatnonzero(kind == 2)
+    if len(k2):
+        sub = pc.utf8_upper(alleles.take(pa.array(k2)))
+        seq[k2] = pc.match_substring_regex(sub, r"^[ACGT]+$").to_numpy(zero_copy_only=False)
+    return seq
 
 
 def effect_qc(numbers: dict[str, np.ndarray], reason: np.ndarray, *, sheet_n: float | None,

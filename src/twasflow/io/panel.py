@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -546,6 +546,32 @@ def build_variant_store(out_dir: str | os.PathLike[str], variants: str | os.Path
         row = int(np.flatnonzero(pos.isna() | (pos < 1))[0]) + 1
         raise PanelError.at("not a position", file=src, column="pos", row=row, found=repr(df["pos"].iloc[row - 1]),
                             expected="an integer >= 1")
+    return _write_variant_store(out_dir, df, pos, src, {"type": "variants", "path": str(src)})
+
+
+def build_ld_store(out_dir: str | os.PathLike[str], ld: str | os.PathLike[str]) -> dict:
+    """A panel of precomputed LD instead of genotypes (config ``panel.ld``): every variant of the LD windows
+    (:class:`twasflow.io.ldmatrix.LDSource`; ``other_allele`` = allele1, ``counted_allele`` = allele2, as the LD
+    files count) → ``variants.parquet`` and ``panel.json`` with ``genotypes: false`` and ``ld`` (path, format,
+    windows). Per-locus LD then comes from the windows (:func:`twasflow.io.ldmatrix.ld_for_store`), oriented to
+    these counted alleles; allele frequencies are unknown (NaN)."""
+    from .ldmatrix import LDSource
+
+    src = LDSource(ld)
+    v = src.variants()
+    df = pd.DataFrame({"chrom": v["chrom"], "pos": v["pos"], "other_allele": v["allele1"],
+                       "counted_allele": v["allele2"], "rsid": v["rsid"]})
+    meta = _write_variant_store(out_dir, df, df["pos"], Path(ld), {"type": "ld", "path": str(ld)})
+    meta["ld"] = {"path": str(Path(ld).resolve()), "format": src.format, "windows": int(len(src.windows))}
+    write_json(meta, Path(out_dir) / "panel.json")
+    return meta
+
+
+def _write_variant_store(out_dir: str | os.PathLike[str], df: pd.DataFrame, pos: pd.Series, src: Path,
+                         source: dict) -> dict:
+    """``variants.parquet`` (sorted, ids ``chrom:pos:other:counted``), an empty maf-dropped table and
+    ``panel.json`` (``genotypes: false``) of a store without genotypes, from ``df`` (``chrom, pos, other_allele,
+    counted_allele`` [, ``rsid``, ``counted_freq``, ``sd``])."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     v = pd.DataFrame({"chrom": df["chrom"].astype(str).str.replace("^chr", "", regex=True),
@@ -570,7 +596,7 @@ def build_variant_store(out_dir: str | os.PathLike[str], variants: str | os.Path
     write_parquet(pd.DataFrame({"chrom": pd.Series([], dtype=str), "pos": np.zeros(0, np.int64)}), out / MAF_DROPPED)
     meta = {"format": "twasflow-variant-table-1", "genotypes": False, "n_samples": 0, "n_variants": int(len(v)),
             "n_input": int(len(df)), "chroms": {c: int(n) for c, n in v["chrom"].value_counts(sort=False).items()},
-            "dropped": {}, "source": {"type": "variants", "path": str(src)}}
+            "dropped": {}, "source": source}
     write_json(meta, out / "panel.json")
     return meta
 
@@ -614,13 +640,33 @@ class Panel:
             self._pos[c] = self.variants["pos"].to_numpy()[idx]
         self._geno: dict[str, np.ndarray] = {}
         self._id_index: pd.Index | None = None
+        self._ld_fn: Any = None
 
     @property
     def samples(self) -> pd.DataFrame:
         return pd.read_csv(self.dir / "samples.tsv", sep="\t", dtype=str)
 
+    @property
+    def ld_function(self) -> Any:
+        """The store's per-locus LD, a callable ``(panel, variant_ids) -> R``: :func:`twasflow.ld.panel_ld` from
+        the genotypes, or the precomputed LD the store was built from (:func:`twasflow.io.ldmatrix.ld_for_store`)."""
+        if self._ld_fn is None:
+            from .ldmatrix import ld_for_store
+
+            self._ld_fn = ld_for_store(self.dir)
+        return self._ld_fn
+
+    def ld(self, variant_ids: Sequence[str]) -> np.ndarray:
+        """Correlation matrix (k, k) of the counted alleles of ``variant_ids`` (one chromosome), from the genotypes
+        or the precomputed LD (:attr:`ld_function`)."""
+        return self.ld_function(self, list(variant_ids))
+
     def geno(self, chrom: str) -> np.ndarray:
         """Memory-mapped packed genotypes of a chromosome, uint8 (M_chrom, ceil(N/4))."""
+        if self.meta.get("genotypes") is False:
+            raise PanelError.at("the panel has no genotypes", file=self.dir / "panel.json",
+                                found=f"a store built from {self.meta.get('source', {}).get('type', '?')}",
+                                expected="a bed/pgen/VCF panel for this step (precomputed LD gives correlations only)")
         if chrom not in self._geno:
             if chrom not in self._pos:
                 raise PanelError.at("chromosome not in the panel", file=self.dir, found=chrom,

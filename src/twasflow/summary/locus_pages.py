@@ -45,6 +45,10 @@ def lead_r2(panel: Any, lead: str, variant_ids: Sequence[str], *, block: int = 2
         return out
     chrom, lead_row = panel.index_of([str(lead)])
     same = np.flatnonzero((loc >= 0) & (panel.variants["chrom"].to_numpy()[np.maximum(loc, 0)] == chrom))
+    if getattr(panel, "meta", {}).get("ld"):  # precomputed LD (no genotypes): the lead's row from its window
+        if len(same):
+            out[same] = panel.ld([str(lead)] + [ids[i] for i in same])[0, 1:] ** 2
+        return out
     rows = panel.variants["row"].to_numpy()[loc[same]].astype(np.int64)
     for k in range(0, len(same), block):
         r = rows[k:k + block]
