@@ -226,7 +226,7 @@ def _(tmp):
 
 
 @case("sheets", "xqtl sheet: unknown format",
-        "{tmp}/config/xqtl.tsv, row 2: column 'format': found 'gtex'; expected one of 'gtex-parquet', 'eqtl-catalogue', 'predictdb', 'weights-long', 'fusion'", SE)
+        "{tmp}/config/xqtl.tsv, row 2: column 'format': found 'gtex'; expected one of 'gtex-parquet', 'eqtl-catalogue', 'predictdb', 'weights-long', 'fusion', 'eqtlcat-susie'", SE)
 def _(tmp):
     edit_sheet(tmp, "xqtl", lambda d: d.assign(format=["gtex-parquet"] + ["gtex"] * (len(d) - 1)))
 

@@ -84,7 +84,7 @@ def test_docs_outputs_carries_the_definitions() -> None:
 
 
 def test_writers_take_their_columns_from_the_definitions() -> None:
-    from twasflow import chunks, loci, locus, models, twas
+    from twasflow import chunks, finemapped_xqtl, loci, locus, models, twas
     from twasflow.coloc import COLOC_COLUMNS
     from twasflow.genetests import stage as gstage
     from twasflow.harmonize import codes
@@ -103,6 +103,7 @@ def test_writers_take_their_columns_from_the_definitions() -> None:
              (gstage.TESTS_COLUMNS, "gene_tests"), (gstage.GENES_COLUMNS, "gene_tests_genes"),
              (twas.SPREDIXCAN_COLUMNS, "spredixcan"), (xstore.TRACK_SCHEMA.names, "xqtl_track"),
              (xstore.rows_schema(False).names, "xqtl_rows"), (xstore.PAIRS_SCHEMA.names, "xqtl_pairs"),
+             (finemapped_xqtl.LBF_COLUMNS, "susie_lbf"), (finemapped_xqtl.REPORT_COLUMNS, "susie_report"),
              (result.TRUTH_COLUMNS, "summary_truth"), (stables.VARIABLE_OUT, "summary_causal_variables"),
              (stables.SET_OUT, "summary_causal_sets"), (evidence.PRATT_LOCI_COLUMNS, "summary_pratt_loci"),
              (enrich.TTEST_COLUMNS, "summary_across_drug_ttest")]

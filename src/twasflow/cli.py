@@ -100,7 +100,8 @@ def cmd_harmonize_gwas(a: argparse.Namespace) -> None:
 
 def cmd_harmonize_xqtl(a: argparse.Namespace) -> None:
     row = {"dataset": a.dataset, "tissue": a.tissue, "qtl_type": a.qtl_type, "path": a.input, "format": a.format,
-           "n": a.n, "build": a.build, "gene_map": a.gene_map, "covariance": a.covariance}
+           "n": a.n, "build": a.build, "gene_map": a.gene_map, "covariance": a.covariance,
+           "credible_sets": a.credible_sets}
     stages.harmonize_xqtl(row, a.panel, a.out_dir, a.qc, _harmonize_cfg(a), a.build)
 
 
@@ -461,6 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--qtl-type", required=True, help="e.g. eQTL, sQTL")
     p.add_argument("--gene-map", help="table mapping phenotype ids to gene ids and names")
     p.add_argument("--covariance", help="prediction models: the models' covariance file (PredictDB)")
+    p.add_argument("--credible-sets", help="eqtlcat-susie: the credible_sets file of the lbf_variable --input")
     p.add_argument("--out-dir", required=True, help="output directory")
     p.add_argument("--qc", required=True, help="QC JSON")
     _harmonize_opts(p)

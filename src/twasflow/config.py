@@ -243,7 +243,8 @@ def _check_panel_free(cfg: Mapping[str, Any], xqtl: pd.DataFrame) -> None:
     bad = [f"{r['dataset']} ({r['format']})" for r in xqtl.to_dict("records") if not is_model_format(r["format"])]
     if bad:
         raise ConfigError(f"{cfg['xqtl_sheet']}: column 'format': found {', '.join(bad)} with panel.variants (no "
-                          "genotypes); expected prediction models (predictdb, weights-long, fusion): summary "
+                          "genotypes); expected prediction models (predictdb, weights-long, fusion, eqtlcat-susie): "
+                          "summary "
                           "statistics need LD from genotypes to become weights")
 
 
@@ -320,7 +321,7 @@ def load_run_config(config: Mapping[str, Any], *, base_dir: str | Path = ".") ->
         _check_ld_panel(cfg, base, xqtl)
     for sheet, df, cols in (
         (cfg["gwas_sheet"], gwas, ("path", "truth", "rsid_map", "liftover")),
-        (cfg["xqtl_sheet"], xqtl, ("path", "covariance", "gene_map")),
+        (cfg["xqtl_sheet"], xqtl, ("path", "covariance", "gene_map", "credible_sets")),
     ):
         for i, rec in enumerate(df.to_dict("records"), start=1):
             if rec.get("build") and rec["build"] != cfg["genome_build"] and not isinstance(rec.get("liftover"), str):

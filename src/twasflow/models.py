@@ -36,7 +36,7 @@ from .tables_schema import table
 
 log = logging.getLogger(__name__)
 
-MODEL_FORMATS = ("predictdb", "weights-long", "fusion")
+MODEL_FORMATS = ("predictdb", "weights-long", "fusion", "eqtlcat-susie")  # eqtlcat-susie: twasflow.finemapped_xqtl
 # after weight: per-allele weight of the counted allele, the model's size, the model's own variant key
 MODEL_COLUMNS = table("models").names  # defined in twasflow.tables_schema
 # ``zero_weight``: matched, but the weight is exactly 0 (it would add nothing and not count as used)
@@ -57,9 +57,11 @@ def _gene_id(pheno: str, gene_map: Mapping[str, str]) -> str:
     return gene_id_of(g) or g
 
 
-def read_models(path: str | Path, fmt: str, fusion_model: str | None = None) -> pd.DataFrame:
+def read_models(path: str | Path, fmt: str, fusion_model: str | None = None, *,
+                credible_sets: str | Path | None = None, n: float | None = None) -> pd.DataFrame:
     """The long model table of a ``predictdb`` (.db), ``weights-long`` (TSV) or ``fusion`` (.pos list or one
-    .wgt.RDat; weights per standardized genotype, ``weight_scale`` = ``sd``) source, with ``rsid`` kept."""
+    .wgt.RDat; weights per standardized genotype, ``weight_scale`` = ``sd``) source, with ``rsid`` kept;
+    ``eqtlcat-susie``: SuSiE posterior means from ``path`` (lbf_variable), ``credible_sets`` and ``n``."""
     if fmt == "fusion":
         from .io.fusion import read_fusion
 
@@ -69,6 +71,10 @@ def read_models(path: str | Path, fmt: str, fusion_model: str | None = None) -> 
         return predictdb_to_long(w)
     if fmt == "weights-long":
         return read_weights_long(path)
+    if fmt == "eqtlcat-susie":
+        from .finemapped_xqtl import SusieSource
+
+        return SusieSource(path, credible_sets, n=n).long
     raise HarmonizeError.at("not a prediction-model format", file=path, column="format", found=repr(fmt),
                             expected=" or ".join(MODEL_FORMATS))
 
@@ -205,6 +211,8 @@ def harmonize_models(
     panel_build: str | None = None,
     match_on: str = "auto",
     fusion_model: str | None = None,
+    credible_sets: str | Path | None = None,
+    n: float | None = None,
     **_harmonize: Any,
 ) -> dict[str, Any]:
     """Rule ``harmonize_xqtl`` for a prediction-model source: write ``models.parquet``, ``models_report.tsv``,
@@ -233,7 +241,14 @@ def harmonize_models(
         Unreadable input, a build mismatch, or no model variant matching the panel.
     """
     out_dir = Path(out_dir)
-    models = read_models(path, fmt, fusion_model)
+    susie_src = None
+    if fmt == "eqtlcat-susie":  # published SuSiE fine-mapping: posterior means + the effects' lbf for coloc
+        from .finemapped_xqtl import SusieSource
+
+        susie_src = SusieSource(path, credible_sets, n=n)
+        models = susie_src.long
+    else:
+        models = read_models(path, fmt, fusion_model)
     if models.empty:
         raise HarmonizeError.at("no model rows", file=path, expected="at least one weight")
     suffix_build = _declared_suffix_build(models)
@@ -274,6 +289,8 @@ def harmonize_models(
             table["phi"] = table["phenotype_id"].map(phi).astype(np.float64)
     write_parquet(table, out_dir / "models.parquet")
     write_tsv(report, out_dir / "models_report.tsv")
+    susie_qc = None if susie_src is None else susie_src.write(out_dir, panel, tissue=tissue, qtl_type=qtl_type,
+                                                              settings=settings)
     qc = {
         "input": str(path),
         "n_input": info["n_input"],
@@ -295,6 +312,8 @@ def harmonize_models(
         "n_pairs_covariance": n_pairs_cov,
         "covariance": None if not covariance else str(covariance),
     }
+    if susie_qc is not None:
+        qc["susie"] = susie_qc
     write_json(qc, qc_out)
     return qc
 

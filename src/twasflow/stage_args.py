@@ -170,7 +170,16 @@ class StageArgs:
         return {"trait": trait, "bundles_manifest": lay.bundles(trait, chunk),
                 "pairs_tables": {m: lay.finemap(m, trait, chunk, "variables") for m in self.cfg["methods"]},
                 "out": out or lay.coloc(trait, chunk), "log_dir": lay.log_dir("coloc", trait, locus or chunk),
-                "coloc_cfg": self.cfg["coloc"], "locus": locus}
+                "coloc_cfg": self.cfg["coloc"], "locus": locus, "lbf_files": self.lbf_files()}
+
+    def lbf_files(self) -> list[str]:
+        """The ``lbf.parquet`` of every ``eqtlcat-susie`` dataset (coloc from published lbf)."""
+        import os
+
+        from .finemapped_xqtl import LBF_FILE, SUSIE_FORMAT
+
+        return [os.path.join(self.layout.xqtl_dir(d), LBF_FILE) for d in self.run.datasets
+                if self.run.xqtl_row(d)["format"] == SUSIE_FORMAT]
 
     def gene_tests(self, trait: str, chunk: str, *, locus: str | None = None,
                    out_prefix: str | None = None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import pandas as pd
 
@@ -104,7 +104,8 @@ def harmonize_xqtl(row: Mapping[str, Any], panel_dir: str | Path, out_dir: str |
                                out_dir=out_dir, qc_out=qc, dataset=row["dataset"], tissue=row["tissue"],
                                qtl_type=row["qtl_type"], covariance=row.get("covariance"),
                                gene_map=row.get("gene_map"), declared_build=row.get("build"), panel_build=build,
-                               fusion_model=row.get("fusion_model"), **harmonize)
+                               fusion_model=row.get("fusion_model"), credible_sets=row.get("credible_sets"),
+                               n=row.get("n"), **harmonize)
         _log_qc(res)
         return res
     log.info("harmonizing xQTL %s (%s, %s)", row["dataset"], row["path"], row["format"])
@@ -462,19 +463,28 @@ def spredixcan(trait: str, gwas: str | Path, model_dirs: Mapping[str, str | Path
 
 
 def coloc(trait: str, bundles_manifest: str | Path, pairs_tables: Mapping[str, str | Path], out: str | Path,
-          log_dir: str | Path, coloc_cfg: Mapping[str, Any], locus: str | None = None) -> pd.DataFrame:
+          log_dir: str | Path, coloc_cfg: Mapping[str, Any], locus: str | None = None,
+          lbf_files: Sequence[str | Path] = ()) -> pd.DataFrame:
     """Rule ``coloc``: coloc-SuSiE and coloc-ABF between the GWAS and each selected pair's xQTL, per locus.
 
     ``pairs_tables`` maps a method name to the table of pairs to test (:func:`twasflow.coloc.select_pairs`: a
     fine-mapping ``variables`` table, or under the name ``prescreen`` the prescreen table). Each pair is tested
     once per locus; rows repeat per method. Writes ``out`` (Parquet, :data:`twasflow.coloc.COLOC_COLUMNS`).
+    ``lbf_files``: the ``lbf.parquet`` of the ``eqtlcat-susie`` datasets; with ``coloc.from_lbf`` their pairs
+    get coloc.bf_bf from the published lbf (:func:`twasflow.coloc.lbf.coloc_lbf_locus`).
     """
     from .coloc import COLOC_COLUMNS, coloc_locus, select_pairs
+    from .coloc.lbf import coloc_lbf_locus, pair_lbf_from_long
     from .io.tables import write_parquet
     from .locus import read_bundle
 
     bdir = Path(bundles_manifest).parent
+    cfg = dict(coloc_cfg)
+    from_lbf = bool(cfg.pop("from_lbf", True))
     sel = select_pairs({m: pd.read_parquet(path) for m, path in pairs_tables.items()})
+    want_pairs = sorted(set(sel["pair_id"].astype(str)))
+    lbf_table = (pd.concat([pd.read_parquet(f, filters=[("pair_id", "in", want_pairs)]) for f in lbf_files],
+                           ignore_index=True) if from_lbf and lbf_files and want_pairs else None)
     recs = chunk_loci(bundles_manifest, locus)
     tables: list[pd.DataFrame] = []
 
@@ -491,9 +501,18 @@ def coloc(trait: str, bundles_manifest: str | Path, pairs_tables: Mapping[str, s
         res = pd.DataFrame({"pair_id": pd.Series(dtype=object)})
         if stats.any():
             res = coloc_locus(b.z, b.n, b.R, b.xqtl_z[:, col[stats]], b.xqtl_n[col[stats]],
-                              b.pairs["pair_id"].to_numpy()[col[stats]], b.variant_ids, dict(coloc_cfg))
+                              b.pairs["pair_id"].to_numpy()[col[stats]], b.variant_ids, cfg)
         if not stats.all():
-            model = pd.DataFrame({"pair_id": pairs[~stats].to_numpy(), "colocalized": False,
+            rest = pairs[~stats]
+            if lbf_table is not None:  # published SuSiE lbf: coloc.bf_bf against the GWAS fit, no xQTL LD
+                lbf_pairs = pair_lbf_from_long(lbf_table[lbf_table["pair_id"].isin(set(rest))])
+                if lbf_pairs:
+                    res = pd.concat([res, coloc_lbf_locus(
+                        b.z, b.n, b.R, b.variant_ids, lbf_pairs, p1=cfg["p1"], p2=cfg["p2"],
+                        p12=cfg["p12"] if cfg.get("p12") is not None else 5e-6, h4_min=cfg["h4_min"])],
+                        ignore_index=True)
+                    rest = rest[~rest.isin(set(lbf_pairs))]
+            model = pd.DataFrame({"pair_id": rest.to_numpy(), "colocalized": False,
                                   "reason": "prediction model: no xQTL summary statistics to colocalize"})
             res = pd.concat([res, model], ignore_index=True)
         res = want[["method", "pair_id", "cs"]].merge(res, on="pair_id", how="left")

@@ -164,6 +164,12 @@ TABLES: dict[str, TableDef] = {t.name: t for t in [
        "pair_id phenotype_id gene_id tissue qtl_type variant_id chrom pos:int weight:float weight_allele:float "
        "n_model:int model_variant flipped:bool", extras=True,
        doc="one prediction-model weight on a panel variant (then phi, PredictDB's calibration factor, when the model has it)"),
+    _t("susie_lbf", "harmonized/xqtl/{dataset}/lbf.parquet (Layout.xqtl_dir)", "parquet",
+       "pair_id phenotype_id effect:int variant_id lbf:float",
+       doc="eqtlcat-susie: one published single-effect log Bayes factor of a credible-set effect on a panel variant"),
+    _t("susie_report", "harmonized/xqtl/{dataset}/susie_report.tsv (Layout.xqtl_dir)", "tsv",
+       "phenotype_id n_region:int n_effects_cs:int n_weights:int alpha_outside:float reason",
+       doc="eqtlcat-susie: one molecular trait of the published fine-mapping and the weights written for it"),
     _t("panel_variants", "panel/variants.parquet (Layout.panel_variants)", "parquet",
        "variant_id chrom pos:int other_allele counted_allele rsid counted_freq:float n_called:int row:int",
        extras=True, doc="one variant of the genotype store (a variant table without genotypes may add sd)"),

@@ -6,6 +6,8 @@ rule coloc:
     input:
         bundles=L.bundles("{trait}", "{chunk}"),
         variables=[L.finemap(m, "{trait}", "{chunk}", "variables") for m in METHODS],
+        # eqtlcat-susie datasets' harmonized directories: their lbf.parquet (coloc.bf_bf without xQTL LD)
+        lbf=[os.path.dirname(f) for f in ARGS.lbf_files()],
     output:
         table=L.coloc("{trait}", "{chunk}"),
     params:

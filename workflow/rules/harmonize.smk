@@ -32,6 +32,10 @@ rule harmonize_xqtl:
         covariance=lambda wc: sheet_files(RUN.xqtl_row(wc.dataset).get("covariance") or "")
         if RUN.xqtl_row(wc.dataset).get("covariance")
         else [],
+        # published SuSiE fine-mapping (eqtlcat-susie): the credible sets beside the lbf_variable path
+        credible_sets=lambda wc: sheet_files(RUN.xqtl_row(wc.dataset).get("credible_sets") or "")
+        if RUN.xqtl_row(wc.dataset).get("credible_sets")
+        else [],
         # a FUSION .pos list's weight files (.wgt.RDat)
         fusion=lambda wc: wh.fusion_files(RUN.xqtl_row(wc.dataset)),
         panel=L.panel_variants,

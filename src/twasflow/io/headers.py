@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from ..errors import InputError
+from .eqtlcatalogue import is_parquet
 
 #: columns each summary-statistic format must have (the readers' own lists)
 from .xqtl import EQTLCAT_REQUIRED, GTEX_REQUIRED  # noqa: E402
@@ -56,7 +57,7 @@ def _parquet_columns(path: Path) -> list[str]:
         return list(pq.read_schema(path).names)
     except Exception as exc:  # noqa: BLE001 - any unreadable file is the user's to fix, named
         raise InputError.at(f"not a readable Parquet file ({exc})", file=path,
-                            expected="a GTEx all-pairs Parquet file") from None
+                            expected="a Parquet file") from None
 
 
 def _predictdb_columns(path: Path) -> list[str]:
@@ -70,12 +71,39 @@ def _predictdb_columns(path: Path) -> list[str]:
         raise InputError.at(f"not a SQLite database ({exc})", file=path, expected="a PredictDB .db") from None
 
 
-def check_xqtl_header(path: str | os.PathLike[str], fmt: str, *, covariance: str | os.PathLike[str] | None = None
-                      ) -> str:
+def _columns(path: Path) -> list[str]:
+    return _parquet_columns(path) if is_parquet(path) else _split(_first_line(path))
+
+
+def _check_susie(path: Path, credible_sets: str | os.PathLike[str] | None) -> str:
+    """eqtlcat-susie: the lbf_variable file (``path``) and its credible sets file, TSV or Parquet."""
+    from .susie_xqtl import CS_REQUIRED, LBF_REQUIRED, lbf_columns
+
+    cols = _columns(path)
+    _need(path, cols, LBF_REQUIRED, "eQTL Catalogue lbf_variable file")
+    if not lbf_columns(cols):
+        raise InputError.at("eQTL Catalogue lbf_variable file has no lbf_variable<k> column", file=path,
+                            column="lbf_variable1", found=f"columns {cols}", expected="lbf_variable1 … lbf_variable10")
+    if not credible_sets:
+        raise InputError.at("eqtlcat-susie needs its credible sets file", file=path, column="credible_sets",
+                            found="blank", expected="the QTD*.credible_sets file in column credible_sets")
+    cs = Path(credible_sets)
+    if not cs.is_file():
+        raise InputError.at("credible sets file not found", file=cs, column="credible_sets",
+                            expected="an existing file")
+    _need(cs, _columns(cs), CS_REQUIRED, "eQTL Catalogue credible_sets file")
+    return (f"lbf_variable with {len(lbf_columns(cols))} effects; credible sets with "
+            f"{', '.join(CS_REQUIRED)}")
+
+
+def check_xqtl_header(path: str | os.PathLike[str], fmt: str, *, covariance: str | os.PathLike[str] | None = None,
+                      credible_sets: str | os.PathLike[str] | None = None) -> str:
     """Open ``path`` (and ``covariance``) of one xQTL sheet row and check the columns its ``fmt`` needs.
 
     ``gtex-parquet``: every file the ``{chrom}`` pattern matches has ``GTEX_REQUIRED`` in its schema;
-    ``eqtl-catalogue``: the TSV header has ``EQTLCAT_REQUIRED``; ``predictdb``: the ``weights`` table has
+    ``eqtl-catalogue``: the TSV header or Parquet schema has ``EQTLCAT_REQUIRED``; ``eqtlcat-susie``: the
+    lbf_variable file has ``molecular_trait_id, variant, lbf_variable<k>`` and ``credible_sets`` has
+    ``molecular_trait_id, variant, cs_id, z``; ``predictdb``: the ``weights`` table has
     ``gene, rsid, ref_allele, eff_allele, weight``; ``weights-long``: ``model, weight`` and ``variant_id`` or
     ``effect_allele`` with ``chrom``+``pos`` or ``rsid``; ``fusion``: a ``.pos`` list has ``WGT ID`` (a single
     ``.wgt.RDat`` is only checked to exist); a PredictDB covariance file starts ``GENE RSID1 RSID2 VALUE``.
@@ -93,8 +121,11 @@ def check_xqtl_header(path: str | os.PathLike[str], fmt: str, *, covariance: str
             _need(Path(f), _parquet_columns(Path(f)), GTEX_REQUIRED, "GTEx Parquet file")
         desc = f"{len(files)} Parquet file(s) with {', '.join(GTEX_REQUIRED)}"
     elif fmt == "eqtl-catalogue":
-        _need(p, _split(_first_line(p)), EQTLCAT_REQUIRED, "eQTL Catalogue file")
-        desc = f"columns {', '.join(EQTLCAT_REQUIRED)}"
+        parquet = is_parquet(p)
+        _need(p, _parquet_columns(p) if parquet else _split(_first_line(p)), EQTLCAT_REQUIRED, "eQTL Catalogue file")
+        desc = ("Parquet with " if parquet else "columns ") + ", ".join(EQTLCAT_REQUIRED)
+    elif fmt == "eqtlcat-susie":
+        desc = _check_susie(p, credible_sets)
     elif fmt == "predictdb":
         cols = _predictdb_columns(p)
         if not cols:
@@ -120,7 +151,7 @@ def check_xqtl_header(path: str | os.PathLike[str], fmt: str, *, covariance: str
             desc = "FUSION .wgt.RDat (read when harmonized)"
     else:
         raise InputError.at("unknown xQTL format", file=p, column="format", found=repr(fmt),
-                            expected="gtex-parquet, eqtl-catalogue, predictdb, weights-long or fusion")
+                            expected="gtex-parquet, eqtl-catalogue, predictdb, weights-long, fusion or eqtlcat-susie")
     if covariance:
         c = Path(covariance)
         head = [h.upper() for h in _split(_first_line(c))[:4]]
@@ -129,6 +160,13 @@ def check_xqtl_header(path: str | os.PathLike[str], fmt: str, *, covariance: str
                                 found=" ".join(head), expected=" ".join(COVARIANCE_HEADER))
         desc += "; covariance GENE RSID1 RSID2 VALUE"
     return desc
+
+
+def _sheet_path(value: object, base: Path) -> Path | None:
+    """An optional sheet path (blank/NaN → None), relative to ``base``."""
+    if value is None or str(value).strip() in ("", "nan"):
+        return None
+    return Path(str(value)) if Path(str(value)).is_absolute() else base / str(value)
 
 
 def check_xqtl_sheet(rows: Sequence[Mapping[str, object]], *, sheet: str, base: Path,
@@ -142,11 +180,9 @@ def check_xqtl_sheet(rows: Sequence[Mapping[str, object]], *, sheet: str, base: 
             lines.append(f"{sheet}, row {i} ({rec['dataset']}): {p}: {skip[i]}")
             continue
         full = Path(p) if Path(p).is_absolute() else base / p
-        cov = rec.get("covariance")
-        cov = None if cov is None or str(cov).strip() in ("", "nan") else (
-            Path(str(cov)) if Path(str(cov)).is_absolute() else base / str(cov))
+        cov, cs = (_sheet_path(rec.get(k), base) for k in ("covariance", "credible_sets"))
         try:
-            desc = check_xqtl_header(full, str(rec["format"]), covariance=cov)
+            desc = check_xqtl_header(full, str(rec["format"]), covariance=cov, credible_sets=cs)
         except InputError as exc:
             raise InputError(f"{sheet}, row {i} ({rec['dataset']}): {exc}", file=exc.file, column=exc.column,
                              row=i, found=exc.found, expected=exc.expected) from None

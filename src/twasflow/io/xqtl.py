@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -159,38 +159,56 @@ def _f64(arr: pa.Array) -> np.ndarray:
 
 
 def read_eqtl_catalogue_batches(path: str | Path, *, sheet_n: float | None) -> Iterator[RawBatch]:
-    """Stream an eQTL Catalogue nominal summary-statistics TSV(.gz) (ALT = effect allele).
+    """Stream an eQTL Catalogue nominal summary-statistics TSV(.gz) or Parquet (ALT = effect allele).
 
     The effect-allele frequency is ``ac / an``; without a sheet ``n`` the per-row sample size is ``an / 2``.
-    One variant split over several rows by its rsids is caught downstream as ``duplicate``.
+    One variant split over several rows by its rsids is caught downstream as ``duplicate``. A Parquet file
+    (``QTD*.all.parquet``, recognized by its magic bytes) is read by :mod:`twasflow.io.eqtlcatalogue`.
     """
+    from .eqtlcatalogue import is_parquet, read_eqtl_catalogue_parquet
+
+    if is_parquet(path):
+        yield from read_eqtl_catalogue_parquet(path, sheet_n=sheet_n)
+        return
     src = sniff_text(path)
-    for c in EQTLCAT_REQUIRED:
-        if c not in src.columns:
-            raise HarmonizeError.at("eQTL Catalogue file lacks a required column", file=src.path, column=c,
-                                    found=f"columns {src.columns}", expected=f"columns {list(EQTLCAT_REQUIRED)}")
-    roles = {"chrom": "chromosome", "pos": "position", "ea": "alt", "oa": "ref", "beta": "beta", "se": "se"}
-    for col, role in EQTLCAT_OPTIONAL.items():
-        if col in src.columns:
-            roles[role] = col
-    if sheet_n is None and "an" not in roles:
-        raise HarmonizeError.at("sample size missing everywhere", file=src.path, column="an",
-                                found="no n in the sheet and no 'an' column", expected="the sheet's n or an 'an' column")
+    roles = eqtl_catalogue_roles(src.columns, sheet_n, src.path)
     extra = ["molecular_trait_id"] + (["gene_id"] if "gene_id" in src.columns else [])
     for b in read_text_batches(src, roles, extra=extra):
-        ac = b.numbers.pop("ac", None)
-        an = b.numbers.pop("an", None)
-        if ac is not None and an is not None:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                b.numbers["eaf"] = np.where(an > 0, ac / an, np.nan)
-        if sheet_n is None and an is not None:
-            b.numbers["n"] = an / 2.0
-        b.extra["phenotype_id"] = b.extra.pop("molecular_trait_id")
-        if "gene_id" not in b.extra:  # optional column: the gene then comes from the phenotype id
-            b.extra["gene_id"] = pa.nulls(len(b.extra["phenotype_id"]), pa.string())
-        b.strings["chrom"] = pc.if_else(pc.is_null(b.extra["phenotype_id"]), pa.scalar(None, pa.string()),
-                                        b.strings["chrom"])
-        yield b
+        yield finish_eqtl_catalogue_batch(b, sheet_n)
+
+
+def eqtl_catalogue_roles(columns: Sequence[str], sheet_n: float | None, path: str | Path) -> dict[str, str]:
+    """Role -> column of an eQTL Catalogue file with ``columns`` (TSV or Parquet); raises on a missing required
+    column or without any sample size."""
+    for c in EQTLCAT_REQUIRED:
+        if c not in columns:
+            raise HarmonizeError.at("eQTL Catalogue file lacks a required column", file=path, column=c,
+                                    found=f"columns {list(columns)}", expected=f"columns {list(EQTLCAT_REQUIRED)}")
+    roles = {"chrom": "chromosome", "pos": "position", "ea": "alt", "oa": "ref", "beta": "beta", "se": "se"}
+    for col, role in EQTLCAT_OPTIONAL.items():
+        if col in columns:
+            roles[role] = col
+    if sheet_n is None and "an" not in roles:
+        raise HarmonizeError.at("sample size missing everywhere", file=path, column="an",
+                                found="no n in the sheet and no 'an' column", expected="the sheet's n or an 'an' column")
+    return roles
+
+
+def finish_eqtl_catalogue_batch(b: RawBatch, sheet_n: float | None) -> RawBatch:
+    """eaf = ac/an, n = an/2 without a sheet n, ``molecular_trait_id`` -> ``phenotype_id`` (TSV and Parquet)."""
+    ac = b.numbers.pop("ac", None)
+    an = b.numbers.pop("an", None)
+    if ac is not None and an is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            b.numbers["eaf"] = np.where(an > 0, ac / an, np.nan)
+    if sheet_n is None and an is not None:
+        b.numbers["n"] = an / 2.0
+    b.extra["phenotype_id"] = b.extra.pop("molecular_trait_id")
+    if "gene_id" not in b.extra:  # optional column: the gene then comes from the phenotype id
+        b.extra["gene_id"] = pa.nulls(len(b.extra["phenotype_id"]), pa.string())
+    b.strings["chrom"] = pc.if_else(pc.is_null(b.extra["phenotype_id"]), pa.scalar(None, pa.string()),
+                                    b.strings["chrom"])
+    return b
 
 
 __all__ = ["read_gtex_blocks", "GtexBlock", "read_eqtl_catalogue_batches", "check_gtex_pattern", "gtex_file"]
