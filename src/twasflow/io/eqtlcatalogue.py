@@ -15,9 +15,7 @@ from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from ..errors import HarmonizeError
 from .gwas import NUMERIC_ROLES, RawBatch, _as_string, _column_to_float, _numeric_from_strings
 
 PARQUET_MAGIC = b"PAR1"
@@ -39,42 +37,32 @@ def read_eqtl_catalogue_parquet(path: str | Path, *, sheet_n: float | None,
     Numeric columns stored as text are parsed per value; a value that is not a number is flagged in
     ``RawBatch.bad`` (dropped and counted by the harmonizer) as for a TSV.
     """
-    from .xqtl import eqtl_catalogue_roles, finish_eqtl_catalogue_batch
+    from .xqtl import eqtl_catalogue_roles, finish_eqtl_catalogue_batch, iter_parquet, open_parquet
 
-    try:
-        pf = pq.ParquetFile(path)
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise HarmonizeError.at("cannot read Parquet", file=path, found=str(exc), expected="a Parquet file") from None
+    pf = open_parquet(path)
     names = pf.schema_arrow.names
     roles = eqtl_catalogue_roles(names, sheet_n, path)
     extra = ["molecular_trait_id"] + (["gene_id"] if "gene_id" in names else [])
     cols = list(dict.fromkeys([*roles.values(), *extra]))
-    done = 0
-    try:
-        for rb in pf.iter_batches(batch_size=batch_rows, columns=cols):
-            m = rb.num_rows
-            if m == 0:
-                continue
-            strings: dict[str, pa.Array] = {}
-            numbers: dict[str, np.ndarray] = {}
-            bad: dict[str, np.ndarray] = {}
-            for role, col in roles.items():
-                arr = rb.column(col)
-                if role not in NUMERIC_ROLES:
-                    strings[role] = _as_string(arr)
-                elif pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-                    vals, b = _numeric_from_strings(arr.cast(pa.string()))
-                    numbers[role], bad[role] = vals, b
-                else:
-                    numbers[role] = _column_to_float(arr)
-            row = np.arange(done + 1, done + m + 1, dtype=np.int64)
-            ex = {c: _as_string(rb.column(c)) for c in extra}
-            yield finish_eqtl_catalogue_batch(RawBatch(strings=strings, numbers=numbers, bad=bad, row=row,
-                                                       extra=ex), sheet_n)
-            done += m
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise HarmonizeError.at("cannot read Parquet", file=path, row=done + 1, found=str(exc),
-                                expected="a readable Parquet file") from None
+
+    def batch(rb: pa.RecordBatch, row: np.ndarray) -> RawBatch:
+        strings: dict[str, pa.Array] = {}
+        numbers: dict[str, np.ndarray] = {}
+        bad: dict[str, np.ndarray] = {}
+        for role, col in roles.items():
+            arr = rb.column(col)
+            if role not in NUMERIC_ROLES:
+                strings[role] = _as_string(arr)
+            elif pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+                vals, b = _numeric_from_strings(arr.cast(pa.string()))
+                numbers[role], bad[role] = vals, b
+            else:
+                numbers[role] = _column_to_float(arr)
+        ex = {c: _as_string(rb.column(c)) for c in extra}
+        return finish_eqtl_catalogue_batch(RawBatch(strings=strings, numbers=numbers, bad=bad, row=row, extra=ex),
+                                           sheet_n)
+
+    yield from iter_parquet(pf, path, cols, batch_rows, batch)
 
 
 __all__ = ["PARQUET_MAGIC", "is_parquet", "read_eqtl_catalogue_parquet"]

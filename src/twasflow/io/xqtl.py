@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -20,6 +20,8 @@ import pyarrow.parquet as pq
 
 from ..errors import HarmonizeError
 from .gwas import RawBatch, read_text_batches, sniff_text
+
+T = TypeVar("T")
 
 GTEX_REQUIRED = ("phenotype_id", "variant_id", "slope", "slope_se")
 GTEX_OPTIONAL = ("tss_distance", "pval_nominal")
@@ -117,32 +119,50 @@ def read_gtex_blocks(pattern: str | Path, chrom: str, *, batch_rows: int = 1_000
     path = gtex_file(pattern, chrom)
     if not path.is_file():
         return
-    try:
-        pf = pq.ParquetFile(path, read_dictionary=["variant_id", "phenotype_id"])
-    except (OSError, pa.ArrowInvalid) as exc:
-        raise HarmonizeError.at("cannot read Parquet", file=path, found=str(exc), expected="a Parquet file") from None
+    pf = open_parquet(path, read_dictionary=["variant_id", "phenotype_id"])
     names = pf.schema_arrow.names
     for c in GTEX_REQUIRED:
         if c not in names:
             raise HarmonizeError.at("GTEx Parquet lacks a required column", file=path, column=c,
                                     found=f"columns {names}", expected=f"columns {list(GTEX_REQUIRED)}")
     cols = list(GTEX_REQUIRED) + [c for c in GTEX_OPTIONAL if c in names]
+
+    def block(rb: pa.RecordBatch, row: np.ndarray) -> GtexBlock:
+        vdic, vidx = _codes(rb.column("variant_id"))
+        vdic = pa.concat_arrays([vdic, pa.array([""], pa.string())])  # "" = a missing id: malformed
+        vidx[vidx < 0] = len(vdic) - 1
+        fdic, fidx = _codes(rb.column("phenotype_id"))
+        numbers = {"beta": _f64(rb.column("slope")), "se": _f64(rb.column("slope_se"))}
+        if "pval_nominal" in cols:
+            numbers["p"] = _f64(rb.column("pval_nominal"))
+        if "tss_distance" in cols:
+            numbers["tss"] = _f64(rb.column("tss_distance"))
+        return GtexBlock(vdic, vidx, fdic, fidx, numbers, row)
+
+    yield from iter_parquet(pf, path, cols, batch_rows, block)
+
+
+def open_parquet(path: str | Path, **kwargs) -> pq.ParquetFile:
+    """Open an xQTL Parquet file; an unreadable one is a HarmonizeError naming it."""
+    try:
+        return pq.ParquetFile(path, **kwargs)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise HarmonizeError.at("cannot read Parquet", file=path, found=str(exc), expected="a Parquet file") from None
+
+
+def iter_parquet(pf: pq.ParquetFile, path: str | Path, cols: Sequence[str], batch_rows: int,
+                 convert: Callable[[pa.RecordBatch, np.ndarray], T]) -> Iterator[T]:
+    """Yield ``convert(batch, row)`` for each non-empty batch of ``cols`` (``row``: 1-based file rows, int64).
+
+    A read or conversion error becomes a HarmonizeError naming the file and the first row of its batch.
+    """
     done = 0
     try:
-        for rb in pf.iter_batches(batch_size=batch_rows, columns=cols):
+        for rb in pf.iter_batches(batch_size=batch_rows, columns=list(cols)):
             m = rb.num_rows
             if m == 0:
                 continue
-            vdic, vidx = _codes(rb.column("variant_id"))
-            vdic = pa.concat_arrays([vdic, pa.array([""], pa.string())])  # "" = a missing id: malformed
-            vidx[vidx < 0] = len(vdic) - 1
-            fdic, fidx = _codes(rb.column("phenotype_id"))
-            numbers = {"beta": _f64(rb.column("slope")), "se": _f64(rb.column("slope_se"))}
-            if "pval_nominal" in cols:
-                numbers["p"] = _f64(rb.column("pval_nominal"))
-            if "tss_distance" in cols:
-                numbers["tss"] = _f64(rb.column("tss_distance"))
-            yield GtexBlock(vdic, vidx, fdic, fidx, numbers, np.arange(done + 1, done + m + 1, dtype=np.int64))
+            yield convert(rb, np.arange(done + 1, done + m + 1, dtype=np.int64))
             done += m
     except (OSError, pa.ArrowInvalid) as exc:
         raise HarmonizeError.at("cannot read Parquet", file=path, row=done + 1, found=str(exc),
