@@ -23,6 +23,8 @@ RESULT_GLOBS = {
     "xqtl_track": ["harmonized/xqtl/*/*.track.parquet"],
     "xqtl_rows": ["harmonized/xqtl/*/*.rows.arrow"],
     "xqtl_pairs": ["harmonized/xqtl/*/*.pairs.parquet"],
+    "susie_lbf": ["harmonized/xqtl/*/lbf.parquet"],
+    "susie_report": ["harmonized/xqtl/*/susie_report.tsv"],
     "panel_variants": ["panel/variants.parquet"],
     "loci": ["loci/*.tsv"],
     "bundle_pairs": ["locus_inputs/*/*/*.pairs.parquet"],
@@ -48,7 +50,7 @@ GATHERED = {f"summary_across_{f}": f"summary_{f}" for f in ("drug_targets", "sil
 def table_files(results: Path, name: str) -> list[Path]:
     files = sorted({p for g in RESULT_GLOBS[name] for p in results.glob(g)})
     if name == "xqtl":  # not the models table nor the per-chromosome sidecars (tables of their own)
-        files = [p for p in files if p.name != "models.parquet"
+        files = [p for p in files if p.name not in ("models.parquet", "lbf.parquet")
                  and not p.name.endswith((".track.parquet", ".pairs.parquet"))]
     if name.startswith("summary_") and not name.startswith("summary_across_"):
         files = [p for p in files if p.parent.name != "across_traits"]
@@ -164,7 +166,7 @@ def test_example_outputs_follow_their_definitions(example_run: Path) -> None:
         for f in files:
             problems += file_problems(name, f)
     assert problems == []
-    # every table the default config produces was found (the example has no prediction models, so neither
-    # models nor the S-PrediXcan-only table)
-    missing = [n for n, k in seen.items() if k == 0 and n not in ("models", "spredixcan")]
+    # every table the default config produces was found (the example has no prediction models and no
+    # published SuSiE fine-mapping, so neither models, the S-PrediXcan-only table nor the SuSiE tables)
+    missing = [n for n, k in seen.items() if k == 0 and n not in ("models", "spredixcan", "susie_lbf", "susie_report")]
     assert missing == [], seen
