@@ -4,6 +4,7 @@
 LD from the first 500 people, standardized genotypes of the other 2,000 for the GWAS z); ``sparse_weights``:
 1-3 causal variants per pair; ``xqtl_z``: xQTL z ~ N(sqrt(n) R b, R) through a factor of R. Each consumes its
 generator in the order the benchmarks used before they shared it, so their loci are unchanged.
+``example_bundles``: the non-empty locus bundles of a finished example run, read once.
 """
 
 from __future__ import annotations
@@ -46,3 +47,18 @@ def speed_pairs(seed: int, M: int = 1000, P: int = 500) -> tuple[np.random.Gener
     rng = np.random.default_rng(seed)
     R, gs = speed_ld(seed, M)
     return rng, R, gs, sparse_weights(rng, M, P)
+
+
+def example_bundles(run_dir) -> list:
+    """``(trait, locus_id, bundle)`` of every locus bundle with variants and pairs under ``run_dir/results``."""
+    from pathlib import Path
+
+    from twasflow.locus import read_bundle
+
+    out = []
+    for npz in sorted(Path(run_dir).glob("results/locus_inputs/*/*/*.npz")):
+        trait, locus_id = npz.parent.parent.name, npz.name[:-4]
+        b = read_bundle(npz.parent, locus_id)
+        if b.M > 0 and b.P > 0:
+            out.append((trait, locus_id, b))
+    return out

@@ -139,25 +139,26 @@ def run_example(run_dir: str, modes: tuple[str, ...]) -> pd.DataFrame:
     false calls, each with whether it shares a collinear group with a planted pair; returns the outcome rows."""
     from pathlib import Path
 
-    from twasflow.locus import read_bundle
+    from _common import example_bundles
+
     from twasflow.methods import compare_to_truth
     from twasflow.methods._weight_uncertainty import weight_var_for
 
     run = Path(run_dir)
+    bundles = example_bundles(run)
     rows = []
     for mode in modes:
+        fitted = []  # stage 1 once per bundle and mode, for both weight-uncertainty arms
+        for trait, locus_id, b in bundles:
+            if mode == "shared":
+                groups = (b.pairs["gene_id"].astype(str) + "|" + b.pairs["qtl_type"].astype(str)).tolist()
+                B, fits = stage1_shared(b.xqtl_z, b.R, b.xqtl_n, groups)
+            else:
+                B, fits = stage1(b.xqtl_z, b.R, b.xqtl_n)
+            fitted.append((trait, locus_id, b, B, fits))
         for wu in ("none", "expected_gram"):
             out = []
-            for npz in sorted(run.glob("results/locus_inputs/*/*/*.npz")):
-                trait, locus_id = npz.parent.parent.name, npz.name[:-4]
-                b = read_bundle(npz.parent, locus_id)
-                if b.M == 0 or b.P == 0:
-                    continue
-                if mode == "shared":
-                    groups = (b.pairs["gene_id"].astype(str) + "|" + b.pairs["qtl_type"].astype(str)).tolist()
-                    B, fits = stage1_shared(b.xqtl_z, b.R, b.xqtl_n, groups)
-                else:
-                    B, fits = stage1(b.xqtl_z, b.R, b.xqtl_n)
+            for trait, locus_id, b, B, fits in fitted:
                 keep = np.flatnonzero(np.any(B != 0, axis=0))
                 wv = weight_var_for(wu, fits, b.R)
                 res = tgvis.fit_bundle(b, B[:, keep], list(b.pairs["pair_id"].iloc[keep]), trait=trait, options={},

@@ -184,16 +184,13 @@ def run_speed(args: argparse.Namespace) -> None:
 def run_example(args: argparse.Namespace) -> None:
     from pathlib import Path
 
-    from twasflow.locus import read_bundle
+    from _common import example_bundles
+
     from twasflow.methods import compare_to_truth
 
     run = Path(args.run_dir)
     out = []
-    for npz in sorted(run.glob("results/locus_inputs/*/*/*.npz")):
-        trait, locus_id = npz.parent.parent.name, npz.name[:-4]
-        b = read_bundle(npz.parent, locus_id)
-        if b.M == 0 or b.P == 0:
-            continue
+    for trait, locus_id, b in example_bundles(run):
         B, _ = stage1(b.xqtl_z, b.R, b.xqtl_n)
         keep = np.any(B != 0, axis=0)
         res = tgvis.fit_bundle(b, B[:, keep], list(b.pairs["pair_id"][keep]), trait=trait, options={})
