@@ -16,12 +16,11 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO / "tests" / "data"  # the in-repository copy of the reference data (layout of ../shared)
+DATA = REPO / "tests" / "data"  # the in-repository reference data every test reads (layout of ../shared)
 # the full read-only reference set, for the few tests that need more than tests/data carries (they skip without it);
 # TWASFLOW_SHARED points elsewhere (e.g. from a worktree one level deeper)
 FULL_SHARED = Path(os.environ.get("TWASFLOW_SHARED", REPO.parent / "shared"))
-ORACLE = SHARED / "oracle"
-DATA = SHARED
+ORACLE = DATA / "oracle"
 
 
 def _have_r_susie() -> bool:

@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 import twasflow.susie as susie
-from conftest import SHARED, read_tsv_matrix
+from conftest import DATA, read_tsv_matrix
 
 
 CASES_DIR = Path(__file__).resolve().parent / "data" / "susie_extra"
@@ -51,10 +51,10 @@ RTOL_MU, ATOL_MU = 1e-4, 1e-8
 
 
 def _path(case: str, rel: str) -> Path:
-    """Resolve an input path of ``call.json`` (``@shared/...`` = shared dir, else relative to the case)."""
+    """Resolve an input path of ``call.json`` (``@shared/...`` = tests/data, the in-repository copy of the reference layout; else relative to the case)."""
     rel = rel.split(" ")[0]  # some entries carry a description after the file name
     if rel.startswith("@shared/"):
-        return SHARED / rel[len("@shared/"):]
+        return DATA / rel[len("@shared/"):]
     return (CASES_DIR / case / rel).resolve()
 
 
